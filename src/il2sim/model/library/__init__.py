@@ -1,0 +1,32 @@
+"""The model library: one module per published or own model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from il2sim.model.library.aldesleukin_pk import aldesleukin_pk
+from il2sim.model.library.kp1998 import kp1998
+from il2sim.model.spec import Model, ModelError
+
+__all__ = ["MODELS", "get_model", "list_models"]
+
+MODELS: dict[str, Callable[[], Model]] = {
+    "kp1998": kp1998,
+    "aldesleukin_pk": aldesleukin_pk,
+}
+
+_BUILT: dict[str, Model] = {}
+
+
+def get_model(name: str) -> Model:
+    """The library model called ``name`` (built once, then shared: models are immutable)."""
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    if name not in _BUILT:
+        _BUILT[name] = MODELS[name]()
+    return _BUILT[name]
+
+
+def list_models() -> list[Model]:
+    """All library models, by name."""
+    return [get_model(name) for name in sorted(MODELS)]

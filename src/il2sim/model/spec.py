@@ -1,0 +1,402 @@
+"""Model specification: states, parameters, inputs, dose routes and equations as data.
+
+A :class:`Model` is an immutable description of an ODE system
+
+    dx_i/dt = f_i(t, x, p, u)        i = 1..n_states
+
+where ``x`` are the states, ``p`` the parameters (each with value, unit, bounds,
+meaning and literature source) and ``u`` the treatment inputs (rates that dose
+events switch on and off). Equations are strings parsed with SymPy, so they can
+be differentiated (analytic Jacobian), exported and compiled. Construction
+validates everything and names the offending symbol in its error message.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy
+
+__all__ = [
+    "DoseRoute",
+    "Input",
+    "Model",
+    "ModelError",
+    "Observable",
+    "Param",
+    "State",
+    "Intermediate",
+]
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Functions and constants allowed in equations, by their name in an equation string.
+ALLOWED_FUNCTIONS: dict[str, object] = {
+    "pi": sympy.pi,
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "sqrt": sympy.sqrt,
+    "tanh": sympy.tanh,
+    "Max": sympy.Max,
+    "Min": sympy.Min,
+    "Abs": sympy.Abs,
+    "Piecewise": sympy.Piecewise,
+    "Heaviside": sympy.Heaviside,
+}
+# Time, and the allowed functions, cannot name a model symbol.
+_RESERVED = {"t", *ALLOWED_FUNCTIONS}
+# The parser sees only these globals: any other name becomes a Symbol (or an undefined
+# Function) and is reported as unknown, so "E" is never silently read as Euler's number.
+_PARSER_GLOBALS: dict[str, object] = {
+    name: getattr(sympy, name) for name in ("Symbol", "Integer", "Float", "Rational", "Function")
+}
+
+
+class ModelError(ValueError):
+    """A model specification is invalid; the message names the offending symbol."""
+
+
+def _check_name(name: str, kind: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ModelError(f"{kind} name {name!r} is not a valid identifier")
+    if keyword.iskeyword(name) or name in _RESERVED:
+        raise ModelError(f"{kind} name {name!r} is reserved; choose another name")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A model parameter: one value with its unit, bounds, meaning and source.
+
+    ``source`` is a literature reference, or starts with ``"assumption"`` for a
+    choice no source fixes (then say how it was chosen or calibrated).
+    """
+
+    name: str
+    value: float
+    unit: str
+    meaning: str
+    source: str
+    bounds: tuple[float, float] = (0.0, math.inf)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "parameter")
+        if not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ModelError(f"parameter {self.name!r}: value {self.value!r} is not a finite number")
+        if not self.unit or not self.unit.strip():
+            raise ModelError(f"parameter {self.name!r}: missing unit (use '1' if dimensionless)")
+        if not self.meaning.strip():
+            raise ModelError(f"parameter {self.name!r}: missing meaning")
+        if not self.source.strip():
+            raise ModelError(f"parameter {self.name!r}: missing source (or 'assumption: ...')")
+        lo, hi = self.bounds
+        if not lo <= hi:
+            raise ModelError(f"parameter {self.name!r}: bounds {self.bounds} are empty")
+        if not lo <= self.value <= hi:
+            raise ModelError(
+                f"parameter {self.name!r}: value {self.value} lies outside its bounds {self.bounds}"
+            )
+
+    @property
+    def is_assumption(self) -> bool:
+        """True when no source fixes the value."""
+        return self.source.lower().startswith("assumption")
+
+
+@dataclass(frozen=True)
+class State:
+    """A state variable with its initial value and unit.
+
+    ``log=True`` integrates ``z = log(x)`` instead of ``x``: the state stays
+    positive by construction across dozens of orders of magnitude (cell counts).
+    Its initial value must then be positive.
+    """
+
+    name: str
+    initial: float
+    unit: str
+    meaning: str
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "state")
+        if not isinstance(self.initial, (int, float)) or not math.isfinite(self.initial):
+            raise ModelError(f"state {self.name!r}: initial value {self.initial!r} is not finite")
+        if not self.unit or not self.unit.strip():
+            raise ModelError(f"state {self.name!r}: missing unit")
+        if self.log and self.initial <= 0:
+            raise ModelError(
+                f"state {self.name!r}: integrated as log(state), so its initial value must be "
+                f"positive, not {self.initial}"
+            )
+        if self.initial < 0:
+            raise ModelError(f"state {self.name!r}: negative initial value {self.initial}")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A treatment input: a rate, zero unless an infusion on a route drives it."""
+
+    name: str
+    unit: str
+    meaning: str
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "input")
+        if not self.unit.strip():
+            raise ModelError(f"input {self.name!r}: missing unit")
+
+
+@dataclass(frozen=True)
+class Intermediate:
+    """A named sub-expression usable in equations and observables."""
+
+    name: str
+    expr: str
+    unit: str
+    meaning: str
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "intermediate")
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A quantity computed from states, parameters and intermediates for output."""
+
+    name: str
+    expr: str
+    unit: str
+    meaning: str
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "observable")
+        if not self.unit.strip():
+            raise ModelError(f"observable {self.name!r}: missing unit")
+
+
+@dataclass(frozen=True)
+class DoseRoute:
+    """Where a dose enters the model.
+
+    A bolus on this route adds ``amount * fraction`` to ``state``; an infusion
+    adds its rate ``* fraction`` either to the named ``input`` (which the
+    equations use, e.g. KP98's s2) or, when ``input`` is None, directly to
+    d(state)/dt. ``unit`` is the unit of amounts in ``state`` (e.g. ``IU``).
+    """
+
+    name: str
+    state: str
+    unit: str
+    meaning: str
+    input: str | None = None
+    fraction: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "route")
+
+
+def _unique(kind: str, names: Iterable[str], taken: set[str]) -> None:
+    for name in names:
+        if name in taken:
+            raise ModelError(f"duplicate name {name!r} ({kind} clashes with an earlier symbol)")
+        taken.add(name)
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """An ODE model as data. Construction validates every symbol and equation.
+
+    Main arguments:
+        name: registry name (``kp1998``).
+        title: one line.
+        citation: the paper the equations come from.
+        time_unit: unit of the model's time axis (``day``, ``min``).
+        states, params: declarations; ``equations`` maps every state name to
+            the expression of its time derivative.
+
+    Other arguments:
+        inputs: treatment inputs (rates) the equations may use.
+        intermediates: named sub-expressions, evaluated in declaration order.
+        observables: derived outputs.
+        routes: dose routes by name.
+        notes: departures from the source, assumptions.
+    """
+
+    name: str
+    title: str
+    citation: str
+    time_unit: str
+    states: tuple[State, ...]
+    params: tuple[Param, ...]
+    equations: Mapping[str, str]
+    inputs: tuple[Input, ...] = ()
+    intermediates: tuple[Intermediate, ...] = ()
+    observables: tuple[Observable, ...] = ()
+    routes: tuple[DoseRoute, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "model")
+        for attr in ("states", "params", "inputs", "intermediates", "observables", "routes"):
+            object.__setattr__(self, attr, tuple(getattr(self, attr)))
+        object.__setattr__(self, "equations", dict(self.equations))
+        if not self.citation.strip():
+            raise ModelError(f"model {self.name!r}: missing citation")
+        if not self.states:
+            raise ModelError(f"model {self.name!r}: no states")
+        taken: set[str] = set()
+        _unique("state", (s.name for s in self.states), taken)
+        _unique("parameter", (p.name for p in self.params), taken)
+        _unique("input", (i.name for i in self.inputs), taken)
+        _unique("intermediate", (i.name for i in self.intermediates), taken)
+        _unique("observable", (o.name for o in self.observables), taken)
+        route_names: set[str] = set()
+        _unique("route", (r.name for r in self.routes), route_names)
+        missing = [s.name for s in self.states if s.name not in self.equations]
+        if missing:
+            raise ModelError(f"model {self.name!r}: no equation for state {missing[0]!r}")
+        extra = [k for k in self.equations if k not in self.state_names]
+        if extra:
+            raise ModelError(f"model {self.name!r}: equation for unknown state {extra[0]!r}")
+        for route in self.routes:
+            if route.state not in self.state_names:
+                raise ModelError(f"route {route.name!r}: unknown state {route.state!r}")
+            if route.input is not None and route.input not in self.input_names:
+                raise ModelError(f"route {route.name!r}: unknown input {route.input!r}")
+            if route.fraction is not None and route.fraction not in self.param_names:
+                raise ModelError(f"route {route.name!r}: unknown fraction parameter "
+                                 f"{route.fraction!r}")
+        # Parse everything now so errors surface at construction.
+        _ = self.symbolic
+
+    # -- names ------------------------------------------------------------
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.observables)
+
+    def param(self, name: str) -> Param:
+        """The parameter called ``name``; a clear error for an unknown name."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ModelError(f"model {self.name!r} has no parameter {name!r}; "
+                         f"known: {', '.join(self.param_names)}")
+
+    def state(self, name: str) -> State:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise ModelError(f"model {self.name!r} has no state {name!r}")
+
+    def route(self, name: str) -> DoseRoute:
+        for r in self.routes:
+            if r.name == name:
+                return r
+        known = ", ".join(r.name for r in self.routes) or "none"
+        raise ModelError(f"model {self.name!r} has no dose route {name!r}; known: {known}")
+
+    @property
+    def default_params(self) -> dict[str, float]:
+        return {p.name: float(p.value) for p in self.params}
+
+    @property
+    def initial_state(self) -> dict[str, float]:
+        return {s.name: float(s.initial) for s in self.states}
+
+    # -- symbolic form ------------------------------------------------------
+    @cached_property
+    def symbolic(self) -> SymbolicForm:
+        """Equations, intermediates and observables parsed to SymPy."""
+        return SymbolicForm.from_model(self)
+
+    def with_params(self, **values: float) -> Model:
+        """A copy with new default parameter values (validated against bounds)."""
+        for key in values:
+            self.param(key)
+        params = tuple(
+            Param(p.name, float(values[p.name]), p.unit, p.meaning, p.source, p.bounds)
+            if p.name in values else p
+            for p in self.params
+        )
+        return Model(self.name, self.title, self.citation, self.time_unit, self.states, params,
+                     self.equations, self.inputs, self.intermediates, self.observables,
+                     self.routes, self.notes)
+
+
+@dataclass(frozen=True)
+class SymbolicForm:
+    """SymPy form of a model: symbols, expanded right-hand sides and observables."""
+
+    t: sympy.Symbol
+    states: tuple[sympy.Symbol, ...]
+    params: tuple[sympy.Symbol, ...]
+    inputs: tuple[sympy.Symbol, ...]
+    rhs: tuple[sympy.Expr, ...]
+    intermediates: dict[str, sympy.Expr]
+    observables: tuple[sympy.Expr, ...]
+
+    @staticmethod
+    def from_model(model: Model) -> SymbolicForm:
+        t = sympy.Symbol("t", real=True)
+        states = tuple(sympy.Symbol(s.name, real=True) for s in model.states)
+        params = tuple(sympy.Symbol(p.name, real=True) for p in model.params)
+        inputs = tuple(sympy.Symbol(i.name, real=True) for i in model.inputs)
+        namespace: dict[str, object] = dict(ALLOWED_FUNCTIONS)
+        namespace.update({"t": t})
+        namespace.update({s.name: s for s in states + params + inputs})
+
+        def parse(text: str, where: str, known: Mapping[str, object]) -> sympy.Expr:
+            if not isinstance(text, str) or not text.strip():
+                raise ModelError(f"{where}: empty expression")
+            try:
+                expr = sympy.parse_expr(text, local_dict=dict(known),
+                                      global_dict=dict(_PARSER_GLOBALS), evaluate=True)
+            except Exception as exc:  # SymPy raises many types for bad syntax
+                raise ModelError(f"{where}: cannot parse {text!r}: {exc}") from None
+            if not isinstance(expr, sympy.Expr):
+                raise ModelError(f"{where}: {text!r} is not an arithmetic expression")
+            unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
+            if unknown:
+                raise ModelError(f"{where}: unknown symbol {unknown[0]!r} in {text!r}")
+            bad = sorted({type(f).__name__ for f in expr.atoms(sympy.Function)
+                          if isinstance(f, sympy.core.function.AppliedUndef)})
+            if bad:
+                raise ModelError(f"{where}: unknown function {bad[0]!r} in {text!r}")
+            return expr
+
+        # Intermediates are substituted so compiled code sees states/params only.
+        intermediates: dict[str, sympy.Expr] = {}
+        substitutions: dict[sympy.Symbol, sympy.Expr] = {}
+        inter_ns: dict[str, object] = dict(namespace)
+        for item in model.intermediates:
+            expr = parse(item.expr, f"intermediate {item.name!r}", inter_ns).xreplace(substitutions)
+            intermediates[item.name] = expr
+            symbol = sympy.Symbol(item.name, real=True)
+            substitutions[symbol] = expr
+            inter_ns[item.name] = symbol
+        rhs = tuple(
+            parse(model.equations[s.name], f"equation of {s.name!r}", inter_ns)
+            .xreplace(substitutions)
+            for s in model.states
+        )
+        observables = tuple(
+            parse(o.expr, f"observable {o.name!r}", inter_ns).xreplace(substitutions)
+            for o in model.observables
+        )
+        return SymbolicForm(t, states, params, inputs, rhs, intermediates, observables)

@@ -1,0 +1,416 @@
+"""Units, dose parsing and body-size scaling for IL-2 (aldesleukin) simulations.
+
+The package has exactly one :class:`pint.UnitRegistry`, :data:`ureg`, defined here. It adds
+
+* ``international_unit = [il2_activity] = IU`` -- IL-2 biological activity, a base dimension of
+  its own (WHO IL-2 international standard). ``MIU = 1e6 IU`` and ``kIU = 1e3 IU``;
+  SI prefixes also work (``mIU``).
+* ``cell = [cells]`` (plural ``cells``, alias ``cell_count``) for cell numbers.
+* ``arb = [arbitrary_amount]`` for amounts in a model's own units (KP98's IL-2).
+* ``m2``/``cm2``/``m3``... written without ``**`` as in clinical texts ("18 MIU/m2").
+
+The ``"aldesleukin"`` context links activity, mass and amount of substance through the product
+potency and molar mass::
+
+    m [mg]     = A [IU] / P,          P = 18e6 IU / 1.1 mg  (= 16.36 MIU/mg)
+    n [mol]    = m [g] / M,           M = 15 300 g/mol
+    c          = C / (P * M)          (C in IU/mL -> c in mol/mL; 1 IU/mL = 3.994 pM)
+
+for amounts, concentrations (per volume) and rates (per time).
+
+Dose amounts are resolved to plain numbers by :func:`resolve_amount` / :func:`resolve_rate`,
+which scale per-kg doses by body weight and per-m**2 doses by body surface area (BSA,
+:func:`bsa_mosteller`, :func:`bsa_dubois`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any, Final, TypeAlias, cast, overload
+
+import numpy as np
+import numpy.typing as npt
+import pint
+
+__all__ = [
+    "ALDESLEUKIN_IU_PER_MG",
+    "ALDESLEUKIN_MOLAR_MASS_G_PER_MOL",
+    "ALDESLEUKIN_CONTEXT",
+    "Q_",
+    "Quantity",
+    "UnitError",
+    "bsa_dubois",
+    "bsa_mosteller",
+    "iu_per_ml_to_pm",
+    "parse_quantity",
+    "pm_to_iu_per_ml",
+    "resolve_amount",
+    "resolve_rate",
+    "to_magnitude",
+    "ureg",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Quantity: TypeAlias = pint.Quantity[Any]
+"""Type of the quantities made by :data:`ureg`, for annotations (``isinstance`` needs
+``pint.Quantity``)."""
+
+# Potency: Proleukin (aldesleukin) US prescribing information, 18 million IU = 1.1 mg of
+# protein, i.e. 16.36 MIU/mg.
+ALDESLEUKIN_IU_PER_MG: Final[float] = 18e6 / 1.1
+# Molar mass: aldesleukin molecular weight approximately 15 300 Da (15.3 kDa), Proleukin label.
+ALDESLEUKIN_MOLAR_MASS_G_PER_MOL: Final[float] = 15300.0
+ALDESLEUKIN_CONTEXT: Final[str] = "aldesleukin"
+
+
+class UnitError(ValueError):
+    """A quantity is missing a unit, has an unknown or incompatible unit, or a bad value."""
+
+
+# --------------------------------------------------------------------------- registry
+
+# "m2", "cm2", "mm3" ... (no "**") are read as powers: "18 MIU/m2" == "18 MIU/m**2".
+_BARE_POWER_RE: Final = re.compile(r"(?<![\w.])(m|cm|mm|dm|km)([23])(?![\w.])")
+
+
+def _bare_powers(text: str) -> str:
+    return _BARE_POWER_RE.sub(r"\1**\2", text)
+
+
+def _make_registry() -> pint.UnitRegistry[Any]:
+    reg: pint.UnitRegistry[Any] = pint.UnitRegistry(preprocessors=[_bare_powers])
+    # Guard against a future pint release defining these names differently.
+    for name in ("IU", "international_unit", "MIU", "kIU", "cell", "cell_count", "arb"):
+        if name in reg:
+            raise RuntimeError(f"pint already defines {name!r}; il2sim.units needs updating")
+    reg.define("international_unit = [il2_activity] = IU")
+    reg.define("MIU = 1e6 * international_unit = million_international_unit")
+    reg.define("kIU = 1e3 * international_unit = thousand_international_unit")
+    reg.define("cell = [cells] = _ = cell_count")
+    # Amounts in a model's own arbitrary units (e.g. KP98's IL-2 concentration units).
+    reg.define("arbitrary_unit = [arbitrary_amount] = arb")
+
+    ctx = pint.Context(ALDESLEUKIN_CONTEXT)
+    potency = reg.Quantity(ALDESLEUKIN_IU_PER_MG, "IU/mg")
+    molar_mass = reg.Quantity(ALDESLEUKIN_MOLAR_MASS_G_PER_MOL, "g/mol")
+
+    def _mul(factor: Quantity) -> Callable[..., Quantity]:
+        def transform(_reg: Any, x: Quantity, **_kw: Any) -> Quantity:
+            return cast(Quantity, x * factor)
+
+        return transform
+
+    def _div(factor: Quantity) -> Callable[..., Quantity]:
+        def transform(_reg: Any, x: Quantity, **_kw: Any) -> Quantity:
+            return cast(Quantity, x / factor)
+
+        return transform
+
+    iu_per_mol = cast(Quantity, potency * molar_mass)
+    for per in ("", "/[volume]", "/[time]"):
+        act, mass, subst = f"[il2_activity]{per}", f"[mass]{per}", f"[substance]{per}"
+        ctx.add_transformation(act, mass, _div(potency))
+        ctx.add_transformation(mass, act, _mul(potency))
+        ctx.add_transformation(mass, subst, _div(molar_mass))
+        ctx.add_transformation(subst, mass, _mul(molar_mass))
+        ctx.add_transformation(act, subst, _div(iu_per_mol))
+        ctx.add_transformation(subst, act, _mul(iu_per_mol))
+    reg.add_context(ctx)
+    return reg
+
+
+ureg: Final[pint.UnitRegistry[Any]] = _make_registry()
+"""The package's only unit registry."""
+Q_: Final = ureg.Quantity
+# so pickled quantities (e.g. sent to worker processes) unpickle into this registry
+cast(Callable[[object], None], pint.set_application_registry)(ureg)
+
+
+# --------------------------------------------------------------------------- parsing
+
+_NUMBER_START_RE: Final = re.compile(
+    r"^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?)(?![\w])",
+    re.IGNORECASE,
+)
+
+
+def _has_units(q: Quantity) -> bool:
+    # Not ``q.unitless``: that is True for "mg/kg", which is dimensionless but has units.
+    return bool(tuple(q.unit_items()))
+
+
+def _check_finite(q: Quantity, text: str, what: str) -> None:
+    try:
+        finite = bool(np.all(np.isfinite(np.asarray(q.magnitude, dtype=float))))
+    except (TypeError, ValueError) as exc:
+        raise UnitError(f"{what}: {text!r} does not have a numeric value") from exc
+    if not finite:
+        raise UnitError(f"{what}: {text!r} is not finite")
+
+
+def parse_quantity(value: object, *, what: str) -> Quantity:
+    """Turn ``value`` (a :class:`pint.Quantity` or text such as ``"600000 IU/kg"``,
+    ``"18 MIU/m**2"``, ``"18 MIU/m^2"``, ``"1.1 mg"``, ``"8 h"``) into a quantity of :data:`ureg`.
+
+    A bare number (``5`` or ``"5"``), text without a leading number, an unknown unit, bad syntax
+    or a non-finite value raises :class:`UnitError` naming ``what`` and the offending text.
+    """
+    if isinstance(value, pint.Quantity):
+        q: Quantity = value
+        if q._REGISTRY is not ureg:  # from another registry: re-create it in ours
+            try:
+                q = Q_(q.magnitude, str(q.units))
+            except Exception as exc:
+                raise UnitError(f"{what}: unknown unit in {value!r}") from exc
+        if not _has_units(q):
+            raise UnitError(f"{what}: '{q.magnitude}' has no unit; write e.g. '{q.magnitude} IU'")
+        _check_finite(q, _fmt(q), what)
+        return q
+    if isinstance(value, (bool, int, float, np.integer, np.floating)):
+        raise UnitError(f"{what}: '{value}' has no unit; write e.g. '{value} IU'")
+    if not isinstance(value, str):
+        raise UnitError(
+            f"{what}: expected a quantity such as '5 IU', got {type(value).__name__} {value!r}"
+        )
+    text = value.strip()
+    if not text:
+        raise UnitError(f"{what}: empty text; write a quantity such as '5 IU'")
+    if not _NUMBER_START_RE.match(text):
+        raise UnitError(f"{what}: {text!r} does not start with a number; write e.g. '5 {text}'")
+    try:
+        parsed: object = ureg.parse_expression(text)
+    except Exception as exc:  # pint raises many types (UndefinedUnitError, TokenError, ...)
+        detail = f" ({exc})" if str(exc) else ""
+        raise UnitError(f"{what}: cannot read {text!r} as a quantity{detail}") from exc
+    if not isinstance(parsed, pint.Quantity) or not _has_units(parsed):
+        raise UnitError(f"{what}: '{text}' has no unit; write e.g. '{text} IU'")
+    _check_finite(parsed, text, what)
+    return parsed
+
+
+def _parse_unit(text: str, *, what: str) -> pint.Unit:
+    try:
+        return ureg.parse_units(text)
+    except Exception as exc:
+        raise UnitError(f"{what}: unknown unit {text!r} ({exc})") from exc
+
+
+def _fmt(q: Quantity) -> str:
+    mag = q.magnitude
+    m = f"{float(mag):.12g}" if np.ndim(mag) == 0 else str(mag)
+    return f"{m} {q.units:~C}"
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def to_magnitude(q: Quantity | str, unit: str, *, what: str) -> float:
+    """Magnitude of ``q`` in ``unit`` (aldesleukin context active: mg <-> IU <-> mol).
+
+    Raises :class:`UnitError` naming ``what`` when the units are incompatible or unknown.
+    """
+    qq = parse_quantity(q, what=what)
+    target = _parse_unit(unit, what=what)
+    try:
+        mag = qq.to(target, ALDESLEUKIN_CONTEXT).magnitude
+    except pint.DimensionalityError as exc:
+        raise UnitError(f"{what}: cannot convert '{_fmt(qq)}' to '{unit}'") from exc
+    if np.ndim(mag) != 0:
+        raise UnitError(f"{what}: expected a single value, got '{_fmt(qq)}'")
+    return float(mag)
+
+
+def _covariate(value: object, name: str) -> FloatArray | None:
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UnitError(f"{name} must be a number or an array of numbers, got {value!r}") from exc
+    if arr.size == 0 or not bool(np.all(np.isfinite(arr) & (arr > 0))):
+        raise UnitError(f"{name} must be positive and finite, got {value!r}")
+    return arr
+
+
+def _compatible(q: Quantity, target: pint.Unit) -> bool:
+    return bool(q.is_compatible_with(target, ALDESLEUKIN_CONTEXT))
+
+
+def _resolve(
+    value: Quantity | str,
+    target: pint.Unit,
+    target_text: str,
+    *,
+    weight_kg: object,
+    bsa_m2: object,
+    what: str,
+) -> FloatArray | float:
+    q = parse_quantity(value, what=what)
+    shown = value.strip() if isinstance(value, str) else _fmt(q)
+    weight = _covariate(weight_kg, "weight_kg")
+    bsa = _covariate(bsa_m2, "bsa_m2")
+    shapes = [c.shape for c in (weight, bsa) if c is not None]
+    try:
+        out_shape = np.broadcast_shapes(np.shape(q.magnitude), *shapes)
+    except ValueError as exc:
+        raise UnitError(
+            f"{what} '{shown}': weight_kg, bsa_m2 and dose shapes do not match: {shapes}"
+        ) from exc
+
+    # Order matters only for clarity: the three cases have distinct dimensions.
+    if _compatible(q, target):
+        total = q
+    elif _compatible(cast(Quantity, q * ureg.kilogram), target):
+        if weight is None:
+            raise UnitError(
+                f"{what} '{shown}' is per kg of body weight: give the patient's weight (weight_kg)"
+            )
+        total = cast(Quantity, q * Q_(weight, "kg"))
+    elif _compatible(cast(Quantity, q * ureg.meter**2), target):
+        if bsa is None:
+            raise UnitError(
+                f"{what} '{shown}' is per m**2 of body surface area: "
+                "give the patient's body surface area (bsa_m2)"
+            )
+        total = cast(Quantity, q * Q_(bsa, "m**2"))
+    else:
+        raise UnitError(
+            f"{what} '{shown}': unit '{q.units:~C}' cannot be converted to '{target_text}' "
+            "(not even per kg of body weight or per m**2 of body surface area)"
+        )
+    try:
+        mag = np.asarray(total.to(target, ALDESLEUKIN_CONTEXT).magnitude, dtype=np.float64)
+    except pint.DimensionalityError as exc:  # pragma: no cover - guarded by _compatible
+        raise UnitError(f"{what} '{shown}': cannot convert to '{target_text}'") from exc
+    if out_shape == ():
+        return float(mag)
+    return np.array(np.broadcast_to(mag, out_shape), dtype=np.float64)
+
+
+def resolve_amount(
+    amount: Quantity | str,
+    target_unit: str,
+    *,
+    weight_kg: npt.ArrayLike | None = None,
+    bsa_m2: npt.ArrayLike | None = None,
+    what: str = "dose",
+) -> FloatArray | float:
+    """Dose ``amount`` as plain number(s) in ``target_unit`` (e.g. ``"IU"``, ``"cell"``).
+
+    * flat amounts convert directly; mg of aldesleukin <-> IU through the potency
+      (``A = m * 18e6/1.1 IU/mg``, aldesleukin context);
+    * per body mass (``amount * kg`` compatible with the target, e.g. IU/kg, mg/kg, cell/kg):
+      ``A = amount * weight_kg``;
+    * per body surface area (``amount * m**2`` compatible, e.g. MIU/m**2, mg/m2):
+      ``A = amount * bsa_m2``.
+
+    ``weight_kg``/``bsa_m2`` may be arrays (one value per patient); the result is then an array
+    broadcast to their shape (also for flat doses), else a float. A missing covariate, an
+    incompatible unit or non-positive covariates raise :class:`UnitError`.
+    """
+    target = _parse_unit(target_unit, what=what)
+    return _resolve(amount, target, target_unit, weight_kg=weight_kg, bsa_m2=bsa_m2, what=what)
+
+
+def resolve_rate(
+    rate: Quantity | str,
+    target_unit: str,
+    time_unit: str,
+    *,
+    weight_kg: npt.ArrayLike | None = None,
+    bsa_m2: npt.ArrayLike | None = None,
+    what: str = "rate",
+) -> FloatArray | float:
+    """Dose ``rate`` (e.g. ``"18 MIU/m**2/day"``) as number(s) in ``target_unit`` per
+    ``time_unit``, with the per-kg / per-m**2 scaling rules of :func:`resolve_amount`."""
+    amount_unit = _parse_unit(target_unit, what=what)
+    per = _parse_unit(time_unit, what=what)
+    if per.dimensionality != ureg.second.dimensionality:
+        raise UnitError(f"{what}: time_unit {time_unit!r} is not a unit of time")
+    target = cast(pint.Unit, amount_unit / per)
+    return _resolve(
+        rate,
+        target,
+        f"{target_unit}/{time_unit}",
+        weight_kg=weight_kg,
+        bsa_m2=bsa_m2,
+        what=what,
+    )
+
+
+# --------------------------------------------------------------------------- body size
+
+
+@overload
+def bsa_mosteller(weight_kg: float, height_cm: float) -> float: ...
+@overload
+def bsa_mosteller(weight_kg: FloatArray, height_cm: float | FloatArray) -> FloatArray: ...
+@overload
+def bsa_mosteller(weight_kg: float, height_cm: FloatArray) -> FloatArray: ...
+def bsa_mosteller(
+    weight_kg: float | FloatArray, height_cm: float | FloatArray
+) -> float | FloatArray:
+    """Body surface area [m**2] = sqrt(height_cm * weight_kg / 3600).
+
+    Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317:1098.
+    """
+    w = _positive(weight_kg, "weight_kg")
+    h = _positive(height_cm, "height_cm")
+    return _out(np.sqrt(h * w / 3600.0))
+
+
+@overload
+def bsa_dubois(weight_kg: float, height_cm: float) -> float: ...
+@overload
+def bsa_dubois(weight_kg: FloatArray, height_cm: float | FloatArray) -> FloatArray: ...
+@overload
+def bsa_dubois(weight_kg: float, height_cm: FloatArray) -> FloatArray: ...
+def bsa_dubois(weight_kg: float | FloatArray, height_cm: float | FloatArray) -> float | FloatArray:
+    """Body surface area [m**2] = 0.007184 * W[kg]**0.425 * H[cm]**0.725.
+
+    Du Bois D, Du Bois EF. A formula to estimate the approximate surface area if height and
+    weight be known. Arch Intern Med 1916;17:863-871.
+    """
+    w = _positive(weight_kg, "weight_kg")
+    h = _positive(height_cm, "height_cm")
+    return _out(0.007184 * w**0.425 * h**0.725)
+
+
+def _positive(x: object, name: str) -> FloatArray:
+    arr = _covariate(x, name)
+    assert arr is not None
+    return arr
+
+
+def _out(arr: FloatArray) -> float | FloatArray:
+    return float(arr) if arr.ndim == 0 else arr
+
+
+# --------------------------------------------------------------------------- IU/mL <-> pM
+
+# 1 IU/mL = (1.1e-3 g / 18e6) / 15300 g/mol per mL = 3.994e-12 mol/L = 3.994 pM
+_PM_PER_IU_PER_ML: Final[float] = (
+    1e-3 / ALDESLEUKIN_IU_PER_MG / ALDESLEUKIN_MOLAR_MASS_G_PER_MOL * 1e3 * 1e12
+)
+assert math.isclose(_PM_PER_IU_PER_ML, 3.9942, rel_tol=1e-4)
+
+
+@overload
+def iu_per_ml_to_pm(x: float) -> float: ...
+@overload
+def iu_per_ml_to_pm(x: FloatArray) -> FloatArray: ...
+def iu_per_ml_to_pm(x: float | FloatArray) -> float | FloatArray:
+    """Aldesleukin concentration IU/mL -> pM: c [pM] = C [IU/mL] * 1e12 / (P [IU/mg] * M [g/mol])
+    (1 IU/mL = 3.994 pM; potency and molar mass from the Proleukin label)."""
+    return _out(np.asarray(x, dtype=np.float64) * _PM_PER_IU_PER_ML)
+
+
+@overload
+def pm_to_iu_per_ml(x: float) -> float: ...
+@overload
+def pm_to_iu_per_ml(x: FloatArray) -> FloatArray: ...
+def pm_to_iu_per_ml(x: float | FloatArray) -> float | FloatArray:
+    """Aldesleukin concentration pM -> IU/mL (inverse of :func:`iu_per_ml_to_pm`)."""
+    return _out(np.asarray(x, dtype=np.float64) / _PM_PER_IU_PER_ML)
