@@ -86,8 +86,8 @@ def _make_registry() -> pint.UnitRegistry[Any]:
         if name in reg:
             raise RuntimeError(f"pint already defines {name!r}; il2sim.units needs updating")
     reg.define("international_unit = [il2_activity] = IU")
-    reg.define("MIU = 1e6 * international_unit = million_international_unit")
-    reg.define("kIU = 1e3 * international_unit = thousand_international_unit")
+    reg.define("million_international_unit = 1e6 * international_unit = MIU")
+    reg.define("thousand_international_unit = 1e3 * international_unit = kIU")
     reg.define("cell = [cells] = _ = cell_count")
     # Amounts in a model's own arbitrary units (e.g. KP98's IL-2 concentration units).
     reg.define("arbitrary_unit = [arbitrary_amount] = arb")

@@ -32,13 +32,17 @@ class DoseError(ValueError):
     """A dose or schedule is malformed or self-contradictory."""
 
 
-def _amount(value: object, what: str) -> pint.Quantity:
+def _amount(value: object, what: str, *, per_time: int = 0) -> pint.Quantity:
+    """Parse a positive amount (``per_time=0``) or rate (``per_time=-1``)."""
     try:
         q = parse_quantity(value, what=what)
     except UnitError as exc:
         raise DoseError(str(exc)) from None
     if q.check("[time]"):
         raise DoseError(f"{what}: {value!r} is a time, not an amount")
+    if q.dimensionality.get("[time]", 0) != per_time:
+        kind = "an amount per time" if per_time else "an amount (it has a time unit)"
+        raise DoseError(f"{what}: {value!r} is not {kind}")
     if not math.isfinite(float(q.magnitude)) or float(q.magnitude) <= 0:
         raise DoseError(f"{what}: must be positive, got {value!r}")
     return q
@@ -132,10 +136,8 @@ class Infusion:
         if self.amount is None and self.rate is None:
             raise DoseError("infusion: give its amount (e.g. '600000 IU/kg') or its rate")
         if self.rate is not None:
-            rate = _amount(self.rate, "infusion rate")
+            rate = _amount(self.rate, "infusion rate", per_time=-1)
             amount = (rate * duration).to_reduced_units()
-            if amount.dimensionality.get("[time]", 0) != 0:
-                raise DoseError(f"infusion rate: {self.rate!r} is not an amount per time")
             object.__setattr__(self, "rate", rate)
             object.__setattr__(self, "amount", amount)
         else:

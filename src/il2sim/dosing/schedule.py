@@ -65,6 +65,13 @@ class Schedule:
     repeats: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("at", "days", "weekdays", "times"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise DoseError(f"schedule {name!r}: give a list, e.g. {name} = [...]")
+            object.__setattr__(self, name, tuple(value))
         patterns = {
             "at": self.at is not None,
             "every": self.every is not None or self.count is not None,
@@ -92,6 +99,8 @@ class Schedule:
         if self.days is not None:
             for d in self.days:
                 _positive_int(d, "schedule day")
+            if len(set(self.days)) != len(self.days):
+                raise DoseError("schedule: a day appears twice in 'days'")
         if self.weekdays is not None:
             for d in self.weekdays:
                 if _positive_int(d, "schedule weekday") > 7:
@@ -133,6 +142,8 @@ class Schedule:
             offset = _hours(self.start, "schedule start") if self.start is not None else 0.0
             base = offset + ((days[:, None] - 1) * 24.0 + np.array(sorted(tod))[None, :]).ravel()
         base = np.sort(base)
+        if len(base) == 0:
+            raise DoseError("schedule: no dose times")
         if self.max_doses is not None:
             base = base[: self.max_doses]
         if self.repeat_every is not None:

@@ -24,6 +24,7 @@ from il2sim.model.compile import CompiledModel
 __all__ = ["BackendOutput", "ScipyBackend"]
 
 Progress = Callable[[int], None]
+_IMPLICIT = ("LSODA", "BDF", "Radau")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ScipyBackend:
     """SciPy ``solve_ivp`` (LSODA, BDF, Radau, RK45, ...), one patient at a time."""
 
     method: str = "LSODA"
+    max_evaluations: int = 200_000
     name: str = "scipy"
 
     def solve(
@@ -102,6 +104,17 @@ class ScipyBackend:
         running: set[int] = set()
         log_mask = cm.log_mask
         rhs, jac = cm.rhs_one, cm.jac_one
+        evaluations = 0
+        limit = self.max_evaluations
+
+        def counted_rhs(tt: float, yy: NDArray[np.float64],
+                        uu: NDArray[np.float64]) -> NDArray[np.float64]:
+            nonlocal evaluations
+            evaluations += 1
+            if evaluations > limit:
+                raise SolverFailure(f"more than {limit} right-hand-side evaluations near "
+                                    f"t={tt:g} (stiff blow-up or a singularity?)")
+            return rhs(tt, yy, p, uu)
 
         def apply_actions(at: float) -> None:
             changed = False
@@ -135,12 +148,13 @@ class ScipyBackend:
             take = times[out_index:hi]
             if t_next > t:
                 u_seg = u.copy()
+                options = {}
+                if self.method in _IMPLICIT:
+                    options["jac"] = lambda tt, yy: jac(tt, yy, p, u_seg)
                 sol = solve_ivp(
-                    lambda tt, yy: rhs(tt, yy, p, u_seg),
+                    lambda tt, yy: counted_rhs(tt, yy, u_seg),
                     (t, t_next), y, method=self.method, t_eval=np.append(take, t_next),
-                    rtol=rtol, atol=atol,
-                    jac=(lambda tt, yy: jac(tt, yy, p, u_seg))
-                    if self.method in ("LSODA", "BDF", "Radau") else None,
+                    rtol=rtol, atol=atol, **options,
                 )
                 if sol.status != 0:
                     raise SolverFailure(f"at t={t:g}: {sol.message}")
@@ -150,8 +164,9 @@ class ScipyBackend:
                 u_out[out_index:hi] = u_seg
                 y = sol.y[:, -1].copy()
             out_index = hi
+            if t_next > t:  # doses at 0 were given before the first segment
+                apply_actions(t_next)
             t = t_next
-            apply_actions(t)
         # Output times equal to the end (after any dose given exactly then).
         y_out[out_index:] = y
         u_out[out_index:] = u

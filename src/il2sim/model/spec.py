@@ -47,8 +47,8 @@ ALLOWED_FUNCTIONS: dict[str, object] = {
     "Piecewise": sympy.Piecewise,
     "Heaviside": sympy.Heaviside,
 }
-# Time, and the allowed functions, cannot name a model symbol.
-_RESERVED = {"t", *ALLOWED_FUNCTIONS}
+# Time, the allowed functions and the parser's own names cannot name a model symbol.
+_RESERVED = {"t", *ALLOWED_FUNCTIONS, "Symbol", "Integer", "Float", "Rational", "Function"}
 # The parser sees only these globals: any other name becomes a Symbol (or an undefined
 # Function) and is reported as unknown, so "E" is never silently read as Euler's number.
 _PARSER_GLOBALS: dict[str, object] = {
@@ -65,6 +65,11 @@ def _check_name(name: str, kind: str) -> None:
         raise ModelError(f"{kind} name {name!r} is not a valid identifier")
     if keyword.iskeyword(name) or name in _RESERVED:
         raise ModelError(f"{kind} name {name!r} is reserved; choose another name")
+
+
+def _check_text(value: object, where: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ModelError(f"{where}: missing {what}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ class Param:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "parameter")
-        if not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+        if (isinstance(self.value, bool) or not isinstance(self.value, (int, float))
+                or not math.isfinite(self.value)):
             raise ModelError(f"parameter {self.name!r}: value {self.value!r} is not a finite number")
         if not self.unit or not self.unit.strip():
             raise ModelError(f"parameter {self.name!r}: missing unit (use '1' if dimensionless)")
@@ -123,10 +129,11 @@ class State:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "state")
-        if not isinstance(self.initial, (int, float)) or not math.isfinite(self.initial):
+        if (isinstance(self.initial, bool) or not isinstance(self.initial, (int, float))
+                or not math.isfinite(self.initial)):
             raise ModelError(f"state {self.name!r}: initial value {self.initial!r} is not finite")
-        if not self.unit or not self.unit.strip():
-            raise ModelError(f"state {self.name!r}: missing unit")
+        _check_text(self.unit, f"state {self.name!r}", "unit")
+        _check_text(self.meaning, f"state {self.name!r}", "meaning")
         if self.log and self.initial <= 0:
             raise ModelError(
                 f"state {self.name!r}: integrated as log(state), so its initial value must be "
@@ -146,8 +153,8 @@ class Input:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "input")
-        if not self.unit.strip():
-            raise ModelError(f"input {self.name!r}: missing unit")
+        _check_text(self.unit, f"input {self.name!r}", "unit")
+        _check_text(self.meaning, f"input {self.name!r}", "meaning")
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,8 @@ class Intermediate:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "intermediate")
+        _check_text(self.unit, f"intermediate {self.name!r}", "unit")
+        _check_text(self.meaning, f"intermediate {self.name!r}", "meaning")
 
 
 @dataclass(frozen=True)
@@ -174,8 +183,8 @@ class Observable:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "observable")
-        if not self.unit.strip():
-            raise ModelError(f"observable {self.name!r}: missing unit")
+        _check_text(self.unit, f"observable {self.name!r}", "unit")
+        _check_text(self.meaning, f"observable {self.name!r}", "meaning")
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ class DoseRoute:
 
     def __post_init__(self) -> None:
         _check_name(self.name, "route")
+        _check_text(self.unit, f"route {self.name!r}", "unit")
 
 
 def _unique(kind: str, names: Iterable[str], taken: set[str]) -> None:

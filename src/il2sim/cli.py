@@ -1,0 +1,277 @@
+"""The ``il2sim`` command line: list and show models, simulate a scenario.
+
+    il2sim models
+    il2sim show kp1998
+    il2sim simulate examples/pk_konrad_bolus.toml --out results
+    il2sim simulate --model aldesleukin_pk --preset label_high_dose \\
+        --weight "70 kg" --height "175 cm" --end "21 day" --out results
+
+Command-line options override the scenario file (see :mod:`il2sim.io.config`
+for its format). The commands only parse, call the library and print.
+
+Exit status: 0 on success; 2 for bad input (unknown model or parameter,
+malformed TOML, a negative dose, a wrong unit, a missing file), reported as
+one line ``error: ...`` on stderr; 1 when an integration fails or an output
+file cannot be written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from il2sim import __version__
+from il2sim.dosing import DoseError
+from il2sim.engine import EngineError, SimulationError, SimulationResult
+from il2sim.io.config import (
+    ConfigError,
+    Scenario,
+    override,
+    parse_assignment,
+    read_toml,
+    scenario_from_dict,
+)
+from il2sim.io.output import FORMATS, Format, write_outputs
+from il2sim.model import Model, ModelError, get_model, list_models
+from il2sim.units import UnitError
+
+__all__ = ["cli", "main"]
+
+BAD_INPUT = (ConfigError, ModelError, DoseError, EngineError, UnitError)
+"""Errors that mean the input is wrong: exit status 2."""
+FAILED = (SimulationError, OSError)
+"""Errors that mean the work failed: exit status 1."""
+PROGRESS_AFTER_S = 1.0
+"""A single simulation shows a progress display once it has run this long."""
+
+
+class _Commands(click.Group):
+    """The command group; the one place where library errors become one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BAD_INPUT as exc:
+            _fail(ctx, exc, 2)
+        except FAILED as exc:
+            _fail(ctx, exc, 1)
+
+
+def _fail(ctx: click.Context, exc: Exception, status: int) -> None:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    click.echo(f"error: {message}", err=True)
+    ctx.exit(status)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """Rich console; wide when not a terminal, so piped tables do not wrap."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
+    return console
+
+
+@click.group(cls=_Commands)
+@click.version_option(__version__, prog_name="il2sim")
+def cli() -> None:
+    """il2sim: interleukin-2 immunotherapy in silico."""
+
+
+# --------------------------------------------------------------------------- models, show
+
+
+@cli.command()
+def models() -> None:
+    """List the library models."""
+    table = Table("name", "title", "citation", title="il2sim models", title_justify="left")
+    for model in list_models():
+        table.add_row(model.name, model.title, model.citation)
+    _console().print(table)
+
+
+def _bounds(lo: float, hi: float) -> str:
+    return f"[{lo:g}, {hi:g}]"
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+def show(model_name: str) -> None:
+    """Show a model: states, parameters, inputs, routes, observables, equations."""
+    model = get_model(model_name)
+    console = _console()
+    console.print(f"[bold]{model.name}[/bold]: {model.title}")
+    console.print(f"citation: {model.citation}")
+    console.print(f"time unit: {model.time_unit}")
+    if model.notes:
+        console.print(f"notes: {model.notes}")
+    for table in _model_tables(model):
+        console.print(table)
+    console.print("[bold]equations[/bold]")
+    for name in model.state_names:
+        console.print(f"  d{name}/dt = {model.equations[name]}", markup=False)
+    for item in model.intermediates:
+        console.print(f"  {item.name} = {item.expr}", markup=False)
+
+
+def _model_tables(model: Model) -> list[Table]:
+    def table(title: str, *columns: str) -> Table:
+        return Table(*columns, title=title, title_justify="left", title_style="bold")
+
+    states = table("states", "name", "initial", "unit", "integrated as", "meaning")
+    for s in model.states:
+        states.add_row(s.name, f"{s.initial:g}", s.unit, "log" if s.log else "linear",
+                       s.meaning)
+    params = table("parameters", "name", "value", "unit", "bounds", "meaning", "source")
+    for p in model.params:
+        params.add_row(p.name, f"{p.value:g}", p.unit, _bounds(*p.bounds), p.meaning, p.source)
+    tables = [states, params]
+    if model.inputs:
+        inputs = table("inputs", "name", "unit", "meaning")
+        for i in model.inputs:
+            inputs.add_row(i.name, i.unit, i.meaning)
+        tables.append(inputs)
+    if model.routes:
+        routes = table("dose routes", "name", "state", "unit", "infusion drives",
+                       "fraction absorbed", "meaning")
+        for r in model.routes:
+            routes.add_row(r.name, r.state, r.unit, r.input or f"d{r.state}/dt",
+                           r.fraction or "1", r.meaning)
+        tables.append(routes)
+    if model.observables:
+        observables = table("observables", "name", "expression", "unit", "meaning")
+        for o in model.observables:
+            observables.add_row(o.name, o.expr, o.unit, o.meaning)
+        tables.append(observables)
+    if model.intermediates:
+        intermediates = table("intermediates", "name", "expression", "unit", "meaning")
+        for m in model.intermediates:
+            intermediates.add_row(m.name, m.expr, m.unit, m.meaning)
+        tables.append(intermediates)
+    return tables
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+@cli.command()
+@click.argument("scenario_file", metavar="[SCENARIO.toml]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "model_name", metavar="NAME", help="Library model (overrides the file).")
+@click.option("--preset", metavar="NAME", help="Named regimen, replacing the file's regimen.")
+@click.option("--dose", metavar="QUANTITY",
+              help="Dose of the preset (or of the file's single administration).")
+@click.option("--set", "assignments", metavar="NAME=VALUE", multiple=True,
+              help="Parameter override: a number in the model's unit, or a quantity.")
+@click.option("--weight", metavar="QUANTITY", help="Body weight, e.g. '70 kg'.")
+@click.option("--height", metavar="QUANTITY", help="Height, e.g. '175 cm'.")
+@click.option("--bsa", metavar="QUANTITY", help="Body surface area, e.g. '1.73 m**2'.")
+@click.option("--end", metavar="TIME", help="End of the simulation, e.g. '48 h'.")
+@click.option("--points", type=click.IntRange(min=2), help="Number of output times.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Directory for the output files.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+              help="Format of the trajectory table.")
+@click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
+def simulate(scenario_file: Path | None, model_name: str | None, preset: str | None,
+             dose: str | None, assignments: Sequence[str], weight: str | None,
+             height: str | None, bsa: str | None, end: str | None, points: int | None,
+             out_dir: Path, fmt: str, no_plot: bool) -> None:
+    """Simulate a scenario; write trajectories, the dose log and a figure to --out."""
+    scenario = _scenario(scenario_file, model_name=model_name, preset=preset, dose=dose,
+                         assignments=assignments, weight=weight, height=height, bsa=bsa,
+                         end=end, points=points)
+    console = _console()
+    console.print(scenario.describe(), markup=False)
+    result = _run(scenario)
+    for i in np.flatnonzero(~result.ok):
+        click.echo(f"warning: patient {i} failed: {result.message[i]}", err=True)
+    paths = write_outputs(result, out_dir, scenario.name, fmt=cast(Format, fmt),
+                          title=scenario.title, plot=not no_plot)
+    console.print(_summary_table(result))
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), markup=False)
+
+
+def _scenario(path: Path | None, *, model_name: str | None, preset: str | None,
+              dose: str | None, assignments: Sequence[str], weight: str | None,
+              height: str | None, bsa: str | None, end: str | None,
+              points: int | None) -> Scenario:
+    """The scenario file with the command-line options applied on top."""
+    if path is None and model_name is None:
+        raise ConfigError("<command line>", None, "give a scenario file or --model")
+    data = read_toml(path) if path is not None else {}
+    params = dict(parse_assignment(text) for text in assignments)
+    patient = {k: v for k, v in (("weight", weight), ("height", height), ("bsa", bsa))
+               if v is not None}
+    flags = (model_name, preset, dose, end, points)
+    changed = bool(params or patient or any(f is not None for f in flags))
+    source = "<command line>" if path is None else str(path)
+    if path is not None and changed:
+        source += " (with command-line options)"
+    data = override(data, model=model_name, preset=preset, dose=dose, params=params,
+                    patient=patient, end=end, points=points, source=source)
+    return scenario_from_dict(data, source=source, name=path.stem if path else None)
+
+
+def _run(scenario: Scenario) -> SimulationResult:
+    """Run with a progress display: at once for a batch, after a while for one patient."""
+    console = _console(stderr=True)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    task = progress.add_task(f"simulating {scenario.name}", total=scenario.n_patients)
+    lock = threading.Lock()
+    finished = False
+
+    def start() -> None:
+        with lock:
+            if not finished:
+                progress.start()
+
+    timer = threading.Timer(0.0 if scenario.n_patients > 1 else PROGRESS_AFTER_S, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        return scenario.run(progress=lambda done: progress.advance(task, done))
+    finally:
+        with lock:
+            finished = True
+            timer.cancel()
+            progress.stop()
+
+
+def _summary_table(result: SimulationResult) -> Table:
+    units = {**{s.name: s.unit for s in result.model.states},
+             **{o.name: o.unit for o in result.model.observables}}
+    frame = result.summary()
+    title = "summary" + (f" (median over {int(result.ok.sum())} patients)"
+                         if result.n_patients > 1 else "")
+    table = Table("variable", "unit", *[str(c) for c in frame.columns[1:]], title=title,
+                  title_justify="left")
+    for row in frame.itertuples(index=False):
+        name = str(row[0])
+        table.add_row(name, units.get(name, ""), *[f"{float(v):.4g}" for v in row[1:]])
+    return table
+
+
+def main() -> None:
+    """Entry point of the ``il2sim`` command."""
+    cli(prog_name="il2sim")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,141 @@
+"""The command line, through click's test runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from il2sim import SimulationError
+from il2sim.cli import cli
+from il2sim.io import Scenario
+from il2sim.model.library.kp1998 import SOURCE as KP98_SOURCE
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+KONRAD = EXAMPLES / "pk_konrad_bolus.toml"
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_models_lists_both_models() -> None:
+    result = invoke("models")
+    assert result.exit_code == 0, result.output
+    for text in ("kp1998", "aldesleukin_pk", "Kirschner", "Konrad"):
+        assert text in result.stdout
+
+
+def test_show_kp1998_lists_parameters_with_sources() -> None:
+    result = invoke("show", "kp1998")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    param_lines = [line for line in out.splitlines() if KP98_SOURCE in line]
+    names = {line.strip("│┃ ").split()[0] for line in param_lines}
+    assert names == {"c", "mu2", "p1", "g1", "r2", "b", "a", "g2", "p2", "g3", "mu3"}
+    for text in ("states", "dose routes", "observables", "tumour_fraction", "s1", "cells",
+                 "dT/dt = r2*T*(1 - b*T) - a*E*T/(g2 + T)", "[0, 1]", "log"):
+        assert text in out
+
+
+def test_show_aldesleukin_pk() -> None:
+    result = invoke("show", "aldesleukin_pk")
+    assert result.exit_code == 0, result.output
+    for text in ("dA_c/dt", "F_sc", "C_plasma", "assumption", "time unit: min"):
+        assert text in result.stdout
+
+
+def test_simulate_konrad_writes_csv_and_png(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = invoke("simulate", KONRAD, "--out", out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "pk_konrad_bolus.csv")
+    # Konrad 1990: a 1e6 U/m2 bolus gives about 650 U/mL.
+    assert frame["C_plasma"].iloc[0] == pytest.approx(650, rel=0.02)
+    assert list(frame["time"].iloc[[0, -1]]) == [0.0, 480.0]
+    doses = pd.read_csv(out / "pk_konrad_bolus_doses.csv")
+    assert doses["amount"].tolist() == pytest.approx([1.73e6])
+    assert (out / "pk_konrad_bolus.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "C_plasma" in result.stdout and "650.4" in result.stdout  # summary table
+    assert str(out / "pk_konrad_bolus.png") in result.stdout
+
+
+def test_simulate_flags_override_the_file(tmp_path: Path) -> None:
+    result = invoke("simulate", KONRAD, "--preset", "label_high_dose", "--dose", "720000 IU/kg",
+                    "--weight", "70kg", "--height", "175 cm", "--set", "k10=0.05",
+                    "--end", "1 day", "--points", "97", "--format", "parquet", "--no-plot",
+                    "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(tmp_path / "pk_konrad_bolus.parquet")
+    assert len(frame) == 97 and frame["CL"].iloc[0] == pytest.approx(1000 * 0.05 * 2.66)
+    doses = pd.read_csv(tmp_path / "pk_konrad_bolus_doses.csv")
+    assert doses["time_h"].tolist() == [0.0, 8.0, 16.0, 24.0]
+    assert doses["amount"].tolist() == pytest.approx([720000 * 70] * 4)
+    assert not (tmp_path / "pk_konrad_bolus.png").exists()
+
+
+def test_simulate_without_file(tmp_path: Path) -> None:
+    result = invoke("simulate", "--model", "kp1998", "--set", "c=0.02", "--end", "100 day",
+                    "--points", "11", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "kp1998.csv")
+    assert frame["T"].iloc[0] == pytest.approx(1e5) and len(frame) == 11
+    assert (tmp_path / "kp1998.png").exists()
+
+
+def test_failed_integration_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: Scenario, progress: object = None) -> None:
+        raise SimulationError("kp1998: patient 0 failed: step size too small")
+
+    monkeypatch.setattr(Scenario, "run", fail)
+    result = invoke("simulate", "--model", "kp1998", "--end", "1 day", "--out", tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr == "error: kp1998: patient 0 failed: step size too small\n"
+    assert "Traceback" not in result.output
+
+
+def bad_toml(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text('model = "kp1998"\n[params\nc = 1\n')
+    return path
+
+
+def negative_dose(tmp_path: Path) -> Path:
+    path = tmp_path / "negative.toml"
+    path.write_text(KONRAD.read_text().replace('"1e6 IU/m**2"', '"-5 IU"'))
+    return path
+
+
+BAD = [
+    ("unknown model", lambda p: ["--model", "nope", "--end", "1 h"], "model: unknown model"),
+    ("unknown parameter", lambda p: [KONRAD, "--set", "k99=1"], "params.k99"),
+    ("bad --set", lambda p: [KONRAD, "--set", "k10"], "expected name=value"),
+    ("malformed TOML", lambda p: [bad_toml(p)], "line 2, column 8: invalid TOML"),
+    ("negative dose", lambda p: [negative_dose(p)],
+     "regimen[0].amount: must be positive, got '-5 IU'"),
+    ("wrong unit", lambda p: [KONRAD, "--weight", "70 cm"], "patient.weight: cannot convert"),
+    ("unknown preset", lambda p: [KONRAD, "--preset", "nope"], "regimen.preset"),
+    ("missing file", lambda p: [p / "nope.toml"], "cannot read: No such file"),
+    ("nothing to simulate", lambda p: [], "give a scenario file or --model"),
+]
+
+
+@pytest.mark.parametrize(("make_args", "text"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, make_args: Callable[[Path], list[object]],
+                                         text: str) -> None:
+    result = invoke("simulate", *make_args(tmp_path), "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert text in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_show_unknown_model_exits_2() -> None:
+    result = invoke("show", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: unknown model 'nope'; known: aldesleukin_pk, kp1998"
