@@ -15,8 +15,8 @@ from il2sim.dosing import (
     Intratumoral,
     Regimen,
     Schedule,
+    presets,
 )
-from il2sim.dosing import presets
 from il2sim.engine import EngineError, SimulationError, SimulationResult, simulate
 from il2sim.model import (
     DoseRoute,

@@ -156,7 +156,7 @@ def test_param_value_outside_bounds() -> None:
 def test_param_empty_bounds_and_non_finite_value() -> None:
     with pytest.raises(ModelError, match=r"parameter 'k1': bounds .* are empty"):
         Param("k1", 1.0, "1", "rate", SRC, (2.0, 1.0))
-    with pytest.raises(ModelError, match=r"parameter 'k1': value nan is not a finite number"):
+    with pytest.raises(ModelError, match=r"parameter 'k1': value nan is not finite"):
         Param("k1", math.nan, "1", "rate", SRC)
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
-import pint
-
-from il2sim.units import UnitError, parse_quantity
+from il2sim.units import Quantity, UnitError, parse_quantity
 
 __all__ = ["Bolus", "Depot", "Dose", "DoseError", "Infusion", "Intratumoral"]
 
@@ -32,7 +30,7 @@ class DoseError(ValueError):
     """A dose or schedule is malformed or self-contradictory."""
 
 
-def _amount(value: object, what: str, *, per_time: int = 0) -> pint.Quantity:
+def _amount(value: object, what: str, *, per_time: int = 0) -> Quantity:
     """Parse a positive amount (``per_time=0``) or rate (``per_time=-1``)."""
     try:
         q = parse_quantity(value, what=what)
@@ -48,7 +46,7 @@ def _amount(value: object, what: str, *, per_time: int = 0) -> pint.Quantity:
     return q
 
 
-def _duration(value: object, what: str) -> pint.Quantity:
+def _duration(value: object, what: str) -> Quantity:
     try:
         q = parse_quantity(value, what=what)
     except UnitError as exc:
@@ -64,7 +62,7 @@ def _duration(value: object, what: str) -> pint.Quantity:
 class _Instant:
     """A dose that enters its route's state at one instant."""
 
-    amount: pint.Quantity
+    amount: Quantity | str
     route: str = "iv"
     kind: ClassVar[DoseKind] = "bolus"
     label: ClassVar[str] = "bolus"
@@ -78,8 +76,13 @@ class _Instant:
     def duration_h(self) -> float:
         return 0.0
 
+    @property
+    def quantity(self) -> Quantity:
+        """The amount as a pint quantity (validated at construction)."""
+        return cast(Quantity, self.amount)
+
     def describe(self) -> str:
-        return f"{self.label} {self.amount:~P} ({self.route})"
+        return f"{self.label} {self.quantity:~P} ({self.route})"
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,9 @@ class Infusion:
     is always needed. Giving ``amount`` and ``rate`` together is a conflict.
     """
 
-    amount: pint.Quantity | None = None
-    duration: pint.Quantity | None = None
-    rate: pint.Quantity | None = None
+    amount: Quantity | str | None = None
+    duration: Quantity | str | None = None
+    rate: Quantity | str | None = None
     route: str = "iv"
     kind: ClassVar[DoseKind] = "infusion"
     label: ClassVar[str] = "infusion"
@@ -147,11 +150,15 @@ class Infusion:
 
     @property
     def duration_h(self) -> float:
-        assert self.duration is not None
-        return float(self.duration.to("h").magnitude)
+        return float(cast(Quantity, self.duration).to("h").magnitude)
+
+    @property
+    def quantity(self) -> Quantity:
+        """The total amount as a pint quantity (validated at construction)."""
+        return cast(Quantity, self.amount)
 
     def describe(self) -> str:
-        return f"infusion {self.amount:~P} over {self.duration:~P} ({self.route})"
+        return f"infusion {self.quantity:~P} over {self.duration:~P} ({self.route})"
 
 
 Dose = Bolus | Depot | Intratumoral | Infusion

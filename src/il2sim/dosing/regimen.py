@@ -88,8 +88,8 @@ class Regimen:
                     "label": a.label,
                     "kind": a.dose.kind,
                     "route": a.dose.route,
-                    "amount": float(a.dose.amount.magnitude),
-                    "amount_unit": f"{a.dose.amount.units}",
+                    "amount": float(a.dose.quantity.magnitude),
+                    "amount_unit": f"{a.dose.quantity.units}",
                     "duration_h": a.dose.duration_h,
                 })
         frame = pd.DataFrame(rows, columns=EVENT_COLUMNS[1:])

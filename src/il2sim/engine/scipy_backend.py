@@ -134,9 +134,9 @@ class ScipyBackend:
                 changed = True
             if changed:
                 u[:] = 0.0
-                for k in running:
-                    j = actions.input[k]
-                    u[j] += actions.amount[k, patient] / (actions.end[k] - actions.time[k])
+                for r in running:
+                    j = int(actions.input[r])
+                    u[j] += actions.amount[r, patient] / (actions.end[r] - actions.time[r])
 
         apply_actions(0.0)
         stops = list(actions.breakpoints(t_end))
@@ -150,9 +150,9 @@ class ScipyBackend:
                 u_seg = u.copy()
                 options = {}
                 if self.method in _IMPLICIT:
-                    options["jac"] = lambda tt, yy: jac(tt, yy, p, u_seg)
+                    options["jac"] = lambda tt, yy, uu=u_seg: jac(tt, yy, p, uu)
                 sol = solve_ivp(
-                    lambda tt, yy: counted_rhs(tt, yy, u_seg),
+                    lambda tt, yy, uu=u_seg: counted_rhs(tt, yy, uu),
                     (t, t_next), y, method=self.method, t_eval=np.append(take, t_next),
                     rtol=rtol, atol=atol, **options,
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ __all__ = ["BACKENDS", "SimulationError", "simulate"]
 
 BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend}
 
-ParamInput = Mapping[str, ArrayLike] | pd.DataFrame | None
+ParamInput: TypeAlias = Mapping[str, ArrayLike] | pd.DataFrame | None
 
 
 class SimulationError(RuntimeError):

@@ -192,7 +192,7 @@ def _divide_by_exp(expr: sympy.Expr, y: sympy.Symbol) -> sympy.Expr:
 _EXP_CAP = 709.0
 
 
-class _BatchPrinter(NumPyPrinter):
+class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
     """NumPy printer; capped exp; Heaviside(0) = 1/2 as in SymPy."""
 
     def _print_exp(self, expr: sympy.exp) -> str:
@@ -202,7 +202,7 @@ class _BatchPrinter(NumPyPrinter):
         return f"numpy.heaviside({self._print(expr.args[0])}, 0.5)"
 
 
-class _ScalarPrinter(PythonCodePrinter):
+class _ScalarPrinter(PythonCodePrinter):  # type: ignore[misc]  # SymPy is untyped
     def _print_exp(self, expr: sympy.exp) -> str:
         return f"math.exp(min({self._print(expr.args[0])}, {_EXP_CAP}))"
 
@@ -231,7 +231,8 @@ def _function_source(
     replacements, reduced = sympy.cse(
         [e for _, e in nonzero], symbols=sympy.numbered_symbols("_c")
     )
-    used = set().union(*(e.free_symbols for e in reduced), *(e.free_symbols for _, e in replacements))
+    used = set().union(*(e.free_symbols for e in reduced),
+                       *(e.free_symbols for _, e in replacements))
     col = "[:, {}]" if batched else "[{}]"
     lines = [f"def {name}(_t, _v, _p, _u):"]
     for j, s in enumerate(vars_):

@@ -91,7 +91,7 @@ class Param:
         _check_name(self.name, "parameter")
         if (isinstance(self.value, bool) or not isinstance(self.value, (int, float))
                 or not math.isfinite(self.value)):
-            raise ModelError(f"parameter {self.name!r}: value {self.value!r} is not a finite number")
+            raise ModelError(f"parameter {self.name!r}: value {self.value!r} is not finite")
         if not self.unit or not self.unit.strip():
             raise ModelError(f"parameter {self.name!r}: missing unit (use '1' if dimensionless)")
         if not self.meaning.strip():
