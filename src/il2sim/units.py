@@ -131,7 +131,7 @@ cast(Callable[[object], None], pint.set_application_registry)(ureg)
 # --------------------------------------------------------------------------- parsing
 
 _NUMBER_START_RE: Final = re.compile(
-    r"^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf(?:inity)?)(?![\w])",
+    r"^\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?:nan|inf(?:inity)?)(?![\w]))",
     re.IGNORECASE,
 )
 

@@ -218,3 +218,10 @@ def test_result_tables_are_tidy() -> None:
     assert len(long) == 18
     assert long.query("patient == 1 and time == 1.0 and variable == 'C'")["value"].iloc[0] == \
         pytest.approx(500 * math.exp(-0.2), rel=1e-5)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"method": "lsoda"}, "unknown method 'lsoda'"),
+                                               ({"rtol": -1.0}, "rtol must be in")])
+def test_bad_integrator_options_are_errors(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(EngineError, match=match):
+        simulate(MODEL, None, times=[0.0, 1.0], **kwargs)  # type: ignore[arg-type]

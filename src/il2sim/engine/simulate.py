@@ -20,6 +20,7 @@ from il2sim.units import bsa_mosteller
 __all__ = ["BACKENDS", "SimulationError", "simulate"]
 
 BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend}
+METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
 
 ParamInput: TypeAlias = Mapping[str, ArrayLike] | pd.DataFrame | None
 
@@ -78,6 +79,12 @@ def simulate(
     if not isinstance(model, Model):
         raise EngineError(f"simulate: {model!r} is not a Model")
     regimen = regimen if regimen is not None else Regimen.none()
+    if not isinstance(regimen, Regimen):
+        raise EngineError(f"simulate: {regimen!r} is not a Regimen")
+    if method not in METHODS:
+        raise EngineError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+        raise EngineError(f"rtol must be in (0, 1), not {rtol!r}")
     t_out = _times(times)
     size = _batch_size(params, covariates, initial, n)
     p = _param_matrix(model, params, size)

@@ -177,15 +177,6 @@ TomlScalar = Annotated[Scalar, PlainValidator(_scalar)]
 TomlCount = Annotated[Scalar, PlainValidator(_count)]
 TomlPerPatient = Annotated[PerPatient, PlainValidator(_per_patient)]
 
-_LEADING_NUMBER = re.compile(
-    r"^(\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![eE][+-]?\d)(?=[^\W\d_])")
-
-
-def _text(value: Scalar) -> Scalar:
-    """Quantity text as the library reads it: ``"70kg"`` becomes ``"70 kg"``."""
-    return _LEADING_NUMBER.sub(r"\1 ", value) if isinstance(value, str) else value
-
-
 # --------------------------------------------------------------------------- specs
 
 
@@ -246,9 +237,7 @@ class PresetSpec(_Spec):
 
     @property
     def arguments(self) -> dict[str, Any]:
-        extra = self.model_extra or {}
-        return {k: tuple(map(_text, v)) if isinstance(v, tuple) else _text(v)
-                for k, v in extra.items()}
+        return dict(self.model_extra or {})
 
 
 _ADMIN, _PRESET, _TABLE, _ARRAY = "<administration>", "<preset>", "<table>", "<array>"
@@ -418,12 +407,10 @@ def _administration(spec: AdministrationSpec, where: str, source: str) -> Admini
         if f.init and f.default is dataclasses.MISSING and f.name not in given:
             raise ConfigError(source, _join(where, f.name),
                               f"required key is missing (a {spec.kind} needs its {f.name})")
-    kwargs: dict[str, Any] = {k: v if k == "route" else _text(v) for k, v in given.items()}
     raw_schedule = {k: getattr(spec.schedule, k) for k in ScheduleSpec.model_fields}
-    schedule_kwargs: dict[str, Any] = {k: tuple(map(_text, v)) if isinstance(v, tuple) else _text(v)
-                       for k, v in raw_schedule.items() if v is not None}
+    schedule_kwargs: dict[str, Any] = {k: v for k, v in raw_schedule.items() if v is not None}
     try:
-        dose = cls(**kwargs)
+        dose = cls(**given)
         schedule = Schedule(**schedule_kwargs)
         return Administration(dose, schedule, spec.label)
     except DoseError as exc:
@@ -608,7 +595,7 @@ def _values(raw: PerPatient, convert: Callable[[Scalar, str], float], key: str,
 
 def _one(raw: Scalar, convert: Callable[[Scalar, str], float], key: str, source: str) -> float:
     try:
-        return convert(_text(raw), key)
+        return convert(raw, key)
     except (UnitError, ModelError, ValueError) as exc:
         raise ConfigError(source, key, _strip(str(exc), key)) from None
 
@@ -713,7 +700,7 @@ def _check_doses(model: Model, built: Sequence[tuple[str, AdministrationSpec | P
             try:
                 if spec is not None and spec.rate is not None:
                     key = _join(path, "rate")
-                    resolve_rate(str(_text(spec.rate)), route.unit, "h", weight_kg=weight,
+                    resolve_rate(str(spec.rate), route.unit, "h", weight_kg=weight,
                                  bsa_m2=bsa, what="rate")
                 else:
                     key = _join(path, "amount") if spec else path
