@@ -20,7 +20,6 @@ import pytest
 from il2sim import Infusion, Model, Regimen, Schedule, get_model, simulate
 
 KP = get_model("kp1998")
-BIOMODEL = Path(__file__).resolve().parents[3] / "shared/data/biomodels/BIOMD0000000732.xml"
 TOL = {"rtol": 1e-8, "atol": 1e-8}
 EXTINCT = 1.0  # cells
 
@@ -97,9 +96,10 @@ def test_il2_alone_clears_only_with_unbounded_effector_growth() -> None:
         assert effectors[-1] > 1e8 and effectors[-1] > 10 * effectors[-50], s2  # unbounded
 
 
-def test_agrees_with_libroadrunner_on_the_curated_sbml_file() -> None:
-    roadrunner = pytest.importorskip("roadrunner")
-    rr = roadrunner.RoadRunner(str(BIOMODEL))
+def test_agrees_with_libroadrunner_on_the_curated_sbml_file(shared_data: Path) -> None:
+    import roadrunner
+
+    rr = roadrunner.RoadRunner(str(shared_data / "biomodels/BIOMD0000000732.xml"))
     rr.integrator.relative_tolerance = 1e-10
     rr.integrator.absolute_tolerance = 1e-12
     for species, value in (("Tumor", 1e5), ("Immune_cells", 1.0), ("IL2", 1.0)):
