@@ -93,7 +93,7 @@ from il2sim.dosing import (
     Schedule,
 )
 from il2sim.engine import BACKENDS, SimulationResult, simulate
-from il2sim.model import Model, ModelError, get_model
+from il2sim.model import Model, ModelError, Param, State, get_model
 from il2sim.units import UnitError, bsa_mosteller, resolve_amount, resolve_rate, to_magnitude
 
 __all__ = [
@@ -628,37 +628,32 @@ def _covariates(spec: PatientSpec, source: str) -> dict[str, Values]:
 
 
 def _params(model: Model, raw: Mapping[str, PerPatient], source: str) -> dict[str, Values]:
-    out: dict[str, Values] = {}
-    for name, value in raw.items():
-        key = f"params.{name}"
-        try:
-            param = model.param(name)
-        except ModelError as exc:
-            raise ConfigError(source, key, str(exc)) from None
-        values = _values(value, _quantity_in(param.unit, plain_numbers=True), key, source)
-        for v in np.atleast_1d(values):
-            try:
-                dataclasses.replace(param, value=float(v))  # the model's own bounds check
-            except ModelError as exc:
-                raise ConfigError(source, key, _strip(str(exc), f"parameter {name!r}")) from None
-        out[name] = values
-    return out
+    return _overrides("params", "parameter", model.param, raw, source)
 
 
 def _initial(model: Model, raw: Mapping[str, PerPatient], source: str) -> dict[str, Values]:
+    return _overrides("initial", "state", model.state, raw, source)
+
+
+def _overrides(section: str, kind: str, lookup: Callable[[str], Param | State],
+               raw: Mapping[str, PerPatient], source: str) -> dict[str, Values]:
+    """Parameter or initial-state overrides, checked by the model's own declarations."""
     out: dict[str, Values] = {}
     for name, value in raw.items():
-        key = f"initial.{name}"
+        key = f"{section}.{name}"
         try:
-            state = model.state(name)
+            declared = lookup(name)
         except ModelError as exc:
             raise ConfigError(source, key, str(exc)) from None
-        values = _values(value, _quantity_in(state.unit, plain_numbers=True), key, source)
+        values = _values(value, _quantity_in(declared.unit, plain_numbers=True), key, source)
         for v in np.atleast_1d(values):
             try:
-                dataclasses.replace(state, initial=float(v))  # the model's own check
+                if isinstance(declared, Param):  # the declaration's own checks
+                    dataclasses.replace(declared, value=float(v))
+                else:
+                    dataclasses.replace(declared, initial=float(v))
             except ModelError as exc:
-                raise ConfigError(source, key, _strip(str(exc), f"state {name!r}")) from None
+                raise ConfigError(source, key, _strip(str(exc), f"{kind} {name!r}")) from None
         out[name] = values
     return out
 
