@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from il2sim.model.library.aldesleukin_pk import aldesleukin_pk
+from il2sim.model.library.il2_hiv import il2_hiv
+from il2sim.model.library.il2_qsp import il2_qsp
 from il2sim.model.library.kp1998 import kp1998
 from il2sim.model.spec import Model, ModelError
 
@@ -13,6 +15,8 @@ __all__ = ["MODELS", "get_model", "list_models"]
 MODELS: dict[str, Callable[[], Model]] = {
     "kp1998": kp1998,
     "aldesleukin_pk": aldesleukin_pk,
+    "il2_qsp": il2_qsp,
+    "il2_hiv": il2_hiv,
 }
 
 _BUILT: dict[str, Model] = {}

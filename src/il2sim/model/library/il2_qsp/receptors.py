@@ -1,0 +1,72 @@
+"""IL-2 receptor occupancy, CD25 up-regulation and receptor-mediated clearance.
+
+Binding is fast against everything else, so occupancies are quasi-steady:
+
+    occ_hi  = C/(C + Kd_hi)      alpha-beta-gamma (CD25+): Tregs, activated T cells, Kd ~ 10 pM
+    occ_int = C/(C + Kd_int)     beta-gamma: NK, memory/effector CD8, Kd ~ 1 nM
+
+with C the plasma IL-2 (systemic) or the tumour-site IL-2 (``_site``). CD8 cells
+up-regulate CD25 under IL-2 signalling (positive feedback, Busse et al. 2010
+PNAS 107:3058): a fraction ``a8`` carries the high-affinity receptor,
+
+    s8 = a8*occ_hi + (1 - a8)*occ_int
+    da8/dt = k_cd25_on*s8*(1 - a8) - k_cd25_off*(a8 - a8_0)
+
+Receptor-bearing cells internalise IL-2 (target-mediated clearance rising as
+lymphocytes expand; Konrad 1990 anephric patients):
+
+    dA_c/dt += -(vmax_treg*R/R0*occ_hi + vmax_eff*(L/L0*s8 + N/N0*occ_int))
+"""
+
+from __future__ import annotations
+
+from il2sim.model.compose import Component
+from il2sim.model.spec import Intermediate, Observable, Param, State
+
+AFFINITY = "MODELS.md s5 (reviews; Fallon & Lauffenburger 2000 surface Kd 11.1 pM)"
+
+
+def receptor_component() -> Component:
+    return Component(
+        name="receptors",
+        description="quasi-steady receptor occupancy, CD25 up-regulation on CD8, "
+                    "receptor-mediated IL-2 clearance",
+        states=(State("a8", 0.05, "1", "fraction of CD8 effectors expressing CD25"),),
+        params=(
+            Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", AFFINITY),
+            Param("Kd_int", 1000.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
+                  AFFINITY),
+            Param("a8_0", 0.05, "1", "CD25+ fraction of CD8 cells without IL-2",
+                  "assumption: a small activated fraction in cancer patients", (0.0, 1.0)),
+            Param("k_cd25_on", 0.1, "1/h", "IL-2-driven CD25 up-regulation",
+                  "assumption: CD25 rises within about a day of IL-2 signalling "
+                  "(Busse et al. 2010)"),
+            Param("k_cd25_off", 0.02, "1/h", "CD25 loss without signal",
+                  "assumption: t1/2 about 35 h"),
+            Param("vmax_treg", 3000.0, "IU/h", "maximal IL-2 uptake by baseline Tregs",
+                  "assumption: about 10 mL/min extra clearance at C = Kd_hi; to be "
+                  "calibrated on low-dose PK"),
+            Param("vmax_eff", 30000.0, "IU/h", "maximal IL-2 uptake by baseline NK and CD8",
+                  "assumption: negligible against renal clearance at high dose"),
+        ),
+        intermediates=(
+            Intermediate("occ_hi", "C_pM/(C_pM + Kd_hi)", "1", "high-affinity occupancy"),
+            Intermediate("occ_int", "C_pM/(C_pM + Kd_int)", "1", "intermediate occupancy"),
+            Intermediate("s8", "a8*occ_hi + (1 - a8)*occ_int", "1", "IL-2 signal in CD8"),
+            Intermediate("occ_hi_site", "C_site_pM/(C_site_pM + Kd_hi)", "1",
+                         "high-affinity occupancy at the tumour"),
+            Intermediate("occ_int_site", "C_site_pM/(C_site_pM + Kd_int)", "1",
+                         "intermediate occupancy at the tumour"),
+            Intermediate("s8_site", "a8*occ_hi_site + (1 - a8)*occ_int_site", "1",
+                         "IL-2 signal in CD8 at the tumour"),
+        ),
+        observables=(
+            Observable("cd25_cd8", "a8", "1", "CD25+ fraction of CD8 cells"),
+            Observable("occupancy_hi", "occ_hi", "1", "high-affinity receptor occupancy"),
+            Observable("occupancy_int", "occ_int", "1", "intermediate receptor occupancy"),
+        ),
+        terms={
+            "a8": "k_cd25_on*s8*(1 - a8) - k_cd25_off*(a8 - a8_0)",
+            "A_c": "-(vmax_treg*R/R0*occ_hi + vmax_eff*(L/L0*s8 + N/N0*occ_int))",
+        },
+    )

@@ -1,0 +1,168 @@
+"""Scenario tests of the flagship model, each tied to a statement of the seeds or sources.
+
+Seeds (shared/seeds/): IL-2 makes T and NK cells multiply and mature (000, 001);
+systemic IL-2 causes vascular leak and hypotension that resolve after treatment
+(CLINICAL.md s4: hypotension in 71% of label patients, boxed warning); local IL-2
+shrinks tumours with hardly any toxicity and cured animals reject a rechallenge
+(002); low-dose IL-2 expands Tregs preferentially (MODELS.md s5, Busse et al. 2010).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from il2sim import (
+    Bolus,
+    Depot,
+    Regimen,
+    Schedule,
+    SimulationResult,
+    get_model,
+    presets,
+    simulate,
+)
+
+QSP = get_model("il2_qsp")
+HOURS = np.arange(0.0, 60 * 24 + 1, 1.0)
+PATIENT = {"weight": 70.0}
+TOL = {"rtol": 1e-6, "atol": 1e-8}
+
+
+def day(d: float) -> int:
+    return int(d * 24)
+
+
+@pytest.fixture(scope="module")
+def high_dose() -> SimulationResult:
+    return simulate(QSP, presets.label_high_dose(), times=HOURS, covariates=PATIENT, **TOL)
+
+
+@pytest.fixture(scope="module")
+def low_dose() -> SimulationResult:
+    """Daily SC 1 MIU for two weeks (a low-dose, Treg-directed schedule)."""
+    regimen = Regimen.of(Depot("1 MIU"), Schedule(every="1 day", count=14))
+    return simulate(QSP, regimen, times=HOURS, covariates=PATIENT, **TOL)
+
+
+@pytest.fixture(scope="module")
+def local() -> SimulationResult:
+    return simulate(QSP, presets.intratumoral(dose="3 MIU", every="7 day", count=4),
+                    times=HOURS, covariates=PATIENT, **TOL)
+
+
+@pytest.fixture(scope="module")
+def untreated() -> SimulationResult:
+    return simulate(QSP, None, times=HOURS, **TOL)
+
+
+def fold(r: SimulationResult, name: str) -> float:
+    return float(r[name][0].max() / r[name][0, 0])
+
+
+def test_high_dose_expands_cd8_and_nk_cells(high_dose: SimulationResult) -> None:
+    assert fold(high_dose, "L") > 2.0
+    assert fold(high_dose, "N") > 1.5
+    assert high_dose["cd25_cd8"][0].max() > 0.5  # CD25 up-regulation on CD8 cells
+    # blood counts: margination during dosing, rebound lymphocytosis after cycle 1
+    lymph = high_dose["lymphocytes"][0]
+    assert lymph[day(4) + 1] < lymph[0]
+    assert lymph[day(6)] > 1.5 * lymph[0]
+
+
+def test_high_dose_causes_hypotension_and_weight_gain_that_resolve(
+        high_dose: SimulationResult) -> None:
+    sbp, gain = high_dose["sbp"][0], high_dose["weight_gain"][0]
+    cycle1 = day(5) >= HOURS
+    assert sbp[cycle1].min() < 90  # hypotension within the first cycle
+    assert gain[cycle1].max() > 2.0  # kg of fluid
+    assert high_dose["heart_rate"][0].max() > 100  # compensatory tachycardia
+    assert high_dose["urine_8h"][0].min() < 300  # oliguria
+    assert high_dose["creatinine"][0].max() > 1.5
+    late = day(35) <= HOURS
+    assert sbp[late].min() > 110 and gain[late].max() < 0.5  # resolved after IL-2 stops
+    assert high_dose["creatinine"][0, -1] == pytest.approx(1.0, abs=0.05)
+
+
+def test_low_dose_expands_tregs_more_than_effectors(low_dose: SimulationResult) -> None:
+    treg = fold(low_dose, "R")
+    assert treg > 1.5
+    assert treg > 1.5 * fold(low_dose, "L")
+    assert treg > 1.5 * fold(low_dose, "N")
+    assert low_dose["sbp"][0].min() > 110  # and no leak to speak of
+
+
+def test_high_dose_shifts_the_balance_towards_effectors(high_dose: SimulationResult,
+                                                        low_dose: SimulationResult) -> None:
+    def effector_bias(r: SimulationResult) -> float:
+        return (fold(r, "L") + fold(r, "N")) / 2 / fold(r, "R")
+
+    assert effector_bias(high_dose) > 1.5 * effector_bias(low_dose)
+
+
+def test_local_il2_shrinks_the_lesion_with_little_systemic_exposure(
+        local: SimulationResult, high_dose: SimulationResult,
+        untreated: SimulationResult) -> None:
+    tumour = local["T"][0]
+    assert tumour[day(56)] < 0.5 * tumour[0]  # objective response of the injected lesion
+    assert untreated["T"][0, day(56)] > tumour[0]  # it would have grown
+    # exposure: plasma IL-2 from the PK states (A_c), not from a coarse grid
+    auc_local = np.trapezoid(local["il2_plasma"][0], HOURS)
+    auc_systemic = np.trapezoid(high_dose["il2_plasma"][0], HOURS)
+    assert auc_local < 0.1 * auc_systemic
+    assert local["sbp"][0].min() > 110
+    assert local["weight_gain"][0].max() < 0.5
+    assert local["tumour_perfusion"][0].min() < 0.5  # local oedema, reduced perfusion
+
+
+def test_a_cured_subject_rejects_a_rechallenge() -> None:
+    """Seed 002: animals cured by local IL-2 are immune to the original tumour."""
+    times = np.arange(0.0, 300 * 24 + 1, 6.0)
+    challenge = Regimen.of(Bolus("1e6 cell", route="challenge"), Schedule(at=["150 day"]))
+    cure = presets.intratumoral(dose="3 MIU", every="7 day", count=4)
+    cured = simulate(QSP, cure + challenge, times=times, covariates=PATIENT, **TOL)
+    after = times >= 150 * 24
+    assert cured["T"][0, (times > 140 * 24) & (times < 150 * 24)].max() < 1.0  # cured first
+    assert cured["T"][0, after].max() <= 1e6 * (1 + 1e-6)  # the challenge never grows
+    assert cured["T"][0, -1] < 1.0  # and is eliminated
+    naive = simulate(QSP, challenge, initial={"T": 1e-3}, times=times, **TOL)
+    grown = naive["T"][0]
+    assert grown[-1] > 2e6 and grown[-1] > grown[times == 200 * 24][0]  # grows in a naive host
+
+
+def test_helpers_make_il2_when_stimulated_by_tumour_antigen() -> None:
+    r = simulate(QSP, None, initial={"T": [1e6, 1e10], "IL_e": 0.0}, times=[0.0, 48.0], **TOL)
+    assert r["IL_e"][1, -1] > 50 * r["IL_e"][0, -1] > 0
+
+
+def test_receptor_mediated_clearance_rises_with_lymphocyte_pools() -> None:
+    dose = Regimen.of(Bolus("10000 IU"), Schedule(at=["0 h"]))
+    times = np.linspace(0, 24, 97)
+    pools = {"R": [50.0, 200.0], "L": [500.0, 2000.0], "N": [250.0, 1000.0]}
+    r = simulate(QSP, dose, initial=pools, times=times, **TOL)
+    auc = np.trapezoid(r["il2_plasma"], times, axis=1)
+    assert auc[1] < 0.9 * auc[0]
+
+
+def test_interferon_slows_tumour_growth(untreated: SimulationResult) -> None:
+    ifn = Regimen.of(Depot("3 MIU", route="ifn_sc"),
+                     Schedule(weekdays=[1, 3, 5], weeks=8, times=["8 h"]))
+    r = simulate(QSP, ifn, times=HOURS, **TOL)
+    assert r["e_ifn"][0].max() > 0.3
+    assert r["T"][0, -1] < untreated["T"][0, -1]
+
+
+def test_hiv_variant_raises_cd4_over_successive_cycles_without_changing_viral_load() -> None:
+    """Seeds 000/003: IL-2 cycles raise CD4 counts on ART; viral load unchanged."""
+    hiv = get_model("il2_hiv")
+    days = np.arange(0.0, 3 * 56 + 60, 1.0)
+    r = simulate(hiv, presets.hiv_subcutaneous_cycles(dose="7.5 MIU", cycles=3), times=days,
+                 rtol=1e-8, atol=1e-8)
+    control = simulate(hiv, None, times=days, rtol=1e-8, atol=1e-8)
+    gain = r["cd4"][0] - control["cd4"][0]
+    before_cycle = [0, 56, 112]
+    after_cycle = [30, 86, 142]
+    for b, a in zip(before_cycle, after_cycle):
+        assert gain[a] > gain[b] + 50  # each cycle adds to the CD4 count
+    assert gain[-1] > 200
+    np.testing.assert_allclose(r["viral_load"][0], control["viral_load"][0], rtol=0.15)
