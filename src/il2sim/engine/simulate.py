@@ -10,9 +10,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from il2sim.dosing.regimen import Regimen
+from il2sim.engine.decisions import DoseDecider, GiveAll
 from il2sim.engine.events import DoseActions, EngineError, resolve_events
+from il2sim.engine.loop import BatchOutput, run_batch
 from il2sim.engine.result import SimulationResult
-from il2sim.engine.scipy_backend import ScipyBackend
+from il2sim.engine.scipy_backend import METHODS, ScipyBackend
 from il2sim.model.compile import compile_model
 from il2sim.model.spec import Model
 from il2sim.units import bsa_mosteller
@@ -20,7 +22,6 @@ from il2sim.units import bsa_mosteller
 __all__ = ["BACKENDS", "SimulationError", "simulate"]
 
 BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend}
-METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
 
 ParamInput: TypeAlias = Mapping[str, ArrayLike] | pd.DataFrame | None
 
@@ -43,7 +44,8 @@ def simulate(
     rtol: float = 1e-6,
     atol: float | Mapping[str, float] = 1e-9,
     on_failure: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    decider: DoseDecider | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> SimulationResult:
     """Simulate one patient or a batch of N under a regimen.
 
@@ -66,7 +68,8 @@ def simulate(
             log-integrated states atol acts on log(x), i.e. as a relative tolerance.
         on_failure: ``"raise"`` or ``"record"``; default raises for a single
             patient and records for a batch.
-        progress: called with the number of patients finished, as they finish.
+        decider: per-patient dose decisions (hold rules); default gives every dose.
+        progress: called with increments of patient-equivalents done (N in all).
 
     Returns:
         A :class:`SimulationResult`.
@@ -97,8 +100,9 @@ def simulate(
         solver = BACKENDS[backend](method=method)
     except KeyError:
         raise EngineError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}") from None
-    out = solver.solve(compiled, compiled.to_internal(x0), p, actions, t_out, rtol=rtol,
-                       atol=tol, progress=progress)
+    out = run_batch(compiled, solver, compiled.to_internal(x0), p, actions, t_out,
+                    decider if decider is not None else GiveAll(), rtol=rtol, atol=tol,
+                    progress=progress)
     policy = on_failure or ("raise" if size == 1 else "record")
     if policy not in ("raise", "record"):
         raise EngineError(f"on_failure must be 'raise' or 'record', not {on_failure!r}")
@@ -121,7 +125,7 @@ def simulate(
         params=pd.DataFrame(p, columns=list(model.param_names)),
         status=np.array(out.status),
         message=tuple(out.message),
-        dose_log=_dose_log(actions, float(t_out[-1])),
+        dose_log=_dose_log(actions, out, float(t_out[-1])),
     )
 
 
@@ -248,26 +252,25 @@ def _atol(model: Model, atol: float | Mapping[str, float]) -> float | NDArray[np
     return float(atol)
 
 
-def _dose_log(actions: DoseActions, t_end: float) -> pd.DataFrame:
+def _dose_log(actions: DoseActions, out: BatchOutput, t_end: float) -> pd.DataFrame:
+    """One row per patient and scheduled dose up to ``t_end``: given, held, and why."""
     n = actions.amount.shape[1]
-    table = actions.table
     keep = np.flatnonzero(actions.time <= t_end)
-    frames: Sequence[pd.DataFrame] = [
-        pd.DataFrame({
-            "patient": i,
-            "dose_id": table["dose_id"].to_numpy()[keep],
-            "time": actions.time[keep],
-            "time_h": table["time_h"].to_numpy()[keep],
-            "label": table["label"].to_numpy()[keep],
-            "kind": table["kind"].to_numpy()[keep],
-            "route": table["route"].to_numpy()[keep],
-            "amount": actions.amount[keep, i],
-            "unit": np.array(actions.unit, dtype=object)[keep] if len(keep) else [],
-            "duration_h": table["duration_h"].to_numpy()[keep],
-            "status": "given",
-        })
-        for i in range(n)
-    ]
-    columns = ["patient", "dose_id", "time", "time_h", "label", "kind", "route", "amount",
-               "unit", "duration_h", "status"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = actions.table.iloc[keep]
+    k, m = len(keep), n
+    given = out.given[keep]
+    frame = pd.DataFrame({
+        "patient": np.repeat(np.arange(m), k),
+        "dose_id": np.tile(table["dose_id"].to_numpy(), m),
+        "time": np.tile(actions.time[keep], m),
+        "time_h": np.tile(table["time_h"].to_numpy(), m),
+        "label": np.tile(table["label"].to_numpy(), m),
+        "kind": np.tile(table["kind"].to_numpy(), m),
+        "route": np.tile(table["route"].to_numpy(), m),
+        "amount": actions.amount[keep].T.ravel(),
+        "unit": np.tile(np.array(actions.unit, dtype=object)[keep], m),
+        "duration_h": np.tile(table["duration_h"].to_numpy(), m),
+        "status": np.where(given.T.ravel(), "given", "held"),
+        "reason": out.reason[keep].T.ravel(),
+    })
+    return frame

@@ -543,7 +543,7 @@ class Scenario:
     options: SimulationOptions
     spec: ScenarioSpec
 
-    def run(self, progress: Callable[[int], None] | None = None) -> SimulationResult:
+    def run(self, progress: Callable[[float], None] | None = None) -> SimulationResult:
         """Simulate the scenario with :func:`il2sim.simulate`.
 
         ``progress`` is called with the number of patients finished, as they finish.

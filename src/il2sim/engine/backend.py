@@ -1,0 +1,63 @@
+"""The backend contract: integrate a batch of patients over one smooth segment.
+
+The engine's event loop (:mod:`il2sim.engine.loop`) cuts the time axis at
+every dose event; between two cuts the right-hand side is smooth and the inputs
+are constant. A backend only has to integrate N independent systems over such a
+segment, each with its own adaptive step size, and say which ones failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from il2sim.model.compile import CompiledModel
+
+__all__ = ["AbstractBackend", "SegmentOutput", "SolverFailure"]
+
+
+class SolverFailure(RuntimeError):
+    """The integrator could not complete a segment for a patient."""
+
+
+@dataclass(frozen=True)
+class SegmentOutput:
+    """Result of one segment for N patients (internal coordinates).
+
+    Attributes:
+        y_eval: states at the requested times, ``(N, n_eval, n_states)``.
+        y_end: states at the end of the segment, ``(N, n_states)``.
+        ok: True where the patient's integration succeeded.
+        message: the reason per failed patient (empty string when ok).
+    """
+
+    y_eval: NDArray[np.float64]
+    y_end: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    message: list[str]
+
+
+class AbstractBackend(Protocol):
+    """Integrates ``dy/dt = rhs(t, y, p, u)`` for N patients from ``t0`` to ``t1``."""
+
+    name: str
+
+    def integrate(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> SegmentOutput:
+        """Integrate each row of ``y`` (with its row of ``p`` and ``u``) over ``[t0, t1]``,
+        reporting the states at ``t_eval`` (sorted, within ``[t0, t1)``)."""
+        ...
