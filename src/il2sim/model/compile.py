@@ -198,6 +198,18 @@ class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
     def _print_exp(self, expr: sympy.exp) -> str:
         return f"numpy.exp(numpy.minimum({self._print(expr.args[0])}, {_EXP_CAP}))"
 
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return self._fold("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return self._fold("numpy.minimum", expr.args)
+
+    def _fold(self, func: str, args: tuple[sympy.Expr, ...]) -> str:
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{func}({out}, {self._print(a)})"
+        return out
+
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         return f"numpy.heaviside({self._print(expr.args[0])}, 0.5)"
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from il2sim.model.library.aldesleukin_pk import aldesleukin_pk
+from il2sim.model.library.depillis2006 import depillis2006
+from il2sim.model.library.depillis2009 import depillis2009
+from il2sim.model.library.fallon2000 import fallon2000
 from il2sim.model.library.il2_hiv import il2_hiv
 from il2sim.model.library.il2_qsp import il2_qsp
 from il2sim.model.library.kp1998 import kp1998
@@ -17,6 +21,11 @@ MODELS: dict[str, Callable[[], Model]] = {
     "aldesleukin_pk": aldesleukin_pk,
     "il2_qsp": il2_qsp,
     "il2_hiv": il2_hiv,
+    "depillis2006": depillis2006,
+    "depillis2006_p10": partial(depillis2006, 10),
+    "depillis2009": depillis2009,
+    "fallon2000": fallon2000,
+    "fallon2000_2d1": partial(fallon2000, "2d1"),
 }
 
 _BUILT: dict[str, Model] = {}
