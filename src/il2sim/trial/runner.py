@@ -1,0 +1,197 @@
+"""Run a virtual trial: sample, simulate in chunks under the protocol, score, store.
+
+Patients are simulated in chunks (independent of each other: every random draw of
+a patient is seeded by (seed, patient)), so a trial gives the same numbers
+whatever the chunk size, and a killed run resumes from the chunks already in
+the store without losing or duplicating a patient.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from il2sim.dosing.regimen import Regimen
+from il2sim.engine.decisions import DoseDecider, GiveAll
+from il2sim.engine.simulate import simulate
+from il2sim.model.library import get_model
+from il2sim.model.spec import Model
+from il2sim.population.population import Population
+from il2sim.trial.endpoints import MortalityModel, patient_endpoints
+from il2sim.trial.protocol import LabelProtocol, label_courses
+from il2sim.units import parse_quantity
+
+__all__ = ["TrialResult", "TrialSpec", "run_trial", "simulate_chunk"]
+
+VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One arm of a virtual trial.
+
+    ``protocol`` is ``"label"`` (label courses with hold, stop and retreatment
+    rules, ``dose`` per kg) or ``"regimen"`` (the given ``regimen``, every dose
+    given). Times in days.
+    """
+
+    name: str
+    n_patients: int
+    seed: int
+    population: Population
+    model: str = "il2_qsp"
+    protocol: str = "label"
+    dose: str = "600000 IU/kg"
+    max_courses: int = 5
+    course_interval_days: float = 84.0
+    regimen: Regimen | None = None
+    horizon_days: float = 5 * 365.25
+    first_scan_day: float = 47.0
+    scan_interval_days: float = 56.0
+    mortality: MortalityModel = field(default_factory=MortalityModel)
+    backend: str = "scipy"
+    chunk_size: int = 16
+    rtol: float = 1e-6
+    atol: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("label", "regimen"):
+            raise ValueError(f"trial {self.name!r}: protocol must be 'label' or 'regimen'")
+        if self.protocol == "regimen" and self.regimen is None:
+            raise ValueError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
+        if self.n_patients < 1 or self.chunk_size < 1:
+            raise ValueError(f"trial {self.name!r}: n_patients and chunk_size must be >= 1")
+
+    def treatment(self) -> tuple[Regimen, Callable[[], DoseDecider], dict[int, tuple[int, int]]]:
+        if self.protocol == "label":
+            regimen, cycles = label_courses(self.dose, self.max_courses,
+                                            self.course_interval_days)
+            return regimen, lambda: LabelProtocol(cycles, max_courses=self.max_courses), cycles
+        assert self.regimen is not None
+        events = self.regimen.events()
+        return self.regimen, GiveAll, {int(d): (1, 1) for d in events["dose_id"]}
+
+    def describe(self) -> dict[str, object]:
+        d = asdict(self)
+        d["population"] = repr(self.population)
+        d["regimen"] = self.regimen.describe() if self.regimen else None
+        return d
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    spec: TrialSpec
+    patients: pd.DataFrame
+    doses: pd.DataFrame
+    scans: pd.DataFrame
+    endpoints: pd.DataFrame
+
+
+def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndarray]:
+    """A daily grid to the horizon plus a 1-h grid while doses are scheduled."""
+    daily = np.arange(0.0, math.floor(spec.horizon_days) + 1.0)
+    dose_days = regimen.events()["time_h"].to_numpy() / 24.0
+    fine = [np.arange(math.floor(d), math.floor(d) + 2.0, 1 / 24) for d in np.unique(
+        np.floor(dose_days))]
+    grid = np.unique(np.concatenate([daily, *fine])) if fine else daily
+    return grid[grid <= spec.horizon_days], daily
+
+
+def simulate_chunk(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Simulate and score one chunk of patients; returns the frames to store."""
+    regimen, make_decider, cycles = spec.treatment()
+    grid_days, daily = _output_days(spec, regimen)
+    per_day = float(parse_quantity("1 day", what="day").to(model.time_unit).magnitude)
+    params = {c: patients[c].to_numpy(float) for c in patients.columns if c in model.param_names}
+    if "body_weight" in model.param_names and "weight" in patients:
+        params["body_weight"] = patients["weight"].to_numpy(float)
+    initial = {c.removeprefix("initial_"): patients[c].to_numpy(float)
+               for c in patients.columns if c.startswith("initial_")}
+    covariates = {c: patients[c].to_numpy(float) for c in ("weight", "height", "bsa")
+                  if c in patients}
+    result = simulate(model, regimen, params, grid_days * per_day, covariates=covariates,
+                      initial=initial, backend=spec.backend, rtol=spec.rtol, atol=spec.atol,
+                      on_failure="record", decider=make_decider())
+    ids = patients["patient"].to_numpy()
+    doses = result.dose_log.copy()
+    doses["patient"] = ids[doses["patient"].to_numpy()]
+    doses["course"] = [cycles[int(d)][0] for d in doses["dose_id"]]
+    doses["cycle"] = [cycles[int(d)][1] for d in doses["dose_id"]]
+    on_daily = np.isin(grid_days, daily)
+    volume = result["tumour_volume"][:, on_daily]
+    ok = result.ok
+    vit = {v: result[v] for v in VITALS}
+    lowest = np.nanargmin(np.where(np.isnan(vit["sbp"]), np.inf, vit["sbp"]), axis=1)
+    extremes = pd.DataFrame({
+        "sbp_min": np.nanmin(vit["sbp"], axis=1),
+        "sbp_min_day": grid_days[lowest],
+        "urine_min": np.nanmin(vit["urine_8h"], axis=1),
+        "creatinine_max": np.nanmax(vit["creatinine"], axis=1),
+        "confusion_max": np.nanmax(vit["confusion"], axis=1),
+        "spo2_min": np.nanmin(vit["spo2"], axis=1),
+        "weight_gain_pct_max": np.nanmax(vit["weight_gain_pct"], axis=1),
+    })
+    scan_days = np.arange(spec.first_scan_day, spec.horizon_days, spec.scan_interval_days)
+    endpoints, scans = patient_endpoints(
+        patients[ok].reset_index(drop=True), daily, volume[ok], extremes[ok].reset_index(
+            drop=True), doses[doses["patient"].isin(ids[ok])], seed=spec.seed,
+        horizon_days=spec.horizon_days, scan_days=scan_days, mortality=spec.mortality)
+    frame = patients.copy()
+    frame["status"] = result.status
+    frame["message"] = list(result.message)
+    frame["baseline_sod_mm"] = patients["sod_mm"] if "sod_mm" in patients else np.nan
+    endpoints.insert(1, "arm", spec.name)
+    return {"patients": frame, "doses": doses, "observations": scans, "endpoints": endpoints}
+
+
+def run_trial(spec: TrialSpec, *, store: object | None = None,
+              progress: Callable[[int], None] | None = None) -> TrialResult:
+    """Run the trial (resuming from ``store`` if given: an ``il2sim.io.store.ResultStore``)."""
+    model = get_model(spec.model)
+    patients = spec.population.sample(spec.n_patients, spec.seed)
+    chunks = [patients.iloc[i: i + spec.chunk_size]
+              for i in range(0, spec.n_patients, spec.chunk_size)]
+    run_id = None
+    done: set[int] = set()
+    if store is not None:
+        run_id = store.create_run(  # type: ignore[attr-defined]
+            name=spec.name, model=spec.model, model_version=_model_version(model),
+            seed=spec.seed, n_patients=spec.n_patients, chunk_size=spec.chunk_size,
+            config=json.dumps(spec.describe(), default=str, sort_keys=True))
+        done = store.done_chunks(run_id)  # type: ignore[attr-defined]
+    collected: dict[str, list[pd.DataFrame]] = {k: [] for k in
+                                                ("patients", "doses", "observations", "endpoints")}
+    for k, chunk in enumerate(chunks):
+        if k in done:
+            if progress is not None:
+                progress(len(chunk))
+            continue
+        frames = simulate_chunk(spec, model, chunk)
+        if store is not None:
+            store.write_chunk(run_id, k, frames)  # type: ignore[attr-defined]
+        for name, f in frames.items():
+            collected[name].append(f)
+        if progress is not None:
+            progress(len(chunk))
+    if store is not None:
+        store.finish(run_id)  # type: ignore[attr-defined]
+        tables = {name: store.table(run_id, name)  # type: ignore[attr-defined]
+                  for name in collected}
+    else:
+        tables = {name: pd.concat(f, ignore_index=True) for name, f in collected.items()}
+    return TrialResult(spec, tables["patients"], tables["doses"], tables["observations"],
+                       tables["endpoints"])
+
+
+def _model_version(model: Model) -> str:
+    import hashlib
+
+    from il2sim import __version__
+
+    text = repr((model.equations, [(p.name, p.value) for p in model.params]))
+    return f"{__version__}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
