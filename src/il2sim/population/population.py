@@ -27,7 +27,8 @@ from il2sim.population.distributions import (
 )
 from il2sim.units import bsa_mosteller
 
-__all__ = ["CovariateEffect", "Population", "lesion_cells", "sum_of_diameters"]
+__all__ = ["CovariateEffect", "Population", "lesion_cells", "standard_covariates",
+           "sum_of_diameters"]
 
 
 def lesion_cells(sod_mm: np.ndarray, n_lesions: np.ndarray,
