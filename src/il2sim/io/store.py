@@ -1,0 +1,612 @@
+"""The result store: virtual-trial results in one embedded DuckDB file, written in chunks.
+
+A trial writes its patients in chunks; each chunk goes in with one transaction, so
+after an interruption (an error, Ctrl-C, a killed process) the file holds whole
+chunks only, and a re-run of the same config finds its run and writes the chunks
+that are missing::
+
+    with ResultStore("trial.duckdb") as store:
+        run = store.create_run(name="phase2", model="aldesleukin_pk", model_version="1",
+                               seed=7, n_patients=1000, chunk_size=100, config=toml_text)
+        for chunk in sorted(set(range(store.n_chunks(run))) - store.done_chunks(run)):
+            store.write_chunk(run, chunk, {"patients": ..., "observations": ...})
+        store.finish(run)
+        store.table(run, "observations")          # a pandas DataFrame
+
+Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
+
+    meta          key, value                       schema_version, created_by
+    runs          run_id (primary key), created, name, model, model_version,
+                  il2sim_version, seed, n_patients, chunk_size, config (the run's
+                  full config as text), status ('running' | 'done' | 'failed'), finished
+    chunks        run_id, chunk, n (patients), written    primary key (run_id, chunk)
+    patients      run_id, patient, ...             one table per entity; the columns
+    doses         run_id, patient, ...             after ``patient`` come from the first
+    observations  run_id, patient, ...             DataFrame written to the table, and
+    endpoints     run_id, patient, ...             every later write must have the same
+
+Timestamps are UTC. Each column's type is fixed by the first write; a later value
+goes in only if it converts to that type and back unchanged (ints, or floats such as
+3.0, into a BIGINT column, yes; 1.5, no). Pandas NaN and None are stored as NULL and
+read back as NaN (``None`` in text columns, ``<NA>`` in integer and boolean columns
+that hold NULLs).
+
+Concurrency: DuckDB lets one process open a file for writing, and then no other
+process may open it at all; several processes may open it with ``read_only=True``
+when none writes. Run one writer (the process that runs the trial) per file, and
+read results after it finished or from a copy of the file. A :class:`ResultStore`
+is for one thread; give each thread its own.
+
+Every problem raises :class:`StoreError`, one line naming the file, run, table or
+column and the problem::
+
+    trial.duckdb: run 'a1b2c3d4e5f6': chunk 3 is already written
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import duckdb
+import pandas as pd
+
+__all__ = ["DATA_TABLES", "SCHEMA_VERSION", "ResultStore", "StoreError", "default_run_id"]
+
+SCHEMA_VERSION: Final = 1
+"""Version of the table layout; a file written by another version is refused."""
+
+DATA_TABLES: Final = ("patients", "doses", "observations", "endpoints")
+"""The per-entity tables a chunk may write, each with ``run_id`` and ``patient`` columns."""
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_SIMPLE_TYPE = re.compile(r"[A-Z][A-Z0-9_ ]*(\(\d+(, ?\d+)?\))?")
+_MAX_BIGINT: Final = 2**63 - 1
+
+_SCHEMA = (
+    "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    """CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,
+        created TIMESTAMP NOT NULL,
+        name VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        il2sim_version VARCHAR NOT NULL,
+        seed BIGINT NOT NULL,
+        n_patients INTEGER NOT NULL,
+        chunk_size INTEGER NOT NULL,
+        config VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        finished TIMESTAMP)""",
+    """CREATE TABLE chunks (
+        run_id VARCHAR NOT NULL,
+        chunk INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        written TIMESTAMP NOT NULL,
+        PRIMARY KEY (run_id, chunk))""",
+)
+
+
+class StoreError(ValueError):
+    """A result-store operation failed: one line naming the file, run or table and the problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def _ident(name: str) -> str:
+    """A column name as a quoted SQL identifier (names are checked by :func:`_check_columns`)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def default_run_id(*, name: str, seed: int, config: str) -> str:
+    """The run id of a config, seed and name: 12 hex digits of their SHA-256, so the same
+    trial finds the same run again."""
+    text = json.dumps([name, seed, config], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class ResultStore:
+    """Virtual-trial results in one DuckDB file: runs, their chunks, and four data tables.
+
+    Main arguments:
+        path: the DuckDB file; created with the tables when missing.
+
+    Other arguments:
+        read_only: open an existing file for reading only (several processes may,
+            while none writes); writing methods then raise :class:`StoreError`.
+
+    Raises:
+        StoreError: the file cannot be opened (locked by another process, not a
+            DuckDB file, not a result store, another schema version).
+
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._where = str(self.path)
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self._where}: no such file (read_only opens an existing store)")
+        try:
+            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
+                str(self.path), read_only=read_only)
+        except duckdb.Error as error:
+            hint = (" (another process has it open: DuckDB allows one writer per file, "
+                    "or several read_only readers)" if "lock" in str(error).lower() else "")
+            raise self._error(None, f"cannot open: {error}{hint}") from error
+        try:
+            self._init_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the file (idempotent); committed chunks are safe on disk."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._con is None else ("read-only" if self.read_only else "open")
+        return f"ResultStore({self._where!r}, {state})"
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open DuckDB connection (for advanced reading; prefer :meth:`query`)."""
+        if self._con is None:
+            raise self._error(None, "the store is closed")
+        return self._con
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(self, *, name: str, model: str, model_version: str, seed: int,
+                   n_patients: int, chunk_size: int, config: str,
+                   run_id: str | None = None) -> str:
+        """Register a run, or find it again to resume it; return its id.
+
+        Main arguments:
+            name: the trial's name.
+            model, model_version: the library model and its version.
+            seed: the run's root seed (0 <= seed < 2**63).
+            n_patients: patients in the run; chunk_size: patients per chunk, so chunks
+                are numbered ``0 .. ceil(n_patients / chunk_size) - 1``.
+            config: the run's full config as text (JSON or TOML), enough to re-run it.
+
+        Other arguments:
+            run_id: the id to use (letters, digits, ``._-``; at most 64 characters).
+                Default: :func:`default_run_id` of config, seed and name.
+
+        Returns:
+            The run id. A run with that id and the same fields is returned as it is
+            (running: resume it, writing the chunks :meth:`done_chunks` lacks; done:
+            nothing left to write); a failed one is set running again.
+
+        Raises:
+            StoreError: a bad argument, or a run with that id but another config or
+                other fields.
+        """
+        self._writable("create_run")
+        for label, text in (("name", name), ("model", model), ("model_version", model_version),
+                            ("config", config)):
+            if not isinstance(text, str) or (label != "config" and not text.strip()):
+                raise self._error(None, f"create_run: {label} must be a non-empty string, "
+                                  f"got {text!r}"[:200])
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_BIGINT:
+            raise self._error(None, f"create_run: seed must be an integer in [0, 2**63), "
+                              f"got {seed!r}")
+        for label, count in (("n_patients", n_patients), ("chunk_size", chunk_size)):
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count < 2**31:
+                raise self._error(None, f"create_run: {label} must be a positive integer, "
+                                  f"got {count!r}")
+        if run_id is None:
+            run_id = default_run_id(name=name, seed=seed, config=config)
+        elif not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            raise self._error(None, f"create_run: run_id must be 1-64 letters, digits or "
+                              f"'._-' starting with a letter or digit, got {run_id!r}")
+        fields: dict[str, object] = {
+            "name": name, "model": model, "model_version": model_version, "seed": seed,
+            "n_patients": n_patients, "chunk_size": chunk_size, "config": config}
+        row = self._run_row(run_id)
+        if row is None:
+            self.con.execute(
+                "INSERT INTO runs (run_id, created, name, model, model_version, il2sim_version,"
+                " seed, n_patients, chunk_size, config, status) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                [run_id, _now(), name, model, model_version, _il2sim_version(), seed,
+                 n_patients, chunk_size, config])
+            return run_id
+        if row["config"] != config:
+            raise self._error(run_id, "exists with a different config; give another run_id "
+                              "or delete the run")
+        differ = [f"{key} {row[key]!r} (asked {value!r})" for key, value in fields.items()
+                  if row[key] != value]
+        if differ:
+            raise self._error(run_id, "exists with the same config but different "
+                              + ", ".join(differ))
+        if row["status"] == "failed":
+            self.con.execute("UPDATE runs SET status = 'running', finished = NULL "
+                             "WHERE run_id = ?", [run_id])
+        return run_id
+
+    def done_chunks(self, run_id: str) -> set[int]:
+        """The chunks of a run written so far."""
+        self._require_run(run_id)
+        rows = self.con.execute("SELECT chunk FROM chunks WHERE run_id = ?", [run_id]).fetchall()
+        return {int(chunk) for (chunk,) in rows}
+
+    def n_chunks(self, run_id: str) -> int:
+        """How many chunks the run has: ``ceil(n_patients / chunk_size)``."""
+        row = self._require_run(run_id)
+        return math.ceil(int(row["n_patients"]) / int(row["chunk_size"]))
+
+    def write_chunk(self, run_id: str, chunk: int, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Write one chunk's frames and its ``chunks`` row in one transaction: all or nothing.
+
+        Main arguments:
+            run_id: a running run.
+            chunk: the chunk's number, ``0 <= chunk < n_chunks(run_id)``.
+            frames: data-table name (one of :data:`DATA_TABLES`) -> DataFrame with an
+                integer ``patient`` column and no ``run_id`` column (the store adds it).
+                A table's first frame creates it; later ones must have the same columns
+                (in any order) with values that fit the columns' types.
+
+        Raises:
+            StoreError: an unknown run or table, a run not running, a chunk already
+                written or out of range, a frame with other columns or values the
+                table cannot hold, or a patient already written by another chunk.
+                Nothing of the chunk is then written.
+        """
+        self._writable("write_chunk")
+        row = self._require_run(run_id)
+        if row["status"] != "running":
+            raise self._error(run_id, f"is {row['status']}; chunks go to running runs "
+                              "(create_run resumes a failed one)")
+        n_chunks = self.n_chunks(run_id)
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 0 <= chunk < n_chunks:
+            raise self._error(run_id, f"chunk must be an integer in [0, {n_chunks}), "
+                              f"got {chunk!r}")
+        if not isinstance(frames, Mapping) or not frames:
+            raise self._error(run_id, f"chunk {chunk}: frames must be a non-empty mapping "
+                              f"of table name -> DataFrame")
+        patients: set[int] = set()
+        for name, frame in frames.items():
+            self._check_table_name(name)
+            patients |= self._check_frame(run_id, chunk, name, frame)
+        if chunk in self.done_chunks(run_id):
+            raise self._error(run_id, f"chunk {chunk} is already written")
+        views = {name: f"_il2sim_chunk_{name}" for name in frames}
+        try:  # views are registered outside the transaction: unregistering works after errors
+            for name, frame in frames.items():
+                self.con.register(views[name], frame)
+            with self._transaction(run_id, f"chunk {chunk}: "):
+                for name, frame in frames.items():
+                    self._append(run_id, chunk, name, frame, views[name])
+                self.con.execute("INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                                 [run_id, chunk, len(patients), _now()])
+        finally:
+            for view in views.values():
+                with suppress(duckdb.Error):
+                    self.con.unregister(view)
+
+    def finish(self, run_id: str, status: Literal["done", "failed"] = "done") -> None:
+        """Mark a run done (every chunk must be written) or failed, with the time.
+
+        Raises:
+            StoreError: an unknown run or status, or ``"done"`` with chunks missing.
+        """
+        self._writable("finish")
+        self._require_run(run_id)
+        if status not in ("done", "failed"):
+            raise self._error(run_id, f"finish: status must be 'done' or 'failed', "
+                              f"got {status!r}")
+        if status == "done":
+            missing = sorted(set(range(self.n_chunks(run_id))) - self.done_chunks(run_id))
+            if missing:
+                shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+                raise self._error(run_id, f"cannot finish as done: {len(missing)} chunk(s) "
+                                  f"not written ({shown})")
+        self.con.execute("UPDATE runs SET status = ?, finished = ? WHERE run_id = ?",
+                         [status, _now(), run_id])
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run and all its rows, in one transaction."""
+        self._writable("delete_run")
+        self._require_run(run_id)
+        with self._transaction(run_id, "delete_run: "):
+            for name in self._existing_tables():
+                self.con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
+            self.con.execute("DELETE FROM chunks WHERE run_id = ?", [run_id])
+            self.con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+
+    # ------------------------------------------------------------------ reading
+
+    def runs(self) -> pd.DataFrame:
+        """All runs, oldest first, with ``chunks_done`` (how many chunks are written)."""
+        return self.con.execute(
+            "SELECT r.*, (SELECT count(*) FROM chunks c WHERE c.run_id = r.run_id) "
+            "AS chunks_done FROM runs r ORDER BY r.created, r.run_id").fetchdf()
+
+    def table(self, run_id: str, name: str) -> pd.DataFrame:
+        """One data table's rows of a run, ordered by patient, then ``time`` when the
+        table has it, then the other columns in table order (a total, stable order).
+
+        Columns: ``run_id``, ``patient`` (int32), then those written. A table never
+        written gives an empty frame with ``run_id`` and ``patient``.
+        """
+        self._check_table_name(name)
+        self._require_run(run_id)
+        return self.con.execute(self._select(name), [run_id]).fetchdf()
+
+    def query(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None,
+              ) -> pd.DataFrame:
+        """Run one SELECT statement (with ``?`` or ``$name`` parameters) and return its rows.
+
+        Only SELECT statements are accepted, and they run in a transaction that is
+        rolled back; this is a guard against mistakes, not a security boundary.
+        """
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as error:
+            raise self._error(None, f"query: {error}") from error
+        if len(statements) != 1:
+            raise self._error(None, f"query: give exactly one statement, got {len(statements)}")
+        kind = statements[0].type
+        if kind != duckdb.StatementType.SELECT:
+            raise self._error(None, f"query: only SELECT statements are allowed, got "
+                              f"{kind.name}")
+        try:
+            self.con.begin()
+            try:
+                return self.con.execute(sql, params).fetchdf()
+            finally:
+                self.con.rollback()
+        except duckdb.Error as error:
+            raise self._error(None, f"query: {error}") from error
+
+    def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
+        """Write a run to Parquet: ``runs.parquet`` (its row, config included) and one
+        ``<table>.parquet`` per data table with rows for it, ordered as :meth:`table`.
+
+        The directory is created when missing; existing files are replaced.
+
+        Returns:
+            The files written.
+        """
+        self._require_run(run_id)
+        folder = Path(directory)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise self._error(run_id, f"export_parquet: cannot create {folder}: {error}") from error
+        selects = {"runs": "SELECT * FROM runs WHERE run_id = ?"}
+        for name in self._existing_tables():
+            count = self.con.execute(f"SELECT count(*) FROM {name} WHERE run_id = ?",
+                                     [run_id]).fetchone()
+            if count is not None and count[0]:
+                selects[name] = self._select(name)
+        written = []
+        for name, select in selects.items():
+            target = folder / f"{name}.parquet"
+            literal = "'" + str(target).replace("'", "''") + "'"
+            try:
+                self.con.execute(f"COPY ({select}) TO {literal} (FORMAT parquet)", [run_id])
+            except duckdb.Error as error:
+                raise self._error(run_id, f"export_parquet: {name}: {error}") from error
+            written.append(target)
+        return written
+
+    # ------------------------------------------------------------------ internals
+
+    def _error(self, run_id: str | None, problem: str) -> StoreError:
+        where = f"{self._where}: run {run_id!r}" if run_id is not None else self._where
+        return StoreError(f"{where}: {problem}")
+
+    def _writable(self, method: str) -> None:
+        if self.read_only:
+            raise self._error(None, f"{method}: the store is open read-only")
+
+    @contextmanager
+    def _transaction(self, run_id: str | None = None, what: str = "") -> Iterator[None]:
+        """Run the block in one transaction; roll back on any error (a DuckDB error
+        becomes a :class:`StoreError`)."""
+        con = self.con
+        con.begin()
+        try:
+            yield
+        except BaseException as error:
+            con.rollback()
+            if isinstance(error, duckdb.Error):
+                raise self._error(run_id, f"{what}nothing written: {error}") from error
+            raise
+        try:
+            con.commit()
+        except duckdb.Error as error:
+            with suppress(duckdb.Error):
+                con.rollback()
+            raise self._error(run_id, f"{what}nothing written: {error}") from error
+
+    def _init_schema(self) -> None:
+        tables = self._tables()
+        if "meta" not in tables:
+            ours = tables & {"runs", "chunks", *DATA_TABLES}
+            if ours or self.read_only:
+                raise self._error(None, "not an il2sim result store (no meta table)")
+            with self._transaction():
+                for statement in _SCHEMA:
+                    self.con.execute(statement)
+                self.con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ["schema_version", str(SCHEMA_VERSION)],
+                    ["created_by", f"il2sim {_il2sim_version()}"]])
+            return
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = row[0] if row else None
+        if version != str(SCHEMA_VERSION):
+            raise self._error(None, f"result store schema version {version}, this il2sim "
+                              f"reads version {SCHEMA_VERSION}")
+
+    def _tables(self) -> set[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main'").fetchall()
+        return {name for (name,) in rows}
+
+    def _existing_tables(self) -> list[str]:
+        tables = self._tables()
+        return [name for name in DATA_TABLES if name in tables]
+
+    def _columns(self, name: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+            "AND database_name = current_database() AND schema_name = 'main' "
+            "ORDER BY column_index", [name]).fetchall()
+        return {column: kind for column, kind in rows}
+
+    def _check_table_name(self, name: object) -> None:
+        if name not in DATA_TABLES:
+            raise self._error(None, f"unknown table {name!r}; the data tables are "
+                              + ", ".join(DATA_TABLES))
+
+    def _run_row(self, run_id: str) -> dict[str, Any] | None:
+        if not isinstance(run_id, str):
+            raise self._error(None, f"run_id must be a string, got {run_id!r}")
+        cursor = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([column[0] for column in cursor.description], row))
+
+    def _require_run(self, run_id: str) -> dict[str, Any]:
+        row = self._run_row(run_id)
+        if row is None:
+            raise self._error(run_id, "unknown run id")
+        return row
+
+    def _check_frame(self, run_id: str, chunk: int, name: str, frame: object) -> set[int]:
+        where = f"chunk {chunk}: table {name!r}"
+        if not isinstance(frame, pd.DataFrame):
+            raise self._error(run_id, f"{where}: expected a pandas DataFrame, got "
+                              f"{type(frame).__name__}")
+        columns = list(frame.columns)
+        bad = [c for c in columns if not isinstance(c, str) or not c.strip()
+               or not c.isprintable()]
+        if bad:
+            raise self._error(run_id, f"{where}: column names must be printable, non-empty "
+                              f"strings, got {bad!r}")
+        folded = [c.lower() for c in columns]
+        twice = sorted({c for c in columns if folded.count(c.lower()) > 1})
+        if twice:
+            raise self._error(run_id, f"{where}: duplicate column names (case-insensitive): "
+                              f"{twice}")
+        if "run_id" in folded:
+            raise self._error(run_id, f"{where}: has a 'run_id' column; the store adds it")
+        if "patient" not in columns:
+            raise self._error(run_id, f"{where}: no 'patient' column")
+        patient = frame["patient"]
+        if not pd.api.types.is_integer_dtype(patient.dtype) or patient.isna().any():
+            raise self._error(run_id, f"{where}: column 'patient' must hold integers without "
+                              f"missing values, got dtype {patient.dtype}")
+        values = {int(p) for p in patient.unique()}
+        if values and (min(values) < 0 or max(values) > 2**31 - 1):
+            raise self._error(run_id, f"{where}: patient numbers must be in [0, 2**31)")
+        return values
+
+    def _append(self, run_id: str, chunk: int, name: str, frame: pd.DataFrame,
+                view: str) -> None:
+        """Append a frame (registered as ``view``) to a data table, creating the table on
+        its first write; inside :meth:`write_chunk`'s transaction."""
+        where = f"chunk {chunk}: table {name!r}"
+        con = self.con
+        incoming = {column: kind for column, kind, *_ in
+                    con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
+        table = self._columns(name)
+        if not table:
+            untyped = [c for c, kind in incoming.items() if kind == '"NULL"']
+            if untyped:
+                raise self._error(run_id, f"{where}: columns {untyped} have no values, so "
+                                  "their type is unknown on the table's first write; give "
+                                  "them a dtype (e.g. .astype('float64'))")
+            others = ", ".join(_ident(c) for c in frame.columns if c != "patient")
+            con.execute(f"CREATE TABLE {name} AS SELECT CAST(NULL AS VARCHAR) AS run_id, "
+                        f"CAST(patient AS INTEGER) AS patient"
+                        f"{', ' if others else ''}{others} FROM {view} LIMIT 0")
+            table = self._columns(name)
+        written = [c for c in table if c != "run_id"]
+        missing = sorted(set(written) - set(incoming))
+        extra = sorted(set(incoming) - set(written))
+        if missing or extra:
+            raise self._error(run_id, f"{where}: columns differ from the table's: "
+                              f"missing {missing}, extra {extra}")
+        expressions = [self._conversion(run_id, where, view, column, incoming[column],
+                                        table[column]) for column in written]
+        clash = con.execute(
+            f"SELECT min(patient) FROM {name} WHERE run_id = ? AND patient IN "
+            f"(SELECT DISTINCT patient FROM {view})", [run_id]).fetchone()
+        if clash is not None and clash[0] is not None:
+            raise self._error(run_id, f"{where}: patient {clash[0]} is already written "
+                              "(by another chunk)")
+        con.execute(f"INSERT INTO {name} (run_id, {', '.join(map(_ident, written))}) "
+                    f"SELECT ?, {', '.join(expressions)} FROM {view}", [run_id])
+
+    def _conversion(self, run_id: str, where: str, view: str, column: str, incoming: str,
+                    target: str) -> str:
+        """The SELECT expression that converts a frame's column to the table's type,
+        after checking that no value changes on the way."""
+        quoted = _ident(column)
+        if incoming == target:
+            return quoted
+        if incoming == '"NULL"':
+            return f"CAST({quoted} AS {target})" if _SIMPLE_TYPE.fullmatch(target) else quoted
+        if not (_SIMPLE_TYPE.fullmatch(incoming) and _SIMPLE_TYPE.fullmatch(target)):
+            raise self._error(run_id, f"{where}: column {column!r} is {target} in the table "
+                              f"but {incoming} in this frame")
+        row = self.con.execute(
+            f"SELECT count(*) FROM {view} WHERE {quoted} IS NOT NULL AND "
+            f"TRY_CAST(TRY_CAST({quoted} AS {target}) AS {incoming}) IS DISTINCT FROM "
+            f"{quoted}").fetchone()
+        changed = row[0] if row else 0
+        if changed:
+            raise self._error(run_id, f"{where}: column {column!r} is {target} in the table "
+                              f"but {incoming} in this frame, and {changed} value(s) would "
+                              f"change; convert the column before writing (the table's "
+                              f"first write fixes its types)")
+        return f"CAST({quoted} AS {target})"
+
+    def _select(self, name: str) -> str:
+        columns = self._columns(name)
+        if not columns:  # never written: no rows, the two columns every table has
+            return ("SELECT CAST(? AS VARCHAR) AS run_id, CAST(NULL AS INTEGER) AS patient "
+                    "WHERE false")
+        rest = [c for c in columns if c not in ("run_id", "patient")]
+        keys = ["patient"] + [c for c in rest if c == "time"] + [c for c in rest if c != "time"]
+        order = ", ".join(_ident(c) for c in keys)
+        return f"SELECT * FROM {name} WHERE run_id = ? ORDER BY {order}"
+
+
+def _il2sim_version() -> str:
+    import il2sim
+
+    return str(il2sim.__version__)

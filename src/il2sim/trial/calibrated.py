@@ -1,0 +1,54 @@
+"""Calibrated virtual populations for the pivotal trials (CLINICAL.md s3).
+
+The numbers live in ``calibration/<indication>.json``, written by
+``scripts/calibrate_trials.py`` (re-runnable; it records its targets, seed and
+the simulations it used). This module turns them into a
+:class:`~il2sim.population.Population` and a :class:`MortalityModel`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from il2sim.population import CovariateEffect, LogNormal, Population, standard_covariates
+from il2sim.trial.endpoints import MortalityModel
+
+__all__ = ["calibration", "calibrated_mortality", "calibrated_population"]
+
+INDICATIONS = ("rcc", "melanoma")
+
+
+def calibration(indication: str) -> dict[str, Any]:
+    """The stored calibration of an indication."""
+    if indication not in INDICATIONS:
+        raise ValueError(f"unknown indication {indication!r}; known: {', '.join(INDICATIONS)}")
+    text = resources.files("il2sim.trial").joinpath(f"calibration/{indication}.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def calibrated_population(indication: str) -> Population:
+    """Covariates of the pivotal trial and the calibrated parameter distributions."""
+    cal = calibration(indication)
+    params = {name: LogNormal(float(d["median"]), float(d["sigma"]))
+              for name, d in cal["params"].items()}
+    effects = tuple(CovariateEffect(e["param"], e["covariate"],
+                                    {_key(k): float(v) for k, v in e["factors"].items()})
+                    for e in cal.get("effects", []))
+    return Population(params=params, covariates=standard_covariates(indication),
+                      effects=effects, name=f"{indication} (calibrated)")
+
+
+def calibrated_mortality(indication: str) -> MortalityModel:
+    return MortalityModel(**calibration(indication)["mortality"])
+
+
+def _key(text: str) -> object:
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return int(text)
+    except ValueError:
+        return text

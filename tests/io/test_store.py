@@ -1,0 +1,405 @@
+"""The result store: round trips, atomic chunks, resume, a killed writer, Parquet, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from il2sim.io.store import DATA_TABLES, ResultStore, StoreError
+
+CONFIG = json.dumps({"model": "aldesleukin_pk", "n": 40})
+RUN: dict[str, Any] = dict(name="trial", model="aldesleukin_pk", model_version="1", seed=7,
+                           n_patients=40, chunk_size=10, config=CONFIG)
+
+
+def chunk_frames(chunk: int, chunk_size: int = 10) -> dict[str, pd.DataFrame]:
+    """A chunk's results: one row per patient, a dose and a few observations each."""
+    patients = np.arange(chunk * chunk_size, (chunk + 1) * chunk_size)
+    times = np.array([0.0, 1.0, 2.0])
+    return {
+        "patients": pd.DataFrame({"patient": patients, "weight": 60.0 + patients,
+                                  "arm": np.where(patients % 2, "high", "low")}),
+        "doses": pd.DataFrame({"patient": patients, "time": 0.0, "amount": 1e6}),
+        "observations": pd.DataFrame({"patient": np.repeat(patients, len(times)),
+                                      "time": np.tile(times, len(patients)),
+                                      "value": np.repeat(patients, len(times)) * 0.5}),
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ResultStore]:
+    with ResultStore(tmp_path / "trial.duckdb") as opened:
+        yield opened
+
+
+def patient_counts(store: ResultStore, run_id: str) -> dict[str, pd.Series]:
+    return {name: store.table(run_id, name)["patient"].value_counts().sort_index()
+            for name in DATA_TABLES if name != "endpoints"}
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_round_trip_keeps_values_and_types(store: ResultStore) -> None:
+    run = store.create_run(**{**RUN, "n_patients": 4, "chunk_size": 4})
+    frame = pd.DataFrame({
+        "patient": [2, 0, 3, 1],
+        "age": np.array([71, 54, 38, 66], dtype=np.int64),
+        "weight": [80.5, np.nan, 61.25, 1e-300],
+        "arm": ["high", None, "low", "é-unicode"],
+        "responder": [True, False, False, True],
+    })
+    store.write_chunk(run, 0, {"endpoints": frame})
+    back = store.table(run, "endpoints")
+    assert list(back.columns) == ["run_id", "patient", "age", "weight", "arm", "responder"]
+    assert (back["run_id"] == run).all()
+    expected = frame.sort_values("patient").reset_index(drop=True).astype({"patient": "int32"})
+    pd.testing.assert_frame_equal(back.drop(columns="run_id"), expected)
+
+
+def test_table_order_is_patient_then_time(store: ResultStore) -> None:
+    run = store.create_run(**{**RUN, "n_patients": 2, "chunk_size": 2})
+    frame = pd.DataFrame({"patient": [1, 0, 1, 0], "time": [2.0, 1.0, 0.0, 0.0],
+                          "value": [1.0, 2.0, 3.0, 4.0]})
+    store.write_chunk(run, 0, {"observations": frame})
+    back = store.table(run, "observations")
+    assert back[["patient", "time"]].values.tolist() == [[0, 0.0], [0, 1.0], [1, 0.0], [1, 2.0]]
+
+
+def test_later_chunks_may_reorder_columns_and_widen_lossless(store: ResultStore) -> None:
+    run = store.create_run(**{**RUN, "n_patients": 3, "chunk_size": 1})
+    store.write_chunk(run, 0, {"endpoints": pd.DataFrame({"patient": [0], "k": [1], "x": [0.5]})})
+    # columns in another order; an integral float and a NaN into BIGINT; an int into DOUBLE
+    store.write_chunk(run, 1, {"endpoints": pd.DataFrame({"x": [2], "k": [3.0], "patient": [1]})})
+    store.write_chunk(run, 2, {"endpoints": pd.DataFrame({"patient": [2], "k": [np.nan],
+                                                          "x": [1.5]})})
+    back = store.table(run, "endpoints")
+    assert back["k"].tolist()[:2] == [1, 3] and pd.isna(back["k"].iloc[2])
+    assert back["x"].tolist() == [0.5, 2.0, 1.5]
+
+
+def test_a_table_never_written_reads_empty(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    assert list(store.table(run, "doses").columns) == ["run_id", "patient"]
+    assert store.table(run, "doses").empty
+
+
+# --------------------------------------------------------------------------- atomic chunks
+
+
+def test_chunk_with_a_mismatched_frame_writes_nothing(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    store.write_chunk(run, 0, chunk_frames(0))
+    before = {name: store.table(run, name) for name in ("patients", "doses", "observations")}
+    bad = chunk_frames(1)
+    bad["observations"] = bad["observations"].assign(unit="pg/mL")  # written after patients
+    with pytest.raises(StoreError, match=r"chunk 1: table 'observations'.*extra \['unit'\]"):
+        store.write_chunk(run, 1, bad)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(store.table(run, name), frame)
+    assert store.done_chunks(run) == {0}
+    assert store.query("SELECT count(*) AS n FROM chunks WHERE chunk = 1")["n"][0] == 0
+    store.write_chunk(run, 1, chunk_frames(1))  # the same chunk, fixed, goes in
+    assert store.done_chunks(run) == {0, 1}
+
+
+def test_failed_first_write_leaves_no_table(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    frames = chunk_frames(0)
+    frames["endpoints"] = pd.DataFrame({"patient": [0], "note": [None]})  # type unknown
+    with pytest.raises(StoreError, match=r"table 'endpoints': columns \['note'\] have no values"):
+        store.write_chunk(run, 0, frames)
+    tables = set(store.query("SELECT table_name FROM duckdb_tables()")["table_name"])
+    assert tables == {"meta", "runs", "chunks"}  # patients, doses, observations rolled back
+    assert store.done_chunks(run) == set()
+
+
+def test_any_exception_mid_chunk_rolls_back(store: ResultStore,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run = store.create_run(**RUN)
+    append: Callable[..., None] = ResultStore._append
+    calls: list[str] = []
+
+    def fail_on_third(self: ResultStore, run_id: str, chunk: int, name: str,
+                      *args: Any) -> None:
+        calls.append(name)
+        if len(calls) == 3:
+            raise RuntimeError("simulated crash")
+        append(self, run_id, chunk, name, *args)
+
+    monkeypatch.setattr(ResultStore, "_append", fail_on_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        store.write_chunk(run, 0, chunk_frames(0))
+    monkeypatch.undo()
+    assert store.done_chunks(run) == set()
+    assert all(store.table(run, name).empty for name in DATA_TABLES)
+    store.write_chunk(run, 0, chunk_frames(0))
+    assert len(store.table(run, "patients")) == 10
+
+
+def test_a_chunk_is_written_once(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    store.write_chunk(run, 0, chunk_frames(0))
+    with pytest.raises(StoreError, match="chunk 0 is already written"):
+        store.write_chunk(run, 0, chunk_frames(0))
+    with pytest.raises(StoreError, match="table 'patients': patient 9 is already written"):
+        store.write_chunk(run, 1, {"patients": chunk_frames(0)["patients"].tail(1)})
+    assert len(store.table(run, "patients")) == 10
+
+
+# --------------------------------------------------------------------------- runs and resume
+
+
+def test_create_run_twice_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "trial.duckdb"
+    with ResultStore(path) as store:
+        run = store.create_run(**RUN)
+        assert store.create_run(**RUN) == run
+        store.write_chunk(run, 0, chunk_frames(0))
+        store.write_chunk(run, 2, chunk_frames(2))
+    with ResultStore(path) as store:
+        assert store.create_run(**RUN) == run
+        assert store.done_chunks(run) == {0, 2}
+        runs = store.runs()
+        assert runs["run_id"].tolist() == [run]
+        row = runs.iloc[0]
+        assert (row["status"], row["config"], row["seed"], row["chunks_done"]) == (
+            "running", CONFIG, 7, 2)
+        assert row["il2sim_version"] and pd.isna(row["finished"])
+
+
+def test_run_ids(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    assert len(run) == 12
+    assert store.create_run(**{**RUN, "seed": 8}) != run
+    assert store.create_run(**{**RUN, "config": CONFIG + " "}) != run
+    assert store.create_run(**RUN, run_id="mine-1") == "mine-1"
+    with pytest.raises(StoreError, match="run 'mine-1': exists with a different config"):
+        store.create_run(**{**RUN, "config": "{}"}, run_id="mine-1")
+    with pytest.raises(StoreError, match="run 'mine-1': exists with the same config but "
+                                         "different chunk_size 10 \\(asked 5\\)"):
+        store.create_run(**{**RUN, "chunk_size": 5}, run_id="mine-1")
+    with pytest.raises(StoreError, match="run_id must be"):
+        store.create_run(**RUN, run_id="x'; DROP TABLE runs; --")
+
+
+def test_finish_failed_resume_and_done(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    store.write_chunk(run, 0, chunk_frames(0))
+    with pytest.raises(StoreError, match=r"cannot finish as done: 3 chunk\(s\) not written "
+                                         r"\(1, 2, 3\)"):
+        store.finish(run)
+    store.finish(run, "failed")
+    with pytest.raises(StoreError, match="is failed"):
+        store.write_chunk(run, 1, chunk_frames(1))
+    assert store.create_run(**RUN) == run  # a failed run resumes
+    for chunk in range(1, 4):
+        store.write_chunk(run, chunk, chunk_frames(chunk))
+    store.finish(run)
+    row = store.runs().iloc[0]
+    assert row["status"] == "done" and not pd.isna(row["finished"])
+    assert store.create_run(**RUN) == run and store.done_chunks(run) == {0, 1, 2, 3}
+
+
+def test_delete_run(store: ResultStore) -> None:
+    keep = store.create_run(**RUN)
+    gone = store.create_run(**{**RUN, "seed": 99})
+    for run in (keep, gone):
+        store.write_chunk(run, 0, chunk_frames(0))
+    store.delete_run(gone)
+    assert store.runs()["run_id"].tolist() == [keep]
+    assert store.query("SELECT DISTINCT run_id FROM observations")["run_id"].tolist() == [keep]
+    assert store.query("SELECT count(*) AS n FROM chunks")["n"][0] == 1
+    with pytest.raises(StoreError, match="unknown run id"):
+        store.done_chunks(gone)
+
+
+# --------------------------------------------------------------------------- a killed writer
+
+WRITER = '''
+import sys, time
+import numpy as np, pandas as pd
+from il2sim.io.store import ResultStore
+
+def frames(chunk, chunk_size, n_obs):
+    patients = np.arange(chunk * chunk_size, (chunk + 1) * chunk_size)
+    return {
+        "patients": pd.DataFrame({"patient": patients, "weight": 60.0 + patients}),
+        "observations": pd.DataFrame({"patient": np.repeat(patients, n_obs),
+                                      "time": np.tile(np.arange(n_obs, dtype=float), len(patients)),
+                                      "value": np.repeat(patients, n_obs) * 0.5}),
+    }
+
+RUN = dict(name="killed", model="m", model_version="1", seed=1, n_patients=60, chunk_size=10,
+           config="x = 1")
+
+if __name__ == "__main__":
+    path, stop_after = sys.argv[1], int(sys.argv[2])
+    store = ResultStore(path)
+    run = store.create_run(**RUN)
+    for chunk in range(6):
+        store.write_chunk(run, chunk, frames(chunk, 10, 500))
+        print(chunk, flush=True)
+        if chunk == stop_after:
+            time.sleep(120)  # killed here, between chunks
+'''
+
+
+@pytest.mark.parametrize("stop_after", [2, -1], ids=["between-chunks", "while-writing"])
+def test_killed_writer_leaves_whole_chunks_and_resumes(tmp_path: Path, stop_after: int) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    path = tmp_path / "trial.duckdb"
+    child = subprocess.Popen([sys.executable, str(script), str(path), str(stop_after)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:  # wait for chunk 2, or (while-writing) chunk 0
+            if int(line) == max(stop_after, 0):
+                break
+        if stop_after >= 0:
+            time.sleep(0.1)
+            with pytest.raises(StoreError, match="another process has it open"):
+                ResultStore(path)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        _, err = child.communicate(timeout=10)
+    assert child.returncode == -signal.SIGKILL, err
+
+    writer: dict[str, Any] = runpy.run_path(str(script))
+    with ResultStore(path) as store:
+        run = store.create_run(**writer["RUN"])
+        done = store.done_chunks(run)
+        if stop_after >= 0:
+            assert done == {0, 1, 2}
+        else:
+            assert done >= {0}
+        # integrity: each written chunk whole, nothing of any other chunk
+        expected = sorted(p for c in done for p in range(c * 10, c * 10 + 10))
+        patients = store.table(run, "patients")
+        assert patients["patient"].tolist() == expected
+        counts = store.table(run, "observations")["patient"].value_counts()
+        assert sorted(counts.index) == expected and (counts == 500).all()
+        assert store.query("SELECT sum(n) AS n FROM chunks")["n"][0] == len(expected)
+
+        for chunk in sorted(set(range(store.n_chunks(run))) - done):
+            store.write_chunk(run, chunk, writer["frames"](chunk, 10, 500))
+        store.finish(run)
+        assert store.table(run, "patients")["patient"].tolist() == list(range(60))
+        counts = store.table(run, "observations")["patient"].value_counts()
+        assert sorted(counts.index) == list(range(60)) and (counts == 500).all()
+
+
+# --------------------------------------------------------------------------- reading out
+
+
+def test_parquet_export_equals_the_tables(store: ResultStore, tmp_path: Path) -> None:
+    run = store.create_run(**RUN)
+    other = store.create_run(**{**RUN, "seed": 99})
+    for chunk in range(4):
+        store.write_chunk(run, chunk, chunk_frames(chunk))
+    store.write_chunk(other, 0, chunk_frames(0))
+    files = store.export_parquet(run, tmp_path / "it's here")
+    assert [f.name for f in files] == ["runs.parquet", "patients.parquet", "doses.parquet",
+                                       "observations.parquet"]
+    for name in ("patients", "doses", "observations"):
+        back = pq.read_table(tmp_path / "it's here" / f"{name}.parquet").to_pandas()
+        pd.testing.assert_frame_equal(back, store.table(run, name))
+    runs = pq.read_table(files[0]).to_pandas()
+    assert runs["run_id"].tolist() == [run] and runs["config"][0] == CONFIG
+
+
+def test_query_reads_only(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    store.write_chunk(run, 0, chunk_frames(0))
+    out = store.query("SELECT count(*) AS n FROM observations WHERE run_id = ? AND time > ?",
+                      [run, 0.5])
+    assert out["n"][0] == 20
+    for sql, problem in [("DELETE FROM runs", "only SELECT statements are allowed, got DELETE"),
+                         ("SELECT 1; SELECT 2", "exactly one statement, got 2"),
+                         ("SELECT * FROM nowhere", "nowhere")]:
+        with pytest.raises(StoreError, match=problem):
+            store.query(sql)
+    assert store.runs()["run_id"].tolist() == [run]
+
+
+def test_read_only_store(tmp_path: Path) -> None:
+    path = tmp_path / "trial.duckdb"
+    with pytest.raises(StoreError, match="no such file"):
+        ResultStore(path, read_only=True)
+    with ResultStore(path) as store:
+        run = store.create_run(**RUN)
+        store.write_chunk(run, 0, chunk_frames(0))
+    with ResultStore(path, read_only=True) as one, ResultStore(path, read_only=True) as two:
+        assert len(one.table(run, "patients")) == len(two.table(run, "patients")) == 10
+        with pytest.raises(StoreError, match="write_chunk: the store is open read-only"):
+            one.write_chunk(run, 1, chunk_frames(1))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_problem(store: ResultStore, tmp_path: Path) -> None:
+    run = store.create_run(**RUN)
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: store.table("nope", "patients"), "run 'nope': unknown run id"),
+        (lambda: store.table(run, "patients; DROP TABLE runs"),
+         "unknown table 'patients; DROP TABLE runs'; the data tables are patients, doses"),
+        (lambda: store.write_chunk(run, 0, {"runs": chunk_frames(0)["patients"]}),
+         "unknown table 'runs'"),
+        (lambda: store.write_chunk(run, 4, chunk_frames(0)),
+         r"chunk must be an integer in \[0, 4\), got 4"),
+        (lambda: store.write_chunk(run, 0, {"patients": pd.DataFrame({"id": [1]})}),
+         "chunk 0: table 'patients': no 'patient' column"),
+        (lambda: store.write_chunk(run, 0, {"patients": pd.DataFrame({"patient": [0.5]})}),
+         "column 'patient' must hold integers"),
+        (lambda: store.write_chunk(run, 0, {"patients": pd.DataFrame(
+            {"patient": [0], "run_id": ["x"]})}), "has a 'run_id' column"),
+        (lambda: store.finish(run, "ok"),  # type: ignore[arg-type]
+         "status must be 'done' or 'failed'"),
+        (lambda: store.create_run(**{**RUN, "seed": -1}), "seed must be an integer"),
+        (lambda: store.create_run(**{**RUN, "chunk_size": 0}), "chunk_size must be a positive"),
+        (lambda: store.export_parquet("nope", tmp_path), "unknown run id"),
+    ]
+    for call, problem in cases:
+        with pytest.raises(StoreError, match=problem) as info:
+            call()
+        assert "\n" not in str(info.value)
+        assert str(info.value).startswith(str(store.path))
+    store.close()
+    with pytest.raises(StoreError, match="the store is closed"):
+        store.runs()
+
+
+def test_opening_something_else_fails(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database" * 1000)
+    with pytest.raises(StoreError, match="junk.duckdb: cannot open"):
+        ResultStore(junk)
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE runs (x INT)")
+    with pytest.raises(StoreError, match="not an il2sim result store"):
+        ResultStore(other)
+    newer = tmp_path / "newer.duckdb"
+    ResultStore(newer).close()
+    with duckdb.connect(str(newer)) as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99, this il2sim reads version 1"):
+        ResultStore(newer)
