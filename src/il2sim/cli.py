@@ -5,6 +5,8 @@
     il2sim simulate examples/pk_konrad_bolus.toml --out results
     il2sim simulate --model aldesleukin_pk --preset label_high_dose \\
         --weight "70 kg" --height "175 cm" --end "21 day" --out results
+    il2sim export kp1998 -o kp1998.xml
+    il2sim import BIOMD0000000732.xml --simulate "100 day"
 
 Command-line options override the scenario file (see :mod:`il2sim.io.config`
 for its format). The commands only parse, call the library and print.
@@ -24,6 +26,7 @@ from typing import Any, cast
 
 import click
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -38,6 +41,7 @@ from rich.table import Table
 from il2sim import __version__
 from il2sim.dosing import DoseError
 from il2sim.engine import EngineError, SimulationError, SimulationResult
+from il2sim.engine import simulate as simulate_model
 from il2sim.io.config import (
     ConfigError,
     Scenario,
@@ -47,12 +51,14 @@ from il2sim.io.config import (
     scenario_from_dict,
 )
 from il2sim.io.output import FORMATS, Format, write_outputs
+from il2sim.io.sbml import SbmlError, export_sbml, import_sbml
+from il2sim.io.store import StoreError
 from il2sim.model import Model, ModelError, get_model, list_models
-from il2sim.units import UnitError
+from il2sim.units import UnitError, to_magnitude
 
 __all__ = ["cli", "main"]
 
-BAD_INPUT = (ConfigError, ModelError, DoseError, EngineError, UnitError)
+BAD_INPUT = (ConfigError, ModelError, DoseError, EngineError, UnitError, StoreError)
 """Errors that mean the input is wrong: exit status 2."""
 FAILED = (SimulationError, OSError)
 """Errors that mean the work failed: exit status 1."""
@@ -268,9 +274,173 @@ def _summary_table(result: SimulationResult) -> Table:
     return table
 
 
+# --------------------------------------------------------------------------- SBML
+
+
+@cli.command("export")
+@click.argument("model_name", metavar="MODEL")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+def export_command(model_name: str, output: Path | None) -> None:
+    """Write a library model as SBML Level 3 Version 2."""
+    model = get_model(model_name)
+    try:
+        text = export_sbml(model, output)
+    except SbmlError as exc:
+        _fail(click.get_current_context(), exc, 2)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command("import")
+@click.argument("sbml_file", metavar="FILE.xml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--simulate", "end", metavar="END",
+              help="Also simulate from 0 to END (model time units, or a time such as '48 h') "
+                   "and print a summary.")
+@click.option("--points", type=click.IntRange(min=2), default=101, show_default=True,
+              help="Number of output times with --simulate.")
+def import_command(sbml_file: Path, end: str | None, points: int) -> None:
+    """Read an SBML file and show it as an il2sim model (like 'il2sim show')."""
+    try:
+        model = import_sbml(sbml_file)
+    except SbmlError as exc:
+        _fail(click.get_current_context(), exc, 2)
+    console = _console()
+    console.print(f"[bold]{model.name}[/bold]: {model.title}", markup=False)
+    console.print(f"citation: {model.citation}", markup=False)
+    console.print(f"time unit: {model.time_unit}", markup=False)
+    if model.notes:
+        console.print(f"notes: {model.notes}", markup=False)
+    for table in _model_tables(model):
+        console.print(table)
+    console.print("[bold]equations[/bold]")
+    for name in model.state_names:
+        console.print(f"  d{name}/dt = {model.equations[name]}", markup=False)
+    for item in model.intermediates:
+        console.print(f"  {item.name} = {item.expr}", markup=False)
+    if end is not None:
+        stop = _end_time(end, model.time_unit)
+        result = simulate_model(model, None, times=np.linspace(0.0, stop, points))
+        console.print(_summary_table(result))
+
+
+def _end_time(text: str, time_unit: str) -> float:
+    """``--simulate`` value in model time units: a plain number or a time quantity."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = to_magnitude(text, time_unit, what="--simulate")
+    if not value > 0:
+        raise EngineError(f"--simulate: the end time must be positive, not {text!r}")
+    return value
+
+
 def main() -> None:
     """Entry point of the ``il2sim`` command."""
     cli(prog_name="il2sim")
+
+
+
+# --------------------------------------------------------------------------- trials
+
+DEFAULT_DB = Path("il2sim-results.duckdb")
+
+
+@cli.command("trial")
+@click.argument("trial_file", metavar="TRIAL.toml",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True, help="DuckDB file the run is stored in (and resumed from).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the summary and figures [default: out/<file stem>].")
+@click.option("--patients", type=click.IntRange(min=1), help="Override the number of patients.")
+@click.option("--backend", type=click.Choice(["native", "scipy"]), help="Override the backend.")
+@click.option("--no-plots", is_flag=True, help="Do not draw the figures.")
+def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: int | None,
+                  backend: str | None, no_plots: bool) -> None:
+    """Run a virtual trial; print its summary, store it, draw its figures."""
+    import dataclasses
+
+    from il2sim.io.store import ResultStore
+    from il2sim.io.trial_config import load_trial
+    from il2sim.trial.outputs import write_trial_outputs
+    from il2sim.trial.runner import run_trial
+    from il2sim.trial.statistics import summary_table
+
+    if not trial_file.is_file():
+        raise ConfigError(str(trial_file), None, "no such file")
+    spec = load_trial(trial_file)
+    changes: dict[str, Any] = {}
+    if patients is not None:
+        changes["n_patients"] = patients
+    if backend is not None:
+        changes["backend"] = backend
+    spec = dataclasses.replace(spec, **changes) if changes else spec
+    console = _console(stderr=True)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
+    with ResultStore(db) as store, progress:
+        result = run_trial(spec, store=store, progress=lambda k: progress.advance(task, k))
+    out = _console()
+    out.print(_frame_table(summary_table(result.endpoints, result.doses),
+                           f"{spec.name} (seed {spec.seed})"))
+    out.print(f"stored in {db}")
+    if not no_plots:
+        target = out_dir or Path("out") / trial_file.stem
+        written = write_trial_outputs(result.endpoints, result.doses, result.scans, target)
+        out.print(f"wrote {len(written)} files to {target}/")
+
+
+@cli.command("results")
+@click.argument("run_id", required=False)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True)
+@click.option("--query", "sql", metavar="SQL", help="A SELECT over runs, patients, doses, "
+              "observations, endpoints.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the run's tables as Parquet files to this directory.")
+def results_command(run_id: str | None, db: Path, sql: str | None,
+                    export_dir: Path | None) -> None:
+    """List stored runs, show one run's summary, query, or export to Parquet."""
+    from il2sim.io.store import ResultStore
+    from il2sim.trial.statistics import summary_table
+
+    if not db.is_file():
+        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    out = _console()
+    with ResultStore(db, read_only=True) as store:
+        if sql is not None:
+            out.print(_frame_table(store.query(sql), "query"))
+        elif run_id is None:
+            runs = store.runs()
+            cols = [c for c in ("run_id", "name", "model", "seed", "n_patients", "status",
+                                "created") if c in runs]
+            out.print(_frame_table(runs[cols], f"runs in {db}"))
+        else:
+            endpoints = store.table(run_id, "endpoints")
+            doses = store.table(run_id, "doses")
+            out.print(_frame_table(summary_table(endpoints, doses), f"run {run_id}"))
+            if export_dir is not None:
+                for path in store.export_parquet(run_id, export_dir):
+                    out.print(f"wrote {path}")
+
+
+def _frame_table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    index = frame.index.name or ""
+    show_index = not isinstance(frame.index, pd.RangeIndex)
+    if show_index:
+        table.add_column(str(index))
+    for col in frame.columns:
+        table.add_column(str(col))
+    for idx, row in frame.iterrows():
+        cells = [str(v) for v in row.to_numpy()]
+        table.add_row(*([str(idx)] if show_index else []), *cells)
+    return table
 
 
 if __name__ == "__main__":  # pragma: no cover

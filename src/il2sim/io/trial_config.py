@@ -62,13 +62,13 @@ __all__ = ["load_trial", "trial_from_dict"]
 class ProtocolSpec(_Spec):
     kind: Literal["label", "regimen"] = "label"
     dose: str = "600000 IU/kg"
-    max_courses: int = Field(5, ge=1, le=10)
+    max_courses: int = Field(default=5, ge=1, le=10)
     course_interval: str = "12 week"
     regimen: Any = None
 
 
 class FollowupSpec(_Spec):
-    years: float = Field(5.0, gt=0, le=30)
+    years: float = Field(default=5.0, gt=0, le=30)
     first_scan: str = "47 day"
     scan_every: str = "8 week"
 
@@ -84,9 +84,9 @@ class PopulationSpec(_Spec):
 
 class TrialSimulationSpec(_Spec):
     backend: str = "native"
-    chunk_size: int = Field(32, ge=1, le=100_000)
-    rtol: float = Field(1e-6, gt=0, lt=1)
-    atol: float = Field(1e-8, gt=0)
+    chunk_size: int = Field(default=32, ge=1, le=100_000)
+    rtol: float = Field(default=1e-6, gt=0, lt=1)
+    atol: float = Field(default=1e-8, gt=0)
 
 
 class TrialFileSpec(_Spec):
@@ -95,10 +95,10 @@ class TrialFileSpec(_Spec):
     indication: str
     n_patients: int = Field(ge=1, le=10_000_000)
     seed: int = Field(ge=0)
-    protocol: ProtocolSpec = ProtocolSpec()
-    followup: FollowupSpec = FollowupSpec()
-    population: PopulationSpec = PopulationSpec()
-    simulation: TrialSimulationSpec = TrialSimulationSpec()
+    protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
+    followup: FollowupSpec = Field(default_factory=FollowupSpec)
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    simulation: TrialSimulationSpec = Field(default_factory=TrialSimulationSpec)
 
 
 def _days(text: str, source: str, key: str) -> float:

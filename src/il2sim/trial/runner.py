@@ -58,6 +58,7 @@ class TrialSpec:
     chunk_size: int = 16
     rtol: float = 1e-6
     atol: float = 1e-8
+    indication: str = ""
 
     def __post_init__(self) -> None:
         if self.protocol not in ("label", "regimen"):

@@ -35,7 +35,7 @@ from il2sim.model.spec import Intermediate, Observable, Param, State
 GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
 # MODELS.md s6: plasma IL-2 near 550 U/mL raised albumin escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
-PMAX = 10.0
+PMAX = 15.0
 
 
 def _ec50_perm(pmax: float) -> float:
@@ -76,12 +76,12 @@ def leak_component() -> Component:
             Param("sbp0", 120.0, "mmHg", "baseline systolic pressure", GUYTON),
             Param("hr0", 75.0, "1/min", "baseline heart rate", GUYTON),
             Param("alpha_v", 1.5, "1", "pressure sensitivity to plasma volume", "assumption"),
-            Param("vd_max", 0.7, "1", "maximal IL-2 vasodilation (fall of MAP)",
+            Param("vd_max", 0.75, "1", "maximal IL-2 vasodilation (fall of MAP)",
                   "assumption: nitric-oxide-mediated vasodilation", (0.0, 1.0)),
             Param("p50_vd", 1.0, "1", "permeability rise for half-maximal vasodilation",
                   "assumption"),
             Param("beta_hr", 1.5, "1", "baroreflex gain of heart rate", "assumption"),
-            Param("n_renal", 3.0, "1", "steepness of renal output on pressure",
+            Param("n_renal", 4.0, "1", "steepness of renal output on pressure",
                   "assumption: oliguria below a MAP of about 65 mmHg"),
             Param("cr0", 1.0, "mg/dL", "baseline creatinine", GUYTON),
             Param("k_cr", math.log(2) / 4.0, "1/h", "creatinine elimination at normal GFR",
@@ -91,9 +91,9 @@ def leak_component() -> Component:
             Param("x50_o2", 0.6, "1", "interstitial expansion for half-maximal SpO2 fall",
                   "assumption"),
             Param("cfmax", 4.0, "1", "maximal confusion score", "assumption"),
-            Param("ec50_cf", 3000.0, "IU/mL", "plasma IL-2 for half-maximal confusion",
+            Param("ec50_cf", 1500.0, "IU/mL", "plasma IL-2 for half-maximal confusion",
                   "assumption: confusion in 34% of label patients"),
-            Param("k_cf", 0.01, "1/h", "onset of confusion", "assumption: builds over days"),
+            Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),
             Param("body_weight", 70.0, "kg", "body weight before treatment",
                   "covariate (70 kg reference adult)", (20.0, 300.0)),
         ),
