@@ -28,6 +28,7 @@ import click
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -308,7 +309,7 @@ def import_command(sbml_file: Path, end: str | None, points: int) -> None:
     except SbmlError as exc:
         _fail(click.get_current_context(), exc, 2)
     console = _console()
-    console.print(f"[bold]{model.name}[/bold]: {model.title}", markup=False)
+    console.print(f"[bold]{escape(model.name)}[/bold]: {escape(model.title)}")
     console.print(f"citation: {model.citation}", markup=False)
     console.print(f"time unit: {model.time_unit}", markup=False)
     if model.notes:

@@ -205,7 +205,7 @@ class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
         return self._fold("numpy.minimum", expr.args)
 
     def _fold(self, func: str, args: tuple[sympy.Expr, ...]) -> str:
-        out = self._print(args[0])
+        out = str(self._print(args[0]))
         for a in args[1:]:
             out = f"{func}({out}, {self._print(a)})"
         return out
