@@ -4,24 +4,26 @@ Targets (CLINICAL.md s3-4): metastatic RCC (n = 255) ORR 15%, CR 7%, PR 8%,
 treatment-related deaths 4%; metastatic melanoma (n = 270) ORR 16%, CR 6%,
 PR 10%, treatment-related deaths 2%; hypotension in 71% of patients (both).
 
-Method (importance reweighting of one simulated proposal cohort, in the spirit
-of the virtual-population selection of Allen, Rieger & Musante 2016, CPT
-Pharmacometrics Syst Pharmacol 5:140):
+Method (importance reweighting of simulated proposal cohorts, in the spirit of the
+virtual-population selection of Allen, Rieger & Musante 2016, CPT Pharmacometrics
+Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
 
-1. simulate ``--n`` virtual patients of the indication under the label protocol,
-   with the tumour's antigenicity ``ant`` drawn log-uniformly on [0.03, 60] and
-   the capillary-leak sensitivity ``pmax`` log-uniformly on [1, 100] (broad
-   proposals), and record each patient's best overall response, lowest systolic
-   pressure and leak severity;
-2. choose the log-normal distributions of ``ant`` (median, sigma) and ``pmax``
-   (median, sigma fixed at 0.5) whose importance weights f/g reproduce the CR
-   and ORR targets and 71% hypotension (SBP < 90 mmHg);
-3. choose the treatment-related death intercept ``a_trd`` so that the weighted
-   mean death probability equals the target;
-4. write ``src/il2sim/trial/calibration/<indication>.json`` with the result, the
-   targets, the achieved weighted rates, the effective sample size and the seed.
+1. simulate ``--n`` virtual patients under the label protocol with the tumour's
+   antigenicity ``ant``, the fraction of immune-escape cells ``f_res`` and the
+   capillary-leak sensitivity ``pmax`` drawn from broad log-uniform proposals (PK
+   parameters V1 and k10 vary log-normally, not fitted);
+2. find the log-normal medians of ``ant`` and ``f_res`` and the sigma of ``ant``
+   (kept near 1.0; ``f_res`` sigma fixed at 1.5 [assumption]) whose importance
+   weights f/g reproduce the CR and PR targets,
+   and the median of ``pmax`` (sigma 0.5) that gives 71% hypotension (SBP < 90);
+3. repeat once with proposals centred on that answer (log-normal, 1.5x wider), which
+   raises the effective sample size, and keep the second answer;
+4. choose the treatment-related death intercept ``a_trd`` so that the weighted mean
+   death probability equals the target;
+5. write ``src/il2sim/trial/calibration/<indication>.json`` with the result, the
+   targets, the achieved weighted rates, the effective sample sizes and the seed.
 
-Run: ``.venv/bin/python scripts/calibrate_trials.py [--n 400] [--backend native]``.
+Run: ``.venv/bin/python scripts/calibrate_trials.py [--n 3000] [--backend native]``.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
-from il2sim.population import CovariateEffect, Population, standard_covariates
+from il2sim.population import CovariateEffect, LogNormal, Population, standard_covariates
 from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.runner import TrialSpec, run_trial
 
@@ -53,19 +56,15 @@ EFFECTS = [
 # non-responders live about 1-1.5 years (median OS 16.3 months in RCC, Fyfe et al.
 # 1995 JCO 13:688; 11.4 months in melanoma, Atkins et al. 1999 JCO 17:2105).
 H_DISEASE = {"rcc": 1.0e-3, "melanoma": 1.6e-3}
-ANT_RANGE, PMAX_RANGE, PMAX_SIGMA = (0.03, 60.0), (1.0, 100.0), 0.5
 OUT = Path(__file__).resolve().parents[1] / "src/il2sim/trial/calibration"
-
-
-def proposal(indication: str) -> Population:
-    return Population(
-        params={"ant": _LogUniform(*ANT_RANGE), "pmax": _LogUniform(*PMAX_RANGE)},
-        covariates=standard_covariates(indication),
-        effects=tuple(CovariateEffect(e["param"], e["covariate"],
-                                      {_key(k): v for k, v in e["factors"].items()})
-                      for e in EFFECTS),
-        name=f"{indication} proposal",
-    )
+HORIZON_DAYS = 5 * 365.25
+# Fitted: log-normal medians; their sigmas are fixed [assumption].
+SIGMA = {"ant": 1.0, "f_res": 1.5, "pmax": 0.5}
+# Round-1 proposals: broad log-uniform ranges.
+RANGES = {"ant": (0.05, 40.0), "f_res": (1e-4, 1.0), "pmax": (1.5, 60.0)}
+# Between-patient PK variability, not fitted [assumption: about 25-30% CV, consistent with
+# the clearance range 155-420 mL/min of the EU/Swiss product texts].
+PK = {"V1": (2.66, 0.25), "k10": (0.0451 * 60, 0.3)}
 
 
 class _LogUniform:
@@ -85,94 +84,142 @@ class _LogUniform:
         return np.asarray(-np.log(x) - math.log(math.log(self.high / self.low)))
 
 
+class _LogNormal(LogNormal):
+    def logpdf(self, x: np.ndarray) -> np.ndarray:
+        return lognormal_logpdf(x, self.median, self.sigma)
+
+
+def lognormal_logpdf(x: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    return np.asarray(stats.norm.logpdf(np.log(x), math.log(median), sigma) - np.log(x))
+
+
 def _key(text: str) -> object:
     return {"True": True, "False": False}.get(text, int(text) if text.isdigit() else text)
 
 
-def weights(base: np.ndarray, median: float, sigma: float, rng: tuple[float, float]
-            ) -> np.ndarray:
-    prop = _LogUniform(*rng)
-    logf = stats.norm.logpdf(np.log(base), math.log(median), sigma) - np.log(base)
-    return np.exp(logf - prop.logpdf(base))
+def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: int,
+                    backend: str) -> pd.DataFrame:
+    """Simulate ``n`` proposal patients; one row per patient with endpoints and draws."""
+    params = dict(proposal)
+    params.update({name: LogNormal(m, s) for name, (m, s) in PK.items()})
+    population = Population(
+        params=params,  # type: ignore[arg-type]
+        covariates=standard_covariates(indication),
+        effects=tuple(CovariateEffect(e["param"], e["covariate"],
+                                      {_key(k): v for k, v in e["factors"].items()})
+                      for e in EFFECTS),
+    )
+    spec = TrialSpec(f"{indication} calibration", n_patients=n, seed=seed,
+                     population=population, horizon_days=HORIZON_DAYS, backend=backend,
+                     chunk_size=100, mortality=MortalityModel(h_disease=H_DISEASE[indication]))
+    t0 = time.perf_counter()
+    result = run_trial(spec, progress=lambda k: print(".", end="", flush=True))
+    print(f" {n} patients in {time.perf_counter() - t0:.0f} s")
+    frame = result.endpoints.set_index("patient").join(
+        result.patients.set_index("patient"), rsuffix="_p")
+    factor = np.ones(len(frame))
+    for e in EFFECTS:
+        hit = frame[e["covariate"]].astype(str).map(lambda v, e=e: float(e["factors"].get(v, 1.0)))
+        factor *= hit.to_numpy(float)
+    frame["base_ant"] = frame["ant"].to_numpy(float) / factor
+    return frame
+
+
+def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, float]
+        ) -> tuple[dict[str, float], dict[str, float], np.ndarray]:
+    """Medians of ant, f_res and pmax whose importance weights reproduce the targets."""
+    draws = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
+             "pmax": frame["pmax"].to_numpy(float)}
+    log_g = {k: proposal[k].logpdf(v) for k, v in draws.items()}  # type: ignore[attr-defined]
+    cr = (frame["bor"] == "CR").to_numpy(float)
+    pr = (frame["bor"] == "PR").to_numpy(float)
+    hypo = (frame["sbp_min"] < 90).to_numpy(float)
+
+    def w(name: str, log_median: float, sigma: float | None = None) -> np.ndarray:
+        return np.exp(lognormal_logpdf(draws[name], math.exp(log_median),
+                                       sigma if sigma is not None else SIGMA[name])
+                      - log_g[name])
+
+    def tumour_loss(x: np.ndarray) -> float:
+        # x: log medians of ant and f_res, log sigma of ant (kept near its prior value)
+        ww = w("ant", x[0], math.exp(x[2])) * w("f_res", x[1])
+        return ((np.sum(ww * cr) / ww.sum() - target["cr"]) ** 2
+                + (np.sum(ww * pr) / ww.sum() - target["pr"]) ** 2
+                + 1e-5 * (x[2] - math.log(SIGMA["ant"])) ** 2)
+
+    start = [math.log(float(np.median(draws["ant"]))),
+             math.log(float(np.median(draws["f_res"]))), math.log(SIGMA["ant"])]
+    best = min((optimize.minimize(tumour_loss, np.add(start, d), method="Nelder-Mead",
+                                  options={"xatol": 1e-5, "fatol": 1e-14, "maxiter": 4000})
+                for d in ([0, 0, 0], [1, -1, 0], [-1, 1, 0.3], [0.5, -2, -0.3])),
+               key=lambda r: r.fun)
+    ant_sigma = math.exp(best.x[2])
+    w_tumour = w("ant", best.x[0], ant_sigma) * w("f_res", best.x[1])
+
+    def hypo_gap(log_median: float) -> float:
+        ww = w_tumour * w("pmax", log_median)
+        return float(np.sum(ww * hypo) / ww.sum()) - target["hypotension"]
+
+    lo, hi = math.log(RANGES["pmax"][0]), math.log(RANGES["pmax"][1])
+    grid = np.linspace(lo, hi, 200)
+    gaps = np.array([hypo_gap(g) for g in grid])
+    pmax_log = float(grid[np.argmin(np.abs(gaps))])
+    sign = np.flatnonzero(np.diff(np.sign(gaps)) != 0)
+    if sign.size:
+        pmax_log = optimize.brentq(hypo_gap, grid[sign[0]], grid[sign[0] + 1])
+    medians = {"ant": math.exp(best.x[0]), "f_res": math.exp(best.x[1]),
+               "pmax": math.exp(pmax_log), "ant_sigma": ant_sigma}
+    weights = w_tumour * w("pmax", pmax_log)
+    achieved = {"cr": float(np.sum(weights * cr) / weights.sum()),
+                "pr": float(np.sum(weights * pr) / weights.sum()),
+                "hypotension": float(np.sum(weights * hypo) / weights.sum())}
+    return medians, achieved, weights
 
 
 def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, object]:
     target = TARGETS[indication]
-    spec = TrialSpec(f"{indication} calibration proposal", n_patients=n, seed=seed,
-                     population=proposal(indication), horizon_days=365.0, backend=backend,
-                     chunk_size=25, mortality=MortalityModel(h_disease=H_DISEASE[indication]))
-    t0 = time.perf_counter()
-    result = run_trial(spec, progress=lambda k: print(".", end="", flush=True))
-    print(f" {n} patients in {time.perf_counter() - t0:.0f} s")
-    pts = result.patients.set_index("patient")
-    ep = result.endpoints.set_index("patient").join(pts, rsuffix="_p")
-    factor = np.ones(len(ep))
-    for e in EFFECTS:
-        hit = ep[e["covariate"]].astype(str).map(lambda v, e=e: float(e["factors"].get(v, 1.0)))
-        factor *= hit.to_numpy(float)
-    base_ant = ep["ant"].to_numpy(float) / factor
-    pmax = ep["pmax"].to_numpy(float)
-    cr = (ep["bor"] == "CR").to_numpy(float)
-    orr = ep["bor"].isin(["CR", "PR"]).to_numpy(float)
-    hypo = (ep["sbp_min"] < 90).to_numpy(float)
-
-    def rates(x: np.ndarray) -> tuple[float, float]:
-        w = weights(base_ant, math.exp(x[0]), math.exp(x[1]), ANT_RANGE)
-        return float(np.sum(w * cr) / w.sum()), float(np.sum(w * orr) / w.sum())
-
-    def loss(x: np.ndarray) -> float:
-        c, o = rates(x)
-        return (c - target["cr"]) ** 2 + (o - target["orr"]) ** 2
-
-    best = min((optimize.minimize(loss, x0, method="Nelder-Mead",
-                                  options={"xatol": 1e-4, "fatol": 1e-10})
-                for x0 in ([0.0, 0.0], [0.5, 0.5], [-0.5, 1.0], [1.0, 1.5])),
-               key=lambda r: r.fun)
-    ant_median, ant_sigma = math.exp(best.x[0]), math.exp(best.x[1])
-    w_ant = weights(base_ant, ant_median, ant_sigma, ANT_RANGE)
-
-    def hypo_rate(log_median: float) -> float:
-        w = w_ant * weights(pmax, math.exp(log_median), PMAX_SIGMA, PMAX_RANGE)
-        return float(np.sum(w * hypo) / w.sum())
-
-    lo, hi = math.log(PMAX_RANGE[0] * 1.5), math.log(PMAX_RANGE[1] / 1.5)
-    pmax_median = math.exp(optimize.brentq(lambda m: hypo_rate(m) - target["hypotension"],
-                                           lo, hi)) if (hypo_rate(lo) - target["hypotension"]) \
-        * (hypo_rate(hi) - target["hypotension"]) < 0 else math.exp(
-        optimize.minimize_scalar(lambda m: (hypo_rate(m) - target["hypotension"]) ** 2,
-                                 bounds=(lo, hi), method="bounded").x)
-    w = w_ant * weights(pmax, pmax_median, PMAX_SIGMA, PMAX_RANGE)
-    severity = (np.maximum(0, 90 - ep["sbp_min"].to_numpy(float)) / 10
-                + np.maximum(0, ep["creatinine_max"].to_numpy(float) - 1.5))
+    proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
+    rounds = []
+    for round_ in (1, 2):
+        frame = simulate_cohort(indication, proposal, n, seed + round_, backend)
+        medians, achieved, weights = fit(frame, proposal, target)
+        ess = float(weights.sum() ** 2 / np.sum(weights**2))
+        rounds.append({"round": round_, "medians": medians, "achieved": achieved,
+                       "effective_sample_size": ess})
+        print(f"round {round_}: {medians} -> {achieved} (ESS {ess:.0f} of {n})")
+        # round 2 samples around the round-1 answer, wider than the target distributions
+        sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
+        proposal = {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
+    severity = (np.maximum(0, 90 - frame["sbp_min"].to_numpy(float)) / 10
+                + np.maximum(0, frame["creatinine_max"].to_numpy(float) - 1.5))
     b_trd = MortalityModel().b_trd
 
     def trd(a: float) -> float:
-        return float(np.sum(w / (1 + np.exp(-(a + b_trd * severity)))) / w.sum())
+        return float(np.sum(weights / (1 + np.exp(-(a + b_trd * severity)))) / weights.sum())
 
-    a_trd = optimize.brentq(lambda a: trd(a) - target["trd"], -20, 5)
-    c, o = rates(best.x)
-    ess = float(w.sum() ** 2 / np.sum(w**2))
+    a_trd = optimize.brentq(lambda a: trd(a) - target["trd"], -30, 10)
+    sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
+    params = {k: {"median": medians[k], "sigma": sigmas[k]} for k in SIGMA}
+    params.update({k: {"median": m, "sigma": s} for k, (m, s) in PK.items()})
     return {
         "indication": indication,
         "targets": target,
-        "params": {"ant": {"median": ant_median, "sigma": ant_sigma},
-                   "pmax": {"median": pmax_median, "sigma": PMAX_SIGMA}},
+        "params": params,
         "effects": EFFECTS,
         "mortality": {"h_disease": H_DISEASE[indication], "a_trd": a_trd, "b_trd": b_trd,
                       "v_ref": MortalityModel().v_ref,
                       "beta_burden": MortalityModel().beta_burden},
-        "achieved": {"cr": c, "orr": o, "hypotension": hypo_rate(math.log(pmax_median)),
-                     "trd": trd(a_trd)},
-        "proposal": {"n": n, "seed": seed, "backend": backend, "ant": ANT_RANGE,
-                     "pmax": PMAX_RANGE, "horizon_days": 365.0,
-                     "effective_sample_size": ess},
+        "achieved": {**rounds[-1]["achieved"], "trd": trd(a_trd)},
+        "rounds": rounds,
+        "proposal": {"n_per_round": n, "seed": seed, "backend": backend,
+                     "round1_ranges": RANGES, "horizon_days": HORIZON_DAYS},
         "script": "scripts/calibrate_trials.py",
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=400, help="proposal patients per indication")
+    ap.add_argument("--n", type=int, default=3000, help="patients per round and indication")
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--backend", default="native")
     ap.add_argument("--indication", choices=list(TARGETS), action="append")
@@ -182,7 +229,7 @@ def main() -> None:
         result = calibrate(indication, args.n, args.seed, args.backend)
         path = OUT / f"{indication}.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: result[k] for k in ("params", "achieved")}, indent=1))
+        print(json.dumps(result["achieved"], indent=1))
         print(f"wrote {path}")
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the main job: the aldesleukin label course and KP98 under
-# adoptive cell transfer, written to out/.
+# Set up (if needed) and run the main job: the virtual pivotal trial of high-dose IL-2 in
+# metastatic renal cell carcinoma (255 patients), stored in il2sim-results.duckdb, with its
+# summary printed and its figures written to out/rcc/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p out
-.venv/bin/il2sim simulate examples/pk_label_course.toml --out out
-.venv/bin/il2sim simulate examples/kp1998_adoptive.toml --out out
-echo "main job done: see out/"
+.venv/bin/il2sim trial examples/trials/rcc.toml --db il2sim-results.duckdb --out out/rcc
+echo "main job done: summary above, figures in out/rcc/, results in il2sim-results.duckdb"
+echo "(il2sim results --db il2sim-results.duckdb lists the stored runs)"

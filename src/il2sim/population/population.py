@@ -73,7 +73,9 @@ class Population:
         correlations: rank-free Gaussian-copula correlations between parameters,
             by pair of names.
         effects: covariate effects on parameters.
-        tumour_state: the model state set from the tumour burden (None: none).
+        tumour_state: the model state set from the tumour burden (None: none); a
+            sampled ``f_res`` splits the burden with the state ``<tumour_state>_r``
+            (immune-escape clone).
     """
 
     params: Mapping[str, Distribution]
@@ -132,8 +134,13 @@ class Population:
             factor = frame[effect.covariate].map(lambda v, e=effect: e.factors.get(v, 1.0))
             frame[effect.param] = frame[effect.param] * factor.to_numpy(float)
         if self.tumour_state and {"sod_mm", "n_lesions"} <= set(frame.columns):
-            frame[f"initial_{self.tumour_state}"] = lesion_cells(
-                frame["sod_mm"].to_numpy(float), frame["n_lesions"].to_numpy(float))
+            cells = lesion_cells(frame["sod_mm"].to_numpy(float),
+                                 frame["n_lesions"].to_numpy(float))
+            if "f_res" in frame:  # a resistant clone: the model's state <tumour_state>_r
+                f = np.clip(frame["f_res"].to_numpy(float), 1e-9, 1 - 1e-9)
+                frame[f"initial_{self.tumour_state}_r"] = cells * f
+                cells = cells * (1 - f)
+            frame[f"initial_{self.tumour_state}"] = cells
         return frame
 
 

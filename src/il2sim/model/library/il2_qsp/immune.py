@@ -5,7 +5,8 @@ N (NK), H (CD4 helper):
 
     dX/dt = d_cell*(X0 - X) + p_X*sig_X*X*(1 - X/(cap_X*X0))
     sig_R = occ_hi,  sig_L = s8*supp,  sig_N = occ_int*supp,
-    sig_H = occ_int*ag,   supp = (1 + k_sup)/(1 + k_sup*R/R0),   ag = T/(T + K_ag)
+    sig_H = occ_int*ag,   supp = (1 + k_sup)/(1 + k_sup*R/R0),   ag = Tt/(Tt + K_ag),
+    Tt = T + T_r (all tumour cells)
 
 Tregs respond at picomolar IL-2 (high-affinity receptor), effectors need
 nanomolar levels: low dose expands Tregs, high dose NK and CD8 cells (seeds;
@@ -69,7 +70,7 @@ def immune_component() -> Component:
         ),
         intermediates=(
             Intermediate("supp", "(1 + k_sup)/(1 + k_sup*R/R0)", "1", "Treg suppression factor"),
-            Intermediate("ag", "T/(T + K_ag)", "1", "tumour antigen stimulus"),
+            Intermediate("ag", "(T + T_r)/(T + T_r + K_ag)", "1", "tumour antigen stimulus"),
             Intermediate("f_blood", "1/(1 + k_marg*occ_int)", "1", "fraction of pools in blood"),
         ),
         observables=(

@@ -81,7 +81,7 @@ def leak_component() -> Component:
             Param("p50_vd", 1.0, "1", "permeability rise for half-maximal vasodilation",
                   "assumption"),
             Param("beta_hr", 1.5, "1", "baroreflex gain of heart rate", "assumption"),
-            Param("n_renal", 4.0, "1", "steepness of renal output on pressure",
+            Param("n_renal", 3.0, "1", "steepness of renal output on pressure",
                   "assumption: oliguria below a MAP of about 65 mmHg"),
             Param("cr0", 1.0, "mg/dL", "baseline creatinine", GUYTON),
             Param("k_cr", math.log(2) / 4.0, "1/h", "creatinine elimination at normal GFR",

@@ -3,7 +3,7 @@
 IL-2 injected into a lesion (state ``A_it`` of the PK component) is diluted in
 the tumour volume; with plasma and endogenous IL-2 it sets the tumour-site level
 
-    V_tum = T/cells_per_ml,   C_it = A_it/(V_tum + v_site_min)        [IU/mL]
+    V_tum = (T + T_r)/cells_per_ml,   C_it = A_it/(V_tum + v_site_min)        [IU/mL]
     C_site_pM = C_pM + 3.994*C_it + IL_e
 
 Local IL-2 causes oedema and inflammation (seed 002), which lowers perfusion
@@ -36,7 +36,7 @@ def local_component() -> Component:
                   "assumption: oedema builds and resolves over about a day"),
         ),
         intermediates=(
-            Intermediate("V_tum", "T/cells_per_ml", "mL", "tumour volume"),
+            Intermediate("V_tum", "(T + T_r)/cells_per_ml", "mL", "tumour volume"),
             Intermediate("C_it", "A_it/(V_tum + v_site_min)", "IU/mL",
                          "IL-2 from intratumoral injection at the site"),
             Intermediate("C_site_pM", "C_pM + 3.994*C_it + IL_e", "pM", "IL-2 at the tumour"),

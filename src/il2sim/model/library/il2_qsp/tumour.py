@@ -1,12 +1,16 @@
 """Tumour growth, immune kill, necrosis of an injected lesion, and immune memory.
 
-Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by poor perfusion and
-by interferon; kill by CD8 and NK cells limited by access to large tumours
-(effector-limited, as in Kirschner & Panetta 1998):
+Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by
+poor perfusion and by interferon: immune-sensitive cells ``T`` and escape variants
+``T_r`` whose antigenicity is a fraction ``esc`` of the tumour's (antigen-loss
+variants; tumour heterogeneity is why responses are often partial). Kill by CD8
+and NK cells is limited by access to large tumours (effector-limited, as in
+Kirschner & Panetta 1998):
 
-    dT/dt = T*(growth - kill_eff - kill_mem - kill_nec)
-    growth   = r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T))
-    access   = g_T/(g_T + T)
+    dT/dt   = T*(growth - kill_eff - kill_mem - kill_nec)
+    dT_r/dt = T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)
+    growth   = r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T + T_r))
+    access   = g_T/(g_T + T + T_r)
     kill_eff = ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc + k_N*(N/N0)*(a_N0 + occ_int_site))
     kill_mem = k_M*M*ant*access,    kill_nec = k_nec*oed
 
@@ -14,9 +18,9 @@ by interferon; kill by CD8 and NK cells limited by access to large tumours
 cells release antigen; with IL-2 signalling at the site they build immune memory
 ``M`` (0-1), which decays over years (seed 002: cured animals reject a rechallenge):
 
-    dM/dt = k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M,  killed = T*(kills)
+    dM/dt = k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M
 
-Size: V = T/cells_per_ml (mL); equivalent-sphere diameter (6V/pi)^(1/3).
+Size: V = (T + T_r)/cells_per_ml (mL); equivalent-sphere diameter (6V/pi)^(1/3).
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from il2sim.model.compose import Component
 from il2sim.model.spec import DoseRoute, Intermediate, Observable, Param, State
 
 
-def tumour_component(initial_cells: float = 3e10) -> Component:
+def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.01) -> Component:
     return Component(
         name="tumour",
         description="Gompertz tumour, CD8/NK kill, local necrosis, immune memory",
         states=(
-            State("T", initial_cells, "cell", "tumour cells", log=True),
+            State("T", initial_cells * (1 - resistant_fraction), "cell",
+                  "immune-sensitive tumour cells", log=True),
+            State("T_r", initial_cells * resistant_fraction, "cell",
+                  "immune-escape tumour cells", log=True),
             State("M", 0.0, "1", "tumour-specific immune memory (0-1)"),
         ),
         params=(
@@ -41,6 +48,8 @@ def tumour_component(initial_cells: float = 3e10) -> Component:
             Param("r_T", math.log(2) / 2400 / math.log(100), "1/h", "Gompertz growth rate",
                   "assumption: doubling time about 100 days at 1% of the plateau, typical of "
                   "metastatic RCC and melanoma"),
+            Param("esc", 0.05, "1", "relative antigenicity of escape variants",
+                  "assumption: antigen-loss variants are barely recognised", (0.0, 1.0)),
             Param("g_T", 1e9, "cell", "tumour size halving immune access",
                   "assumption: effector-limited kill (KP98 g2 scaled to clinical burdens)"),
             Param("k_L", 2e-3, "1/h", "CD8 kill rate per baseline CD8 count", "assumption"),
@@ -49,7 +58,7 @@ def tumour_component(initial_cells: float = 3e10) -> Component:
             Param("a_N0", 0.1, "1", "NK cytotoxic activity without IL-2", "assumption"),
             Param("ant", 1.0, "1", "tumour antigenicity (immunogenicity)",
                   "assumption: varies between patients; the trial population samples it",
-                  (0.0, 100.0)),
+                  (0.0, 1e4)),
             Param("k_nec", 3e-3, "1/h", "necrosis of a poorly perfused injected lesion",
                   "assumption: calibrated to 50-70% local responses (seed 002)"),
             Param("k_M", 0.02, "1/h", "kill rate of full immune memory", "assumption"),
@@ -61,27 +70,30 @@ def tumour_component(initial_cells: float = 3e10) -> Component:
                   "assumption"),
         ),
         intermediates=(
-            Intermediate("access", "g_T/(g_T + T)", "1", "immune access to the tumour"),
+            Intermediate("access", "g_T/(g_T + T + T_r)", "1", "immune access to the tumour"),
             Intermediate(
                 "kill_eff",
                 "ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc + k_N*(N/N0)*(a_N0 + occ_int_site))",
                 "1/h", "effector kill per tumour cell"),
             Intermediate("kill_mem", "k_M*M*ant*access", "1/h", "memory kill per tumour cell"),
             Intermediate("kill_nec", "k_nec*oed", "1/h", "necrosis per tumour cell"),
-            Intermediate("growth", "r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T))", "1/h",
-                         "Gompertz growth per tumour cell"),
-            Intermediate("killed", "T*(kill_eff + kill_mem + kill_nec)", "cell/h",
-                         "tumour cells killed"),
+            Intermediate("growth", "r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T + T_r))",
+                         "1/h", "Gompertz growth per tumour cell"),
+            Intermediate("killed", "(T + esc*T_r)*(kill_eff + kill_mem) + (T + T_r)*kill_nec",
+                         "cell/h", "tumour cells killed"),
         ),
         observables=(
             Observable("tumour_volume", "V_tum", "mL", "tumour volume"),
             Observable("tumour_diameter", "10*(6*V_tum/pi)**(1/3)", "mm",
                        "diameter of a sphere of the tumour's volume"),
             Observable("immune_memory", "M", "1", "tumour-specific immune memory"),
+            Observable("resistant_fraction", "T_r/(T + T_r)", "1",
+                       "fraction of escape variants in the tumour"),
         ),
         routes=(DoseRoute("challenge", "T", "cell", "tumour cell inoculation (rechallenge)"),),
         terms={
             "T": "T*(growth - kill_eff - kill_mem - kill_nec)",
+            "T_r": "T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)",
             "M": "k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M",
         },
     )
