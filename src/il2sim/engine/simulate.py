@@ -13,6 +13,7 @@ from il2sim.dosing.regimen import Regimen
 from il2sim.engine.decisions import DoseDecider, GiveAll
 from il2sim.engine.events import DoseActions, EngineError, resolve_events
 from il2sim.engine.loop import BatchOutput, run_batch
+from il2sim.engine.native_backend import NativeBackend
 from il2sim.engine.result import SimulationResult
 from il2sim.engine.scipy_backend import METHODS, ScipyBackend
 from il2sim.model.compile import compile_model
@@ -21,7 +22,7 @@ from il2sim.units import bsa_mosteller
 
 __all__ = ["BACKENDS", "SimulationError", "simulate"]
 
-BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend}
+BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend, "native": NativeBackend}
 
 ParamInput: TypeAlias = Mapping[str, ArrayLike] | pd.DataFrame | None
 

@@ -1,0 +1,223 @@
+"""Generate C source for a model's right-hand side and Jacobian in internal coordinates.
+
+The expressions are those of :mod:`il2sim.model.compile`: intermediates
+substituted, log states transformed (``dy_i/dt = f_i(x)/x_i`` with
+``x_j = exp(y_j)``), the exponentials of each term merged into one
+(:func:`il2sim.model.compile._divide_by_exp`), the analytic Jacobian
+``J_ij = d(dy_i/dt)/dy_j`` by symbolic differentiation, common subexpressions
+eliminated with :func:`sympy.cse`, and every ``exp`` argument capped at 709.
+Only the printer differs: C99 instead of Python.
+
+The generated translation unit defines, for ``NS`` states, ``NP`` parameters
+and ``NU`` inputs (the order of :class:`~il2sim.model.compile.CompiledModel`)::
+
+    #define IL2_NS ...  IL2_NP ...  IL2_NU ...  IL2_TIME_DEPENDENT 0|1
+    static void il2_rhs(double t, const double *y, const double *p, const double *u,
+                        double *f);                      /* f = dy/dt            */
+    static void il2_rhs_jac(double t, const double *y, const double *p,
+                            const double *u, double *f, double *J);  /* J row-major */
+    static void il2_dfdt(double t, const double *y, const double *p,
+                         const double *u, double *ft);   /* d(dy/dt)/dt          */
+
+``il2_rhs_jac`` shares subexpressions between the right-hand side and the
+Jacobian at one point (a Rosenbrock step needs both there). The engine's
+native backend appends its integrator to this source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy
+from sympy.printing.c import C99CodePrinter
+from sympy.printing.precedence import precedence
+
+from il2sim.model import compile as _compile_module
+from il2sim.model.compile import _EXP_CAP, _divide_by_exp
+from il2sim.model.spec import Model
+
+__all__ = ["InternalForm", "c_source", "internal_form", "model_fingerprint"]
+
+
+@dataclass(frozen=True)
+class InternalForm:
+    """The symbolic right-hand side and Jacobian in internal coordinates.
+
+    Symbols: ``_y<j>`` (internal states), ``_p<j>`` (parameters in model order),
+    ``_u<j>`` (inputs: the model's, then ``rate_<route>`` per route without one),
+    ``_t`` (time).
+
+    Attributes:
+        log_mask: True where a state is integrated as its logarithm.
+        input_names: the inputs in positional order.
+        rhs: ``dy_i/dt``, one expression per state.
+        jac: ``J_ij``, row-major (``n_states**2`` expressions).
+        dfdt: ``d(dy_i/dt)/dt``; empty when the equations do not involve time.
+    """
+
+    log_mask: tuple[bool, ...]
+    input_names: tuple[str, ...]
+    t: sympy.Symbol
+    ys: tuple[sympy.Symbol, ...]
+    ps: tuple[sympy.Symbol, ...]
+    us: tuple[sympy.Symbol, ...]
+    rhs: tuple[sympy.Expr, ...]
+    jac: tuple[sympy.Expr, ...]
+    dfdt: tuple[sympy.Expr, ...]
+
+
+def internal_form(model: Model) -> InternalForm:
+    """The model's equations in internal coordinates, as :func:`compile_model` builds them.
+
+    This mirrors the symbolic half of ``il2sim.model.compile._compile`` (implicit route
+    inputs, log transform with merged exponentials, symbolic Jacobian, positional
+    renaming). The native backend's tests compare the generated C against the compiled
+    Python functions on every library model, so a drift between the two fails loudly.
+    """
+    sym = model.symbolic
+    n = len(sym.states)
+    log_mask = tuple(bool(s.log) for s in model.states)
+
+    input_names = list(model.input_names)
+    extra_rates: dict[str, sympy.Symbol] = {}
+    for route in model.routes:
+        if route.input is None:
+            name = f"rate_{route.name}"
+            input_names.append(name)
+            extra_rates[route.name] = sympy.Symbol(name, real=True)
+    inputs = tuple(sym.inputs) + tuple(extra_rates.values())
+
+    rhs_natural = list(sym.rhs)
+    for route in model.routes:
+        if route.name in extra_rates:
+            i = model.state_names.index(route.state)
+            rhs_natural[i] = rhs_natural[i] + extra_rates[route.name]
+
+    ys = tuple(sympy.Symbol(f"_y{j}", real=True) for j in range(n))
+    to_y = {x: (sympy.exp(y) if log else y) for x, y, log in zip(sym.states, ys, log_mask)}
+    rhs_internal: list[sympy.Expr] = []
+    for i, expr in enumerate(rhs_natural):
+        e = expr.xreplace(to_y)
+        if log_mask[i]:
+            e = _divide_by_exp(e, ys[i])
+        rhs_internal.append(e)
+    jac_internal = [sympy.diff(e, y) for e in rhs_internal for y in ys]
+
+    ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
+    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(inputs)))
+    tt = sympy.Symbol("_t", real=True)
+    rename = {**dict(zip(sym.params, ps)), **dict(zip(inputs, us)), sym.t: tt}
+    rhs = tuple(e.xreplace(rename) for e in rhs_internal)
+    jac = tuple(e.xreplace(rename) for e in jac_internal)
+    dfdt: tuple[sympy.Expr, ...] = ()
+    if any(e.has(tt) for e in rhs):
+        dfdt = tuple(sympy.diff(e, tt) for e in rhs)
+    return InternalForm(log_mask, tuple(input_names), tt, ys, ps, us, rhs, jac, dfdt)
+
+
+class _CPrinter(C99CodePrinter):  # type: ignore[misc]  # SymPy is untyped
+    """C99 printer: capped exp (as compile.py), small integer powers as products."""
+
+    def _print_exp(self, expr: sympy.exp) -> str:
+        return f"il2_exp({self._print(expr.args[0])})"
+
+    def _print_Pow(self, expr: sympy.Pow) -> str:
+        base, exponent = expr.args
+        if exponent.is_Integer and 2 <= abs(int(exponent)) <= 4:
+            b = self.parenthesize(base, precedence(expr))
+            product = "*".join([b] * abs(int(exponent)))
+            return f"({product})" if exponent > 0 else f"(1.0/({product}))"
+        return str(super()._print_Pow(expr))
+
+
+_PRELUDE = f"""\
+#include <math.h>
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+/* exp() with its argument capped at {_EXP_CAP} (as il2sim.model.compile): a trial step far
+   outside the solution gives a large finite derivative that the integrator rejects.
+   A NaN argument stays NaN. */
+static inline double il2_exp(double a) {{ return exp(a > {_EXP_CAP} ? {_EXP_CAP} : a); }}
+"""
+
+
+def _c_function(
+    name: str,
+    outputs: Sequence[tuple[str, Sequence[sympy.Expr]]],
+    form: InternalForm,
+) -> str:
+    """One C function writing each output array, subexpressions shared by one CSE."""
+    printer = _CPrinter()
+    flat = [(array, k, e) for array, exprs in outputs for k, e in enumerate(exprs)]
+    nonzero = [(array, k, e) for array, k, e in flat if e != 0]
+    replacements, reduced = sympy.cse([e for _, _, e in nonzero],
+                                      symbols=sympy.numbered_symbols("_c"))
+    used: set[sympy.Basic] = set().union(*(e.free_symbols for e in reduced),
+                                         *(e.free_symbols for _, e in replacements))
+    args = ", ".join(f"double *restrict {array}" for array, _ in outputs)
+    lines = [f"static void {name}(double _t, const double *restrict _v, "
+             "const double *restrict _p, const double *restrict _u, " + args + ") {",
+             "    (void)_t; (void)_v; (void)_p; (void)_u;"]
+    for prefix, symbols in (("_v", form.ys), ("_p", form.ps), ("_u", form.us)):
+        for j, s in enumerate(symbols):
+            if s in used:
+                lines.append(f"    const double {s} = {prefix}[{j}];")
+    for s, e in replacements:
+        lines.append(f"    const double {s} = {printer.doprint(e)};")
+    for array, k, e in flat:
+        if e == 0:
+            lines.append(f"    {array}[{k}] = 0.0;")
+    for (array, k, _), e in zip(nonzero, reduced):
+        lines.append(f"    {array}[{k}] = {printer.doprint(e)};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def c_source(model: Model) -> str:
+    """C source of the model functions (see the module docstring for the interface)."""
+    form = internal_form(model)
+    n = len(form.ys)
+    parts = [
+        f"/* il2sim model {model.name!r}: generated by il2sim.model.codegen_c; do not edit. */",
+        _PRELUDE,
+        f"#define IL2_NS {n}",
+        f"#define IL2_NP {len(form.ps)}",
+        f"#define IL2_NU {len(form.us)}",
+        f"#define IL2_TIME_DEPENDENT {1 if form.dfdt else 0}",
+        "",
+        _c_function("il2_rhs", [("_f", form.rhs)], form),
+        "",
+        _c_function("il2_rhs_jac", [("_f", form.rhs), ("_J", form.jac)], form),
+        "",
+        _c_function("il2_dfdt", [("_ft", form.dfdt or (sympy.Integer(0),) * n)], form),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def model_fingerprint(model: Model) -> str:
+    """A hash of everything the generated C depends on, computed without SymPy work.
+
+    The model's structure (state names and log flags, parameter and input order,
+    equations, intermediates, routes), the source of this module and of
+    :mod:`il2sim.model.compile`, and the SymPy version. Two models with the same
+    fingerprint generate the same C source, so a compiled library can be reused.
+    """
+    structure = repr((
+        model.name,
+        [(s.name, s.log) for s in model.states],
+        list(model.param_names),
+        list(model.input_names),
+        [model.equations[s] for s in model.state_names],
+        [(i.name, i.expr) for i in model.intermediates],
+        [(r.name, r.state, r.input) for r in model.routes],
+    ))
+    digest = hashlib.sha256(structure.encode())
+    for module_file in (__file__, _compile_module.__file__):
+        digest.update(Path(str(module_file)).read_bytes())
+    digest.update(sympy.__version__.encode())
+    return digest.hexdigest()
