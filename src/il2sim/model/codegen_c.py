@@ -3,7 +3,7 @@
 The expressions are those of :mod:`il2sim.model.compile`: intermediates
 substituted, log states transformed (``dy_i/dt = f_i(x)/x_i`` with
 ``x_j = exp(y_j)``), the exponentials of each term merged into one
-(:func:`il2sim.model.compile._divide_by_exp`), the analytic Jacobian
+(:mod:`il2sim.model.internal`), the analytic Jacobian
 ``J_ij = d(dy_i/dt)/dy_j`` by symbolic differentiation, common subexpressions
 eliminated with :func:`sympy.cse`, and every ``exp`` argument capped at 709.
 Only the printer differs: C99 instead of Python.
@@ -28,94 +28,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import sympy
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import precedence
 
-from il2sim.model import compile as _compile_module
-from il2sim.model.compile import _EXP_CAP, _divide_by_exp
+from il2sim.model import internal as _internal_module
+from il2sim.model.internal import EXP_CAP as _EXP_CAP
+from il2sim.model.internal import InternalForm, internal_form
 from il2sim.model.spec import Model
 
 __all__ = ["InternalForm", "c_source", "internal_form", "model_fingerprint"]
-
-
-@dataclass(frozen=True)
-class InternalForm:
-    """The symbolic right-hand side and Jacobian in internal coordinates.
-
-    Symbols: ``_y<j>`` (internal states), ``_p<j>`` (parameters in model order),
-    ``_u<j>`` (inputs: the model's, then ``rate_<route>`` per route without one),
-    ``_t`` (time).
-
-    Attributes:
-        log_mask: True where a state is integrated as its logarithm.
-        input_names: the inputs in positional order.
-        rhs: ``dy_i/dt``, one expression per state.
-        jac: ``J_ij``, row-major (``n_states**2`` expressions).
-        dfdt: ``d(dy_i/dt)/dt``; empty when the equations do not involve time.
-    """
-
-    log_mask: tuple[bool, ...]
-    input_names: tuple[str, ...]
-    t: sympy.Symbol
-    ys: tuple[sympy.Symbol, ...]
-    ps: tuple[sympy.Symbol, ...]
-    us: tuple[sympy.Symbol, ...]
-    rhs: tuple[sympy.Expr, ...]
-    jac: tuple[sympy.Expr, ...]
-    dfdt: tuple[sympy.Expr, ...]
-
-
-def internal_form(model: Model) -> InternalForm:
-    """The model's equations in internal coordinates, as :func:`compile_model` builds them.
-
-    This mirrors the symbolic half of ``il2sim.model.compile._compile`` (implicit route
-    inputs, log transform with merged exponentials, symbolic Jacobian, positional
-    renaming). The native backend's tests compare the generated C against the compiled
-    Python functions on every library model, so a drift between the two fails loudly.
-    """
-    sym = model.symbolic
-    n = len(sym.states)
-    log_mask = tuple(bool(s.log) for s in model.states)
-
-    input_names = list(model.input_names)
-    extra_rates: dict[str, sympy.Symbol] = {}
-    for route in model.routes:
-        if route.input is None:
-            name = f"rate_{route.name}"
-            input_names.append(name)
-            extra_rates[route.name] = sympy.Symbol(name, real=True)
-    inputs = tuple(sym.inputs) + tuple(extra_rates.values())
-
-    rhs_natural = list(sym.rhs)
-    for route in model.routes:
-        if route.name in extra_rates:
-            i = model.state_names.index(route.state)
-            rhs_natural[i] = rhs_natural[i] + extra_rates[route.name]
-
-    ys = tuple(sympy.Symbol(f"_y{j}", real=True) for j in range(n))
-    to_y = {x: (sympy.exp(y) if log else y) for x, y, log in zip(sym.states, ys, log_mask)}
-    rhs_internal: list[sympy.Expr] = []
-    for i, expr in enumerate(rhs_natural):
-        e = expr.xreplace(to_y)
-        if log_mask[i]:
-            e = _divide_by_exp(e, ys[i])
-        rhs_internal.append(e)
-    jac_internal = [sympy.diff(e, y) for e in rhs_internal for y in ys]
-
-    ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
-    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(inputs)))
-    tt = sympy.Symbol("_t", real=True)
-    rename = {**dict(zip(sym.params, ps)), **dict(zip(inputs, us)), sym.t: tt}
-    rhs = tuple(e.xreplace(rename) for e in rhs_internal)
-    jac = tuple(e.xreplace(rename) for e in jac_internal)
-    dfdt: tuple[sympy.Expr, ...] = ()
-    if any(e.has(tt) for e in rhs):
-        dfdt = tuple(sympy.diff(e, tt) for e in rhs)
-    return InternalForm(log_mask, tuple(input_names), tt, ys, ps, us, rhs, jac, dfdt)
 
 
 class _CPrinter(C99CodePrinter):  # type: ignore[misc]  # SymPy is untyped
@@ -217,7 +141,7 @@ def model_fingerprint(model: Model) -> str:
         [(r.name, r.state, r.input) for r in model.routes],
     ))
     digest = hashlib.sha256(structure.encode())
-    for module_file in (__file__, _compile_module.__file__):
+    for module_file in (__file__, _internal_module.__file__):
         digest.update(Path(str(module_file)).read_bytes())
     digest.update(sympy.__version__.encode())
     return digest.hexdigest()

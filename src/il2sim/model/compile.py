@@ -1,16 +1,8 @@
 """Compile a :class:`~il2sim.model.spec.Model` to numeric functions.
 
-The compiled form integrates in *internal coordinates* ``y``: ``y_i = log(x_i)``
-for states declared ``log=True`` and ``y_i = x_i`` otherwise. With
-``x_i = exp(y_i)`` the chain rule gives
-
-    dy_i/dt = f_i(t, x, p, u) / x_i          (log states)
-    dy_i/dt = f_i(t, x, p, u)                (linear states)
-
-and the analytic Jacobian ``J_ij = d(dy_i/dt)/dy_j`` is obtained by symbolic
-differentiation of these expressions. Every route without a named input gets an
-implicit input (its infusion rate) added to d(state)/dt, so infusions are
-exact rate switches.
+The compiled form integrates in *internal coordinates* (log of the states
+declared ``log=True``); the expressions, their analytic Jacobian and the implicit
+route inputs come from :mod:`il2sim.model.internal`, shared with the C generator.
 
 Two families of functions are generated from the same expressions (after common
 subexpression elimination): batched ones over N parameter sets at once
@@ -31,6 +23,8 @@ from numpy.typing import NDArray
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from il2sim.model.internal import EXP_CAP as _EXP_CAP
+from il2sim.model.internal import internal_form
 from il2sim.model.spec import Model
 
 __all__ = ["CompiledModel", "compile_model"]
@@ -98,49 +92,20 @@ def compile_model(model: Model) -> CompiledModel:
 
 def _compile(model: Model) -> CompiledModel:
     sym = model.symbolic
+    form = internal_form(model)
     n = len(sym.states)
-    log_mask = np.array([s.log for s in model.states], dtype=bool)
-
-    # Inputs: declared ones, then an implicit rate per route without a named input.
-    input_names = list(model.input_names)
-    route_input: dict[str, int] = {}
-    extra_rates: dict[str, sympy.Symbol] = {}
-    for route in model.routes:
-        if route.input is not None:
-            route_input[route.name] = input_names.index(route.input)
-        else:
-            name = f"rate_{route.name}"
-            route_input[route.name] = len(input_names)
-            input_names.append(name)
-            extra_rates[route.name] = sympy.Symbol(name, real=True)
-    inputs = tuple(sym.inputs) + tuple(extra_rates.values())
-
-    rhs_natural = list(sym.rhs)
-    for route in model.routes:
-        if route.name in extra_rates:
-            i = model.state_names.index(route.state)
-            rhs_natural[i] = rhs_natural[i] + extra_rates[route.name]
-
-    # Internal coordinates y: x_j = exp(y_j) for log states.
-    ys = tuple(sympy.Symbol(f"_y{j}", real=True) for j in range(n))
-    to_y = {x: (sympy.exp(y) if log else y) for x, y, log in zip(sym.states, ys, log_mask)}
-    rhs_internal: list[sympy.Expr] = []
-    for i, expr in enumerate(rhs_natural):
-        e = expr.xreplace(to_y)
-        if log_mask[i]:
-            e = _divide_by_exp(e, ys[i])
-        rhs_internal.append(e)
-    jac_internal = [[sympy.diff(e, y) for y in ys] for e in rhs_internal]
-
-    # Rename parameters and inputs to positional symbols for code generation.
-    ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
-    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(inputs)))
+    route_input = {r.name: form.input_names.index(r.input or f"rate_{r.name}")
+                   for r in model.routes}
+    ys, ps, us, tt = form.ys, form.ps, form.us, form.t
+    rhs_internal = list(form.rhs)
+    jac_flat = list(form.jac)
+    # Observables are evaluated in natural coordinates x.
     xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(n))
-    tt = sympy.Symbol("_t", real=True)
-    rename = {**dict(zip(sym.params, ps)), **dict(zip(inputs, us)), sym.t: tt}
-    rhs_internal = [e.xreplace(rename) for e in rhs_internal]
-    jac_flat = [e.xreplace(rename) for row in jac_internal for e in row]
-    obs = [e.xreplace({**rename, **dict(zip(sym.states, xs))}) for e in sym.observables]
+    rename = {**dict(zip(sym.params, ps)), **dict(zip(sym.inputs, us)), sym.t: tt,
+              **dict(zip(sym.states, xs))}
+    obs = [e.xreplace(rename) for e in sym.observables]
+    log_mask = np.array(form.log_mask, dtype=bool)
+    input_names = list(form.input_names)
 
     sources = [
         _function_source("rhs", rhs_internal, (n,), ys, ps, us, tt, batched=True),
@@ -164,32 +129,6 @@ def _compile(model: Model) -> CompiledModel:
         jac_one=namespace["jac_one"],
         source=source,
     )
-
-
-def _divide_by_exp(expr: sympy.Expr, y: sympy.Symbol) -> sympy.Expr:
-    """``expr * exp(-y)`` with the exponentials of each term merged into one.
-
-    ``p*exp(a)*exp(b)/(g + exp(b)) * exp(-y)`` becomes ``p*exp(a + b - y)/(g + exp(b))``:
-    a product of separate exponentials would overflow to inf*0 = nan when a state
-    has fallen to 1e-300 (its log to -700) while another term keeps it finite.
-    """
-    terms = []
-    for term in sympy.Add.make_args(sympy.expand_mul(expr)):
-        exponent: sympy.Expr = -y
-        rest = []
-        for factor in sympy.Mul.make_args(term):
-            if isinstance(factor, sympy.exp):
-                exponent = exponent + factor.args[0]
-            else:
-                rest.append(factor)
-        terms.append(sympy.Mul(*rest) * sympy.exp(exponent))
-    return sympy.Add(*terms)
-
-
-# exp() arguments are capped at 709 (exp(709) = 8.2e307, the largest safe value) so that
-# a trial step far outside the solution's range gives a large finite derivative, which the
-# integrator rejects, instead of an overflow that aborts the solve.
-_EXP_CAP = 709.0
 
 
 class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
