@@ -359,17 +359,24 @@ DEFAULT_DB = Path("il2sim-results.duckdb")
 @click.option("--patients", type=click.IntRange(min=1), help="Override the number of patients.")
 @click.option("--backend", type=click.Choice(["native", "scipy"]), help="Override the backend.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the figures.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Run chunks on a local Dask cluster of this many worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask scheduler.")
 def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: int | None,
-                  backend: str | None, no_plots: bool) -> None:
+                  backend: str | None, no_plots: bool, workers: int | None,
+                  scheduler: str | None) -> None:
     """Run a virtual trial; print its summary, store it, draw its figures."""
     import dataclasses
 
     from il2sim.io.store import ResultStore
     from il2sim.io.trial_config import load_trial
     from il2sim.trial.outputs import write_trial_outputs
-    from il2sim.trial.runner import run_trial
+    from il2sim.trial.runner import dask_client, run_trial
     from il2sim.trial.statistics import summary_table
 
+    if workers is not None and scheduler is not None:
+        raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
+                          "not both")
     if not trial_file.is_file():
         raise ConfigError(str(trial_file), None, "no such file")
     spec = load_trial(trial_file)
@@ -384,8 +391,18 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
                         MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                         transient=True, disable=not console.is_terminal)
     task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
-    with ResultStore(db) as store, progress:
-        result = run_trial(spec, store=store, progress=lambda k: progress.advance(task, k))
+    client = (dask_client(workers=workers, scheduler=scheduler)
+              if workers is not None or scheduler is not None else None)
+    try:
+        with ResultStore(db) as store, progress:
+            result = run_trial(spec, store=store, client=client,
+                               progress=lambda k: progress.advance(task, k))
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()  # type: ignore[attr-defined]
+            if cluster is not None:
+                cluster.close()
     out = _console()
     out.print(_frame_table(summary_table(result.endpoints, result.doses),
                            f"{spec.name} (seed {spec.seed})"))

@@ -26,7 +26,7 @@ from il2sim.trial.endpoints import MortalityModel, patient_endpoints
 from il2sim.trial.protocol import LabelProtocol, label_courses
 from il2sim.units import parse_quantity
 
-__all__ = ["TrialResult", "TrialSpec", "run_trial", "simulate_chunk"]
+__all__ = ["TrialResult", "TrialSpec", "dask_client", "run_trial", "simulate_chunk"]
 
 VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
 
@@ -151,8 +151,21 @@ def simulate_chunk(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> dic
 
 
 def run_trial(spec: TrialSpec, *, store: object | None = None,
-              progress: Callable[[int], None] | None = None) -> TrialResult:
-    """Run the trial (resuming from ``store`` if given: an ``il2sim.io.store.ResultStore``)."""
+              progress: Callable[[int], None] | None = None,
+              client: object | None = None) -> TrialResult:
+    """Run the trial, serially or on a Dask cluster, resuming from ``store`` if given.
+
+    Main arguments:
+        spec: the trial.
+
+    Other arguments:
+        store: an ``il2sim.io.store.ResultStore``: chunks already stored are not recomputed,
+            each new chunk is written (in this process, the single writer) as it completes.
+        progress: called with the number of patients of each finished chunk.
+        client: a ``dask.distributed.Client``: chunks become independent tasks (retried up
+            to twice if a worker fails). Results are identical to the serial run, since
+            every patient's random draws are seeded by (seed, patient).
+    """
     model = get_model(spec.model)
     patients = spec.population.sample(spec.n_patients, spec.seed)
     chunks = [patients.iloc[i: i + spec.chunk_size]
@@ -165,28 +178,47 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
             seed=spec.seed, n_patients=spec.n_patients, chunk_size=spec.chunk_size,
             config=json.dumps(spec.describe(), default=str, sort_keys=True))
         done = store.done_chunks(run_id)  # type: ignore[attr-defined]
-    collected: dict[str, list[pd.DataFrame]] = {k: [] for k in
-                                                ("patients", "doses", "observations", "endpoints")}
-    for k, chunk in enumerate(chunks):
-        if k in done:
-            if progress is not None:
-                progress(len(chunk))
-            continue
-        frames = simulate_chunk(spec, model, chunk)
+    collected: dict[int, dict[str, pd.DataFrame]] = {}
+
+    def finished(k: int, frames: dict[str, pd.DataFrame]) -> None:
         if store is not None:
             store.write_chunk(run_id, k, frames)  # type: ignore[attr-defined]
-        for name, f in frames.items():
-            collected[name].append(f)
+        collected[k] = frames
         if progress is not None:
-            progress(len(chunk))
+            progress(len(chunks[k]))
+
+    if progress is not None:
+        progress(sum(len(chunks[k]) for k in done))
+    todo = [k for k in range(len(chunks)) if k not in done]
+    if client is None:
+        for k in todo:
+            finished(k, simulate_chunk(spec, model, chunks[k]))
+    else:
+        from distributed import as_completed
+
+        futures = {client.submit(_remote_chunk, spec, chunks[k], k,  # type: ignore[attr-defined]
+                                 pure=False, retries=2): k for k in todo}
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            k, frames = future.result()
+            finished(k, frames)
     if store is not None:
         store.finish(run_id)  # type: ignore[attr-defined]
         tables = {name: store.table(run_id, name)  # type: ignore[attr-defined]
-                  for name in collected}
+                  for name in TABLES}
     else:
-        tables = {name: pd.concat(f, ignore_index=True) for name, f in collected.items()}
+        tables = {name: pd.concat([collected[k][name] for k in sorted(collected)],
+                                  ignore_index=True) for name in TABLES}
     return TrialResult(spec, tables["patients"], tables["doses"], tables["observations"],
                        tables["endpoints"])
+
+
+TABLES = ("patients", "doses", "observations", "endpoints")
+
+
+def _remote_chunk(spec: TrialSpec, patients: pd.DataFrame, k: int
+                  ) -> tuple[int, dict[str, pd.DataFrame]]:
+    """A chunk as a Dask task: the worker builds (and caches) the model itself."""
+    return k, simulate_chunk(spec, get_model(spec.model), patients)
 
 
 def _model_version(model: Model) -> str:
@@ -196,3 +228,16 @@ def _model_version(model: Model) -> str:
 
     text = repr((model.equations, [(p.name, p.value) for p in model.params]))
     return f"{__version__}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> object:
+    """A Dask client: on an existing scheduler, or on a local cluster of ``workers``
+    processes bound to loopback (each worker's native backend uses one thread)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return Client(scheduler)  # type: ignore[no-untyped-call]
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=workers or 2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, env={"IL2SIM_THREADS": "1"})
+    return Client(cluster)  # type: ignore[no-untyped-call]

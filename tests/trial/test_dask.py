@@ -1,0 +1,64 @@
+"""Trials on a real local Dask cluster (loopback): identical to the serial run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from il2sim.io.store import ResultStore
+from il2sim.model.library import get_model
+from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.trial.runner import (
+    TrialSpec,
+    _model_version,
+    dask_client,
+    run_trial,
+    simulate_chunk,
+)
+
+POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
+SPEC = TrialSpec("dask", n_patients=8, seed=5, population=POP, horizon_days=150.0,
+                 max_courses=2, backend="native", chunk_size=2)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[object]:
+    c = dask_client(workers=2)
+    yield c
+    cluster = c.cluster  # type: ignore[attr-defined]
+    c.close()  # type: ignore[attr-defined]
+    cluster.close()
+
+
+def test_a_dask_run_equals_the_serial_run(client: object) -> None:
+    serial = run_trial(SPEC)
+    distributed = run_trial(SPEC, client=client)
+    for name in ("endpoints", "doses", "scans"):
+        pd.testing.assert_frame_equal(getattr(serial, name), getattr(distributed, name))
+
+
+def test_a_dask_run_completes_an_interrupted_stored_run(client: object,
+                                                       tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    patients = SPEC.population.sample(SPEC.n_patients, SPEC.seed)
+    with ResultStore(db) as store:  # an interrupted run: chunks 0 and 1 are stored
+        run_id = store.create_run(name=SPEC.name, model=SPEC.model,
+                                  model_version=_model_version(get_model(SPEC.model)),
+                                  seed=SPEC.seed, n_patients=SPEC.n_patients,
+                                  chunk_size=SPEC.chunk_size,
+                                  config=json.dumps(SPEC.describe(), default=str,
+                                                    sort_keys=True))
+        for k in (0, 1):
+            store.write_chunk(run_id, k, simulate_chunk(SPEC, get_model(SPEC.model),
+                                                        patients.iloc[2 * k: 2 * k + 2]))
+    with ResultStore(db) as store:
+        result = run_trial(SPEC, store=store, client=client)
+        assert store.done_chunks(run_id) == {0, 1, 2, 3}
+    serial = run_trial(SPEC).endpoints
+    assert sorted(result.endpoints["patient"]) == list(range(8))
+    pd.testing.assert_frame_equal(result.endpoints.drop(columns="run_id"), serial,
+                                  check_dtype=False)
