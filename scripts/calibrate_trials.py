@@ -141,17 +141,25 @@ def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, floa
                       - log_g[name])
 
     def tumour_loss(x: np.ndarray) -> float:
-        # x: log medians of ant and f_res, log sigma of ant (kept near its prior value)
+        # x: log medians of ant and f_res, log sigma of ant (kept near its prior value);
+        # a fit that rests on a handful of simulated patients (ESS < 100) is penalised
         ww = w("ant", x[0], math.exp(x[2])) * w("f_res", x[1])
-        return ((np.sum(ww * cr) / ww.sum() - target["cr"]) ** 2
-                + (np.sum(ww * pr) / ww.sum() - target["pr"]) ** 2
-                + 1e-5 * (x[2] - math.log(SIGMA["ant"])) ** 2)
+        ess = ww.sum() ** 2 / max(float(np.sum(ww**2)), 1e-300)
+        return float((np.sum(ww * cr) / ww.sum() - target["cr"]) ** 2
+                     + (np.sum(ww * pr) / ww.sum() - target["pr"]) ** 2
+                     + 1e-5 * (x[2] - math.log(SIGMA["ant"])) ** 2
+                     + 1e-3 * max(0.0, 1 - ess / 100) ** 2)
 
     start = [math.log(float(np.median(draws["ant"]))),
              math.log(float(np.median(draws["f_res"]))), math.log(SIGMA["ant"])]
-    best = min((optimize.minimize(tumour_loss, np.add(start, d), method="Nelder-Mead",
+    bounds = [(math.log(RANGES["ant"][0]), math.log(RANGES["ant"][1])),
+              (math.log(RANGES["f_res"][0]), math.log(RANGES["f_res"][1])),
+              (math.log(0.3), math.log(2.0))]
+    best = min((optimize.minimize(tumour_loss, np.clip(np.add(start, d), *np.array(bounds).T),
+                                  method="Nelder-Mead", bounds=bounds,
                                   options={"xatol": 1e-5, "fatol": 1e-14, "maxiter": 4000})
-                for d in ([0, 0, 0], [1, -1, 0], [-1, 1, 0.3], [0.5, -2, -0.3])),
+                for d in ([0, 0, 0], [1, -1, 0], [-1, 1, 0.3], [0.5, -2, -0.3],
+                          [1, 1, 0])),
                key=lambda r: r.fun)
     ant_sigma = math.exp(best.x[2])
     w_tumour = w("ant", best.x[0], ant_sigma) * w("f_res", best.x[1])

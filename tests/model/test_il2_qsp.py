@@ -131,7 +131,8 @@ def test_a_cured_subject_rejects_a_rechallenge() -> None:
 
 
 def test_helpers_make_il2_when_stimulated_by_tumour_antigen() -> None:
-    r = simulate(QSP, None, initial={"T": [1e6, 1e10], "IL_e": 0.0}, times=[0.0, 48.0], **TOL)
+    r = simulate(QSP, None, initial={"T": [1e6, 1e10], "T_r": [1e4, 1e8], "IL_e": 0.0},
+                 times=[0.0, 48.0], **TOL)
     assert r["IL_e"][1, -1] > 50 * r["IL_e"][0, -1] > 0
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from il2sim.trial.response import RECIST, WHO, best_response, classify_scans, measure
+from il2sim.trial.response import WHO, best_response, classify_scans, measure
 
 
 def test_recist_thresholds() -> None:
