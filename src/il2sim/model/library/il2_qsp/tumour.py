@@ -3,9 +3,9 @@
 Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by
 poor perfusion and by interferon: immune-sensitive cells ``T`` and escape variants
 ``T_r`` whose antigenicity is a fraction ``esc`` of the tumour's (antigen-loss
-variants; tumour heterogeneity is why responses are often partial: a small escape
-clone is cleared once the tumour is small enough for effectors to reach it, a large
-one keeps growing). Kill by CD8
+variants; tumour heterogeneity is why responses are often partial). Immune memory,
+built while IL-2 acts on a dying tumour, mops up a small escape clone once the
+tumour is small enough to reach; a large clone keeps growing. Kill by CD8
 and NK cells is limited by access to large tumours (effector-limited, as in
 Kirschner & Panetta 1998):
 
@@ -50,7 +50,7 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("r_T", math.log(2) / 2400 / math.log(100), "1/h", "Gompertz growth rate",
                   "assumption: doubling time about 100 days at 1% of the plateau, typical of "
                   "metastatic RCC and melanoma"),
-            Param("esc", 0.2, "1", "relative antigenicity of escape variants",
+            Param("esc", 0.05, "1", "relative antigenicity of escape variants",
                   "assumption: antigen-loss variants are barely recognised", (0.0, 1.0)),
             Param("g_T", 1e9, "cell", "tumour size halving immune access",
                   "assumption: effector-limited kill (KP98 g2 scaled to clinical burdens)"),
@@ -63,7 +63,8 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
                   (0.0, 1e4)),
             Param("k_nec", 3e-3, "1/h", "necrosis of a poorly perfused injected lesion",
                   "assumption: calibrated to 50-70% local responses (seed 002)"),
-            Param("k_M", 0.02, "1/h", "kill rate of full immune memory", "assumption"),
+            Param("k_M", 0.05, "1/h", "kill rate of full immune memory",
+                  "assumption: mops up a small escape clone in complete responders"),
             Param("k_mem", 0.005, "1/h", "memory formation under antigen release and IL-2",
                   "assumption"),
             Param("K_kill", 1e7, "cell/h", "antigen release for half-maximal memory formation",
