@@ -1,0 +1,506 @@
+"""Global sensitivity analysis: Morris screening and Sobol' indices, via SALib.
+
+The estimators are SALib's; this module adds a frozen :class:`Problem`, seeded and
+reproducible sampling, one batched evaluation of the model per analysis, a
+convergence table, an adapter that turns an il2sim model into a batched function
+of its parameters, and a tornado plot.
+
+A function under analysis has the signature ``func(X) -> y`` with ``X`` of shape
+``(N, d)`` (one parameter set per row, columns in ``problem.names`` order) and
+``y`` of shape ``(N,)``; it is called once per analysis, so a whole design is
+simulated as one batch of N virtual patients.
+
+References:
+    Morris MD. Factorial sampling plans for preliminary computational experiments.
+    Technometrics 33:161-174 (1991); Campolongo F, Cariboni J, Saltelli A. An
+    effective screening design for sensitivity analysis of large models. Environ
+    Model Softw 22:1509-1518 (2007).
+    Sobol' IM. Global sensitivity indices for nonlinear mathematical models and their
+    Monte Carlo estimates. Math Comput Simul 55:271-280 (2001); Saltelli A et al.
+    Variance based sensitivity analysis of model output. Design and estimator for the
+    total sensitivity index. Comput Phys Commun 181:259-270 (2010).
+    Herman J, Usher W. SALib: an open-source Python library for sensitivity analysis.
+    J Open Source Softw 2(9):97 (2017).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from SALib.analyze import morris as morris_analyze
+from SALib.analyze import sobol as sobol_analyze
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
+
+from il2sim.dosing.regimen import Regimen
+from il2sim.engine.simulate import simulate
+from il2sim.model.library import get_model
+from il2sim.model.spec import Model
+
+__all__ = [
+    "ModelOutput",
+    "Problem",
+    "SensitivityError",
+    "model_output",
+    "morris",
+    "plot_sensitivity",
+    "sobol",
+    "sobol_convergence",
+]
+
+Func: TypeAlias = Callable[[NDArray[np.float64]], ArrayLike]
+Reducer: TypeAlias = Callable[[NDArray[np.float64], NDArray[np.float64]], ArrayLike]
+Seed: TypeAlias = int | np.random.Generator
+
+#: SALib's distributions and the number of values each takes in ``bounds``:
+#: unif (low, high); triang (low, high, peak as a fraction of the range);
+#: norm (mean, sd); truncnorm (low, high, mean, sd); lognorm (mean, sd of ln x).
+DISTS: dict[str, int] = {"unif": 2, "triang": 3, "norm": 2, "truncnorm": 4, "lognorm": 2}
+REDUCERS = ("max", "min", "final", "auc")
+
+
+class SensitivityError(RuntimeError):
+    """A sensitivity analysis cannot go on (too many failed evaluations, bad output)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The inputs of a sensitivity analysis: names, ranges and distributions.
+
+    Main arguments:
+        names: input names (for an il2sim model, its parameter names).
+        bounds: per input, the values its distribution takes (see ``DISTS``); for the
+            default uniform distribution ``(low, high)``.
+
+    Other arguments:
+        dists: per input, one of ``unif``, ``triang``, ``norm``, ``truncnorm``,
+            ``lognorm``; ``None`` for all uniform.
+
+    Raises:
+        ValueError: no inputs, repeated names, lengths that disagree, an unknown
+            distribution, or bounds that do not fit it (e.g. low >= high).
+    """
+
+    names: tuple[str, ...]
+    bounds: tuple[tuple[float, ...], ...]
+    dists: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        names = tuple(str(n) for n in self.names)
+        bounds = tuple(tuple(float(v) for v in b) for b in self.bounds)
+        dists = None if self.dists is None else tuple(str(d) for d in self.dists)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "bounds", bounds)
+        object.__setattr__(self, "dists", dists)
+        if not names:
+            raise ValueError("Problem: no inputs: give at least one name")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"Problem: repeated input names {repeated}")
+        if len(bounds) != len(names):
+            raise ValueError(f"Problem: {len(names)} names but {len(bounds)} bounds")
+        if dists is not None and len(dists) != len(names):
+            raise ValueError(f"Problem: {len(names)} names but {len(dists)} dists")
+        for name, b, dist in zip(names, bounds, dists or ("unif",) * len(names)):
+            self._check(name, b, dist)
+
+    @staticmethod
+    def _check(name: str, b: tuple[float, ...], dist: str) -> None:
+        if dist not in DISTS:
+            raise ValueError(f"Problem: input {name!r}: unknown distribution {dist!r}; "
+                             f"known: {', '.join(DISTS)}")
+        if len(b) != DISTS[dist]:
+            raise ValueError(f"Problem: input {name!r}: distribution {dist!r} takes "
+                             f"{DISTS[dist]} bound values, not {len(b)}")
+        if not all(np.isfinite(b)):
+            raise ValueError(f"Problem: input {name!r}: non-finite bound {b}")
+        if dist in ("unif", "triang", "truncnorm") and not b[0] < b[1]:
+            raise ValueError(f"Problem: input {name!r}: low {b[0]:g} must be below "
+                             f"high {b[1]:g}")
+        if dist in ("norm", "lognorm") and not b[1] > 0:
+            raise ValueError(f"Problem: input {name!r}: sd {b[1]:g} must be positive")
+        if dist == "truncnorm" and not b[3] > 0:
+            raise ValueError(f"Problem: input {name!r}: sd {b[3]:g} must be positive")
+        if dist == "triang" and not 0 <= b[2] <= 1:
+            raise ValueError(f"Problem: input {name!r}: triangular peak {b[2]:g} must be "
+                             "a fraction of the range in [0, 1]")
+
+    @classmethod
+    def uniform(cls, ranges: Mapping[str, tuple[float, float]]) -> Problem:
+        """Uniform inputs from a mapping name -> (low, high)."""
+        return cls(tuple(ranges), tuple(ranges.values()))
+
+    @property
+    def num_vars(self) -> int:
+        return len(self.names)
+
+    def to_salib(self) -> dict[str, Any]:
+        """SALib's problem dictionary (``num_vars``, ``names``, ``bounds``, ``dists``)."""
+        d: dict[str, Any] = {"num_vars": self.num_vars, "names": list(self.names),
+                             "bounds": [list(b) for b in self.bounds]}
+        if self.dists is not None:
+            d["dists"] = list(self.dists)
+        return d
+
+
+# ------------------------------------------------------------------ estimators
+
+def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int = 4,
+           seed: Seed, optimal_trajectories: int | None = None,
+           num_resamples: int = 1000, conf_level: float = 0.95) -> pd.DataFrame:
+    """Morris elementary-effects screening.
+
+    For trajectory r and input i, the elementary effect is
+    ``EE_i = (f(x + delta e_i) - f(x)) / delta`` with ``delta = levels / (2 (levels - 1))``
+    measured as a fraction of the input's range (SALib's convention): an effect is the
+    output change per whole range of the input, so inputs of different units compare.
+    ``mu`` is the mean of ``EE_i``, ``mu_star`` the mean of ``|EE_i|``
+    (Campolongo 2007), ``sigma`` their standard deviation (interactions and
+    nonlinearity), ``mu_star_conf`` a bootstrap confidence half-width of ``mu_star``.
+
+    Main arguments:
+        func: batched function ``(N, d) -> (N,)``, called once on
+            ``trajectories * (d + 1)`` rows.
+        problem: the inputs.
+
+    Other arguments:
+        trajectories: number of trajectories r.
+        levels: number of grid levels p (even).
+        seed: an int or a ``numpy.random.Generator``; the same int gives the same frame.
+        optimal_trajectories: if given, pick this many of ``trajectories`` for spread.
+        num_resamples, conf_level: bootstrap of the confidence interval.
+
+    Returns:
+        A DataFrame indexed by input with columns ``mu``, ``mu_star``, ``sigma``,
+        ``mu_star_conf``; ``attrs`` holds ``n_evaluations`` and ``dropped`` (trajectories
+        left out because ``func`` returned NaN in them).
+
+    Raises:
+        ValueError: bad design sizes. SensitivityError: ``func`` returned the wrong shape,
+        or NaN in every trajectory.
+    """
+    if trajectories < 2 or levels < 2 or levels % 2:
+        raise ValueError(f"morris: need trajectories >= 2 and an even levels >= 2, not "
+                         f"{trajectories} and {levels}")
+    sample_seed, analyze_seed = _seeds(seed)
+    spec = problem.to_salib()
+    x = morris_sample.sample(spec, trajectories, num_levels=levels,
+                             optimal_trajectories=optimal_trajectories, seed=sample_seed)
+    y = _evaluate(func, x)
+    step = problem.num_vars + 1
+    keep = _complete_blocks(y, step, "morris")
+    rows = np.repeat(keep, step)
+    res = morris_analyze.analyze(spec, x[rows], y[rows], num_resamples=num_resamples,
+                                 conf_level=conf_level, num_levels=levels, seed=analyze_seed)
+    frame = pd.DataFrame({k: np.asarray(res[k], dtype=float)
+                          for k in ("mu", "mu_star", "sigma", "mu_star_conf")},
+                         index=pd.Index(problem.names, name="input"))
+    frame.attrs.update(n_evaluations=len(y), dropped=int((~keep).sum()), method="morris")
+    return frame
+
+
+def sobol(func: Func, problem: Problem, *, n: int = 1024, seed: Seed,
+          calc_second_order: bool = False, num_resamples: int = 200,
+          conf_level: float = 0.95) -> pd.DataFrame:
+    """Sobol' first-order and total indices (Saltelli 2010 estimators, SALib).
+
+    With ``V = Var(Y)``: ``S1_i = Var(E[Y | X_i]) / V`` and
+    ``ST_i = E[Var(Y | X_~i)] / V``; ``*_conf`` are bootstrap confidence half-widths.
+
+    Main arguments:
+        func: batched function ``(N, d) -> (N,)``, called once on
+            ``n * (d + 2)`` rows (``n * (2 d + 2)`` with second order).
+        problem: the inputs.
+
+    Other arguments:
+        n: base sample size, a power of 2 (the Sobol' sequence is balanced then).
+        seed: an int or a ``numpy.random.Generator``; the same int gives the same frame.
+        calc_second_order: also estimate ``S2`` (in ``frame.attrs["S2"]`` and
+            ``frame.attrs["S2_conf"]``, input x input frames).
+        num_resamples, conf_level: bootstrap of the confidence intervals.
+
+    Returns:
+        A DataFrame indexed by input with columns ``S1``, ``S1_conf``, ``ST``, ``ST_conf``;
+        ``attrs`` holds ``n``, ``n_evaluations`` and ``dropped`` (base samples left out
+        because ``func`` returned NaN in their block).
+
+    Raises:
+        ValueError: ``n`` not a power of 2. SensitivityError: bad output of ``func``.
+    """
+    _check_power_of_two(n)
+    sample_seed, analyze_seed = _seeds(seed)
+    x = sobol_sample.sample(problem.to_salib(), n, calc_second_order=calc_second_order,
+                            seed=sample_seed)
+    y = _evaluate(func, x)
+    return _sobol_frame(problem, y, n, calc_second_order, analyze_seed,
+                        num_resamples=num_resamples, conf_level=conf_level)
+
+
+def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 512, 1024, 2048),
+                      *, seed: Seed, num_resamples: int = 200,
+                      conf_level: float = 0.95) -> pd.DataFrame:
+    """Sobol' indices at increasing base sample sizes, to see them settle.
+
+    The Saltelli design for ``n`` is the first ``n (d + 2)`` rows of the design for a
+    larger power of 2 with the same seed, so ``func`` is called once, on the largest
+    design, and each smaller ``n`` reuses the prefix (nested estimates).
+
+    Main arguments:
+        func: batched function ``(N, d) -> (N,)``.
+        problem: the inputs.
+        ns: base sample sizes, powers of 2.
+
+    Other arguments:
+        seed, num_resamples, conf_level: as in :func:`sobol`.
+
+    Returns:
+        A long DataFrame with columns ``n``, ``input``, ``S1``, ``S1_conf``, ``ST``,
+        ``ST_conf``, ordered by ``n`` then input. Convergence shows as the indices
+        changing less than their ``*_conf`` between successive ``n``.
+    """
+    sizes = sorted({int(k) for k in ns})
+    if not sizes:
+        raise ValueError("sobol_convergence: ns is empty")
+    for k in sizes:
+        _check_power_of_two(k)
+    sample_seed, analyze_seed = _seeds(seed)
+    x = sobol_sample.sample(problem.to_salib(), sizes[-1], calc_second_order=False,
+                            seed=sample_seed)
+    y = _evaluate(func, x)
+    step = problem.num_vars + 2
+    frames = []
+    for k in sizes:
+        f = _sobol_frame(problem, y[: k * step], k, False, analyze_seed,
+                         num_resamples=num_resamples, conf_level=conf_level)
+        frames.append(f.reset_index().assign(n=k))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["n", "input", "S1", "S1_conf", "ST", "ST_conf"]]
+
+
+def _sobol_frame(problem: Problem, y: NDArray[np.float64], n: int, second: bool,
+                 analyze_seed: int, *, num_resamples: int, conf_level: float) -> pd.DataFrame:
+    step = problem.num_vars * (2 if second else 1) + 2
+    keep = _complete_blocks(y, step, "sobol")
+    yk = y.reshape(-1, step)[keep].ravel()
+    res = sobol_analyze.analyze(problem.to_salib(), yk, calc_second_order=second,
+                                num_resamples=num_resamples, conf_level=conf_level,
+                                seed=analyze_seed)
+    index = pd.Index(problem.names, name="input")
+    frame = pd.DataFrame({k: np.asarray(res[k], dtype=float)
+                          for k in ("S1", "S1_conf", "ST", "ST_conf")}, index=index)
+    frame.attrs.update(n=n, n_evaluations=len(y), dropped=int((~keep).sum()), method="sobol")
+    if second:
+        frame.attrs["S2"] = pd.DataFrame(res["S2"], index=index, columns=index)
+        frame.attrs["S2_conf"] = pd.DataFrame(res["S2_conf"], index=index, columns=index)
+    return frame
+
+
+def _seeds(seed: Seed) -> tuple[int, int]:
+    """Two positive ints (sampling, bootstrap) from one seed (SALib ignores seed 0)."""
+    if isinstance(seed, np.random.Generator):
+        a, b = seed.integers(1, 2**31 - 1, size=2)
+        return int(a), int(b)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or a numpy.random.Generator, not {seed!r}")
+    a, b = (int(s.generate_state(1)[0]) % (2**31 - 2) + 1
+            for s in np.random.SeedSequence(int(seed)).spawn(2))
+    return a, b
+
+
+def _check_power_of_two(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 or n & (n - 1):
+        raise ValueError(f"sobol: n = {n!r} must be a power of 2 (>= 2), e.g. 512 or 1024, "
+                         "to keep the Sobol' sequence balanced")
+
+
+def _evaluate(func: Func, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    y = np.asarray(func(np.array(x, dtype=float)), dtype=float)
+    if y.shape != (len(x),):
+        raise SensitivityError(f"func returned shape {y.shape}; expected ({len(x)},): one "
+                               "value per row of X")
+    if np.any(np.isinf(y)):
+        raise SensitivityError("func returned infinite values")
+    return y
+
+
+def _complete_blocks(y: NDArray[np.float64], step: int, what: str) -> NDArray[np.bool_]:
+    """Blocks (trajectories, Saltelli groups) of ``step`` rows without NaN."""
+    keep = ~np.isnan(y.reshape(-1, step)).any(axis=1)
+    if not keep.any():
+        raise SensitivityError(f"{what}: func returned NaN in every block; nothing to analyse")
+    if not keep.all():
+        warnings.warn(f"{what}: left out {int((~keep).sum())} of {keep.size} blocks where func "
+                      "returned NaN", stacklevel=3)
+    return np.asarray(keep)
+
+
+# ------------------------------------------------------------------ il2sim adapter
+
+def _auc(t: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.asarray(np.trapezoid(v, t, axis=1), dtype=float)
+
+
+_REDUCE: dict[str, Reducer] = {
+    "max": lambda t, v: np.max(v, axis=1),
+    "min": lambda t, v: np.min(v, axis=1),
+    "final": lambda t, v: v[:, -1],
+    "auc": _auc,
+}
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A batched function ``X (N, d) -> y (N,)``: simulate each row, reduce ``output``.
+
+    Built by :func:`model_output`; see there for the arguments. Call it with a design
+    matrix whose columns follow ``params_names``.
+    """
+
+    model: Model
+    regimen: Regimen | None
+    output: str
+    reduce: str | Reducer
+    params_names: tuple[str, ...]
+    times: NDArray[np.float64] = field(repr=False)
+    covariates: Mapping[str, float] | None = None
+    backend: str = "native"
+    max_failed: float = 0.05
+    rtol: float = 1e-6
+    atol: float = 1e-9
+
+    def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if x.ndim != 2 or x.shape[1] != len(self.params_names):
+            raise ValueError(f"{self.model.name}: X has shape {x.shape}; expected "
+                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+        params = {name: x[:, j] for j, name in enumerate(self.params_names)}
+        res = simulate(self.model, self.regimen, params, self.times,
+                       covariates=dict(self.covariates) if self.covariates else None,
+                       backend=self.backend, rtol=self.rtol, atol=self.atol,
+                       on_failure="record")
+        values = res[self.output]
+        fn = _REDUCE[self.reduce] if isinstance(self.reduce, str) else self.reduce
+        with np.errstate(invalid="ignore"):
+            y = np.array(fn(self.times, values), dtype=float)
+        if y.shape != (len(x),):
+            raise SensitivityError(f"reduce returned shape {y.shape}; expected ({len(x)},)")
+        failed = ~res.ok | ~np.isfinite(y)
+        y[failed] = np.nan
+        if failed.sum() > self.max_failed * len(x):
+            first = int(np.flatnonzero(failed)[0])
+            why = res.message[first] or "non-finite output"
+            raise SensitivityError(
+                f"{self.model.name}: {int(failed.sum())} of {len(x)} parameter sets failed "
+                f"(more than {self.max_failed:.0%}); first, row {first} "
+                f"({dict(zip(self.params_names, x[first].tolist()))}): {why}. Narrow the "
+                "bounds or loosen the tolerances.")
+        return y
+
+
+def model_output(model: Model | str, regimen: Regimen | None, output: str,
+                 reduce: str | Reducer, *, params_names: Sequence[str], times: ArrayLike,
+                 covariates: Mapping[str, float] | None = None, backend: str = "native",
+                 max_failed: float = 0.05, rtol: float = 1e-6,
+                 atol: float = 1e-9) -> ModelOutput:
+    """A batched function of model parameters for :func:`morris` and :func:`sobol`.
+
+    Row k of ``X`` is one virtual patient: ``simulate(model, regimen,
+    {name: X[:, j]}, times)`` runs all rows as one batch, and the trajectory of
+    ``output`` is reduced to one number per patient.
+
+    Main arguments:
+        model: a Model or a registry name (``"aldesleukin_pk"``).
+        regimen: the doses; ``None`` for no treatment.
+        output: a state or observable name.
+        reduce: ``"max"``, ``"min"``, ``"final"``, ``"auc"`` (trapezoid over ``times``,
+            in output unit x model time unit), or a callable ``(times (nt,),
+            values (N, nt)) -> (N,)``.
+
+    Other arguments:
+        params_names: model parameters, in the column order of ``X``.
+        times: output times in the model's time unit (the reduction's grid).
+        covariates: scalar covariates for every patient (weight, height, bsa).
+        backend: ``"native"`` (fast, default) or ``"scipy"``.
+        max_failed: the largest fraction of failed rows tolerated; failed rows give NaN
+            (the estimators then leave out their blocks).
+        rtol, atol: solver tolerances.
+
+    Raises:
+        ValueError: unknown output, parameter or reducer; too few times for ``"auc"``.
+        SensitivityError (when called): more than ``max_failed`` of the rows failed.
+    """
+    m = get_model(model) if isinstance(model, str) else model
+    if not isinstance(m, Model):
+        raise ValueError(f"model_output: {model!r} is not a Model or a model name")
+    known = m.state_names + m.observable_names
+    if output not in known:
+        raise ValueError(f"model_output: {output!r} is neither a state nor an observable of "
+                         f"{m.name!r}; known: {', '.join(known)}")
+    names = tuple(params_names)
+    unknown = [p for p in names if p not in m.param_names]
+    if unknown or not names:
+        raise ValueError(f"model_output: unknown parameters {unknown} of {m.name!r}; known: "
+                         f"{', '.join(m.param_names)}" if unknown else
+                         "model_output: give at least one parameter name")
+    if isinstance(reduce, str) and reduce not in _REDUCE:
+        raise ValueError(f"model_output: unknown reduce {reduce!r}; known: "
+                         f"{', '.join(REDUCERS)} or a callable")
+    if not isinstance(reduce, str) and not callable(reduce):
+        raise ValueError(f"model_output: reduce must be a name or a callable, not {reduce!r}")
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    if t.ndim != 1 or t.size < (2 if reduce == "auc" else 1):
+        raise ValueError("model_output: give at least two output times for 'auc' "
+                         "(one for the other reducers)")
+    if not 0 < max_failed < 1:
+        raise ValueError(f"model_output: max_failed must be in (0, 1), not {max_failed!r}")
+    return ModelOutput(m, regimen, output, reduce, names, t, covariates, backend,
+                       max_failed, rtol, atol)
+
+
+# ------------------------------------------------------------------ plot
+
+def plot_sensitivity(frame: pd.DataFrame, index: str = "ST", path: str | Path | None = None,
+                     *, title: str | None = None) -> Any:
+    """A tornado plot: one horizontal bar per input, largest on top, CI as error bars.
+
+    Main arguments:
+        frame: the result of :func:`sobol` (``index`` ``"S1"`` or ``"ST"``) or
+            :func:`morris` (``"mu_star"``); the column ``f"{index}_conf"`` gives the error
+            bars when present.
+        index: the column to plot.
+        path: where to save the figure (format from the suffix); ``None`` to only return it.
+
+    Other arguments:
+        title: the axes title; default the index name.
+
+    Returns:
+        The ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if index not in frame.columns:
+        raise ValueError(f"plot_sensitivity: no column {index!r}; columns: "
+                         f"{', '.join(map(str, frame.columns))}")
+    data = frame.sort_values(index, ascending=True)
+    conf = data[f"{index}_conf"].to_numpy(float) if f"{index}_conf" in data else None
+    fig = Figure(figsize=(6.0, 1.0 + 0.4 * len(data)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    pos = np.arange(len(data))
+    ax.barh(pos, data[index].to_numpy(float), xerr=conf, color="tab:blue", capsize=3,
+            ecolor="black")
+    ax.set_yticks(pos, [str(i) for i in data.index])
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel(index)
+    ax.set_title(title if title is not None else f"Sensitivity ({index})")
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
