@@ -9,7 +9,6 @@ from il2sim.analysis.biomarkers import (
     plot_roc,
     trial_features,
 )
-
 from il2sim.analysis.sensitivity import (
     ModelOutput,
     Problem,
