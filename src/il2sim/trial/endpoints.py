@@ -109,7 +109,8 @@ def patient_endpoints(
         received = pid in given.groups
         p_trd = 1 / (1 + math.exp(-(mortality.a_trd + mortality.b_trd * sev))) if received else 0
         trd = rng_d.uniform() < p_trd
-        hazard = mortality.h_disease * (np.maximum(vol, 0) / mortality.v_ref) ** mortality.beta_burden
+        burden = np.maximum(vol, 0) / mortality.v_ref
+        hazard = mortality.h_disease * burden**mortality.beta_burden
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (hazard[1:] + hazard[:-1]) * np.diff(days))])
         target = -math.log(rng_d.uniform())
         death_disease = float(np.interp(target, cum, days)) if cum[-1] >= target else math.inf

@@ -103,7 +103,8 @@ def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndar
     return grid[grid <= spec.horizon_days], daily
 
 
-def simulate_chunk(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def simulate_chunk(spec: TrialSpec, model: Model,
+                   patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Simulate and score one chunk of patients; returns the frames to store."""
     regimen, make_decider, cycles = spec.treatment()
     grid_days, daily = _output_days(spec, regimen)
@@ -145,7 +146,7 @@ def simulate_chunk(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> dic
     frame = patients.copy()
     frame["status"] = result.status
     frame["message"] = list(result.message)
-    frame["baseline_sod_mm"] = patients["sod_mm"] if "sod_mm" in patients else np.nan
+    frame["baseline_sod_mm"] = patients.get("sod_mm", np.nan)
     endpoints.insert(1, "arm", spec.name)
     return {"patients": frame, "doses": doses, "observations": scans, "endpoints": endpoints}
 
