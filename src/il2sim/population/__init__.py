@@ -15,7 +15,8 @@ from il2sim.population.population import (
     standard_covariates,
     sum_of_diameters,
 )
+from il2sim.population.selection import acceptance_rejection
 
 __all__ = ["Categorical", "CovariateEffect", "Fixed", "LogNormal", "Normal", "Population",
-           "PopulationError", "Uniform", "lesion_cells", "standard_covariates",
-           "sum_of_diameters"]
+           "PopulationError", "Uniform", "acceptance_rejection", "lesion_cells",
+           "standard_covariates", "sum_of_diameters"]
