@@ -23,7 +23,7 @@ names the construct. What each SBML element becomes:
 - initial assignment: evaluated at import (t = 0, with the assignment rules) to a number;
 - function definition: inlined; ``rateOf(x)``: the right-hand side of state ``x`` (0 for a
   parameter);
-- a model without states gets one placeholder state (constant 0): the spec needs one.
+- a model without states gets one constant state (always 0): the spec needs one.
 
 Refused (never simulated wrongly): events, algebraic rules, fast reactions, ``delay``,
 ``rateOf`` of an assigned variable, SBML packages other than layout/render (comp, fbc,
@@ -88,7 +88,7 @@ _L2_UNITS = {"substance": "mole", "volume": "litre", "area": "metre**2", "length
 _RATE_OF = sympy.Function("rateOf_")
 UNDECLARED = "arb"
 """Unit text of a quantity whose SBML element declares no unit."""
-PLACEHOLDER_MEANING = ("placeholder (constant 0): the SBML model has no state, and an il2sim "
+EMPTY_STATE_MEANING = ("constant 0: the SBML model has no state, and an il2sim "
                        "model needs one")
 
 
@@ -703,7 +703,7 @@ class _Reader:
         states += amount_states
         if not states:  # the spec needs a state; a constant one changes nothing
             name = self._unique_local("no_state")
-            states.append(State(name, 0.0, "1", PLACEHOLDER_MEANING))
+            states.append(State(name, 0.0, "1", EMPTY_STATE_MEANING))
             equations_text = {name: "0"}
         else:
             equations_text = {}
