@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from il2sim.model.library import get_model
 from il2sim.population import LogNormal, Population, standard_covariates
 from il2sim.trial.runner import (
     TrialSpec,
-    _model_version,
     dask_client,
+    open_run,
     run_trial,
     simulate_chunk,
 )
@@ -46,12 +45,7 @@ def test_a_dask_run_completes_an_interrupted_stored_run(client: object,
     db = tmp_path / "d.duckdb"
     patients = SPEC.population.sample(SPEC.n_patients, SPEC.seed)
     with ResultStore(db) as store:  # an interrupted run: chunks 0 and 1 are stored
-        run_id = store.create_run(name=SPEC.name, model=SPEC.model,
-                                  model_version=_model_version(get_model(SPEC.model)),
-                                  seed=SPEC.seed, n_patients=SPEC.n_patients,
-                                  chunk_size=SPEC.chunk_size,
-                                  config=json.dumps(SPEC.describe(), default=str,
-                                                    sort_keys=True))
+        run_id = open_run(store, SPEC, get_model(SPEC.model))
         for k in (0, 1):
             store.write_chunk(run_id, k, simulate_chunk(SPEC, get_model(SPEC.model),
                                                         patients.iloc[2 * k: 2 * k + 2]))

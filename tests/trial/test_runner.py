@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from il2sim.io.store import ResultStore
+from il2sim.model.library import get_model
 from il2sim.population import LogNormal, Population, standard_covariates
-from il2sim.trial.runner import TrialSpec, run_trial
+from il2sim.trial.runner import TrialSpec, open_run, run_trial, simulate_chunk
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
 SPEC = TrialSpec("small", n_patients=6, seed=11, population=POP, horizon_days=200.0,
@@ -49,18 +50,8 @@ def test_a_stored_run_resumes_without_losing_or_duplicating(tmp_path: Path,
     db = tmp_path / "trial.duckdb"
     with ResultStore(db) as store:
         # an interrupted run: only the first chunk made it to the store
-        from il2sim.model.library import get_model
-        from il2sim.trial.runner import _model_version, simulate_chunk
-
         patients = SPEC.population.sample(SPEC.n_patients, SPEC.seed)
-        import json
-
-        run_id = store.create_run(name=SPEC.name, model=SPEC.model,
-                                  model_version=_model_version(get_model(SPEC.model)),
-                                  seed=SPEC.seed, n_patients=SPEC.n_patients,
-                                  chunk_size=SPEC.chunk_size,
-                                  config=json.dumps(SPEC.describe(), default=str,
-                                                    sort_keys=True))
+        run_id = open_run(store, SPEC, get_model(SPEC.model))
         store.write_chunk(run_id, 0, simulate_chunk(SPEC, get_model(SPEC.model),
                                                     patients.iloc[:3]))
     with ResultStore(db) as store:

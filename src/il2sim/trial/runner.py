@@ -26,7 +26,8 @@ from il2sim.trial.endpoints import MortalityModel, patient_endpoints
 from il2sim.trial.protocol import LabelProtocol, label_courses
 from il2sim.units import parse_quantity
 
-__all__ = ["TrialResult", "TrialSpec", "dask_client", "run_trial", "simulate_chunk"]
+__all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
+           "simulate_chunk"]
 
 VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
 
@@ -174,10 +175,7 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
     run_id = None
     done: set[int] = set()
     if store is not None:
-        run_id = store.create_run(  # type: ignore[attr-defined]
-            name=spec.name, model=spec.model, model_version=_model_version(model),
-            seed=spec.seed, n_patients=spec.n_patients, chunk_size=spec.chunk_size,
-            config=json.dumps(spec.describe(), default=str, sort_keys=True))
+        run_id = open_run(store, spec, model)
         done = store.done_chunks(run_id)  # type: ignore[attr-defined]
     collected: dict[int, dict[str, pd.DataFrame]] = {}
 
@@ -220,6 +218,20 @@ def _remote_chunk(spec: TrialSpec, patients: pd.DataFrame, k: int
                   ) -> tuple[int, dict[str, pd.DataFrame]]:
     """A chunk as a Dask task: the worker builds (and caches) the model itself."""
     return k, simulate_chunk(spec, get_model(spec.model), patients)
+
+
+def open_run(store: object, spec: TrialSpec, model: Model) -> str:
+    """Create the trial's run in ``store``, or find it again to resume it.
+
+    The config stored with the run includes the model version, so a changed model
+    starts a new run instead of mixing patients of two models."""
+    version = _model_version(model)
+    config = json.dumps({**spec.describe(), "model_version": version}, default=str,
+                        sort_keys=True)
+    run_id: str = store.create_run(  # type: ignore[attr-defined]
+        name=spec.name, model=spec.model, model_version=version, seed=spec.seed,
+        n_patients=spec.n_patients, chunk_size=spec.chunk_size, config=config)
+    return run_id
 
 
 def _model_version(model: Model) -> str:
