@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -362,3 +363,27 @@ def test_kp1998_no_overflow_at_tiny_states() -> None:
     # and the growth terms dominate as expected: dlogT/dt = r2, dlogIL/dt = -mu3
     np.testing.assert_allclose(batched[:, 1], r2, rtol=1e-12)
     np.testing.assert_allclose(batched[:, 2], -mu3, rtol=1e-12)
+
+
+def test_compiled_source_is_cached_on_disk(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process (here: a new model object) reuses the generated source."""
+    from il2sim.model import compile as compile_module
+    from il2sim.model.library.kp1998 import kp1998
+
+    monkeypatch.setenv("IL2SIM_CACHE", str(tmp_path))
+    first = compile_model(kp1998())
+    files = list((tmp_path / "python").glob("kp1998-*.json"))
+    assert len(files) == 1
+    again = compile_module._load(kp1998())
+    assert again is not None and again.source == first.source
+    y = np.log(np.array([[1.0, 1e5, 1.0]]))
+    p = np.array([[q.value for q in kp1998().params]])
+    u = np.zeros((1, 2))
+    np.testing.assert_array_equal(again.rhs(0.0, y, p, u), first.rhs(0.0, y, p, u))
+    # a changed model has another fingerprint and is compiled anew
+    base = kp1998()
+    changed = Model(base.name, base.title, base.citation, base.time_unit, base.states,
+                    base.params, {**base.equations, "IL": "-mu3*IL + s2"}, base.inputs,
+                    base.intermediates, base.observables, base.routes)
+    assert compile_module._load(changed) is None

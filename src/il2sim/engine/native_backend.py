@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from il2sim.cache import cache_dir as shared_cache_dir
 from il2sim.engine.backend import SegmentOutput
 from il2sim.engine.events import EngineError
 from il2sim.engine.native_rodas import INTEGRATOR_C, STATUS_MESSAGES
@@ -64,12 +65,7 @@ class NativeBuildError(EngineError):
 
 def cache_dir() -> Path:
     """Where compiled model libraries are kept (``$IL2SIM_CACHE``, else the XDG cache)."""
-    root = os.environ.get("IL2SIM_CACHE")
-    if root:
-        return Path(root) / "native"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "il2sim" / "native"
+    return shared_cache_dir("native")
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,9 +12,14 @@ SciPy reference backend calls at every step.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +28,8 @@ from numpy.typing import NDArray
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from il2sim.cache import cache_dir
+from il2sim.model import internal as _internal
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
 from il2sim.model.internal import internal_form
 from il2sim.model.spec import Model
@@ -82,12 +89,81 @@ class CompiledModel:
 
 
 def compile_model(model: Model) -> CompiledModel:
-    """Compile (once per model object) to batched and scalar numeric functions."""
+    """Compile to batched and scalar numeric functions.
+
+    Once per model object in a process; the generated source is also kept on disk
+    (:func:`il2sim.cache.cache_dir`), keyed by a hash of the model's full structure,
+    this module, :mod:`il2sim.model.internal` and the SymPy version, so a new process
+    skips the symbolic work (seconds for the flagship model).
+    """
     cached = _CACHE.get(model)
     if cached is None:
-        cached = _compile(model)
+        cached = _load(model) or _compile(model)
         _CACHE[model] = cached
     return cached
+
+
+def _fingerprint(model: Model) -> str:
+    structure = repr((
+        model.name, model.time_unit,
+        [(s.name, s.log) for s in model.states],
+        list(model.param_names), list(model.input_names),
+        [model.equations[s] for s in model.state_names],
+        [(i.name, i.expr) for i in model.intermediates],
+        [(o.name, o.expr) for o in model.observables],
+        [(r.name, r.state, r.input, r.fraction) for r in model.routes],
+    ))
+    digest = hashlib.sha256(structure.encode())
+    for module in (__file__, _internal.__file__):
+        digest.update(Path(str(module)).read_bytes())
+    digest.update(sympy.__version__.encode())
+    return digest.hexdigest()[:24]
+
+
+def _cache_file(model: Model) -> Path:
+    return cache_dir("python") / f"{model.name}-{_fingerprint(model)}.json"
+
+
+def _load(model: Model) -> CompiledModel | None:
+    """The compiled model from the disk cache, or None (missing or unreadable)."""
+    try:
+        data = json.loads(_cache_file(model).read_text())
+        return _build(model, data["source"], np.array(data["log_mask"], dtype=bool),
+                      tuple(data["input_names"]), dict(data["route_input"]))
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError):
+        return None
+
+
+def _store(compiled: CompiledModel) -> None:
+    """Keep the generated source on disk (best effort: a read-only cache is fine)."""
+    path = _cache_file(compiled.model)
+    data = {"source": compiled.source, "log_mask": compiled.log_mask.tolist(),
+            "input_names": list(compiled.input_names), "route_input": compiled.route_input}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def _build(model: Model, source: str, log_mask: NDArray[np.bool_],
+           input_names: tuple[str, ...], route_input: dict[str, int]) -> CompiledModel:
+    namespace: dict[str, Any] = {"numpy": np, "math": math}
+    exec(compile(source, f"<il2sim compiled {model.name}>", "exec"), namespace)
+    return CompiledModel(
+        model=model,
+        log_mask=log_mask,
+        input_names=input_names,
+        route_input=route_input,
+        rhs=namespace["rhs"],
+        jac=namespace["jac"],
+        observe=namespace["observe"],
+        rhs_one=namespace["rhs_one"],
+        jac_one=namespace["jac_one"],
+        source=source,
+    )
 
 
 def _compile(model: Model) -> CompiledModel:
@@ -114,21 +190,9 @@ def _compile(model: Model) -> CompiledModel:
         _function_source("rhs_one", rhs_internal, (n,), ys, ps, us, tt, batched=False),
         _function_source("jac_one", jac_flat, (n, n), ys, ps, us, tt, batched=False),
     ]
-    source = "\n\n".join(sources)
-    namespace: dict[str, Any] = {"numpy": np, "math": __import__("math")}
-    exec(compile(source, f"<il2sim compiled {model.name}>", "exec"), namespace)
-    return CompiledModel(
-        model=model,
-        log_mask=log_mask,
-        input_names=tuple(input_names),
-        route_input=route_input,
-        rhs=namespace["rhs"],
-        jac=namespace["jac"],
-        observe=namespace["observe"],
-        rhs_one=namespace["rhs_one"],
-        jac_one=namespace["jac_one"],
-        source=source,
-    )
+    compiled = _build(model, "\n\n".join(sources), log_mask, tuple(input_names), route_input)
+    _store(compiled)
+    return compiled
 
 
 class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
