@@ -390,7 +390,7 @@ def plot_km(endpoints: pd.DataFrame, *, by: str | None = "arm",
             sf = kmf.survival_function_.iloc[:, 0]
             band = kmf.confidence_interval_survival_function_
             ax.step(sf.index, sf.to_numpy(), where="post", color=colour, lw=1.6,
-                    label=f"{group} (n = {len(t)})", gid=f"km {group}")
+                    label=f"{_short(str(group))} (n = {len(t)})", gid=f"km {group}")
             ax.fill_between(band.index, band.iloc[:, 0], band.iloc[:, 1], step="post",
                             color=colour, alpha=0.15, linewidth=0)
             tc = np.sort(t[~e]) / scale
@@ -412,6 +412,11 @@ def plot_km(endpoints: pd.DataFrame, *, by: str | None = "arm",
     return _finish(fig, path, dpi)
 
 
+def _short(label: str, width: int = 24) -> str:
+    """A group label short enough not to squeeze the plot ("..." when cut)."""
+    return label if len(label) <= width else label[: width - 3].rstrip() + "..."
+
+
 def _at_risk_table(table: Axes, ax: Axes,
                    counts: Sequence[tuple[str, str, np.ndarray[Any, np.dtype[np.float64]]]]
                    ) -> None:
@@ -426,7 +431,7 @@ def _at_risk_table(table: Axes, ax: Axes,
             table.text(x, n - 1 - row, str(int(np.sum(t >= x))), ha="center", va="center",
                        fontsize=8, color=colour, gid="at risk")
     table.set_ylim(-0.6, n - 0.4)
-    table.set_yticks(range(n)[::-1], [name for name, _, _ in counts], fontsize=8)
+    table.set_yticks(range(n)[::-1], [_short(name) for name, _, _ in counts], fontsize=8)
     for tick, (_, colour, _) in zip(table.get_yticklabels(), counts):
         tick.set_color(colour)
     table.tick_params(axis="both", length=0, labelbottom=False)
