@@ -461,5 +461,127 @@ def _frame_table(frame: pd.DataFrame, title: str) -> Table:
     return table
 
 
+
+# --------------------------------------------------------------------------- analyses
+
+
+def _range(text: str) -> tuple[str, float, float]:
+    """``name=low:high`` -> (name, low, high)."""
+    name, sep, bounds = text.partition("=")
+    low, colon, high = bounds.partition(":")
+    try:
+        if not (sep and colon and name.strip()):
+            raise ValueError
+        lo, hi = float(low), float(high)
+    except ValueError:
+        raise ConfigError("<command line>", "--param",
+                          f"{text!r}: write name=low:high, e.g. k10=0.03:0.06") from None
+    if not lo < hi:
+        raise ConfigError("<command line>", "--param", f"{text!r}: low must be below high")
+    return name.strip(), lo, hi
+
+
+@cli.command("sensitivity")
+@click.argument("scenario_file", metavar="SCENARIO.toml",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", "ranges", metavar="NAME=LOW:HIGH", multiple=True, required=True,
+              help="A parameter and its range (uniform), repeat for each input.")
+@click.option("--output", "output_name", required=True,
+              help="State or observable to analyse, e.g. C_plasma or sbp.")
+@click.option("--reduce", "reducer", type=click.Choice(["max", "min", "final", "auc"]),
+              default="max", show_default=True)
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol",
+              show_default=True)
+@click.option("--n", "n_base", type=int, default=256, show_default=True,
+              help="Sobol base sample (a power of 2) or Morris trajectories.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--backend", type=click.Choice(["native", "scipy"]), default="native",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Where the table and plot go.")
+def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_name: str,
+                        reducer: str, method: str, n_base: int, seed: int, backend: str,
+                        out_dir: Path) -> None:
+    """Global sensitivity (Sobol or Morris, SALib) of a scenario's output to parameters."""
+    from il2sim.analysis.sensitivity import (
+        Problem,
+        SensitivityError,
+        model_output,
+        morris,
+        plot_sensitivity,
+        sobol,
+    )
+
+    if not scenario_file.is_file():
+        raise ConfigError(str(scenario_file), None, "no such file")
+    scenario = scenario_from_dict(read_toml(scenario_file), source=str(scenario_file),
+                                  name=scenario_file.stem)
+    parsed = [_range(r) for r in ranges]
+    problem = Problem(tuple(n for n, _, _ in parsed), tuple((lo, hi) for _, lo, hi in parsed))
+    covariates = {k: float(np.atleast_1d(v)[0]) for k, v in scenario.covariates.items()}
+    try:
+        func = model_output(scenario.model, scenario.regimen, output_name, reducer,
+                            params_names=problem.names, times=scenario.times,
+                            covariates=covariates or None, backend=backend)
+        if method == "sobol":
+            frame = sobol(func, problem, n=n_base, seed=seed)
+            index = "ST"
+        else:
+            frame = morris(func, problem, trajectories=n_base, seed=seed)
+            index = "mu_star"
+    except SensitivityError as exc:
+        raise ConfigError(str(scenario_file), None, str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{scenario.name}_{method}_{output_name}"
+    frame.to_csv(out_dir / f"{stem}.csv")
+    plot_sensitivity(frame, index=index, path=out_dir / f"{stem}.png")
+    out = _console()
+    out.print(_frame_table(frame.round(4), f"{method} indices of {reducer}({output_name})"))
+    out.print(f"wrote {out_dir / stem}.csv and .png")
+
+
+@cli.command("biomarkers")
+@click.argument("run_id")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True)
+@click.option("--model", "classifier", type=click.Choice(["logistic", "forest"]),
+              default="logistic", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True)
+def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
+                       out_dir: Path) -> None:
+    """Which baseline features predict response in a stored trial (cross-validated AUC)."""
+    from il2sim.analysis.biomarkers import (
+        biomarker_analysis,
+        plot_importance,
+        plot_roc,
+        trial_features,
+    )
+    from il2sim.io.store import ResultStore
+
+    if not db.is_file():
+        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    with ResultStore(db, read_only=True) as store:
+        patients = store.table(run_id, "patients")
+        endpoints = store.table(run_id, "endpoints")
+    drop = [c for c in ("run_id", "initial_T", "initial_T_r", "baseline_sod_mm") if c in patients]
+    features, response = trial_features(patients.drop(columns=drop), endpoints)
+    try:
+        result = biomarker_analysis(features, response, seed=seed,
+                                    model="forest" if classifier == "forest" else "logistic")
+    except ValueError as exc:
+        raise ConfigError(str(db), run_id, str(exc)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_roc(result, path=out_dir / f"{run_id}_roc.png")
+    plot_importance(result, path=out_dir / f"{run_id}_importance.png")
+    out = _console()
+    out.print(f"AUC {result.auc:.3f} (95% CI {result.auc_low:.3f}-{result.auc_high:.3f}), "
+              f"permutation p = {result.p_value:.3g}, {result.n_responders} responders of "
+              f"{result.n_patients}")
+    out.print(_frame_table(result.importances.head(10).round(3), "most predictive features"))
+    out.print(f"wrote {out_dir / run_id}_roc.png and _importance.png")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
