@@ -58,3 +58,19 @@ def test_biomarkers_of_a_stored_trial(tmp_path: Path) -> None:
     assert (tmp_path / f"{run_id}_roc.png").exists()
     unknown = invoke("biomarkers", "nope", "--db", str(db))
     assert unknown.exit_code == 2 and "unknown run id" in unknown.stderr
+
+
+def test_report_of_a_stored_trial(tmp_path: Path) -> None:
+    pop = Population(params={"ant": LogNormal(2.5, 1.0)}, covariates=standard_covariates("rcc"))
+    spec = TrialSpec("report", n_patients=8, seed=4, population=pop, horizon_days=150.0,
+                     max_courses=1, backend="native", chunk_size=8)
+    db = tmp_path / "t.duckdb"
+    with ResultStore(db) as store:
+        run_trial(spec, store=store)
+        run_id = str(store.runs()["run_id"].iloc[0])
+    out = tmp_path / "r.html"
+    r = invoke("report", run_id, "--db", str(db), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert '<section id="summary"' in text and "data:image/png;base64," in text
+    assert invoke("report", "nope", "--db", str(db)).exit_code == 2

@@ -583,5 +583,26 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
     out.print(f"wrote {out_dir / run_id}_roc.png and _importance.png")
 
 
+@cli.command("report")
+@click.argument("run_id")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file [default: <run id>.html].")
+def report_command(run_id: str, db: Path, output: Path | None) -> None:
+    """Write one self-contained HTML report of a stored trial."""
+    from il2sim.analysis.report import write_report
+    from il2sim.io.store import ResultStore
+
+    if not db.is_file():
+        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    with ResultStore(db, read_only=True) as store:
+        try:
+            path = write_report(store, run_id, output or Path(f"{run_id}.html"))
+        except ValueError as exc:
+            raise ConfigError(str(db), None, str(exc)) from None
+    _console().print(f"wrote {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

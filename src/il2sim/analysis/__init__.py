@@ -1,5 +1,5 @@
-"""Analyses on top of the simulator: global sensitivity (Morris, Sobol') and response
-biomarkers (cross-validated classifiers)."""
+"""Analyses on top of the simulator: global sensitivity (Morris, Sobol'), response
+biomarkers (cross-validated classifiers) and the HTML report of a stored trial."""
 
 from il2sim.analysis.biomarkers import (
     BiomarkerResult,
@@ -9,6 +9,7 @@ from il2sim.analysis.biomarkers import (
     plot_roc,
     trial_features,
 )
+from il2sim.analysis.report import report_html, write_report
 from il2sim.analysis.sensitivity import (
     ModelOutput,
     Problem,
@@ -23,5 +24,6 @@ from il2sim.analysis.sensitivity import (
 __all__ = [
     "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "biomarker_analysis",
     "compare_feature_sets", "model_output", "morris", "plot_importance", "plot_roc",
-    "plot_sensitivity", "sobol", "sobol_convergence", "trial_features",
+    "plot_sensitivity", "report_html", "sobol", "sobol_convergence", "trial_features",
+    "write_report",
 ]
