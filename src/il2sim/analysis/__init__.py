@@ -1,5 +1,6 @@
 """Analyses on top of the simulator: global sensitivity (Morris, Sobol'), response
-biomarkers (cross-validated classifiers) and the HTML report of a stored trial."""
+biomarkers (cross-validated classifiers), regimen optimisation on a Pareto front of
+efficacy against toxicity, and the HTML report of a stored trial."""
 
 from il2sim.analysis.biomarkers import (
     BiomarkerResult,
@@ -8,6 +9,16 @@ from il2sim.analysis.biomarkers import (
     plot_importance,
     plot_roc,
     trial_features,
+)
+from il2sim.analysis.optimize import (
+    LABEL,
+    Candidate,
+    OptimisationResult,
+    SearchSpace,
+    evaluate,
+    optimise,
+    pareto_front,
+    plot_pareto,
 )
 from il2sim.analysis.report import report_html, write_report
 from il2sim.analysis.sensitivity import (
@@ -22,6 +33,8 @@ from il2sim.analysis.sensitivity import (
 )
 
 __all__ = [
+    "LABEL", "Candidate", "OptimisationResult", "SearchSpace", "evaluate", "optimise",
+    "pareto_front", "plot_pareto",
     "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "biomarker_analysis",
     "compare_feature_sets", "model_output", "morris", "plot_importance", "plot_roc",
     "plot_sensitivity", "report_html", "sobol", "sobol_convergence", "trial_features",
