@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,23 @@ def test_a_dask_run_completes_an_interrupted_stored_run(client: object,
     assert sorted(result.endpoints["patient"]) == list(range(8))
     pd.testing.assert_frame_equal(result.endpoints.drop(columns="run_id"), serial,
                                   check_dtype=False)
+
+
+def test_a_killed_worker_loses_no_patient(client: object) -> None:
+    """Kill a worker process while chunks are running: its tasks are rerun elsewhere."""
+
+    spec = dataclasses.replace(SPEC, n_patients=16, chunk_size=1)
+    killed: list[str] = []
+
+    def kill_one_worker(_: int) -> None:
+        if killed:
+            return
+        pids = client.run(os.getpid)  # type: ignore[attr-defined]
+        address, pid = sorted(pids.items())[0]
+        killed.append(address)
+        os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker
+
+    result = run_trial(spec, client=client, progress=kill_one_worker)
+    assert killed
+    assert sorted(result.endpoints["patient"]) == list(range(16))
+    pd.testing.assert_frame_equal(result.endpoints, run_trial(spec).endpoints)
