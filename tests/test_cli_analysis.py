@@ -74,3 +74,14 @@ def test_report_of_a_stored_trial(tmp_path: Path) -> None:
     text = out.read_text()
     assert '<section id="summary"' in text and "data:image/png;base64," in text
     assert invoke("report", "nope", "--db", str(db)).exit_code == 2
+
+
+def test_optimize_places_the_label_regimen(tmp_path: Path) -> None:
+    r = invoke("optimize", "--patients", "20", "--candidates", "2", "--seed", "3", "--out",
+               str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "label regimen: ORR" in r.output
+    table = pd.read_csv(tmp_path / "optimize_rcc.csv")
+    assert table["is_label"].sum() == 1 and len(table) == 3
+    assert table["pareto"].any()
+    assert (tmp_path / "optimize_rcc.png").exists()

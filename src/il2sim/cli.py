@@ -604,5 +604,50 @@ def report_command(run_id: str, db: Path, output: Path | None) -> None:
     _console().print(f"wrote {path}")
 
 
+@cli.command("optimize")
+@click.option("--indication", type=click.Choice(["rcc", "melanoma"]), default="rcc",
+              show_default=True, help="Calibrated virtual population.")
+@click.option("--patients", type=click.IntRange(min=10), default=100, show_default=True)
+@click.option("--candidates", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Regimens drawn from the search space (the label regimen is added).")
+@click.option("--max-hypotension", type=click.FloatRange(0, 1), default=0.6,
+              show_default=True, help="Toxicity ceiling: fraction with SBP < 90 mmHg.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True)
+def optimize_command(indication: str, patients: int, candidates: int, max_hypotension: float,
+                     seed: int, out_dir: Path) -> None:
+    """Search IV regimens for the best ORR under a hypotension ceiling (Pareto front)."""
+    from il2sim.analysis.optimize import SearchSpace, optimise, plot_pareto
+    from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
+
+    console = _console(stderr=True)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    task = progress.add_task("regimens", total=candidates + 1)
+    with progress:
+        result = optimise(SearchSpace(), population=calibrated_population(indication),
+                          n_patients=patients, seed=seed, n_candidates=candidates,
+                          max_toxicity=max_hypotension,
+                          mortality=calibrated_mortality(indication),
+                          progress=lambda done, total, c: progress.update(task, completed=done))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = result.table.drop(columns=["candidate"])
+    table.to_csv(out_dir / f"optimize_{indication}.csv", index=False)
+    plot_pareto(result.table, path=out_dir / f"optimize_{indication}.png",
+                max_toxicity=max_hypotension)
+    cols = [c for c in ("name", "orr", "cr", "hypotension", "trd", "pareto") if c in table]
+    out = _console()
+    out.print(_frame_table(result.front[cols].round(3).reset_index(drop=True),
+                           "Pareto front (ORR against hypotension)"))
+    label = result.label
+    out.print(f"label regimen: ORR {label['orr']:.1%}, hypotension {label['hypotension']:.1%}"
+              f"{', on the front' if bool(label['pareto']) else ', off the front'}")
+    if result.best is not None:
+        out.print(f"best under the ceiling: {result.best.name}")
+    out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
