@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from il2sim.population import CovariateEffect, LogNormal, Population, standard_covariates
+from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.trial.calibrated import covariate_effects
 from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.runner import TrialSpec, run_trial
 
@@ -93,10 +94,6 @@ def lognormal_logpdf(x: np.ndarray, median: float, sigma: float) -> np.ndarray:
     return np.asarray(stats.norm.logpdf(np.log(x), math.log(median), sigma) - np.log(x))
 
 
-def _key(text: str) -> object:
-    return {"True": True, "False": False}.get(text, int(text) if text.isdigit() else text)
-
-
 def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: int,
                     backend: str) -> pd.DataFrame:
     """Simulate ``n`` proposal patients; one row per patient with endpoints and draws."""
@@ -105,9 +102,7 @@ def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: 
     population = Population(
         params=params,  # type: ignore[arg-type]
         covariates=standard_covariates(indication),
-        effects=tuple(CovariateEffect(e["param"], e["covariate"],
-                                      {_key(k): v for k, v in e["factors"].items()})
-                      for e in EFFECTS),
+        effects=covariate_effects(EFFECTS),
     )
     spec = TrialSpec(f"{indication} calibration", n_patients=n, seed=seed,
                      population=population, horizon_days=HORIZON_DAYS, backend=backend,

@@ -93,6 +93,19 @@ def _console(*, stderr: bool = False) -> Console:
     return console
 
 
+def _progress() -> Progress:
+    """A transient progress bar on stderr, shown only on a terminal."""
+    console = _console(stderr=True)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                    transient=True, disable=not console.is_terminal)
+
+
+def _require_store(db: Path) -> None:
+    if not db.is_file():
+        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+
+
 @click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="il2sim")
 def cli() -> None:
@@ -236,10 +249,7 @@ def _scenario(path: Path | None, *, model_name: str | None, preset: str | None,
 
 def _run(scenario: Scenario) -> SimulationResult:
     """Run with a progress display: at once for a batch, after a while for one patient."""
-    console = _console(stderr=True)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                        transient=True, disable=not console.is_terminal)
+    progress = _progress()
     task = progress.add_task(f"simulating {scenario.name}", total=scenario.n_patients)
     lock = threading.Lock()
     finished = False
@@ -386,10 +396,7 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     if backend is not None:
         changes["backend"] = backend
     spec = dataclasses.replace(spec, **changes) if changes else spec
-    console = _console(stderr=True)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                        transient=True, disable=not console.is_terminal)
+    progress = _progress()
     task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
     client = (dask_client(workers=workers, scheduler=scheduler)
               if workers is not None or scheduler is not None else None)
@@ -427,8 +434,7 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
     from il2sim.io.store import ResultStore
     from il2sim.trial.statistics import summary_table
 
-    if not db.is_file():
-        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    _require_store(db)
     out = _console()
     with ResultStore(db, read_only=True) as store:
         if sql is not None:
@@ -560,8 +566,7 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
     )
     from il2sim.io.store import ResultStore
 
-    if not db.is_file():
-        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    _require_store(db)
     with ResultStore(db, read_only=True) as store:
         patients = store.table(run_id, "patients")
         endpoints = store.table(run_id, "endpoints")
@@ -594,8 +599,7 @@ def report_command(run_id: str, db: Path, output: Path | None) -> None:
     from il2sim.analysis.report import write_report
     from il2sim.io.store import ResultStore
 
-    if not db.is_file():
-        raise ConfigError(str(db), None, "no such result store (run `il2sim trial` first)")
+    _require_store(db)
     with ResultStore(db, read_only=True) as store:
         try:
             path = write_report(store, run_id, output or Path(f"{run_id}.html"))
@@ -621,10 +625,7 @@ def optimize_command(indication: str, patients: int, candidates: int, max_hypote
     from il2sim.analysis.optimize import SearchSpace, optimise, plot_pareto
     from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 
-    console = _console(stderr=True)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                        transient=True, disable=not console.is_terminal)
+    progress = _progress()
     task = progress.add_task("regimens", total=candidates + 1)
     with progress:
         result = optimise(SearchSpace(), population=calibrated_population(indication),

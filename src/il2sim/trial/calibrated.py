@@ -9,13 +9,15 @@ the simulations it used). This module turns them into a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
 from il2sim.population import CovariateEffect, LogNormal, Population, standard_covariates
 from il2sim.trial.endpoints import MortalityModel
 
-__all__ = ["calibration", "calibrated_mortality", "calibrated_population"]
+__all__ = ["calibration", "calibrated_mortality", "calibrated_population",
+           "covariate_effects"]
 
 INDICATIONS = ("rcc", "melanoma")
 
@@ -34,11 +36,16 @@ def calibrated_population(indication: str) -> Population:
     cal = calibration(indication)
     params = {name: LogNormal(float(d["median"]), float(d["sigma"]))
               for name, d in cal["params"].items()}
-    effects = tuple(CovariateEffect(e["param"], e["covariate"],
-                                    {_key(k): float(v) for k, v in e["factors"].items()})
-                    for e in cal.get("effects", []))
     return Population(params=params, covariates=standard_covariates(indication),
-                      effects=effects, name=f"{indication} (calibrated)")
+                      effects=covariate_effects(cal.get("effects", [])),
+                      name=f"{indication} (calibrated)")
+
+
+def covariate_effects(specs: Iterable[Mapping[str, Any]]) -> tuple[CovariateEffect, ...]:
+    """Covariate effects from their JSON form (factor keys are text: "1", "True")."""
+    return tuple(CovariateEffect(e["param"], e["covariate"],
+                                 {_key(k): float(v) for k, v in e["factors"].items()})
+                 for e in specs)
 
 
 def calibrated_mortality(indication: str) -> MortalityModel:

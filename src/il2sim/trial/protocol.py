@@ -27,7 +27,6 @@ from numpy.typing import NDArray
 
 from il2sim.dosing.presets import label_high_dose
 from il2sim.dosing.regimen import Administration, Regimen
-from il2sim.dosing.schedule import Schedule
 from il2sim.engine.decisions import Decision, Observe
 
 __all__ = ["HoldCriteria", "LabelProtocol", "label_courses"]
@@ -59,15 +58,17 @@ def label_courses(dose: str = "600000 IU/kg", courses: int = 1,
     """
     base = label_high_dose(dose)
     items = []
+    course_cycle: dict[str, tuple[int, int]] = {}
     for k in range(courses):
-        for a in base.administrations:
-            times = a.schedule.times_h() + k * interval_days * 24
-            items.append(Administration(a.dose, Schedule(at=[f"{t} h" for t in times]),
-                                        f"course {k + 1} {a.label}"))
+        shifted = base.shifted(k * interval_days * 24)
+        for cycle, a in enumerate(shifted.administrations, start=1):
+            label = f"course {k + 1} {a.label}"
+            course_cycle[label] = (k + 1, cycle)
+            items.append(Administration(a.dose, a.schedule, label))
     regimen = Regimen(tuple(items), name=f"label high-dose x{courses}")
     table = regimen.events()
-    cycles = {int(row.dose_id): (int(str(row.label).split()[1]), int(str(row.label).split()[3]))
-              for row in table.itertuples()}
+    cycles = {int(d): course_cycle[str(label)]
+              for d, label in zip(table["dose_id"], table["label"])}
     return regimen, cycles
 
 
