@@ -7,6 +7,7 @@
         --weight "70 kg" --height "175 cm" --end "21 day" --out results
     il2sim export kp1998 -o kp1998.xml
     il2sim import BIOMD0000000732.xml --simulate "100 day"
+    il2sim serve
 
 Command-line options override the scenario file (see :mod:`il2sim.io.config`
 for its format). The commands only parse, call the library and print.
@@ -648,6 +649,29 @@ def optimize_command(indication: str, patients: int, candidates: int, max_hypote
     if result.best is not None:
         out.print(f"best under the ceiling: {result.best.name}")
     out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png")
+
+
+@cli.command("serve")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True, help="DuckDB result store (created when missing).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (loopback by default: only this machine).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--examples", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of example trial files [default: examples/trials].")
+@click.option("--max-patients", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Largest trial the server accepts.")
+def serve_command(db: Path, host: str, port: int, examples: Path | None,
+                  max_patients: int) -> None:
+    """Start the web app: models, scenarios, background trials, stored results."""
+    from il2sim.web import serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _console(stderr=True).print(f"warning: listening on {host}: anyone who can reach it "
+                                    "can run simulations and read the store")
+    _console().print(f"il2sim web on http://{'localhost' if host == '127.0.0.1' else host}"
+                     f":{port}/ (store {db}); Ctrl-C to stop")
+    serve(db, host=host, port=port, examples=examples, max_patients=max_patients)
 
 
 if __name__ == "__main__":  # pragma: no cover

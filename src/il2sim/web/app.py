@@ -1,0 +1,476 @@
+"""The il2sim web app: models, scenarios, background trials and stored results over HTTP.
+
+:func:`create_app` builds a FastAPI application over the same library calls as the CLI:
+the model library (:mod:`il2sim.model.library`), scenarios (:mod:`il2sim.web.scenario`),
+trials (:mod:`il2sim.io.trial_config`, :mod:`il2sim.trial.runner`, run in the background by
+:class:`~il2sim.web.jobs.TrialJobs`), and the DuckDB result store
+(:class:`~il2sim.io.store.ResultStore`). The JSON API lives under ``/api`` and is described
+by OpenAPI at ``/openapi.json`` (browsable at ``/docs``); the page at ``/`` is a small
+single-page app (``static/``) that only calls that API.
+
+Every bad input is a 4xx answer with ``{"detail": "<one readable sentence>"}``: unknown
+names 404, invalid values 422, oversized uploads 413. Nothing a request sends can crash the
+server or write a partial run: trials write whole chunks in transactions, and the run list
+shows finished runs only.
+"""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from matplotlib.figure import Figure
+
+from il2sim import __version__
+from il2sim.dosing import PRESETS
+from il2sim.io.config import ConfigError
+from il2sim.io.store import ResultStore, StoreError
+from il2sim.io.trial_config import trial_from_dict
+from il2sim.model.library import get_model, list_models
+from il2sim.model.spec import Model, ModelError
+from il2sim.trial import plots
+from il2sim.trial.outputs import LABEL_TOXICITY
+from il2sim.trial.runner import TABLES, TrialSpec
+from il2sim.trial.statistics import summary_table, toxicity_table
+from il2sim.web.jobs import SerialStore, TrialJobs
+from il2sim.web.scenario import run_scenario
+from il2sim.web.schemas import (
+    ComparisonRow,
+    Example,
+    JobStatus,
+    ModelDetail,
+    ModelSummary,
+    ParamRow,
+    PresetInfo,
+    RunInfo,
+    RunSummary,
+    ScenarioRequest,
+    ScenarioResult,
+    TrialRequest,
+    VariableRow,
+)
+
+__all__ = ["DEFAULT_EXAMPLES", "MAX_UPLOAD_BYTES", "create_app"]
+
+MAX_UPLOAD_BYTES = 256 * 1024
+DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
+FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], Figure]] = {
+    "kaplan_meier": lambda e, d, s: plots.plot_km(e),
+    "waterfall": lambda e, d, s: plots.plot_waterfall(e),
+    "swimmer": lambda e, d, s: plots.plot_swimmer(
+        e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any())),
+    "spider": lambda e, d, s: plots.plot_spider(s, e),
+    "toxicity": lambda e, d, s: plots.plot_toxicity(e, reference=LABEL_TOXICITY),
+    "dose_delivery": lambda e, d, s: plots.plot_dose_delivery(d),
+}
+_STATIC = resources.files("il2sim.web") / "static"
+
+
+def create_app(db: str | Path, *, examples: str | Path | None = None,
+               max_patients: int = 2000) -> FastAPI:
+    """The web application over the result store ``db`` (created when missing).
+
+    Main arguments:
+        db: the DuckDB result store; the server holds it open (one writer per file).
+
+    Other arguments:
+        examples: directory of example trial files (``*.toml``) offered on the Trials page;
+            default the repository's ``examples/trials`` when present.
+        max_patients: the largest trial the server accepts (a guard for shared servers).
+    """
+    examples_dir = Path(examples) if examples is not None else DEFAULT_EXAMPLES
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = SerialStore(ResultStore(db))
+        state["store"], state["jobs"] = store, TrialJobs(store)
+        try:
+            yield
+        finally:
+            state["jobs"].shutdown()
+            store.close()
+
+    app = FastAPI(title="il2sim", version=__version__, lifespan=lifespan,
+                  description="Interleukin-2 immunotherapy in silico: models, scenarios, "
+                              "virtual trials and stored results.")
+
+    def store() -> SerialStore:
+        return state["store"]  # type: ignore[no-any-return]
+
+    def jobs() -> TrialJobs:
+        return state["jobs"]  # type: ignore[no-any-return]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _validation_text(exc),
+                                                      "errors": _plain(exc.errors())})
+
+    @app.exception_handler(ConfigError)
+    async def bad_config(request: Request, exc: ConfigError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    # ------------------------------------------------------------------ pages
+
+    app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(str(_STATIC / "index.html"), media_type="text/html")
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        path = resources.files("plotly") / "package_data" / "plotly.min.js"
+        return FileResponse(str(path), media_type="text/javascript")
+
+    # ----------------------------------------------------------------- models
+
+    @app.get("/api/models", response_model=list[ModelSummary], tags=["models"])
+    def models() -> list[ModelSummary]:
+        """The model library, with citations."""
+        return [_summary(m) for m in list_models()]
+
+    @app.get("/api/models/{name}", response_model=ModelDetail, tags=["models"],
+             responses={404: {"description": "No such model"}})
+    def model(name: str) -> ModelDetail:
+        """One model: equations, parameters with units and sources, variables."""
+        return _detail(_model(name))
+
+    @app.get("/api/presets", response_model=list[PresetInfo], tags=["scenario"])
+    def presets() -> list[PresetInfo]:
+        """Named regimens and their arguments (the label regimen, low dose, SC, ...)."""
+        import inspect
+
+        out = []
+        for name, make in PRESETS.items():
+            sig = inspect.signature(make)
+            out.append(PresetInfo(
+                name=name, description=(inspect.getdoc(make) or "").split("\n")[0],
+                arguments={k: _default_text(p.default) for k, p in sig.parameters.items()}))
+        return out
+
+    # --------------------------------------------------------------- scenario
+
+    @app.post("/api/scenarios", response_model=ScenarioResult, tags=["scenario"],
+              responses={422: {"description": "Invalid scenario (the detail names the field)"}})
+    def scenario(request: ScenarioRequest) -> ScenarioResult:
+        """Simulate one patient: model, regimen, covariates and parameter overrides."""
+        return run_scenario(request)
+
+    # ----------------------------------------------------------------- trials
+
+    @app.get("/api/examples", response_model=list[Example], tags=["trials"])
+    def examples_list() -> list[Example]:
+        """Example trial files the server offers."""
+        out = []
+        for path in sorted(examples_dir.glob("*.toml")) if examples_dir.is_dir() else []:
+            try:
+                data = tomllib.loads(path.read_text())
+                out.append(Example(name=path.stem, title=str(data.get("name", path.stem)),
+                                   n_patients=int(data.get("n_patients", 0))))
+            except (OSError, tomllib.TOMLDecodeError, ValueError, TypeError):
+                continue
+        return out
+
+    @app.post("/api/trials", response_model=JobStatus, status_code=202, tags=["trials"],
+              responses={404: {"description": "No such example"},
+                         422: {"description": "Invalid trial"}})
+    def start_example(request: TrialRequest) -> JobStatus:
+        """Start an example trial in the background; follow it with the returned job id."""
+        path = examples_dir / f"{request.example}.toml"
+        if not request.example.replace("_", "").replace("-", "").isalnum() or \
+                not path.is_file():
+            raise HTTPException(404, f"no example trial {request.example!r}; known: "
+                                f"{', '.join(e.name for e in examples_list()) or 'none'}")
+        spec = _trial(path.read_bytes(), path.name, request.n_patients, max_patients)
+        return jobs().submit(spec)
+
+    @app.post("/api/trials/upload", response_model=JobStatus, status_code=202,
+              tags=["trials"], responses={413: {"description": "File too large"},
+                                          422: {"description": "Invalid trial file"}})
+    async def start_upload(file: Annotated[UploadFile, File(description="A trial TOML file")],
+                           n_patients: Annotated[int | None, Form(ge=1)] = None) -> JobStatus:
+        """Start a trial from an uploaded TOML file (the format of ``il2sim trial``)."""
+        content = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, f"the trial file is larger than "
+                                f"{MAX_UPLOAD_BYTES // 1024} KiB")
+        spec = _trial(content, file.filename or "upload.toml", n_patients, max_patients)
+        return jobs().submit(spec)
+
+    @app.get("/api/trials/{job_id}", response_model=JobStatus, tags=["trials"],
+             responses={404: {"description": "No such job"}})
+    def job(job_id: str) -> JobStatus:
+        """Progress of a trial job: patients done of total, then the stored run id."""
+        status = jobs().status(job_id)
+        if status is None:
+            raise HTTPException(404, f"no trial job {job_id!r} (jobs live as long as the server)")
+        return status
+
+    @app.delete("/api/trials/{job_id}", response_model=JobStatus, tags=["trials"],
+                responses={404: {"description": "No such job"}})
+    def cancel(job_id: str) -> JobStatus:
+        """Cancel a queued or running job (it stops after the current chunk)."""
+        status = jobs().cancel(job_id)
+        if status is None:
+            raise HTTPException(404, f"no trial job {job_id!r}")
+        return status
+
+    # ------------------------------------------------------------------- runs
+
+    @app.get("/api/runs", response_model=list[RunInfo], tags=["results"])
+    def runs() -> list[RunInfo]:
+        """Finished runs in the store, newest first."""
+        frame = store().runs()
+        frame = frame[frame["status"] == "done"].sort_values("created", ascending=False)
+        return [_run_info(row) for row in frame.to_dict("records")]
+
+    @app.get("/api/runs/{run_id}", response_model=RunSummary, tags=["results"],
+             responses={404: {"description": "No such finished run"}})
+    def run(run_id: str) -> RunSummary:
+        """A run's summary (response rates, survival, toxicity, dosing) and its toxicity table."""
+        info = _finished(run_id)
+        endpoints, doses = _table(run_id, "endpoints"), _table(run_id, "doses")
+        summary = summary_table(endpoints, doses)
+        tox = toxicity_table(endpoints)
+        return RunSummary(
+            run=info,
+            summary=[{"measure": str(k), "value": str(v)}
+                     for k, v in summary.iloc[:, 0].items()],
+            toxicity=[{"toxicity": str(k), **{c: _cell(v) for c, v in row.items()}}
+                      for k, row in tox.iterrows()],
+            figures=list(FIGURES), tables=list(TABLES))
+
+    @app.get("/api/runs/{run_id}/figures/{name}.png", tags=["results"],
+             response_class=Response, responses={200: {"content": {"image/png": {}}},
+                                                 404: {"description": "No such run or figure"}})
+    def figure(run_id: str, name: str) -> Response:
+        """A standard trial figure as PNG: kaplan_meier, waterfall, swimmer, spider,
+        toxicity, dose_delivery."""
+        if name not in FIGURES:
+            raise HTTPException(404, f"no figure {name!r}; known: {', '.join(FIGURES)}")
+        _finished(run_id)
+        frames = [_table(run_id, t) for t in ("endpoints", "doses", "observations")]
+        try:
+            fig = FIGURES[name](*frames)
+        except ValueError as exc:
+            raise HTTPException(422, f"figure {name!r} cannot be drawn for this run: {exc}") \
+                from None
+        return Response(_png(fig), media_type="image/png")
+
+    @app.get("/api/runs/{run_id}/tables/{name}.{fmt}", tags=["results"],
+             response_class=Response,
+             responses={200: {"content": {"text/csv": {},
+                                          "application/vnd.apache.parquet": {}}},
+                        404: {"description": "No such run, table or format"}})
+    def table(run_id: str, name: str, fmt: str) -> Response:
+        """Download one of the run's tables (patients, doses, observations, endpoints) as
+        CSV or Parquet."""
+        if name not in TABLES:
+            raise HTTPException(404, f"no table {name!r}; known: {', '.join(TABLES)}")
+        if fmt not in ("csv", "parquet"):
+            raise HTTPException(404, f"no format {fmt!r}; known: csv, parquet")
+        _finished(run_id)
+        frame = _table(run_id, name)
+        buffer = io.BytesIO()
+        if fmt == "csv":
+            frame.to_csv(buffer, index=False)
+            media = "text/csv"
+        else:
+            frame.to_parquet(buffer, index=False)
+            media = "application/vnd.apache.parquet"
+        disposition = f'attachment; filename="{run_id}-{name}.{fmt}"'
+        return Response(buffer.getvalue(), media_type=media,
+                        headers={"Content-Disposition": disposition})
+
+    @app.get("/api/runs/{run_id}/report.html", tags=["results"], response_class=HTMLResponse,
+             responses={404: {"description": "No such finished run"}})
+    def report(run_id: str) -> HTMLResponse:
+        """The run's self-contained HTML report (as ``il2sim report``)."""
+        from il2sim.analysis.report import report_html
+
+        _finished(run_id)
+        with store().locked() as raw:
+            text = report_html(raw, run_id)
+        return HTMLResponse(text, headers={
+            "Content-Disposition": f'inline; filename="{run_id}-report.html"'})
+
+    @app.get("/api/compare", response_model=list[ComparisonRow], tags=["results"],
+             responses={404: {"description": "A run is unknown"},
+                        422: {"description": "Fewer than two runs"}})
+    def compare(run: Annotated[list[str], Query(description="Run ids, two or more")]
+                ) -> list[ComparisonRow]:
+        """The summary measures of several runs side by side."""
+        columns = _compared(run)
+        measures = list(next(iter(columns.values())).index)
+        return [ComparisonRow(measure=str(m), values={k: str(c.get(m, "")) for k, c in
+                                                      columns.items()}) for m in measures]
+
+    @app.get("/api/compare/kaplan_meier.png", tags=["results"], response_class=Response,
+             responses={200: {"content": {"image/png": {}}},
+                        404: {"description": "A run is unknown"},
+                        422: {"description": "Fewer than two runs"}})
+    def compare_km(run: Annotated[list[str], Query(description="Run ids, two or more")]
+                   ) -> Response:
+        """Overall survival of several runs on one Kaplan-Meier plot."""
+        _compared(run)
+        frames = []
+        for run_id in run:
+            frame = _table(run_id, "endpoints").copy()
+            frame["arm"] = _label(_finished(run_id))
+            frames.append(frame)
+        return Response(_png(plots.plot_km(pd.concat(frames, ignore_index=True), by="arm")),
+                        media_type="image/png")
+
+    # --------------------------------------------------------------- helpers
+
+    def _finished(run_id: str) -> RunInfo:
+        frame = store().runs()
+        row = frame[frame["run_id"] == run_id]
+        if row.empty or row.iloc[0]["status"] != "done":
+            raise HTTPException(404, f"no finished run {run_id!r} in the store")
+        return _run_info(row.iloc[0].to_dict())
+
+    def _table(run_id: str, name: str) -> pd.DataFrame:
+        try:
+            frame: pd.DataFrame = store().table(run_id, name)
+            return frame
+        except StoreError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    def _compared(run_ids: list[str]) -> dict[str, pd.Series]:
+        if len(run_ids) < 2 or len(set(run_ids)) != len(run_ids):
+            raise HTTPException(422, "compare needs two or more different runs "
+                                "(?run=ID&run=ID)")
+        out = {}
+        for run_id in run_ids:
+            info = _finished(run_id)
+            summary = summary_table(_table(run_id, "endpoints"), _table(run_id, "doses"))
+            out[_label(info)] = summary.iloc[:, 0]
+        return out
+
+    return app
+
+
+# ------------------------------------------------------------------ pure helpers
+
+def _model(name: str) -> Model:
+    try:
+        return get_model(name)
+    except ModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def _summary(m: Model) -> ModelSummary:
+    return ModelSummary(name=m.name, title=m.title, citation=m.citation,
+                        time_unit=m.time_unit, n_states=len(m.states), n_params=len(m.params),
+                        routes=[r.name for r in m.routes])
+
+
+def _detail(m: Model) -> ModelDetail:
+    def bound(x: float) -> float | None:
+        return None if abs(x) == float("inf") else x
+
+    variables = (
+        [VariableRow(name=s.name, unit=s.unit, meaning=s.meaning, kind="state")
+         for s in m.states]
+        + [VariableRow(name=o.name, unit=o.unit, meaning=o.meaning, kind="observable",
+                       expression=o.expr) for o in m.observables]
+        + [VariableRow(name=i.name, unit=i.unit, meaning=i.meaning, kind="intermediate",
+                       expression=i.expr) for i in m.intermediates]
+        + [VariableRow(name=i.name, unit=i.unit, meaning=i.meaning, kind="input")
+           for i in m.inputs]
+        + [VariableRow(name=r.name, unit=r.unit, meaning=r.meaning, kind="route",
+                       expression=f"into {r.state}") for r in m.routes])
+    return ModelDetail(
+        **_summary(m).model_dump(), notes=m.notes,
+        equations=[f"d{s}/dt = {rhs}" for s, rhs in m.equations.items()],
+        params=[ParamRow(name=p.name, value=p.value, unit=p.unit, meaning=p.meaning,
+                         source=p.source, lower=bound(p.bounds[0]), upper=bound(p.bounds[1]))
+                for p in m.params],
+        variables=variables)
+
+
+def _default_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _trial(content: bytes, filename: str, n_patients: int | None,
+           max_patients: int) -> TrialSpec:
+    import dataclasses
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(filename, None, "not a UTF-8 text file") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(filename, None, f"not valid TOML: {exc}") from None
+    spec = trial_from_dict(data, source=filename)
+    if n_patients is not None:
+        spec = dataclasses.replace(spec, n_patients=n_patients)
+    if spec.n_patients > max_patients:
+        raise ConfigError(filename, "n_patients", f"{spec.n_patients} patients is more than "
+                          f"this server accepts ({max_patients}); use the command line "
+                          "(il2sim trial) for large trials")
+    return spec
+
+
+def _run_info(row: dict[str, Any]) -> RunInfo:
+    return RunInfo(run_id=str(row["run_id"]), name=str(row["name"]), model=str(row["model"]),
+                   seed=int(row["seed"]), n_patients=int(row["n_patients"]),
+                   status=str(row["status"]), created=str(row["created"])[:19])
+
+
+def _label(info: RunInfo) -> str:
+    return f"{info.name} [{info.run_id}]"
+
+
+def _cell(value: object) -> str | float | int | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    if isinstance(value, (int, float, str)):
+        return value
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _validation_text(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where
+                     else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def _plain(errors: Any) -> Any:
+    """Validation errors as JSON-safe values (pydantic may put exceptions in ``ctx``)."""
+    if isinstance(errors, dict):
+        return {k: _plain(v) for k, v in errors.items()}
+    if isinstance(errors, (list, tuple)):
+        return [_plain(v) for v in errors]
+    if isinstance(errors, (str, int, float, bool)) or errors is None:
+        return errors
+    return str(errors)

@@ -1,0 +1,183 @@
+"""Request and response bodies of the web API (pydantic models, documented in OpenAPI).
+
+Every request model forbids unknown keys, so a typo is a 422 naming the key, never a
+silently ignored setting. Quantities stay text with units (``"70 kg"``, ``"21 day"``)
+and are parsed by the same code as the TOML files (:mod:`il2sim.io.config`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ComparisonRow", "Example", "JobStatus", "LabelCourse", "ModelDetail", "ModelSummary",
+    "ParamRow", "PresetInfo", "RegimenChoice", "RunInfo", "RunSummary", "ScenarioRequest",
+    "ScenarioResult", "Series", "TrialRequest",
+]
+
+MAX_POINTS = 20001
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------ models
+
+class ModelSummary(BaseModel):
+    name: str
+    title: str
+    citation: str
+    time_unit: str
+    n_states: int
+    n_params: int
+    routes: list[str]
+
+
+class ParamRow(BaseModel):
+    name: str
+    value: float
+    unit: str
+    meaning: str
+    source: str
+    lower: float | None
+    upper: float | None
+
+
+class VariableRow(BaseModel):
+    name: str
+    unit: str
+    meaning: str
+    kind: Literal["state", "observable", "intermediate", "input", "route"]
+    expression: str = ""
+
+
+class ModelDetail(ModelSummary):
+    notes: str
+    equations: list[str] = Field(description="One line per state: d<state>/dt = <rhs>.")
+    params: list[ParamRow]
+    variables: list[VariableRow]
+
+
+class PresetInfo(BaseModel):
+    name: str
+    description: str
+    arguments: dict[str, str] = Field(description="Argument name -> default, as text.")
+
+
+# ---------------------------------------------------------------------- scenario
+
+class LabelCourse(_Request):
+    """The label high-dose course with its hold and stop rules applied to the patient."""
+
+    dose: str = "600000 IU/kg"
+    courses: int = Field(1, ge=1, le=5)
+
+
+class RegimenChoice(_Request):
+    """Exactly one of: a named preset with arguments, the label course with hold rules,
+    a regimen in the TOML format of scenario files, or none (untreated)."""
+
+    preset: str | None = None
+    arguments: dict[str, str | float | int | list[str] | list[int]] = Field(default_factory=dict)
+    label_course: LabelCourse | None = None
+    toml: str | None = Field(default=None, max_length=20000,
+                             description="A TOML document whose [regimen] table (or array "
+                                         "of tables) is used, as in scenario files.")
+
+
+class ScenarioRequest(_Request):
+    model: str = Field(examples=["il2_qsp"])
+    regimen: RegimenChoice = Field(default_factory=lambda: RegimenChoice())
+    weight: str | None = Field(None, examples=["70 kg"])
+    height: str | None = Field(None, examples=["175 cm"])
+    params: dict[str, float] = Field(default_factory=dict,
+                                     description="Parameter overrides, in the model's units.")
+    end: str = Field("21 day", examples=["21 day"])
+    points: int = Field(1001, ge=2, le=MAX_POINTS)
+    backend: Literal["scipy", "native"] = "scipy"
+
+
+class Series(BaseModel):
+    name: str
+    unit: str
+    meaning: str
+    values: list[float | None]
+
+
+class Panel(BaseModel):
+    title: str
+    log_y: bool
+    series: list[Series]
+
+
+class DoseRow(BaseModel):
+    time: float
+    label: str
+    route: str
+    amount: float
+    unit: str
+    status: str
+    reason: str
+
+
+class ScenarioResult(BaseModel):
+    model: str
+    status: str
+    message: str
+    time_unit: str
+    times: list[float]
+    panels: list[Panel]
+    doses: list[DoseRow]
+    description: str
+
+
+# ------------------------------------------------------------------------ trials
+
+class Example(BaseModel):
+    name: str
+    title: str
+    n_patients: int
+
+
+class TrialRequest(_Request):
+    example: str = Field(examples=["rcc"])
+    n_patients: int | None = Field(None, ge=1)
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    name: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    done: int
+    total: int
+    run_id: str | None
+    error: str | None
+    created: str
+
+
+# ------------------------------------------------------------------------- runs
+
+class RunInfo(BaseModel):
+    run_id: str
+    name: str
+    model: str
+    seed: int
+    n_patients: int
+    status: str
+    created: str
+
+
+class RunSummary(BaseModel):
+    run: RunInfo
+    summary: list[dict[str, str | float | int | None]]
+    toxicity: list[dict[str, str | float | int | None]]
+    figures: list[str]
+    tables: list[str]
+
+
+class ComparisonRow(BaseModel):
+    measure: str
+    values: dict[str, str]

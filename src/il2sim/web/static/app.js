@@ -1,0 +1,471 @@
+// il2sim web: a small single-page app over the JSON API (/openapi.json).
+// Views are chosen by the URL hash: #/models, #/models/NAME, #/scenario, #/trials,
+// #/results, #/results/RUN, #/compare/RUN,RUN. Everything the page shows comes from /api.
+"use strict";
+
+const view = () => document.getElementById("view");
+
+// ------------------------------------------------------------------ helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, options);
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const detail = body && body.detail ? body.detail : `${response.status} ${response.statusText}`;
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return body;
+}
+
+function errorBox(message) {
+  return el("div", { class: "error", role: "alert", "data-testid": "error" }, message);
+}
+
+function table(rows, columns, testid) {
+  const head = el("tr", {}, columns.map((c) => el("th", {}, c.title || c.key)));
+  const body = rows.map((r) => el("tr", {}, columns.map((c) => {
+    const v = c.render ? c.render(r) : r[c.key];
+    const cls = typeof r[c.key] === "number" ? "num" : null;
+    return el("td", { class: cls }, v === null || v === undefined ? "" : v);
+  })));
+  return el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, body));
+}
+
+function fmt(x) {
+  if (x === null || x === undefined) return "";
+  if (typeof x !== "number") return String(x);
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  return a >= 1e5 || a < 1e-3 ? x.toExponential(3) : String(+x.toPrecision(4));
+}
+
+async function show(render) {
+  const root = view();
+  root.replaceChildren(el("p", { class: "muted" }, "Loading..."));
+  try {
+    const content = await render();
+    root.replaceChildren(...[content].flat());
+  } catch (e) {
+    root.replaceChildren(errorBox(e.message));
+  }
+}
+
+// ------------------------------------------------------------------- models
+
+async function modelsView() {
+  const models = await api("/api/models");
+  return [
+    el("h1", {}, "Models"),
+    el("p", { class: "muted" }, "Every parameter carries its unit and source. Choose a model."),
+    table(models, [
+      { key: "name", render: (m) => el("a", { href: `#/models/${m.name}` }, m.name) },
+      { key: "title" }, { key: "citation" },
+      { key: "n_states", title: "states" }, { key: "n_params", title: "parameters" },
+      { key: "routes", render: (m) => m.routes.join(", ") },
+    ], "models-table"),
+  ];
+}
+
+async function modelView(name) {
+  const m = await api(`/api/models/${encodeURIComponent(name)}`);
+  return [
+    el("h1", {}, `${m.name}: ${m.title}`),
+    el("p", {}, m.citation),
+    m.notes ? el("p", { class: "muted" }, m.notes) : null,
+    el("div", { class: "actions" },
+      el("a", { href: `#/scenario?model=${m.name}` }, "Simulate this model")),
+    el("h2", {}, `Equations (time in ${m.time_unit})`),
+    el("pre", { "data-testid": "equations" }, m.equations.join("\n")),
+    el("h2", {}, "Parameters"),
+    table(m.params, [{ key: "name" }, { key: "value", render: (p) => fmt(p.value) },
+      { key: "unit" }, { key: "meaning" }, { key: "source" },
+      { key: "bounds", render: (p) => `${fmt(p.lower)} - ${p.upper === null ? "inf" : fmt(p.upper)}` }],
+    "params-table"),
+    el("h2", {}, "States, observables and dose routes"),
+    table(m.variables, [{ key: "name" }, { key: "kind" }, { key: "unit" }, { key: "meaning" },
+      { key: "expression" }], "variables-table"),
+  ];
+}
+
+// ----------------------------------------------------------------- scenario
+
+let presetCache = null;
+
+async function scenarioView(query) {
+  const [models, presets] = await Promise.all([api("/api/models"),
+    presetCache ? Promise.resolve(presetCache) : api("/api/presets")]);
+  presetCache = presets;
+  const chosen = query.get("model") || "il2_qsp";
+  const modelSel = el("select", { name: "model", "data-testid": "model" },
+    models.map((m) => el("option", { value: m.name, selected: m.name === chosen }, m.name)));
+  const regimenSel = el("select", { name: "regimen", "data-testid": "regimen" },
+    el("option", { value: "none" }, "no treatment"),
+    el("option", { value: "label_course", selected: chosen === "il2_qsp" },
+      "label course with hold rules (il2_qsp)"),
+    presets.map((p) => el("option", { value: `preset:${p.name}`,
+      selected: chosen !== "il2_qsp" && p.name === "label_high_dose" }, `preset: ${p.name}`)),
+    el("option", { value: "toml" }, "custom (TOML)"));
+  const args = el("div", { class: "wide", "data-testid": "regimen-args" });
+  const field = (label, name, value, extra = {}) => el("label", {}, label,
+    el("input", { name, value, "data-testid": name, ...extra }));
+  const form = el("form", { class: "grid", "data-testid": "scenario-form" },
+    el("label", {}, "Model", modelSel),
+    el("label", {}, "Regimen", regimenSel),
+    field("Weight", "weight", "70 kg"), field("Height", "height", "175 cm"),
+    field("End", "end", "21 day"), field("Output points", "points", "1001",
+      { type: "number", min: "2" }),
+    el("label", {}, "Backend", el("select", { name: "backend" },
+      el("option", { value: "scipy" }, "scipy (reference)"),
+      el("option", { value: "native" }, "native (compiled)"))),
+    args,
+    el("label", { class: "wide" }, "Parameter overrides, one 'name = value' per line " +
+      "(model units; see the model's parameter table)",
+      el("textarea", { name: "params", "data-testid": "params", rows: "2" })),
+    el("div", { class: "wide actions" },
+      el("button", { type: "submit", "data-testid": "run-scenario" }, "Run"),
+      el("span", { class: "muted", "data-testid": "scenario-status" })));
+  const output = el("div", { "data-testid": "scenario-output" });
+
+  const renderArgs = () => {
+    const v = regimenSel.value;
+    args.replaceChildren();
+    if (v === "label_course") {
+      args.append(el("div", { class: "actions" },
+        field("Dose", "lc_dose", "600000 IU/kg"),
+        field("Courses", "lc_courses", "1", { type: "number", min: "1", max: "5" })),
+        el("p", { class: "muted" }, "15-min infusions every 8 h, days 1-5 and 15-19; doses " +
+          "are withheld for SBP < 90 mmHg, SpO2 < 90%, confusion, heart rate > 130 and the " +
+          "label's relative and absolute criteria."));
+    } else if (v.startsWith("preset:")) {
+      const p = presets.find((x) => `preset:${x.name}` === v);
+      args.append(el("p", { class: "muted" }, p.description),
+        el("div", { class: "actions" }, Object.entries(p.arguments).map(([k, d]) =>
+          field(k, `arg:${k}`, d))));
+    } else if (v === "toml") {
+      args.append(el("label", {}, "Regimen in the scenario-file format",
+        el("textarea", { name: "toml", "data-testid": "regimen-toml", rows: "6" },
+          '[[regimen]]\nkind = "infusion"\nroute = "iv"\namount = "600000 IU/kg"\n' +
+          'duration = "15 min"\nschedule = { every = "8 h", count = 14 }\n')));
+    }
+  };
+  regimenSel.addEventListener("change", renderArgs);
+  renderArgs();
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const status = form.querySelector("[data-testid=scenario-status]");
+    const button = form.querySelector("button[type=submit]");
+    let body;
+    try {
+      body = scenarioRequest(data, regimenSel.value, presets);
+    } catch (e) {
+      output.replaceChildren(errorBox(e.message));
+      return;
+    }
+    button.disabled = true;
+    status.textContent = "simulating...";
+    output.replaceChildren();
+    try {
+      const result = await api("/api/scenarios", { method: "POST",
+        headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      status.textContent = "";
+      renderScenario(output, result);
+    } catch (e) {
+      status.textContent = "";
+      output.replaceChildren(errorBox(e.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return [el("h1", {}, "Scenario"),
+    el("p", { class: "muted" }, "One patient: a model, a regimen, covariates and parameter " +
+      "overrides. Doses given are marked green on the time axis, doses withheld red."),
+    form, output];
+}
+
+function scenarioRequest(data, regimen, presets) {
+  const params = {};
+  for (const line of (data.get("params") || "").split("\n")) {
+    if (!line.trim()) continue;
+    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$/);
+    if (!m || Number.isNaN(Number(m[2]))) {
+      throw new Error(`parameter overrides: cannot read '${line.trim()}' (write name = number)`);
+    }
+    params[m[1]] = Number(m[2]);
+  }
+  const body = { model: data.get("model"), weight: data.get("weight") || null,
+    height: data.get("height") || null, end: data.get("end"),
+    points: Number(data.get("points")), backend: data.get("backend"), params, regimen: {} };
+  if (regimen === "label_course") {
+    body.regimen.label_course = { dose: data.get("lc_dose"), courses: Number(data.get("lc_courses")) };
+  } else if (regimen.startsWith("preset:")) {
+    const name = regimen.slice(7);
+    const preset = presets.find((p) => p.name === name);
+    const args = {};
+    for (const [k, d] of Object.entries(preset.arguments)) {
+      const v = (data.get(`arg:${k}`) || "").trim();
+      if (v === "" || v === d) continue;
+      args[k] = /^-?\d+$/.test(v) ? Number(v) :
+        (d.includes(",") ? v.split(",").map((x) => (/^\s*-?\d+\s*$/.test(x) ? Number(x) : x.trim())) : v);
+    }
+    body.regimen.preset = name;
+    body.regimen.arguments = args;
+  } else if (regimen === "toml") {
+    body.regimen.toml = data.get("toml");
+  }
+  return body;
+}
+
+function renderScenario(output, result) {
+  const held = result.doses.filter((d) => d.status === "held");
+  const head = el("div", { class: "actions" },
+    el("strong", { "data-testid": "scenario-result-status",
+      class: result.status === "ok" ? "ok" : "held" },
+    result.status === "ok" ? "simulated" : `failed: ${result.message}`),
+    el("span", { class: "muted" }, `${result.doses.length} doses scheduled, ` +
+      `${result.doses.length - held.length} given, ${held.length} withheld`));
+  const curated = el("div", { class: "panels" });
+  const others = el("div", { class: "panels" });
+  output.replaceChildren(head, el("pre", {}, result.description), curated,
+    el("details", {}, el("summary", {}, "All other variables"), others),
+    el("h2", {}, "Dose log"),
+    table(result.doses, [{ key: "time", title: `time (${result.time_unit})`,
+      render: (d) => fmt(d.time) }, { key: "label" }, { key: "route" },
+    { key: "amount", render: (d) => `${fmt(d.amount)} ${d.unit}` },
+    { key: "status", render: (d) => el("span", { class: d.status }, d.status) },
+    { key: "reason" }], "dose-log"));
+  const curatedCount = result.panels.filter((p) => !p.title.startsWith("Other variables")).length;
+  result.panels.forEach((panel, i) => {
+    const div = el("div", { class: "panel", "data-testid": "plot" });
+    (i < curatedCount || curatedCount === 0 ? curated : others).append(div);
+    drawPanel(div, panel, result);
+  });
+}
+
+function drawPanel(div, panel, result) {
+  const traces = panel.series.map((s) => ({ x: result.times, y: s.values, name: s.name,
+    mode: "lines", hovertemplate: `${s.name}: %{y:.4g} ${s.unit}<br>t = %{x:.3g}` +
+      `<extra>${s.meaning.replace(/</g, "&lt;")}</extra>` }));
+  const shapes = result.doses.map((d) => ({ type: "line", xref: "x", yref: "paper",
+    x0: d.time, x1: d.time, y0: 0, y1: 0.06,
+    line: { color: d.status === "held" ? "#b3261e" : "#1e7b34", width: 1 } }));
+  for (const status of ["given", "held"]) {
+    const rows = result.doses.filter((d) => d.status === status);
+    if (rows.length) {
+      traces.push({ x: rows.map((d) => d.time), y: rows.map(() => 0), yaxis: "y2",
+        mode: "markers", name: `dose ${status}`, showlegend: true,
+        marker: { symbol: "triangle-up", size: 7, color: status === "held" ? "#b3261e" : "#1e7b34" },
+        text: rows.map((d) => `${d.label}: ${status}${d.reason ? " (" + d.reason + ")" : ""}`),
+        hovertemplate: "%{text}<extra></extra>" });
+    }
+  }
+  const layout = { title: { text: panel.title, font: { size: 14 } }, margin: { l: 60, r: 20, t: 40, b: 45 },
+    xaxis: { title: { text: `time (${result.time_unit})` } },
+    yaxis: { type: panel.log_y ? "log" : "linear", exponentformat: "power" },
+    yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
+    shapes, legend: { orientation: "h", y: -0.25 }, height: 320 };
+  Plotly.newPlot(div, traces, layout, { responsive: true, displaylogo: false });
+}
+
+// ------------------------------------------------------------------- trials
+
+function myJobs() {
+  return JSON.parse(sessionStorage.getItem("il2sim-jobs") || "[]");
+}
+
+function rememberJob(job) {
+  const jobs = myJobs().filter((j) => j !== job.job_id);
+  jobs.unshift(job.job_id);
+  sessionStorage.setItem("il2sim-jobs", JSON.stringify(jobs.slice(0, 20)));
+}
+
+let pollTimer = null;
+
+async function trialsView() {
+  const examples = await api("/api/examples");
+  const message = el("div");
+  const jobsBox = el("div", { "data-testid": "jobs" });
+  const start = async (request) => {
+    message.replaceChildren();
+    try {
+      const job = await request();
+      rememberJob(job);
+      refreshJobs(jobsBox);
+    } catch (e) {
+      message.replaceChildren(errorBox(e.message));
+    }
+  };
+  const exampleForm = el("form", { class: "grid", "data-testid": "example-form" },
+    el("label", {}, "Example trial", el("select", { name: "example", "data-testid": "example" },
+      examples.map((e) => el("option", { value: e.name }, `${e.name}: ${e.title}`)))),
+    el("label", {}, "Patients (optional override)",
+      el("input", { name: "n_patients", type: "number", min: "1", "data-testid": "example-patients" })),
+    el("div", { class: "wide actions" },
+      el("button", { type: "submit", "data-testid": "start-example" }, "Start trial")));
+  exampleForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(exampleForm);
+    const n = data.get("n_patients");
+    start(() => api("/api/trials", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ example: data.get("example"), n_patients: n ? Number(n) : null }) }));
+  });
+  const uploadForm = el("form", { class: "grid", "data-testid": "upload-form" },
+    el("label", {}, "Trial file (TOML, as for 'il2sim trial')",
+      el("input", { name: "file", type: "file", accept: ".toml,text/plain", "data-testid": "upload-file" })),
+    el("label", {}, "Patients (optional override)",
+      el("input", { name: "n_patients", type: "number", min: "1", "data-testid": "upload-patients" })),
+    el("div", { class: "wide actions" },
+      el("button", { type: "submit", "data-testid": "start-upload" }, "Upload and start")));
+  uploadForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(uploadForm);
+    if (!data.get("n_patients")) data.delete("n_patients");
+    if (!data.get("file") || !data.get("file").name) {
+      message.replaceChildren(errorBox("choose a trial file to upload"));
+      return;
+    }
+    start(() => api("/api/trials/upload", { method: "POST", body: data }));
+  });
+  refreshJobs(jobsBox);
+  return [el("h1", {}, "Trials"),
+    el("p", { class: "muted" }, "Virtual trials run in the background on the server, one at a " +
+      "time; results go to the server's DuckDB store."),
+    el("h2", {}, "Start an example"), exampleForm,
+    el("h2", {}, "Or upload a trial file"), uploadForm, message,
+    el("h2", {}, "Your trials"), jobsBox];
+}
+
+async function refreshJobs(box) {
+  clearTimeout(pollTimer);
+  const ids = myJobs();
+  if (!ids.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No trials started in this browser tab yet."));
+    return;
+  }
+  const statuses = await Promise.all(ids.map((id) => api(`/api/trials/${id}`).catch(() => null)));
+  box.replaceChildren(...statuses.filter(Boolean).map(jobCard));
+  if (statuses.some((s) => s && (s.status === "queued" || s.status === "running"))) {
+    pollTimer = setTimeout(() => { if (box.isConnected) refreshJobs(box); }, 500);
+  }
+}
+
+function jobCard(job) {
+  const cancel = el("button", { class: "secondary", "data-testid": "cancel-job",
+    onclick: async () => { await api(`/api/trials/${job.job_id}`, { method: "DELETE" });
+      refreshJobs(document.querySelector("[data-testid=jobs]")); } }, "Cancel");
+  return el("div", { class: "job", "data-testid": "job", "data-status": job.status },
+    el("div", { class: "actions" }, el("strong", {}, job.name),
+      el("span", { "data-testid": "job-status" }, job.status),
+      el("span", { class: "muted" }, `${job.done} / ${job.total} patients`),
+      job.status === "done" ? el("a", { href: `#/results/${job.run_id}`, "data-testid": "open-results" },
+        "Open results") : null,
+      job.status === "queued" || job.status === "running" ? cancel : null),
+    el("progress", { max: String(job.total), value: String(job.done) }),
+    job.error ? errorBox(job.error) : null);
+}
+
+// ------------------------------------------------------------------ results
+
+async function resultsView() {
+  const runs = await api("/api/runs");
+  if (!runs.length) {
+    return [el("h1", {}, "Results"), el("p", { class: "muted" },
+      "No finished runs in the store yet: start one on the Trials page.")];
+  }
+  const compare = el("button", { "data-testid": "compare", onclick: () => {
+    const chosen = [...document.querySelectorAll("input[name=pick]:checked")].map((c) => c.value);
+    if (chosen.length < 2) {
+      alertBox.replaceChildren(errorBox("tick two or more runs to compare"));
+      return;
+    }
+    location.hash = `#/compare/${chosen.join(",")}`;
+  } }, "Compare selected");
+  const alertBox = el("div");
+  return [el("h1", {}, "Results"),
+    table(runs, [
+      { key: "pick", title: "", render: (r) => el("input", { type: "checkbox", name: "pick", value: r.run_id }) },
+      { key: "run_id", title: "run", render: (r) => el("a", { href: `#/results/${r.run_id}` }, r.run_id) },
+      { key: "name" }, { key: "model" }, { key: "seed" }, { key: "n_patients", title: "patients" },
+      { key: "created" }], "runs-table"),
+    el("div", { class: "actions" }, compare), alertBox];
+}
+
+async function runView(runId) {
+  const r = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  const base = `/api/runs/${encodeURIComponent(runId)}`;
+  return [el("h1", {}, r.run.name),
+    el("p", { class: "muted" }, `run ${r.run.run_id}, model ${r.run.model}, seed ${r.run.seed}, ` +
+      `${r.run.n_patients} patients, ${r.run.created}`),
+    el("div", { class: "actions" },
+      el("a", { href: `${base}/report.html`, target: "_blank", "data-testid": "report-link" }, "HTML report"),
+      r.tables.map((t) => [el("a", { href: `${base}/tables/${t}.csv`, download: true }, `${t}.csv`),
+        el("a", { href: `${base}/tables/${t}.parquet`, download: true }, `${t}.parquet`)])),
+    el("h2", {}, "Summary"),
+    table(r.summary, [{ key: "measure" }, { key: "value" }], "summary-table"),
+    el("h2", {}, "Toxicity"),
+    table(r.toxicity, [{ key: "toxicity" }, { key: "n" }, { key: "any_grade_n", title: "any grade" },
+      { key: "any_grade", title: "any grade, %", render: (x) => pct(x.any_grade) },
+      { key: "grade3_4_n", title: "grade 3-4" },
+      { key: "grade3_4", title: "grade 3-4, %", render: (x) => pct(x.grade3_4) }], "toxicity-table"),
+    el("h2", {}, "Figures"),
+    el("div", { class: "figures" }, r.figures.map((f) => el("figure", {},
+      el("img", { src: `${base}/figures/${f}.png`, alt: f.replace("_", " "), loading: "lazy",
+        "data-testid": `figure-${f}` }),
+      el("figcaption", { class: "muted" }, f.replace("_", " "))))),
+  ];
+}
+
+function pct(x) {
+  return x === null || x === undefined ? "" : (100 * x).toFixed(1);
+}
+
+async function compareView(ids) {
+  const query = ids.map((id) => `run=${encodeURIComponent(id)}`).join("&");
+  const rows = await api(`/api/compare?${query}`);
+  const labels = Object.keys(rows[0].values);
+  return [el("h1", {}, "Compare runs"),
+    table(rows, [{ key: "measure" }, ...labels.map((l) => ({ key: l, title: l,
+      render: (r) => r.values[l] }))], "compare-table"),
+    el("div", { class: "figures" }, el("figure", {},
+      el("img", { src: `/api/compare/kaplan_meier.png?${query}`, alt: "overall survival",
+        "data-testid": "compare-km" })))];
+}
+
+// ------------------------------------------------------------------- router
+
+function route() {
+  const hash = location.hash || "#/models";
+  const [path, search] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const query = new URLSearchParams(search || "");
+  document.querySelectorAll("nav a[data-nav]").forEach((a) =>
+    a.classList.toggle("active", a.dataset.nav === parts[0] ||
+      (a.dataset.nav === "results" && parts[0] === "compare")));
+  if (parts[0] === "models" && parts[1]) return show(() => modelView(parts[1]));
+  if (parts[0] === "scenario") return show(() => scenarioView(query));
+  if (parts[0] === "trials") return show(trialsView);
+  if (parts[0] === "results" && parts[1]) return show(() => runView(parts[1]));
+  if (parts[0] === "results") return show(resultsView);
+  if (parts[0] === "compare" && parts[1]) return show(() => compareView(parts[1].split(",")));
+  return show(modelsView);
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", route);

@@ -1,0 +1,345 @@
+"""The web API: every endpoint with good input and with bad input.
+
+Good answers are checked against exact solutions or the library and store they wrap;
+bad input must give a 4xx with a readable ``detail`` naming the problem, never a 500,
+and never change the store.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from web_fixtures import SMALL_TRIAL, wait_for
+
+from il2sim.io.store import ResultStore
+from il2sim.model.library import get_model, list_models
+from il2sim.trial.protocol import HoldCriteria
+
+
+def _detail(response: object, status: int) -> str:
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    return detail
+
+
+# ------------------------------------------------------------------------ models
+
+def test_models_list_every_library_model_with_citation(client: TestClient) -> None:
+    models = client.get("/api/models").json()
+    assert [m["name"] for m in models] == [m.name for m in list_models()]
+    assert all(m["citation"] for m in models)
+
+
+def test_model_detail_has_equations_and_sourced_parameters(client: TestClient) -> None:
+    body = client.get("/api/models/kp1998").json()
+    model = get_model("kp1998")
+    assert body["equations"] == [f"d{s}/dt = {rhs}" for s, rhs in model.equations.items()]
+    params = {p["name"]: p for p in body["params"]}
+    for p in model.params:
+        assert params[p.name]["value"] == p.value
+        assert params[p.name]["unit"] == p.unit and params[p.name]["source"] == p.source
+
+
+def test_unknown_model_is_404_naming_the_known_ones(client: TestClient) -> None:
+    assert "known: aldesleukin_pk" in _detail(client.get("/api/models/nope"), 404)
+
+
+def test_presets_have_arguments_with_defaults(client: TestClient) -> None:
+    presets = {p["name"]: p for p in client.get("/api/presets").json()}
+    assert presets["label_high_dose"]["arguments"] == {"dose": "600000 IU/kg",
+                                                       "infusion": "15 min"}
+
+
+# ---------------------------------------------------------------------- scenario
+
+def test_scenario_bolus_matches_the_biexponential_solution(client: TestClient) -> None:
+    """A 1 MIU IV bolus in the two-compartment model: C(t) = D/V1 (A e^-at + B e^-bt)."""
+    toml = '[regimen]\nkind = "bolus"\nroute = "iv"\namount = "1 MIU"\n'
+    response = client.post("/api/scenarios", json={
+        "model": "aldesleukin_pk", "regimen": {"toml": toml}, "end": "600 min",
+        "points": 61, "params": {"k10": 0.05}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    k10, k12, k21, v1 = 0.05, 0.00708, 0.00972, 2.66
+    s, p = k10 + k12 + k21, k10 * k21
+    alpha, beta = (s + math.sqrt(s * s - 4 * p)) / 2, (s - math.sqrt(s * s - 4 * p)) / 2
+    t_h = np.array(body["times"])
+    assert body["time_unit"] == "h"
+    t = t_h * 60
+    exact = 1e6 / (1000 * v1) * ((alpha - k21) * np.exp(-alpha * t)
+                                 + (k21 - beta) * np.exp(-beta * t)) / (alpha - beta)
+    plasma = next(s for panel in body["panels"] for s in panel["series"]
+                  if s["name"] == "C_plasma")
+    np.testing.assert_allclose(plasma["values"], exact, rtol=1e-5)
+    assert [d["status"] for d in body["doses"]] == ["given"]
+
+
+def test_label_course_with_hold_rules_logs_every_decision(client: TestClient) -> None:
+    response = client.post("/api/scenarios", json={
+        "model": "il2_qsp", "regimen": {"label_course": {"dose": "600000 IU/kg"}},
+        "weight": "70 kg", "height": "175 cm", "end": "21 day", "points": 253})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ok" and body["time_unit"] == "day"
+    assert len(body["doses"]) == 28  # 14 doses per cycle, two cycles (Proleukin label)
+    held = [d for d in body["doses"] if d["status"] == "held"]
+    given = [d for d in body["doses"] if d["status"] == "given"]
+    assert given and all(d["reason"] == "" for d in given)
+    c = HoldCriteria()
+    known = (f"SBP < {c.sbp_min:g}", "SpO2", "confusion", "heart rate", "weight gain",
+             "urine", "creatinine", "stop", "hold", "not retreated")
+    assert all(d["reason"] and any(k in d["reason"] for k in known) for d in held)
+    titles = [p["title"] for p in body["panels"]]
+    assert titles[0].startswith("IL-2") and any("Blood pressure" in t for t in titles)
+    sbp = next(s for p in body["panels"] for s in p["series"] if s["name"] == "sbp")
+    assert min(v for v in sbp["values"] if v is not None) < 110  # the leak lowers pressure
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"model": "nope"}, 422, "unknown model 'nope'"),
+    ({"model": "il2_qsp", "points": 1}, 422, "points"),
+    ({"model": "il2_qsp", "points": "many"}, 422, "points"),
+    ({"model": "il2_qsp", "end": "-3 day"}, 422, "end"),
+    ({"model": "il2_qsp", "end": "3 parsec"}, 422, "end"),
+    ({"model": "il2_qsp", "weight": "70 parsec",
+      "regimen": {"preset": "label_high_dose"}}, 422, "weight"),
+    ({"model": "il2_qsp", "params": {"zzz": 1}}, 422, "no parameter 'zzz'"),
+    ({"model": "il2_qsp", "params": {"k_nec": "x"}}, 422, "params.k_nec"),
+    ({"model": "il2_qsp", "weight": "70 kg",
+      "regimen": {"preset": "label_high_dose", "arguments": {"dose": "-5 IU/kg"}}},
+     422, "must be positive"),
+    ({"model": "il2_qsp", "regimen": {"preset": "no_such"}}, 422, "no_such"),
+    ({"model": "il2_qsp", "regimen": {"arguments": {"dose": "1 MIU"}}}, 422, "need a preset"),
+    ({"model": "il2_qsp", "regimen": {"preset": "label_high_dose", "toml": "x"}}, 422,
+     "not preset and toml"),
+    ({"model": "il2_qsp", "regimen": {"toml": "[regimen\n"}}, 422, "not valid TOML"),
+    ({"model": "il2_qsp", "regimen": {"toml": "a = 1"}}, 422, "no [regimen]"),
+    ({"model": "il2_qsp", "regimen": {"toml": '[regimen]\nkind = "bolus"\nroute = "nose"\n'
+                                              'amount = "1 MIU"'}}, 422, "nose"),
+    ({"model": "kp1998", "regimen": {"label_course": {}}}, 422, "hold rules read"),
+    ({"model": "il2_qsp", "regimen": {"label_course": {}}}, 422, "give a weight"),
+    ({"model": "il2_qsp", "regimen": {"label_course": {"courses": 9}}}, 422, "courses"),
+    ({"model": "il2_qsp", "typo": 1}, 422, "typo"),
+    ({}, 422, "model"),
+])
+def test_bad_scenarios_are_422_naming_the_problem(client: TestClient, body: dict[str, object],
+                                                   status: int, needle: str) -> None:
+    assert needle in _detail(client.post("/api/scenarios", json=body), status)
+
+
+def test_scenario_body_that_is_not_json_is_400(client: TestClient) -> None:
+    response = client.post("/api/scenarios", content=b"\xff\x00 not json",
+                           headers={"content-type": "application/json"})
+    assert "parsing the body" in _detail(response, 400)
+
+
+# ------------------------------------------------------------------------ trials
+
+def test_example_trial_runs_in_the_background_and_is_stored(client: TestClient,
+                                                            tmp_path: Path) -> None:
+    assert client.get("/api/examples").json() == [
+        {"name": "small", "title": "Small RCC trial", "n_patients": 6}]
+    started = client.post("/api/trials", json={"example": "small"})
+    assert started.status_code == 202
+    job = wait_for(client, started.json()["job_id"])
+    assert job["status"] == "done" and job["done"] == job["total"] == 6
+    run_id = job["run_id"]
+    assert [r["run_id"] for r in client.get("/api/runs").json()] == [run_id]
+    summary = client.get(f"/api/runs/{run_id}").json()
+    assert summary["summary"][0] == {"measure": "patients", "value": "6"}
+    # the downloads are the stored tables
+    csv = client.get(f"/api/runs/{run_id}/tables/endpoints.csv")
+    parquet = client.get(f"/api/runs/{run_id}/tables/doses.parquet")
+    assert csv.status_code == parquet.status_code == 200
+    assert "attachment" in csv.headers["content-disposition"]
+    from_csv = pd.read_csv(io.StringIO(csv.text))
+    from_parquet = pd.read_parquet(io.BytesIO(parquet.content))
+    client.__exit__(None, None, None)  # release the store to read it directly
+    with ResultStore(tmp_path / "web.duckdb", read_only=True) as store:
+        assert from_csv["patient"].tolist() == store.table(run_id, "endpoints")["patient"].tolist()
+        pd.testing.assert_frame_equal(from_parquet, store.table(run_id, "doses"),
+                                      check_dtype=False)
+
+
+def test_upload_runs_the_file_with_a_patient_override(client: TestClient) -> None:
+    response = client.post("/api/trials/upload", files={"file": ("mine.toml", SMALL_TRIAL)},
+                           data={"n_patients": "3"})
+    assert response.status_code == 202, response.text
+    job = wait_for(client, response.json()["job_id"])
+    assert job["status"] == "done" and job["total"] == 3
+
+
+@pytest.mark.parametrize(("content", "status", "needle"), [
+    (b"name = [", 422, "not valid TOML"),
+    (b"\xff\xfe\x00binary", 422, "not a UTF-8"),
+    (SMALL_TRIAL.replace("n_patients = 6", "n_patients = -1").encode(), 422, "n_patients"),
+    (SMALL_TRIAL.replace('kind = "label"', 'kind = "magic"').encode(), 422, "kind"),
+    (SMALL_TRIAL.replace('indication = "rcc"', 'indication = "flu"').encode(), 422, "flu"),
+    (SMALL_TRIAL.replace("n_patients = 6", "n_patients = 100000").encode(), 422,
+     "more than this server accepts"),
+    (SMALL_TRIAL.encode() + b"\nunknown_key = 1\n", 422, "unknown_key"),
+    (b"#" * (256 * 1024 + 1), 413, "larger than"),
+])
+def test_bad_uploads_are_refused_and_nothing_is_stored(client: TestClient, content: bytes,
+                                                       status: int, needle: str) -> None:
+    response = client.post("/api/trials/upload", files={"file": ("bad.toml", content)})
+    assert needle in _detail(response, status)
+    assert client.get("/api/runs").json() == []
+
+
+@pytest.mark.parametrize(("kwargs", "status", "needle"), [
+    ({"files": {}}, 422, "file"),
+    ({"files": {"file": ("t.toml", SMALL_TRIAL)}, "data": {"n_patients": "many"}}, 422,
+     "n_patients"),
+    ({"files": {"file": ("t.toml", SMALL_TRIAL)}, "data": {"n_patients": "0"}}, 422,
+     "n_patients"),
+])
+def test_bad_upload_forms_are_422(client: TestClient, kwargs: dict[str, object], status: int,
+                                  needle: str) -> None:
+    response = client.post("/api/trials/upload", **kwargs)
+    assert needle in _detail(response, status)
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"example": "nope"}, 404, "known: small"),
+    ({"example": "../examples/small"}, 404, "no example"),
+    ({"example": "small", "n_patients": 0}, 422, "n_patients"),
+    ({"example": "small", "n_patients": 51}, 422, "more than this server accepts"),
+    ({"example": "small", "extra": True}, 422, "extra"),
+    ({}, 422, "example"),
+])
+def test_bad_trial_requests(client: TestClient, body: dict[str, object], status: int,
+                            needle: str) -> None:
+    assert needle in _detail(client.post("/api/trials", json=body), status)
+
+
+def test_unknown_jobs_are_404(client: TestClient) -> None:
+    _detail(client.get("/api/trials/not-a-job"), 404)
+    _detail(client.delete("/api/trials/not-a-job"), 404)
+
+
+def test_unfinished_and_cancelled_runs_stay_private(client: TestClient) -> None:
+    """A run is listed once finished; a cancelled job's partial run is never shown, and a
+    queued job cancelled before it starts never touches the store."""
+    first = client.post("/api/trials", json={"example": "small", "n_patients": 30}).json()
+    second = client.post("/api/trials", json={"example": "small", "n_patients": 4}).json()
+    assert client.delete(f"/api/trials/{second['job_id']}").json()["status"] == "cancelled"
+    seen_running = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/trials/{first['job_id']}").json()
+        if status["status"] == "running" and 0 < status["done"] < status["total"]:
+            seen_running = True
+            assert client.get("/api/runs").json() == []  # unfinished: not listed
+            run_id = status["run_id"]
+            _detail(client.get(f"/api/runs/{run_id}"), 404)
+            client.delete(f"/api/trials/{first['job_id']}")
+            break
+        time.sleep(0.05)
+    assert seen_running
+    assert wait_for(client, first["job_id"])["status"] == "cancelled"
+    assert wait_for(client, second["job_id"])["status"] == "cancelled"
+    assert client.get("/api/runs").json() == []
+
+
+# -------------------------------------------------------------------------- runs
+
+@pytest.fixture()
+def finished(client: TestClient) -> str:
+    job = wait_for(client, client.post("/api/trials", json={"example": "small"}).json()["job_id"])
+    assert job["status"] == "done"
+    return str(job["run_id"])
+
+
+def test_figures_are_png(client: TestClient, finished: str) -> None:
+    names = client.get(f"/api/runs/{finished}").json()["figures"]
+    assert {"kaplan_meier", "waterfall", "swimmer", "toxicity"} <= set(names)
+    for name in names:
+        response = client.get(f"/api/runs/{finished}/figures/{name}.png")
+        assert response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_is_the_self_contained_html_report(client: TestClient, finished: str) -> None:
+    response = client.get(f"/api/runs/{finished}/report.html")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert '<section id="efficacy"' in response.text and "<script" not in response.text
+
+
+def test_compare_puts_runs_side_by_side(client: TestClient, finished: str) -> None:
+    other = wait_for(client, client.post("/api/trials", json={"example": "small",
+                                                              "n_patients": 3}).json()["job_id"])
+    ids = [finished, str(other["run_id"])]
+    rows = client.get("/api/compare", params={"run": ids}).json()
+    assert rows[0]["measure"] == "patients"
+    assert sorted(rows[0]["values"].values()) == ["3", "6"]
+    png = client.get("/api/compare/kaplan_meier.png", params={"run": ids})
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("path", "status", "needle"), [
+    ("/api/runs/nope", 404, "no finished run"),
+    ("/api/runs/nope/figures/waterfall.png", 404, "no finished run"),
+    ("/api/runs/{run}/figures/pie.png", 404, "no figure 'pie'"),
+    ("/api/runs/nope/tables/endpoints.csv", 404, "no finished run"),
+    ("/api/runs/{run}/tables/secrets.csv", 404, "no table 'secrets'"),
+    ("/api/runs/{run}/tables/endpoints.xlsx", 404, "no format 'xlsx'"),
+    ("/api/runs/nope/report.html", 404, "no finished run"),
+    ("/api/compare?run={run}", 422, "two or more"),
+    ("/api/compare?run={run}&run={run}", 422, "two or more"),
+    ("/api/compare?run={run}&run=nope", 404, "no finished run"),
+    ("/api/compare", 422, "run"),
+    ("/api/compare/kaplan_meier.png?run={run}", 422, "two or more"),
+    ("/api/compare/kaplan_meier.png?run={run}&run=nope", 404, "no finished run"),
+])
+def test_bad_run_requests(client: TestClient, finished: str, path: str, status: int,
+                          needle: str) -> None:
+    assert needle in _detail(client.get(path.format(run=finished)), status)
+
+
+# ----------------------------------------------------------------------- openapi
+
+BAD_INPUT_TESTS = {
+    "/api/models": "no input",
+    "/api/models/{name}": "test_unknown_model_is_404_naming_the_known_ones",
+    "/api/presets": "no input",
+    "/api/scenarios": "test_bad_scenarios_are_422_naming_the_problem",
+    "/api/examples": "no input",
+    "/api/trials": "test_bad_trial_requests",
+    "/api/trials/upload": "test_bad_uploads_are_refused_and_nothing_is_stored",
+    "/api/trials/{job_id}": "test_unknown_jobs_are_404",
+    "/api/runs": "no input",
+    "/api/runs/{run_id}": "test_bad_run_requests",
+    "/api/runs/{run_id}/figures/{name}.png": "test_bad_run_requests",
+    "/api/runs/{run_id}/tables/{name}.{fmt}": "test_bad_run_requests",
+    "/api/runs/{run_id}/report.html": "test_bad_run_requests",
+    "/api/compare": "test_bad_run_requests",
+    "/api/compare/kaplan_meier.png": "test_bad_run_requests",
+}
+
+
+def test_openapi_documents_every_endpoint_and_each_has_a_bad_input_test(
+        client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["info"]["title"] == "il2sim"
+    assert set(schema["paths"]) == set(BAD_INPUT_TESTS)
+    for path, test in BAD_INPUT_TESTS.items():
+        assert test == "no input" or test in globals(), path
+        for operation in schema["paths"][path].values():
+            assert operation.get("summary") and operation.get("description"), path
+    assert client.get("/docs").status_code == 200
+
+
+def test_page_and_assets_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    plotly = client.get("/vendor/plotly.min.js")
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
