@@ -109,6 +109,7 @@ def test_label_course_with_hold_rules_logs_every_decision(client: TestClient) ->
     ({"model": "il2_qsp", "points": "many"}, 422, "points"),
     ({"model": "il2_qsp", "end": "-3 day"}, 422, "end"),
     ({"model": "il2_qsp", "end": "3 parsec"}, 422, "end"),
+    ({"model": "kp1998", "end": "30 year"}, 422, "at most 20 years"),
     ({"model": "il2_qsp", "weight": "70 parsec",
       "regimen": {"preset": "label_high_dose"}}, 422, "weight"),
     ({"model": "il2_qsp", "params": {"zzz": 1}}, 422, "no parameter 'zzz'"),

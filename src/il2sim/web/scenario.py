@@ -31,6 +31,8 @@ from il2sim.web.schemas import DoseRow, Panel, ScenarioRequest, ScenarioResult, 
 __all__ = ["PANELS", "run_scenario"]
 
 SOURCE = "<scenario form>"
+MAX_DAYS = 20 * 365.25
+"""The longest scenario the page runs (a guard against a request that runs for hours)."""
 
 # Curated panels: (title, variables). Variables absent from a model are skipped.
 PANELS: dict[str, list[tuple[str, list[str]]]] = {
@@ -93,7 +95,12 @@ def build_scenario(request: ScenarioRequest) -> Scenario:
     regimen = _regimen_data(request)
     if regimen is not None:
         data["regimen"] = regimen
-    return scenario_from_dict(data, source=SOURCE)
+    scenario = scenario_from_dict(data, source=SOURCE)
+    per_day = float(parse_quantity("1 day", what="day").to(scenario.model.time_unit).magnitude)
+    if scenario.times[-1] > MAX_DAYS * per_day:
+        raise ConfigError(SOURCE, "end", f"at most {MAX_DAYS / 365.25:g} years on the web "
+                          "page (use il2sim simulate for longer runs)")
+    return scenario
 
 
 def run_scenario(request: ScenarioRequest) -> ScenarioResult:
