@@ -103,6 +103,34 @@ def test_label_course_with_hold_rules_logs_every_decision(client: TestClient) ->
     assert min(v for v in sbp["values"] if v is not None) < 110  # the leak lowers pressure
 
 
+COMBINATION = """
+[[regimen]]
+preset = "subcutaneous"
+dose = "9 MIU"
+weeks = 4
+
+[[regimen]]
+kind = "depot"
+route = "ifn_sc"
+amount = "6 MIU"
+schedule = { weekdays = [1, 3, 5], weeks = 4 }
+"""
+
+
+def test_combination_of_il2_and_interferon_from_toml(client: TestClient) -> None:
+    response = client.post("/api/scenarios", json={
+        "model": "il2_qsp", "regimen": {"toml": COMBINATION}, "weight": "70 kg",
+        "end": "35 day", "points": 351})
+    assert response.status_code == 200, response.text
+    doses = response.json()["doses"]
+    routes = [d["route"] for d in doses]
+    assert routes.count("sc") == 20 and routes.count("ifn_sc") == 12  # 5 and 3 a week, 4 weeks
+    assert all(d["status"] == "given" for d in doses)
+    ifn = next(s for p in response.json()["panels"] for s in p["series"]
+               if s["name"] == "ifn_plasma")
+    assert ifn["values"][0] == 0 and max(ifn["values"]) > 0
+
+
 @pytest.mark.parametrize(("body", "status", "needle"), [
     ({"model": "nope"}, 422, "unknown model 'nope'"),
     ({"model": "il2_qsp", "points": 1}, 422, "points"),

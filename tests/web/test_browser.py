@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from web_fixtures import SMALL_TRIAL
 
 from il2sim.web import create_app
 
@@ -154,7 +155,27 @@ def test_trial_from_example_and_upload_then_results(page: Any, server: str,
     report = new_tab.value
     report.wait_for_load_state()
     assert report.locator("section#efficacy").count() == 1
-    # the results list shows the finished run
+    # a second trial from an uploaded file, then both runs compared
+    pg.goto(server + "/#/trials")
+    good = tmp_path / "mine.toml"
+    good.write_text(SMALL_TRIAL.replace("Small RCC trial", "Uploaded trial"))
+    pg.get_by_test_id("upload-file").set_input_files(str(good))
+    pg.get_by_test_id("upload-patients").fill("3")
+    pg.get_by_test_id("start-upload").click()
+    pg.wait_for_function("document.querySelectorAll('[data-testid=job][data-status=done]')"
+                         ".length == 2", timeout=240_000)
     pg.goto(server + "/#/results")
-    assert pg.get_by_test_id("runs-table").locator("tbody tr").count() == 1
-    _shot(pg, "runs")
+    runs = pg.get_by_test_id("runs-table")
+    runs.wait_for()
+    assert runs.locator("tbody tr").count() == 2
+    pg.get_by_test_id("compare").click()
+    assert "two or more" in pg.get_by_test_id("error").inner_text()
+    for box in runs.locator("input[name=pick]").all():
+        box.check()
+    pg.get_by_test_id("compare").click()
+    compare = pg.get_by_test_id("compare-table")
+    compare.wait_for()
+    assert "Uploaded trial" in compare.inner_text() and "Small RCC trial" in compare.inner_text()
+    pg.wait_for_function(
+        "document.querySelector('[data-testid=compare-km]').naturalWidth > 0")
+    _shot(pg, "compare")

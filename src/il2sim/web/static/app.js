@@ -160,8 +160,10 @@ async function scenarioView(query) {
     } else if (v === "toml") {
       args.append(el("label", {}, "Regimen in the scenario-file format",
         el("textarea", { name: "toml", "data-testid": "regimen-toml", rows: "6" },
-          '[[regimen]]\nkind = "infusion"\nroute = "iv"\namount = "600000 IU/kg"\n' +
-          'duration = "15 min"\nschedule = { every = "8 h", count = 14 }\n')));
+          '# IL-2 subcutaneously on weekdays, with interferon-alpha three times a week\n' +
+          '[[regimen]]\npreset = "subcutaneous"\ndose = "9 MIU"\nweeks = 4\n\n' +
+          '[[regimen]]\nkind = "depot"\nroute = "ifn_sc"\namount = "6 MIU"\n' +
+          'schedule = { weekdays = [1, 3, 5], weeks = 4 }\n')));
     }
   };
   regimenSel.addEventListener("change", renderArgs);
@@ -443,7 +445,7 @@ async function compareView(ids) {
   return [el("h1", {}, "Compare runs"),
     table(rows, [{ key: "measure" }, ...labels.map((l) => ({ key: l, title: l,
       render: (r) => r.values[l] }))], "compare-table"),
-    el("div", { class: "figures" }, el("figure", {},
+    el("div", { class: "figures single" }, el("figure", {},
       el("img", { src: `/api/compare/kaplan_meier.png?${query}`, alt: "overall survival",
         "data-testid": "compare-km" })))];
 }
