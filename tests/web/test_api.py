@@ -48,6 +48,18 @@ def test_model_detail_has_equations_and_sourced_parameters(client: TestClient) -
         assert params[p.name]["unit"] == p.unit and params[p.name]["source"] == p.source
 
 
+def test_model_equations_as_mathml(client: TestClient) -> None:
+    """Every intermediate and equation is printed as MathML (none falls back to text)."""
+    for name in ("kp1998", "il2_qsp"):
+        model = get_model(name)
+        mathml = client.get(f"/api/models/{name}").json()["mathml"]
+        assert len(mathml) == len(model.intermediates) + len(model.states)
+        assert all(m.startswith('<math display="block">') and "<mtext>" not in m
+                   for m in mathml)
+    kp = client.get("/api/models/kp1998").json()["mathml"]
+    assert "<mi>&#956;</mi><mi>2</mi>" in kp[0]  # mu2 printed as a subscripted Greek mu
+
+
 def test_unknown_model_is_404_naming_the_known_ones(client: TestClient) -> None:
     assert "known: aldesleukin_pk" in _detail(client.get("/api/models/nope"), 404)
 

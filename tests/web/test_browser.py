@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from web_fixtures import SMALL_TRIAL
 
+from il2sim.model.library import get_model
 from il2sim.web import create_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -86,7 +87,12 @@ def test_models_page_lists_models_and_shows_parameters(page: Any, server: str) -
     params = pg.get_by_test_id("params-table")
     params.wait_for()
     assert "Konrad" in params.inner_text()
+    pg.get_by_text("as text").click()
     assert "dT/dt" in pg.get_by_test_id("equations").inner_text()
+    math = pg.get_by_test_id("mathml").locator("math")
+    assert math.count() == len(get_model("il2_qsp").intermediates) + 22
+    # rendered as MathML: each block has a real layout box
+    assert math.first.bounding_box()["height"] > 10
     _shot(pg, "model")
 
 

@@ -42,6 +42,7 @@ from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.runner import TABLES, TrialSpec
 from il2sim.trial.statistics import summary_table, toxicity_table
+from il2sim.web.equations import equations_mathml
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import run_scenario
 from il2sim.web.schemas import (
@@ -395,6 +396,7 @@ def _detail(m: Model) -> ModelDetail:
     return ModelDetail(
         **_summary(m).model_dump(), notes=m.notes,
         equations=[f"d{s}/dt = {rhs}" for s, rhs in m.equations.items()],
+        mathml=equations_mathml(m),
         params=[ParamRow(name=p.name, value=p.value, unit=p.unit, meaning=p.meaning,
                          source=p.source, lower=bound(p.bounds[0]), upper=bound(p.bounds[1]))
                 for p in m.params],

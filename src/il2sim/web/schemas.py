@@ -57,6 +57,8 @@ class VariableRow(BaseModel):
 class ModelDetail(ModelSummary):
     notes: str
     equations: list[str] = Field(description="One line per state: d<state>/dt = <rhs>.")
+    mathml: list[str] = Field(description="The intermediates and equations as MathML "
+                                          "(<math> elements), for display.")
     params: list[ParamRow]
     variables: list[VariableRow]
 

@@ -87,11 +87,13 @@ async function modelView(name) {
   return [
     el("h1", {}, `${m.name}: ${m.title}`),
     el("p", {}, m.citation),
-    m.notes ? el("p", { class: "muted" }, m.notes) : null,
+    m.notes ? el("p", { class: "muted notes" }, m.notes) : null,
     el("div", { class: "actions" },
       el("a", { href: `#/scenario?model=${m.name}` }, "Simulate this model")),
     el("h2", {}, `Equations (time in ${m.time_unit})`),
-    el("pre", { "data-testid": "equations" }, m.equations.join("\n")),
+    mathBlock(m.mathml),
+    el("details", {}, el("summary", {}, "as text"),
+      el("pre", { "data-testid": "equations" }, m.equations.join("\n"))),
     el("h2", {}, "Parameters"),
     table(m.params, [{ key: "name" }, { key: "value", render: (p) => fmt(p.value) },
       { key: "unit" }, { key: "meaning" }, { key: "source" },
@@ -101,6 +103,13 @@ async function modelView(name) {
     table(m.variables, [{ key: "name" }, { key: "kind" }, { key: "unit" }, { key: "meaning" },
       { key: "expression" }], "variables-table"),
   ];
+}
+
+function mathBlock(items) {
+  // MathML printed by SymPy on the server from the model's own equations
+  const box = el("div", { class: "equations", "data-testid": "mathml" });
+  box.innerHTML = items.join("");
+  return box;
 }
 
 // ----------------------------------------------------------------- scenario
