@@ -39,14 +39,14 @@ def _line(lhs: str, text: str, names: tuple[str, ...]) -> str:
     try:
         expr = sympy.parse_expr(text, local_dict=local, global_dict=dict(_GLOBALS),
                                 evaluate=False)
-        rhs = sympy.mathml(expr, printer="presentation")
+        rhs = str(sympy.mathml(expr, printer="presentation"))
     except Exception:  # a display problem must not hide the model: show the text
         rhs = f"<mtext>{html.escape(text)}</mtext>"
     return f'<math display="block"><mrow>{lhs}<mo>=</mo>{rhs}</mrow></math>'
 
 
 def _name(name: str) -> str:
-    return sympy.mathml(sympy.Symbol(name), printer="presentation")
+    return str(sympy.mathml(sympy.Symbol(name), printer="presentation"))
 
 
 def _derivative(state: str) -> str:
