@@ -291,6 +291,28 @@ def test_unfinished_and_cancelled_runs_stay_private(client: TestClient) -> None:
     assert client.get("/api/runs").json() == []
 
 
+def test_a_cancelled_trial_resumes_from_its_stored_chunks(client: TestClient) -> None:
+    """Starting the same trial again continues the stored run: no patient is lost or
+    simulated twice (each chunk is one transaction in the store)."""
+    request = {"example": "small", "n_patients": 24}
+    first = client.post("/api/trials", json=request).json()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/trials/{first['job_id']}").json()
+        if status["done"] >= 6:
+            client.delete(f"/api/trials/{first['job_id']}")
+            break
+        time.sleep(0.05)
+    stopped = wait_for(client, first["job_id"])
+    assert stopped["status"] == "cancelled" and 0 < stopped["done"] < 24
+    again = client.post("/api/trials", json=request).json()
+    finished = wait_for(client, again["job_id"])
+    assert finished["status"] == "done" and finished["run_id"] == stopped["run_id"]
+    patients = pd.read_csv(io.StringIO(client.get(
+        f"/api/runs/{finished['run_id']}/tables/patients.csv").text))
+    assert sorted(patients["patient"]) == list(range(24))
+
+
 # -------------------------------------------------------------------------- runs
 
 @pytest.fixture()
