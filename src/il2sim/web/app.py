@@ -16,6 +16,8 @@ shows finished runs only.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import io
 import tomllib
 from collections.abc import AsyncIterator, Callable
@@ -150,8 +152,6 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     @app.get("/api/presets", response_model=list[PresetInfo], tags=["scenario"])
     def presets() -> list[PresetInfo]:
         """Named regimens and their arguments (the label regimen, low dose, SC, ...)."""
-        import inspect
-
         out = []
         for name, make in PRESETS.items():
             sig = inspect.signature(make)
@@ -411,8 +411,6 @@ def _default_text(value: object) -> str:
 
 def _trial(content: bytes, filename: str, n_patients: int | None,
            max_patients: int) -> TrialSpec:
-    import dataclasses
-
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
