@@ -44,10 +44,7 @@ RTOL, ATOL = 1e-10, 1e-14
 CASE_TIMEOUT_S = 60
 
 # Constructs il2sim refuses by design (componentTags / testTags of the suite).
-UNSUPPORTED_TAGS = {
-    "EventNoDelay", "EventWithDelay", "EventPriority", "AlgebraicRule", "CSymbolDelay",
-    "FastReaction", "RandomEventExecution",
-}
+UNSUPPORTED_TAGS = {"CSymbolDelay"}
 UNSUPPORTED_PREFIXES = ("comp", "fbc")
 
 

@@ -20,6 +20,7 @@ from il2sim.dosing import (
 from il2sim.engine import EngineError, SimulationError, SimulationResult, simulate
 from il2sim.model import (
     DoseRoute,
+    Event,
     Input,
     Intermediate,
     Model,
@@ -37,7 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS", "Administration", "Bolus", "Depot", "DoseError", "DoseRoute", "EngineError",
-    "Infusion", "Input", "Intermediate", "Intratumoral", "Model", "ModelError", "Observable",
-    "Param", "Regimen", "Schedule", "SimulationError", "SimulationResult", "State",
+    "Event", "Infusion", "Input", "Intermediate", "Intratumoral", "Model", "ModelError",
+    "Observable", "Param", "Regimen", "Schedule", "SimulationError", "SimulationResult", "State",
     "UnitError", "compile_model", "get_model", "list_models", "presets", "simulate", "ureg",
 ]

@@ -368,7 +368,8 @@ DEFAULT_DB = Path("il2sim-results.duckdb")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the summary and figures [default: out/<file stem>].")
 @click.option("--patients", type=click.IntRange(min=1), help="Override the number of patients.")
-@click.option("--backend", type=click.Choice(["native", "scipy"]), help="Override the backend.")
+@click.option("--backend", type=click.Choice(["native", "scipy", "roadrunner"]),
+              help="Override the backend.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the figures.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Run chunks on a local Dask cluster of this many worker processes.")
@@ -448,7 +449,12 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
         else:
             endpoints = store.table(run_id, "endpoints")
             doses = store.table(run_id, "doses")
-            out.print(_frame_table(summary_table(endpoints, doses), f"run {run_id}"))
+            if not endpoints.empty:  # an analysis run has no patients
+                out.print(_frame_table(summary_table(endpoints, doses), f"run {run_id}"))
+            analyses = store.analyses(run_id)
+            if not analyses.empty:
+                out.print(_frame_table(analyses[["kind", "name", "created", "tables",
+                                                 "figures"]], f"analyses of run {run_id}"))
             if export_dir is not None:
                 for path in store.export_parquet(run_id, export_dir):
                     out.print(f"wrote {path}")
@@ -488,63 +494,168 @@ def _range(text: str) -> tuple[str, float, float]:
     return name.strip(), lo, hi
 
 
+def _ceiling(text: str) -> tuple[str, float]:
+    """``metric=value`` -> (metric, value), a toxicity ceiling of ``il2sim optimize``."""
+    name, sep, value = text.partition("=")
+    try:
+        if not (sep and name.strip()):
+            raise ValueError
+        ceiling = float(value)
+    except ValueError:
+        raise ConfigError("<command line>", "--max",
+                          f"{text!r}: write metric=fraction, e.g. hypotension_g34=0.3") from None
+    return name.strip(), ceiling
+
+
+def _analysis_store(db: Path, run_id: str | None, no_store: bool) -> None:
+    """Check the storing options of an analysis command before any work is done."""
+    if no_store and run_id is not None:
+        raise ConfigError("<command line>", "--run", "--run attaches the results to a stored "
+                          "run; it cannot go with --no-store")
+    if run_id is not None:
+        from il2sim.io.store import ResultStore
+
+        _require_store(db)
+        with ResultStore(db, read_only=True) as store:
+            if run_id not in set(store.runs()["run_id"]):
+                raise StoreError(f"{db}: run {run_id!r}: unknown run id")
+
+
+_STORE_OPTIONS = (
+    click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+                 show_default=True, help="DuckDB result store the results are saved in."),
+    click.option("--run", "run_id", metavar="RUN",
+                 help="Attach the results to this stored run [default: a new analysis run]."),
+    click.option("--no-store", is_flag=True, help="Do not save the results in --db."),
+)
+
+
+def _store_options(func: Any) -> Any:
+    for option in reversed(_STORE_OPTIONS):
+        func = option(func)
+    return func
+
+
 @cli.command("sensitivity")
 @click.argument("scenario_file", metavar="SCENARIO.toml",
                 type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "ranges", metavar="NAME=LOW:HIGH", multiple=True, required=True,
-              help="A parameter and its range (uniform), repeat for each input.")
+              help="A parameter or covariate (weight, height, bsa) and its range (uniform); "
+                   "repeat for each input.")
 @click.option("--output", "output_name", required=True,
-              help="State or observable to analyse, e.g. C_plasma or sbp.")
+              help="State or observable to analyse, e.g. C_plasma or sbp; with --trial a "
+                   "per-patient trial output, e.g. best_change_pct, sbp_min, held_fraction.")
 @click.option("--reduce", "reducer", type=click.Choice(["max", "min", "final", "auc"]),
               default="max", show_default=True)
+@click.option("--trial", "is_trial", is_flag=True,
+              help="The file is a trial (TRIAL.toml): each sample is one virtual patient "
+                   "treated under its protocol and scored as in the trial.")
 @click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol",
               show_default=True)
 @click.option("--n", "n_base", type=int, default=256, show_default=True,
               help="Sobol base sample (a power of 2) or Morris trajectories.")
+@click.option("--convergence", is_flag=True,
+              help="Sobol: also estimate at N/2 and report how much the indices moved.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--backend", type=click.Choice(["native", "scipy"]), default="native",
+@click.option("--backend", type=click.Choice(["native", "scipy", "roadrunner"]), default="native",
               show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True, help="Where the table and plot go.")
+@_store_options
 def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_name: str,
-                        reducer: str, method: str, n_base: int, seed: int, backend: str,
-                        out_dir: Path) -> None:
-    """Global sensitivity (Sobol or Morris, SALib) of a scenario's output to parameters."""
+                        reducer: str, is_trial: bool, method: str, n_base: int,
+                        convergence: bool, seed: int, backend: str, out_dir: Path, db: Path,
+                        run_id: str | None, no_store: bool) -> None:
+    """Global sensitivity (Sobol or Morris, SALib) of a scenario's or trial's output."""
+    import dataclasses
+
     from il2sim.analysis.sensitivity import (
+        Func,
         Problem,
         SensitivityError,
         model_output,
         morris,
         plot_sensitivity,
         sobol,
+        sobol_convergence,
+        trial_output,
     )
 
     if not scenario_file.is_file():
         raise ConfigError(str(scenario_file), None, "no such file")
-    scenario = scenario_from_dict(read_toml(scenario_file), source=str(scenario_file),
-                                  name=scenario_file.stem)
+    if convergence and (method != "sobol" or n_base < 4):
+        raise ConfigError("<command line>", "--convergence", "needs --method sobol and "
+                          "--n of at least 4")
+    _analysis_store(db, run_id, no_store)
     parsed = [_range(r) for r in ranges]
     problem = Problem(tuple(n for n, _, _ in parsed), tuple((lo, hi) for _, lo, hi in parsed))
-    covariates = {k: float(np.atleast_1d(v)[0]) for k, v in scenario.covariates.items()}
+    moved: pd.DataFrame | None = None
+    progress = _progress()
+    progress.add_task(f"{method}: {scenario_file.stem}", total=None)
     try:
-        func = model_output(scenario.model, scenario.regimen, output_name, reducer,
-                            params_names=problem.names, times=scenario.times,
-                            covariates=covariates or None, backend=backend)
-        if method == "sobol":
-            frame = sobol(func, problem, n=n_base, seed=seed)
-            index = "ST"
+        func: Func
+        if is_trial:
+            from il2sim.io.trial_config import load_trial
+
+            spec = dataclasses.replace(load_trial(scenario_file), backend=backend)
+            func = trial_output(spec, output_name, params_names=problem.names)
+            model_name, name, what = spec.model, spec.name, output_name
         else:
-            frame = morris(func, problem, trajectories=n_base, seed=seed)
-            index = "mu_star"
-    except SensitivityError as exc:
+            scenario = scenario_from_dict(read_toml(scenario_file), source=str(scenario_file),
+                                          name=scenario_file.stem)
+            covariates = {k: float(np.atleast_1d(v)[0]) for k, v in scenario.covariates.items()
+                          if k not in problem.names}
+            func = model_output(scenario.model, scenario.regimen, output_name, reducer,
+                                params_names=problem.names, times=scenario.times,
+                                covariates=covariates or None, backend=backend)
+            model_name, name = scenario.model.name, scenario.name
+            what = f"{reducer}({output_name})"
+        with progress:
+            if method == "sobol" and convergence:
+                moved = sobol_convergence(func, problem, (n_base // 2, n_base), seed=seed)
+                frame = moved[moved["n"] == n_base].set_index("input").drop(columns="n")
+                frame.attrs.update(n=n_base, method="sobol")
+            elif method == "sobol":
+                frame = sobol(func, problem, n=n_base, seed=seed)
+            else:
+                frame = morris(func, problem, trajectories=n_base, seed=seed)
+    except (SensitivityError, ValueError) as exc:
         raise ConfigError(str(scenario_file), None, str(exc)) from None
+    index = "ST" if method == "sobol" else "mu_star"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{scenario.name}_{method}_{output_name}"
+    stem = f"{scenario_file.stem}_{method}_{output_name}"
     frame.to_csv(out_dir / f"{stem}.csv")
     plot_sensitivity(frame, index=index, path=out_dir / f"{stem}.png")
     out = _console()
-    out.print(_frame_table(frame.round(4), f"{method} indices of {reducer}({output_name})"))
+    out.print(_frame_table(frame.round(4), f"{method} indices of {what}"))
+    if moved is not None:
+        change = _convergence_change(moved, n_base)
+        out.print(_frame_table(change.round(4), f"convergence: N = {n_base // 2} -> {n_base}"))
     out.print(f"wrote {out_dir / stem}.csv and .png")
+    if not no_store:
+        from il2sim.analysis.stored import save_sensitivity
+        from il2sim.io.store import ResultStore
+
+        params = {"file": str(scenario_file), "trial": is_trial, "model": model_name,
+                  "output": output_name, "reduce": None if is_trial else reducer,
+                  "method": method, "n": n_base, "seed": seed, "backend": backend,
+                  "inputs": {n: [lo, hi] for n, lo, hi in parsed}}
+        tables = None if moved is None else _convergence_change(moved, n_base)
+        with ResultStore(db) as store:
+            stored = save_sensitivity(store, frame, name=f"{method} of {what}, {name}",
+                                      params=params, index=index, convergence=tables,
+                                      run_id=run_id, model=model_name)
+        out.print(f"stored with run {stored} in {db}")
+
+
+def _convergence_change(long: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Indices at N/2 and N, and how much they moved against their confidence half-widths."""
+    half = long[long["n"] == n // 2].set_index("input")
+    full = long[long["n"] == n].set_index("input")
+    return pd.DataFrame({"S1 (N/2)": half["S1"], "S1 (N)": full["S1"],
+                         "ST (N/2)": half["ST"], "ST (N)": full["ST"],
+                         "|dST|": (full["ST"] - half["ST"]).abs(), "ST_conf (N)": full["ST_conf"],
+                         "settled": (full["ST"] - half["ST"]).abs() <= full["ST_conf"]})
 
 
 @cli.command("biomarkers")
@@ -553,14 +664,19 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
               show_default=True)
 @click.option("--model", "classifier", type=click.Choice(["logistic", "forest"]),
               default="logistic", show_default=True)
+@click.option("--on-treatment", "on_treatment", metavar="COLUMN", multiple=True,
+              help="An early on-treatment marker (e.g. sbp_min, creatinine_max); with any, "
+                   "baseline markers are compared with baseline plus these.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True)
-def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
-                       out_dir: Path) -> None:
+@click.option("--no-store", is_flag=True, help="Do not save the results with the run.")
+def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tuple[str, ...],
+                       seed: int, out_dir: Path, no_store: bool) -> None:
     """Which baseline features predict response in a stored trial (cross-validated AUC)."""
     from il2sim.analysis.biomarkers import (
         biomarker_analysis,
+        compare_feature_sets,
         plot_importance,
         plot_roc,
         trial_features,
@@ -572,10 +688,21 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
         patients = store.table(run_id, "patients")
         endpoints = store.table(run_id, "endpoints")
     drop = [c for c in ("run_id", "initial_T", "initial_T_r", "baseline_sod_mm") if c in patients]
-    features, response = trial_features(patients.drop(columns=drop), endpoints)
+    model: Any = "forest" if classifier == "forest" else "logistic"
+    progress = _progress()
+    progress.add_task(f"biomarkers: {run_id}", total=None)
+    comparison = None
     try:
-        result = biomarker_analysis(features, response, seed=seed,
-                                    model="forest" if classifier == "forest" else "logistic")
+        features, response = trial_features(patients.drop(columns=drop), endpoints)
+        with progress:
+            result = biomarker_analysis(features, response, seed=seed, model=model)
+            if on_treatment:
+                both, _ = trial_features(patients.drop(columns=drop), endpoints,
+                                         baseline=list(features.columns),
+                                         on_treatment=list(on_treatment))
+                comparison = compare_feature_sets(
+                    {"baseline": features, "baseline + on-treatment": both}, response,
+                    seed=seed, model=model)
     except ValueError as exc:
         raise ConfigError(str(db), run_id, str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -586,7 +713,20 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
               f"permutation p = {result.p_value:.3g}, {result.n_responders} responders of "
               f"{result.n_patients}")
     out.print(_frame_table(result.importances.head(10).round(3), "most predictive features"))
+    if comparison is not None:
+        cols = ["n_features", "auc_ci", "delta_auc", "delta_low", "delta_high", "top_feature"]
+        out.print(_frame_table(comparison[cols].round(3), "baseline against on-treatment"))
     out.print(f"wrote {out_dir / run_id}_roc.png and _importance.png")
+    if not no_store:
+        from il2sim.analysis.stored import save_biomarkers
+
+        name = f"{model} response" + (" (with on-treatment markers)" if on_treatment else "")
+        params = {"classifier": model, "on_treatment": list(on_treatment),
+                  "features": list(features.columns)}
+        with ResultStore(db) as store:
+            save_biomarkers(store, run_id, result, name=name, params=params,
+                            comparison=comparison)
+        out.print(f"stored with run {run_id} in {db}")
 
 
 @cli.command("report")
@@ -595,9 +735,11 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, seed: int,
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML file [default: <run id>.html].")
-def report_command(run_id: str, db: Path, output: Path | None) -> None:
-    """Write one self-contained HTML report of a stored trial."""
-    from il2sim.analysis.report import write_report
+@click.option("--pdf", is_flag=True,
+              help="Also print it to PDF (same name, .pdf) with a headless Chromium.")
+def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> None:
+    """Write one self-contained HTML report of a stored run, with its stored analyses."""
+    from il2sim.analysis.report import write_pdf, write_report
     from il2sim.io.store import ResultStore
 
     _require_store(db)
@@ -606,7 +748,10 @@ def report_command(run_id: str, db: Path, output: Path | None) -> None:
             path = write_report(store, run_id, output or Path(f"{run_id}.html"))
         except ValueError as exc:
             raise ConfigError(str(db), None, str(exc)) from None
-    _console().print(f"wrote {path}")
+        n = len(store.analyses(run_id))
+    _console().print(f"wrote {path}" + (f" ({n} stored analyses)" if n else ""))
+    if pdf:
+        _console().print(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")
 
 
 @cli.command("optimize")
@@ -615,40 +760,94 @@ def report_command(run_id: str, db: Path, output: Path | None) -> None:
 @click.option("--patients", type=click.IntRange(min=10), default=100, show_default=True)
 @click.option("--candidates", type=click.IntRange(min=1), default=16, show_default=True,
               help="Regimens drawn from the search space (the label regimen is added).")
-@click.option("--max-hypotension", type=click.FloatRange(0, 1), default=0.6,
-              show_default=True, help="Toxicity ceiling: fraction with SBP < 90 mmHg.")
+@click.option("--route", "routes", type=click.Choice(["iv", "iv_bolus", "sc", "it"]),
+              multiple=True, help="Routes searched (repeat) [default: iv].")
+@click.option("--ifn", "ifn_miu", type=click.FloatRange(0, 50), multiple=True,
+              help="Interferon-alpha doses to try, MIU SC three times a week (repeat; 0: "
+                   "none) [default: 0].")
+@click.option("--holds/--no-holds", default=False, show_default=True,
+              help="Apply the label's hold rules to every candidate.")
+@click.option("--efficacy", type=click.Choice(["orr", "cr", "dor_median"]), default="orr",
+              show_default=True)
+@click.option("--toxicity", type=click.Choice(["hypotension", "hypotension_g34", "trd",
+                                               "held"]),
+              default="hypotension", show_default=True, help="Toxicity axis of the front.")
+@click.option("--max-hypotension", type=click.FloatRange(0, 1), default=None,
+              help="Toxicity ceiling: fraction with SBP < 90 mmHg [default: 0.6 when no "
+                   "--max is given].")
+@click.option("--max", "ceilings", metavar="METRIC=FRACTION", multiple=True,
+              help="A toxicity ceiling, e.g. hypotension_g34=0.3, held=0.3, trd=0.05.")
+@click.option("--horizon-days", type=click.FloatRange(min=30), default=365.0, show_default=True)
+@click.option("--refine", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Refinement rounds: each draws --candidates more in a box half as wide "
+                   "around the best feasible one.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True)
-def optimize_command(indication: str, patients: int, candidates: int, max_hypotension: float,
-                     seed: int, out_dir: Path) -> None:
-    """Search IV regimens for the best ORR under a hypotension ceiling (Pareto front)."""
+@_store_options
+def optimize_command(indication: str, patients: int, candidates: int, routes: tuple[str, ...],
+                     ifn_miu: tuple[float, ...], holds: bool, efficacy: str, toxicity: str,
+                     max_hypotension: float | None, ceilings: tuple[str, ...],
+                     horizon_days: float, refine: int, seed: int, out_dir: Path, db: Path,
+                     run_id: str | None, no_store: bool) -> None:
+    """Search regimens for the best efficacy under toxicity ceilings (Pareto front)."""
     from il2sim.analysis.optimize import SearchSpace, optimise, plot_pareto
     from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 
+    constraints = dict(_ceiling(text) for text in ceilings)
+    if max_hypotension is not None or not constraints:
+        constraints["hypotension"] = 0.6 if max_hypotension is None else max_hypotension
+    _analysis_store(db, run_id, no_store)
+    try:
+        space = SearchSpace(routes=routes or ("iv",), ifn_miu=ifn_miu or (0.0,))
+    except ValueError as exc:
+        raise ConfigError("<command line>", None, str(exc)) from None
     progress = _progress()
-    task = progress.add_task("regimens", total=candidates + 1)
-    with progress:
-        result = optimise(SearchSpace(), population=calibrated_population(indication),
-                          n_patients=patients, seed=seed, n_candidates=candidates,
-                          max_toxicity=max_hypotension,
-                          mortality=calibrated_mortality(indication),
-                          progress=lambda done, total, c: progress.update(task, completed=done))
+    task = progress.add_task("regimens", total=(refine + 1) * candidates + 1)
+    try:
+        with progress:
+            result = optimise(space, population=calibrated_population(indication),
+                              n_patients=patients, seed=seed, n_candidates=candidates,
+                              efficacy=efficacy, toxicity=toxicity, constraints=constraints,
+                              holds=holds, horizon_days=horizon_days, refine=refine,
+                              mortality=calibrated_mortality(indication),
+                              progress=lambda done, total, c: progress.update(
+                                  task, completed=done, total=total))
+    except ValueError as exc:
+        raise ConfigError("<command line>", None, str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     table = result.table.drop(columns=["candidate"])
     table.to_csv(out_dir / f"optimize_{indication}.csv", index=False)
     plot_pareto(result.table, path=out_dir / f"optimize_{indication}.png",
-                max_toxicity=max_hypotension)
-    cols = [c for c in ("name", "orr", "cr", "hypotension", "trd", "pareto") if c in table]
+                efficacy=efficacy, toxicity=toxicity, max_toxicity=result.max_toxicity)
+    cols = [c for c in ("name", efficacy, "orr", "cr", toxicity, "hypotension",
+                        "hypotension_g34", "held", "trd", "feasible") if c in table]
+    cols = list(dict.fromkeys(cols))
     out = _console()
     out.print(_frame_table(result.front[cols].round(3).reset_index(drop=True),
-                           "Pareto front (ORR against hypotension)"))
+                           f"Pareto front ({efficacy} against {toxicity})"))
     label = result.label
-    out.print(f"label regimen: ORR {label['orr']:.1%}, hypotension {label['hypotension']:.1%}"
-              f"{', on the front' if bool(label['pareto']) else ', off the front'}")
+    place = "on the front" if bool(label["pareto"]) else (
+        f"off the front, dominated by {len(result.dominating_label)}")
+    out.print(f"label regimen: {efficacy} {label[efficacy]:.3g}, {toxicity} "
+              f"{label[toxicity]:.3g}, {place}")
+    limits = ", ".join(f"{k} <= {v:g}" for k, v in result.constraints.items())
     if result.best is not None:
-        out.print(f"best under the ceiling: {result.best.name}")
+        out.print(f"best with {limits}: {result.best.name}")
+    else:
+        out.print(f"no candidate meets {limits}")
     out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png")
+    if not no_store:
+        from il2sim.analysis.stored import save_optimisation
+        from il2sim.io.store import ResultStore
+
+        params = {"indication": indication, "n_patients": patients, "seed": seed,
+                  "n_candidates": candidates, "space": space.as_dict(), "holds": holds,
+                  "horizon_days": horizon_days, "refine": refine}
+        with ResultStore(db) as store:
+            stored = save_optimisation(store, result, name=f"optimize {indication}",
+                                       params=params, run_id=run_id)
+        out.print(f"stored with run {stored} in {db}")
 
 
 @cli.command("serve")

@@ -11,16 +11,20 @@ import pytest
 from il2sim.analysis.optimize import (
     LABEL,
     METRICS,
+    RATES,
     Candidate,
     OptimisationResult,
     SearchSpace,
     evaluate,
+    km_median,
     optimise,
     pareto_front,
     plot_pareto,
 )
 from il2sim.dosing.presets import label_high_dose
 from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
+from il2sim.trial.runner import TrialSpec, run_trial
+from il2sim.trial.statistics import km_summary
 
 SMALL = {"n_patients": 40, "seed": 11, "horizon_days": 200.0, "backend": "native",
          "n_boot": 50}
@@ -57,7 +61,10 @@ def doses_frame(population, mortality) -> pd.DataFrame:  # type: ignore[no-untyp
     ({"infusion_min": 600.0}, "does not end before the next dose"),
     ({"cycles": 0}, "positive whole number"),
     ({"cycles": 9}, "at most"),
-    ({"route": "sc"}, "only 'iv'"),
+    ({"route": "sc"}, "SC dose is an injection"),
+    ({"route": "im", "infusion_min": 0}, "not one of iv, sc, it"),
+    ({"ifn_miu": -1.0}, "ifn_miu"),
+    ({"infusion_min": -1.0}, "shorter than 1 min"),
 ])
 def test_candidate_validation(kwargs: dict[str, object], message: str) -> None:
     args: dict[str, object] = {"dose_iu_per_kg": 600000, "interval_h": 8,
@@ -94,10 +101,15 @@ def test_evaluate_columns_and_intervals(doses_frame: pd.DataFrame) -> None:
     f = doses_frame
     assert list(f["is_label"]) == [True, False, True, False]
     assert (f["n"] + f["n_failed"] == 40).all()
-    for m in METRICS:
+    for m in RATES:
         assert ((f[f"{m}_lo"] <= f[m]) & (f[m] <= f[f"{m}_hi"])).all()
         np.testing.assert_allclose(f[m], f[f"{m}_n"] / f["n"])
         assert (f[f"{m}_se"] >= 0).all()
+    for m in METRICS:
+        assert m in f and f"{m}_lo" in f and f"{m}_se" in f
+    # every dose given: nothing withheld
+    assert (f["held"] == 0).all() and (f["held_n"] == 0).all()
+    assert (f["dor_median_n"] == f["orr_n"]).all()
     assert (f["hypotension_g34"] <= f["hypotension"]).all()
     assert (f["cr"] <= f["orr"]).all()
 
@@ -187,9 +199,166 @@ def test_optimise_places_label_on_front(population, mortality,  # type: ignore[n
 
 
 def test_optimise_rejects_bad_input(population) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="unknown metric 'held' for efficacy"):
+        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+                 efficacy="held")
+    with pytest.raises(ValueError, match="ceiling on trd is a fraction"):
+        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+                 constraints={"trd": 4})
     with pytest.raises(ValueError, match="unknown metric"):
         optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  max_toxicity=0.5, toxicity="nausea")
     with pytest.raises(ValueError, match="fraction"):
         optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  max_toxicity=50)
+
+
+# --------------------------------------------------------------------------- routes, partner
+
+
+def test_routes_and_partner_build_their_doses() -> None:
+    bolus = Candidate(600000, 8, 14, 0).regimen().events()
+    assert set(bolus["kind"]) == {"bolus"} and set(bolus["route"]) == {"iv"}
+    sc = Candidate(150000, 24, 5, 0, route="sc").regimen().events()
+    assert set(sc["kind"]) == {"bolus"} and set(sc["route"]) == {"sc"} and len(sc) == 10
+    it = Candidate(100000, 24, 5, 0, route="it", cycles=1).regimen().events()
+    assert set(it["route"]) == {"it"} and len(it) == 5
+    combo = Candidate(600000, 8, 14, 15, ifn_miu=6).regimen().events()
+    ifn = combo[combo["label"] == "interferon"]
+    # three times a week (days 1, 3, 5 of each week) at 08:00 over the two cycles' 4 weeks
+    days = np.array([1, 3, 5, 8, 10, 12, 15, 17, 19, 22, 24, 26])
+    np.testing.assert_allclose(ifn["time_h"], 24.0 * (days - 1) + 8.0)
+    assert set(ifn["route"]) == {"ifn_sc"}
+    np.testing.assert_allclose(ifn["amount"], 6.0)
+    assert len(combo) == 28 + 12
+    assert Candidate(600000, 8, 14, 15, ifn_miu=6).name.endswith("+ IFN 6 MIU tiw")
+
+
+def test_search_space_routes_and_partner() -> None:
+    space = SearchSpace(routes=("iv", "iv_bolus", "sc", "it"), ifn_miu=(0.0, 3.0, 9.0))
+    drawn = space.sample(64, 3)
+    routes = {("bolus" if c.route == "iv" and c.infusion_min == 0 else c.route) for c in drawn}
+    assert routes == {"iv", "bolus", "sc", "it"}
+    assert {c.ifn_miu for c in drawn} == {0.0, 3.0, 9.0}
+    assert all(c.infusion_min == 0 for c in drawn if c.route != "iv")
+    with pytest.raises(ValueError, match="routes"):
+        SearchSpace(routes=("oral",))
+    with pytest.raises(ValueError, match="ifn_miu"):
+        SearchSpace(ifn_miu=(0.0, 80.0))
+    with pytest.raises(ValueError, match="6 coordinates"):
+        space.candidate([0.5] * 4)
+
+
+def test_km_median_matches_lifelines() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 30):
+        t = np.round(rng.exponential(100.0, n), 0)  # ties on purpose
+        e = rng.random(n) < 0.7
+        frame = pd.DataFrame({"t": t, "e": e})
+        expected = km_summary(frame, "t", "e", by=None)["median_d"].iloc[0]
+        assert km_median(t, e) == expected
+    assert km_median(np.array([5.0, 9.0]), np.array([False, False])) == np.inf
+    assert np.isnan(km_median(np.array([]), np.array([], dtype=bool)))
+
+
+def test_label_with_holds_is_the_label_trial_arm(population,  # type: ignore[no-untyped-def]
+                                                 mortality) -> None:
+    spec = TrialSpec("label", n_patients=40, seed=11, population=population,
+                     mortality=mortality, horizon_days=200.0, max_courses=1,
+                     backend="native", chunk_size=40)
+    trial = run_trial(spec)
+    held = trial.doses.assign(held=trial.doses["status"] != "given").groupby("patient")["held"]
+    row = evaluate([LABEL], population=population, mortality=mortality, holds=True,
+                   **SMALL).iloc[0]
+    e = trial.endpoints
+    assert row["orr_n"] == e["bor"].isin(["CR", "PR"]).sum()
+    assert row["cr_n"] == (e["bor"] == "CR").sum()
+    assert row["hypotension_n"] == (e["sbp_min"] < 90).sum()
+    assert row["trd_n"] == (e["death_cause"] == "treatment").sum()
+    assert row["held_n"] == held.sum().sum() > 0
+    assert row["held"] == pytest.approx(held.mean().mean(), rel=1e-12)
+    assert row["held_lo"] <= row["held"] <= row["held_hi"]
+
+
+@pytest.mark.slow
+def test_constraints_select_the_best_feasible(population,  # type: ignore[no-untyped-def]
+                                              mortality) -> None:
+    ceilings = {"hypotension_g34": 0.1, "held": 0.2}
+    result = optimise(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
+                      population=population, mortality=mortality, n_candidates=4,
+                      efficacy="cr", toxicity="held", holds=True, constraints=ceilings,
+                      n_patients=30, seed=2, horizon_days=150.0, n_boot=20)
+    t = result.table
+    assert result.constraints == ceilings and result.max_toxicity == 0.2
+    expected = (t["hypotension_g34"] <= 0.1) & (t["held"] <= 0.2)
+    assert list(t["feasible"]) == list(expected)
+    if result.best is not None:
+        best = t[t["candidate"] == result.best].iloc[0]
+        assert best["feasible"] and best["cr"] == t.loc[t["feasible"], "cr"].max()
+    assert set(result.summary()["name"]) >= {LABEL.name}
+    again = optimise(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
+                     population=population, mortality=mortality, n_candidates=4,
+                     efficacy="cr", toxicity="held", holds=True, constraints=ceilings,
+                     n_patients=30, seed=2, horizon_days=150.0, n_boot=20)
+    pd.testing.assert_frame_equal(t.drop(columns="candidate"),
+                                  again.table.drop(columns="candidate"))
+
+
+def test_pareto_front_with_unreached_medians() -> None:
+    table = pd.DataFrame({"dor_median": [np.inf, 200.0, np.inf, np.nan],
+                          "trd": [0.05, 0.01, 0.02, 0.0]})
+    out = pareto_front(table, "dor_median", "trd")
+    assert list(out["pareto"]) == [False, True, True, False]
+    fig = plot_pareto(out, efficacy="dor_median", toxicity="trd")
+    assert fig.axes[0].get_ylabel() == "dor_median (months)"
+
+
+@pytest.mark.slow
+def test_documented_example_runs_and_is_reproducible(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/optimize_rcc.py at a small size: the same seed prints the same search twice
+    and stores it (the full run and its numbers are in docs/analysis.md)."""
+    import runpy
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[2] / "examples"
+                                 / "optimize_rcc.py"))
+    main = example["main"]
+    main.__globals__.update(N_PATIENTS=20, N_CANDIDATES=3, HORIZON_DAYS=120.0)
+    outputs = []
+    for k in range(2):
+        main(tmp_path / f"front{k}.png", tmp_path / "example.duckdb")
+        text = capsys.readouterr().out
+        skip = ("  [", "Plot written")   # progress lines (with times) and the file name
+        outputs.append([line for line in text.splitlines()
+                        if not line.startswith(skip) and " s in all" not in line])
+    assert outputs[0] == outputs[1]
+    assert any(line.startswith("Label regimen: ORR") for line in outputs[0])
+    from il2sim.io.store import ResultStore
+
+    with ResultStore(tmp_path / "example.duckdb", read_only=True) as store:
+        assert store.analyses()["name"].tolist() == ["optimize rcc (example)"]
+
+
+@pytest.mark.slow
+def test_refinement_zooms_in_on_the_best(population, mortality) -> None:  # type: ignore[no-untyped-def]
+    args = dict(population=population, mortality=mortality, n_patients=20, seed=4,
+                horizon_days=120.0, n_boot=20)
+    result = optimise(SearchSpace(routes=("iv", "sc")), n_candidates=4, max_toxicity=0.9,
+                      refine=1, **args)  # type: ignore[arg-type]
+    t = result.table
+    assert list(t["round"].unique()) == [0, 1] and (t["round"] == 1).sum() == 4
+    assert not t["name"].duplicated().any()
+    first = t[(t["round"] == 0) & t["u"].notna() & t["feasible"]]
+    centre = first.sort_values(["orr", "hypotension", "total_dose_iu_per_kg"],
+                               ascending=[False, True, True], kind="stable")["u"].iloc[0]
+    for u in t.loc[t["round"] == 1, "u"]:
+        assert np.max(np.abs(np.array(u) - np.array(centre))) <= 0.25 + 1e-12
+    assert result.best is not None
+    assert t.loc[t["candidate"] == result.best, "orr"].iloc[0] == t.loc[t["feasible"], "orr"].max()
+    # common random numbers across rounds: a round-1 candidate alone gives the same row
+    late = t[t["round"] == 1].iloc[0]
+    alone = evaluate([late["candidate"]], **args).iloc[0]  # type: ignore[arg-type]
+    for m in ("orr_n", "hypotension_n", "trd_n", "orr_se"):
+        assert alone[m] == late[m]
+    with pytest.raises(ValueError, match="refine"):
+        optimise(SearchSpace(), n_candidates=2, refine=-1, **args)  # type: ignore[arg-type]

@@ -238,3 +238,46 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
         grey = np.asarray(image.convert("L"))
         assert int(grey.max()) - int(grey.min()) > 100
         assert len(np.unique(grey)) > 20  # text and figures, not a blank page
+
+
+def _png(color: str) -> bytes:
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().bar(["a"], [1.0], color=color)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def test_stored_analyses_are_rendered(tmp_path: Path) -> None:
+    """Every analysis stored with a run appears under attachments with its tables and its
+    figures byte for byte; an analysis run says it has no patients of its own."""
+    path = tmp_path / "a.duckdb"
+    front, tornado = _png("red"), _png("blue")
+    with ResultStore(path) as store:
+        run_id = store.create_analysis_run(kind="optimize", name="search <rcc>",
+                                           model="il2_qsp", model_version="1", seed=1,
+                                           n_patients=20, params={"candidates": 4})
+        store.save_analysis(run_id, "optimize", "regimens", {"seed": 1},
+                            tables={"front": pd.DataFrame({"name": ["<label>", "q6h"],
+                                                           "orr": [0.2, 0.25]})},
+                            figures={"Pareto front": front})
+        store.save_analysis(run_id, "sensitivity", "Sobol & co", {"n": 64},
+                            tables={"indices": pd.DataFrame(
+                                {"ST": [0.7, 0.1]}, index=pd.Index(["k10", "V1"],
+                                                                   name="input"))},
+                            figures={"tornado": tornado})
+    text = report_html(path, run_id)
+    page = parse(text)
+    assert set(SECTIONS) <= set(page.h2)
+    attachments = page.text["attachments"]
+    assert "optimize: regimens" in attachments and "sensitivity: Sobol & co" in attachments
+    assert attachments.index("optimize: regimens") < attachments.index("sensitivity: Sobol")
+    rows = page.rows["attachments"]
+    assert ["<label>", "0.2"] in rows and ["k10", "0.7"] in rows
+    images = [src for section, src in page.images if section == "attachments"]
+    assert [base64.b64decode(src.removeprefix(DATA_PNG)) for src in images] == [front, tornado]
+    assert "an analysis run (optimize)" in page.text["efficacy"]
+    assert "search <rcc>: optimize analysis report" in text.replace("&lt;", "<").replace(
+        "&gt;", ">")
+    without = parse(report_html(path, run_id, stored=False))
+    assert "No extra analyses attached." in without.text["attachments"]

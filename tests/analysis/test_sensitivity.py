@@ -20,6 +20,7 @@ from il2sim.analysis import (
     sobol,
     sobol_convergence,
 )
+from il2sim.trial.runner import TrialSpec
 
 PI = math.pi
 ISHIGAMI = Problem(("x1", "x2", "x3"), ((-PI, PI),) * 3)
@@ -204,3 +205,59 @@ def test_plot_sensitivity_writes_png(tmp_path: Path) -> None:
     assert (tmp_path / "morris.png").stat().st_size > 0
     with pytest.raises(ValueError, match="no column"):
         plot_sensitivity(frame, index="S9")
+
+
+def test_covariates_are_inputs_too() -> None:
+    """Sobol' of the AUC of a per-kg bolus over weight W and clearance rate k10.
+
+    AUC = (dose/kg) W / (k10 V1), so Y is proportional to W K with K = 1/k10, W and K
+    independent: V = E[W^2] E[K^2] - E[W]^2 E[K]^2, S_W = Var(W) E[K]^2 / V and
+    S_K = E[W]^2 Var(K) / V (first-order indices of a product of independent inputs).
+    """
+    from il2sim.dosing import Bolus, Regimen, Schedule
+
+    w_lo, w_hi, k_lo, k_hi = 50.0, 100.0, 0.03, 0.06
+    ew, vw = (w_lo + w_hi) / 2, (w_hi - w_lo) ** 2 / 12
+    ek, ek2 = math.log(k_hi / k_lo) / (k_hi - k_lo), 1.0 / (k_lo * k_hi)
+    v = (vw + ew**2) * ek2 - ew**2 * ek**2
+    s_w, s_k = vw * ek**2 / v, ew**2 * (ek2 - ek**2) / v
+    regimen = Regimen.of(Bolus("10000 IU/kg"), Schedule(at=["0 h"]))
+    func = model_output("aldesleukin_pk", regimen, "C_plasma", "auc",
+                        params_names=("weight", "k10"), times=np.linspace(0, 2880, 721))
+    y = func(np.array([[50.0, 0.03], [100.0, 0.03]]))
+    assert y[1] == pytest.approx(2 * y[0], rel=1e-6)   # a per-kg dose scales with weight
+    frame = sobol(func, Problem(("weight", "k10"), ((w_lo, w_hi), (k_lo, k_hi))), n=256,
+                  seed=3)
+    np.testing.assert_allclose(frame["S1"], [s_w, s_k], atol=0.05)
+    assert abs(frame["ST"].sum() - 1.0) < 0.1   # almost additive in logs
+    with pytest.raises(ValueError, match="and the covariates weight, height, bsa"):
+        model_output("aldesleukin_pk", regimen, "C_plasma", "auc", params_names=("age",),
+                     times=[0.0, 1.0])
+
+
+def test_trial_outputs_of_parameters_and_covariates() -> None:
+    """Per-patient trial outputs under the label protocol: an input the regimen never
+    reaches (interferon absorption, no interferon given) has no effect at all, the capillary
+    leak's permeability drives the lowest blood pressure, antigenicity the shrinkage."""
+    from il2sim.analysis import trial_output
+    from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
+
+    spec = TrialSpec("sensitivity", n_patients=4, seed=2, population=calibrated_population("rcc"),
+                     mortality=calibrated_mortality("rcc"), horizon_days=110.0, max_courses=1,
+                     backend="native", chunk_size=4)
+    sbp = trial_output(spec, "sbp_min", params_names=("pmax", "ka_ifn", "weight"))
+    frame = morris(sbp, Problem(("pmax", "ka_ifn", "weight"), ((2.0, 8.0), (0.05, 0.5),
+                                                                (50.0, 110.0))),
+                   trajectories=4, seed=1)
+    assert frame.loc["ka_ifn", "mu_star"] == 0.0 and frame.loc["ka_ifn", "sigma"] == 0.0
+    assert frame.loc["pmax", "mu"] < -1.0          # more leak, lower pressure (mmHg)
+    # scans and deaths are random per row (row 0 of this seed dies before the first scan)
+    shrink = trial_output(spec, "best_change_pct", params_names=("ant",), max_failed=0.5)
+    y = shrink(np.array([[1.0], [1.0], [16.0]]))
+    assert y[2] < y[1] - 30.0                      # strong antigenicity shrinks the tumour
+    held = trial_output(spec, "held_fraction", params_names=("pmax",))(np.array([[1.0], [8.0]]))
+    assert 0.0 <= held[0] <= held[1] <= 1.0
+    with pytest.raises(ValueError, match="unknown output 'orr'"):
+        trial_output(spec, "orr", params_names=("ant",))
+    with pytest.raises(ValueError, match="unknown inputs"):
+        trial_output(spec, "sbp_min", params_names=("nope",))

@@ -127,9 +127,12 @@ def test_generated_c_equals_the_compiled_python(name: str) -> None:
         y = cm.to_internal(x)
         p = p0 * rng.lognormal(0.0, 0.1, npar)
         u = rng.uniform(0.0, 1.0, nin)
-        f, jac = lib.eval(0.5, y, p, u)
-        np.testing.assert_allclose(f, cm.rhs_one(0.5, y, p, u), rtol=1e-12, atol=1e-300)
-        np.testing.assert_allclose(jac, cm.jac_one(0.5, y, p, u), rtol=1e-12, atol=1e-300)
+        # inputs 0 (the generated code skips u*exp(...) then) and positive
+        for uu in (np.zeros(nin), u):
+            f, jac = lib.eval(0.5, y, p, uu)
+            np.testing.assert_allclose(f, cm.rhs_one(0.5, y, p, uu), rtol=1e-12, atol=1e-300)
+            np.testing.assert_allclose(jac, cm.jac_one(0.5, y, p, uu), rtol=1e-12,
+                                       atol=1e-300)
 
 
 def _assert_agree(a: SimulationResult, b: SimulationResult, *, atol: float,
@@ -298,3 +301,22 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     native_w1 = [r for r in rows if r["workload"] == "W1 kp1998" and "native" in r["peer"]]
     assert native_w1 and all(r["failed"] == 0 and r["max_rel_err"] < 1e-2 for r in native_w1)
+    w2 = {r["peer"] for r in rows if r["workload"] == "W2 il2_qsp"}
+    assert any("roadrunner backend" in p for p in w2) and any("SciPy" in p for p in w2)
+    w3 = [r for r in rows if r["workload"] == "W3 Sobol" and "native" in r["peer"]]
+    assert w3 and w3[0]["n_total"] == 8 * (2 * 12 + 2) and w3[0]["failed"] == 0
+    assert "| W1 kp1998 |" in (tmp_path / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_memory_benchmark_streams_a_trial_into_a_store(tmp_path: Path) -> None:
+    """``benchmarks/memory.py`` at a tiny size: every patient reaches the DuckDB store in
+    both modes and the peak RSS is reported."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "memory.py"
+    proc = subprocess.run([sys.executable, str(script), "--sizes", "12", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = json.loads((tmp_path / "memory.json").read_text())["runs"]
+    assert [r["mode"] for r in runs] == ["stream", "run_trial"]
+    assert all(r["patients_stored"] == 12 and r["dose_rows"] == 12 * 28 for r in runs)
+    assert all(r["peak_rss_mib"] > 0 for r in runs)

@@ -123,7 +123,8 @@ def test_failed_first_write_leaves_no_table(store: ResultStore) -> None:
     with pytest.raises(StoreError, match=r"table 'endpoints': columns \['note'\] have no values"):
         store.write_chunk(run, 0, frames)
     tables = set(store.query("SELECT table_name FROM duckdb_tables()")["table_name"])
-    assert tables == {"meta", "runs", "chunks"}  # patients, doses, observations rolled back
+    assert tables == {"meta", "runs", "chunks", "analyses", "analysis_tables",
+                      "analysis_figures"}  # patients, doses, observations rolled back
     assert store.done_chunks(run) == set()
 
 
@@ -403,3 +404,133 @@ def test_opening_something_else_fails(tmp_path: Path) -> None:
         con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99, this il2sim reads version 1"):
         ResultStore(newer)
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def _png() -> bytes:
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    FigureCanvasAgg(fig)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def test_analysis_round_trip_keeps_tables_figures_and_params(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    indices = pd.DataFrame({"S1": [0.31, 0.44, 0.0], "ST": [0.56, 0.44, np.inf],
+                            "note": ["a", None, "é"], "keep": [True, False, True],
+                            "n": np.array([1, 2, 3], dtype=np.int64)},
+                           index=pd.Index(["x1", "x2", "x3"], name="input"))
+    empty = pd.DataFrame({"a": pd.Series(dtype=float)})
+    png = _png()
+    params = {"method": "sobol", "n": 1024, "bounds": [[-3.14, 3.14]], "ratio": float("nan")}
+    store.save_analysis(run, "sensitivity", "ishigami", params,
+                        tables={"indices": indices, "empty": empty}, figures={"tornado": png})
+    store.save_analysis(run, "biomarkers", "response", {"model": "logistic"})
+    listed = store.analyses(run)
+    assert listed[["kind", "name", "tables", "figures"]].values.tolist() == [
+        ["sensitivity", "ishigami", 2, 1], ["biomarkers", "response", 0, 0]]
+    back = store.load_analysis(run, "sensitivity", "ishigami")
+    assert back.title == "sensitivity: ishigami"
+    assert list(back.tables) == ["indices", "empty"]
+    pd.testing.assert_frame_equal(back.tables["indices"], indices)
+    pd.testing.assert_frame_equal(back.tables["empty"], empty)
+    assert back.figures == {"tornado": png}
+    assert back.params["n"] == 1024 and back.params["bounds"] == [[-3.14, 3.14]]
+    assert np.isnan(back.params["ratio"])
+    assert store.load_analysis(run, "biomarkers", "response").tables == {}
+
+
+def test_analysis_replace_delete_and_run_deletion(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    store.save_analysis(run, "other", "a", {"v": 1}, tables={"t": pd.DataFrame({"x": [1]})})
+    with pytest.raises(StoreError, match="already stored; pass replace=True"):
+        store.save_analysis(run, "other", "a", {"v": 2})
+    store.save_analysis(run, "other", "a", {"v": 2}, replace=True)
+    again = store.load_analysis(run, "other", "a")
+    assert again.params == {"v": 2} and again.tables == {}
+    assert store.query("SELECT count(*) AS n FROM analysis_tables")["n"][0] == 0
+    store.delete_analysis(run, "other", "a")
+    assert store.analyses(run).empty
+    store.save_analysis(run, "other", "b", {}, figures={"f": _png()})
+    store.delete_run(run)
+    assert store.query("SELECT count(*) AS n FROM analyses")["n"][0] == 0
+    assert store.query("SELECT count(*) AS n FROM analysis_figures")["n"][0] == 0
+
+
+def test_a_failed_analysis_save_writes_nothing(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    bad = pd.DataFrame({"x": [object(), object()]})
+    with pytest.raises(StoreError, match="table 'bad' cannot be stored as Parquet"):
+        store.save_analysis(run, "other", "a", {}, tables={"good": pd.DataFrame({"x": [1]}),
+                                                          "bad": bad})
+    with pytest.raises(StoreError, match="figure 'f' must be PNG bytes"):
+        store.save_analysis(run, "other", "a", {}, figures={"f": b"GIF89a"})
+    assert store.analyses().empty
+    assert store.query("SELECT count(*) AS n FROM analysis_tables")["n"][0] == 0
+
+
+def test_analysis_errors_name_the_problem(store: ResultStore) -> None:
+    run = store.create_run(**RUN)
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: store.save_analysis("nope", "other", "a", {}), "run 'nope': unknown run id"),
+        (lambda: store.save_analysis(run, "tarot", "a", {}), "unknown analysis kind 'tarot'"),
+        (lambda: store.save_analysis(run, "other", " ", {}), "analysis name must be 1-200"),
+        (lambda: store.save_analysis(run, "other", "a", [1]),  # type: ignore[arg-type]
+         "params must be a mapping"),
+        (lambda: store.save_analysis(run, "other", "a", {}, tables={"t": [1]}),  # type: ignore[dict-item]
+         "table 't' must be a pandas DataFrame"),
+        (lambda: store.load_analysis(run, "other", "zz"), r"no analysis other 'zz' \(stored: none"),
+        (lambda: store.delete_analysis(run, "other", "zz"), "no analysis other 'zz'"),
+    ]
+    for call, problem in cases:
+        with pytest.raises(StoreError, match=problem) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_analysis_run_record_is_listed_and_found_again(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    args: dict[str, Any] = dict(kind="optimize", name="optimize rcc", model="il2_qsp",
+                                model_version="1", seed=3, n_patients=20,
+                                params={"candidates": 4, "space": {"dose": [1, 2]}})
+    with ResultStore(path) as store:
+        run = store.create_analysis_run(**args)
+        assert store.create_analysis_run(**args) == run
+        row = store.runs().set_index("run_id").loc[run]
+        assert row["status"] == "done" and row["chunks_done"] == 0
+        assert json.loads(row["config"]) == {"analysis": "optimize", **args["params"]}
+        store.save_analysis(run, "optimize", "search", {}, tables={"t": pd.DataFrame({"x": [1]})})
+        with pytest.raises(StoreError, match="unknown analysis kind"):
+            store.create_analysis_run(**{**args, "kind": "x"})
+    with ResultStore(path, read_only=True) as store:
+        assert store.analyses()["name"].tolist() == ["search"]
+        with pytest.raises(StoreError, match="read-only"):
+            store.save_analysis(run, "optimize", "again", {})
+
+
+def test_a_store_from_before_analyses_opens_and_gains_them(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with ResultStore(path) as store:
+        run = store.create_run(**RUN)
+        store.write_chunk(run, 0, chunk_frames(0))
+    with duckdb.connect(str(path)) as con:  # as written before the analysis tables existed
+        for table in ("analysis_tables", "analysis_figures", "analyses"):
+            con.execute(f"DROP TABLE {table}")
+    with ResultStore(path, read_only=True) as store:
+        assert store.analyses(run).empty and len(store.table(run, "patients")) == 10
+        with pytest.raises(StoreError, match="the file has no analyses"):
+            store.load_analysis(run, "other", "a")
+    with ResultStore(path) as store:
+        store.save_analysis(run, "other", "a", {"v": 1})
+        assert store.analyses(run)["name"].tolist() == ["a"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from web_fixtures import SMALL_TRIAL, wait_for
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model, list_models
 from il2sim.trial.protocol import HoldCriteria
+from il2sim.web import create_app
 
 
 def _detail(response: object, status: int) -> str:
@@ -367,6 +369,72 @@ def test_bad_run_requests(client: TestClient, finished: str, path: str, status: 
     assert needle in _detail(client.get(path.format(run=finished)), status)
 
 
+@pytest.fixture()
+def with_analyses(tmp_path: Path, examples: Path) -> Iterator[tuple[TestClient, str, str]]:
+    """A store with a small trial carrying a stored analysis, and an analysis-only record."""
+    import tomllib
+
+    import matplotlib.figure
+
+    from il2sim.io.trial_config import trial_from_dict
+    from il2sim.trial.runner import run_trial
+
+    fig = matplotlib.figure.Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    table = pd.DataFrame({"feature": ["sod_mm", "cd8"], "importance": [0.4, np.nan],
+                          "upper": [np.inf, 1.0]})
+    db = tmp_path / "web.duckdb"
+    with ResultStore(db) as store:
+        run_trial(trial_from_dict(tomllib.loads(SMALL_TRIAL)), store=store)
+        trial = str(store.runs()["run_id"].iloc[0])
+        store.save_analysis(trial, "biomarkers", "baseline", {"auc": 0.61, "folds": 5},
+                            tables={"importance": table}, figures={"roc": png.getvalue()})
+        record = store.create_analysis_run(kind="optimize", name="regimen search",
+                                           model="il2_qsp", model_version="test", seed=1,
+                                           n_patients=10, params={"candidates": 4})
+        store.save_analysis(record, "optimize", "regimen search", {"candidates": 4},
+                            tables={"front": pd.DataFrame({"orr": [0.1, 0.2]})})
+    app = create_app(db, examples=examples, max_patients=50)
+    with TestClient(app) as c:
+        yield c, trial, record
+
+
+def test_analyses_stored_with_a_run_are_shown(
+        with_analyses: tuple[TestClient, str, str]) -> None:
+    client, trial, record = with_analyses
+    kinds = {r["run_id"]: r["kind"] for r in client.get("/api/runs").json()}
+    assert kinds == {trial: "trial", record: "analysis"}
+    body = client.get(f"/api/runs/{trial}").json()
+    [analysis] = body["analyses"]
+    assert analysis["kind"] == "biomarkers" and analysis["params"] == {"auc": 0.61, "folds": 5}
+    assert analysis["tables"]["importance"] == [
+        {"feature": "sod_mm", "importance": 0.4, "upper": "inf"},
+        {"feature": "cd8", "importance": None, "upper": 1.0}]
+    png = client.get(analysis["figures"][0])
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    only = client.get(f"/api/runs/{record}").json()
+    assert only["summary"] == [] and only["figures"] == []
+    assert only["analyses"][0]["tables"]["front"] == [{"orr": 0.1}, {"orr": 0.2}]
+    assert client.get(f"/api/runs/{record}/report.html").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "needle"), [
+    ("/api/runs/{trial}/analyses/biomarkers/baseline/figures/nope.png", "no figure 'nope'"),
+    ("/api/runs/{trial}/analyses/biomarkers/other/figures/roc.png", "no analysis"),
+    ("/api/runs/{trial}/analyses/magic/baseline/figures/roc.png", "magic"),
+    ("/api/runs/nope/analyses/biomarkers/baseline/figures/roc.png", "no finished run"),
+    ("/api/runs/{record}/figures/waterfall.png", "analysis record"),
+    ("/api/runs/{record}/tables/endpoints.csv", "analysis record"),
+    ("/api/compare?run={trial}&run={record}", "analysis record"),
+])
+def test_bad_analysis_requests(with_analyses: tuple[TestClient, str, str], path: str,
+                               needle: str) -> None:
+    client, trial, record = with_analyses
+    assert needle in _detail(client.get(path.format(trial=trial, record=record)), 404)
+
+
 # ----------------------------------------------------------------------- openapi
 
 BAD_INPUT_TESTS = {
@@ -383,6 +451,8 @@ BAD_INPUT_TESTS = {
     "/api/runs/{run_id}/figures/{name}.png": "test_bad_run_requests",
     "/api/runs/{run_id}/tables/{name}.{fmt}": "test_bad_run_requests",
     "/api/runs/{run_id}/report.html": "test_bad_run_requests",
+    "/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png":
+        "test_bad_analysis_requests",
     "/api/compare": "test_bad_run_requests",
     "/api/compare/kaplan_meier.png": "test_bad_run_requests",
 }

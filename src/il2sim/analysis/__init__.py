@@ -1,6 +1,7 @@
 """Analyses on top of the simulator: global sensitivity (Morris, Sobol'), response
 biomarkers (cross-validated classifiers), regimen optimisation on a Pareto front of
-efficacy against toxicity, and the HTML report of a stored trial."""
+efficacy against toxicity, the HTML report of a stored run, and the storing of analyses
+with their run in the DuckDB result store."""
 
 from il2sim.analysis.biomarkers import (
     BiomarkerResult,
@@ -11,11 +12,14 @@ from il2sim.analysis.biomarkers import (
     trial_features,
 )
 from il2sim.analysis.optimize import (
+    EFFICACY,
     LABEL,
+    TOXICITY,
     Candidate,
     OptimisationResult,
     SearchSpace,
     evaluate,
+    km_median,
     optimise,
     pareto_front,
     plot_pareto,
@@ -25,18 +29,27 @@ from il2sim.analysis.sensitivity import (
     ModelOutput,
     Problem,
     SensitivityError,
+    TrialOutput,
     model_output,
     morris,
     plot_sensitivity,
     sobol,
     sobol_convergence,
+    trial_output,
+)
+from il2sim.analysis.stored import (
+    figure_png,
+    save_biomarkers,
+    save_optimisation,
+    save_sensitivity,
 )
 
 __all__ = [
-    "LABEL", "Candidate", "OptimisationResult", "SearchSpace", "evaluate", "optimise",
-    "pareto_front", "plot_pareto",
-    "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "biomarker_analysis",
-    "compare_feature_sets", "model_output", "morris", "plot_importance", "plot_roc",
-    "plot_sensitivity", "report_html", "sobol", "sobol_convergence", "trial_features",
-    "write_report",
+    "EFFICACY", "LABEL", "TOXICITY", "Candidate", "OptimisationResult", "SearchSpace",
+    "evaluate", "km_median", "optimise", "pareto_front", "plot_pareto",
+    "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "TrialOutput",
+    "biomarker_analysis", "compare_feature_sets", "figure_png", "model_output", "morris",
+    "plot_importance", "plot_roc", "plot_sensitivity", "report_html", "save_biomarkers",
+    "save_optimisation", "save_sensitivity", "sobol", "sobol_convergence", "trial_features",
+    "trial_output", "write_report",
 ]

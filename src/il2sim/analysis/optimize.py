@@ -1,32 +1,44 @@
 """Regimen optimisation for the therapeutic index: efficacy against toxicity.
 
-A :class:`Candidate` is a high-dose IV regimen described by four numbers (dose per
-kg, dosing interval, doses per cycle, infusion duration). :func:`evaluate` runs
-candidates on the *same* virtual patients (common random numbers: one population
-sample, and the per-patient random streams of scans and deaths seeded by
-``(seed, patient)``), so differences between candidates are differences of the
-regimen, not of the sample. :func:`pareto_front` marks the non-dominated
-candidates (maximise efficacy, minimise toxicity) and :func:`optimise` searches a
-:class:`SearchSpace` with a scrambled Sobol' sequence or a Latin hypercube,
-always including the label regimen so it is placed on (or off) the front.
+A :class:`Candidate` is an IL-2 regimen of two-week cycles: ``doses_per_cycle`` doses of
+``dose_iu_per_kg`` every ``interval_h`` within days 1-5 of each cycle, by one route (IV
+infusion over ``infusion_min`` minutes, IV bolus, SC depot or intratumoral injection),
+optionally combined with interferon-alpha (``ifn_miu`` MIU SC three times a week for the
+cycles' weeks; the flagship model ``il2_qsp`` has the ``ifn_sc`` route). :func:`evaluate`
+runs candidates on the *same* virtual patients (common random numbers: one population
+sample, and the per-patient random streams of scans and deaths seeded by ``(seed,
+patient)``), so differences between candidates are differences of the regimen, not of the
+sample. :func:`pareto_front` marks the non-dominated candidates (maximise efficacy,
+minimise toxicity) and :func:`optimise` searches a :class:`SearchSpace` with a scrambled
+Sobol' sequence or a Latin hypercube (SciPy's ``qmc``), always including the label regimen
+so it is placed on (or off) the front, and picks the best candidate under ceilings on any
+toxicity metrics.
 
-Protocol: every candidate is simulated with ``protocol="regimen"``, i.e. every
-scheduled dose is given; the label's hold and stop rules are *not* applied. The
-numbers are the intrinsic therapeutic index of the schedule, before bedside
-dose holds (which lower toxicity and efficacy of aggressive schedules alike).
+Protocol: by default every scheduled dose is given (``holds=False``: the intrinsic
+therapeutic index of the schedule). With ``holds=True`` the label's withhold and
+cycle-stop rules (:class:`~il2sim.trial.protocol.LabelProtocol`: SBP < 90, SpO2 < 90%,
+confusion, tachycardia, relative and absolute criteria, three holds stop the cycle) are
+applied to the IL-2 doses of every candidate, so "doses withheld" is a real constraint;
+interferon doses are given as scheduled. The label regimen with holds is exactly the
+label trial arm with one course (tested).
 
-Endpoints per candidate (rates over the patients whose simulation succeeded):
+Metrics per candidate (over the patients whose simulation succeeded):
 
-* ``orr``: best overall response CR or PR (RECIST); ``cr``: complete response;
-* ``hypotension``: systolic BP below 90 mmHg at any time (CTCAE grade >= 2);
-* ``hypotension_g34``: systolic BP below 80 mmHg (grade 3-4);
-* ``trd``: treatment-related death.
+* efficacy (:data:`EFFICACY`): ``orr`` (best overall response CR or PR, RECIST), ``cr``
+  (complete response), ``dor_median`` (Kaplan-Meier median duration of response among
+  responders, days; ``inf`` when not reached, NaN without responders);
+* toxicity (:data:`TOXICITY`): ``hypotension`` (systolic BP below 90 mmHg at any time,
+  CTCAE grade >= 2), ``hypotension_g34`` (below 80 mmHg, grade 3-4), ``trd``
+  (treatment-related death), ``held`` (mean over patients of the fraction of their
+  scheduled IL-2 doses withheld; 0 without holds).
 
-Each rate ``x`` comes with ``x_n`` (count), ``x_lo``/``x_hi`` (exact Clopper-Pearson
-interval; Clopper & Pearson, Biometrika 26:404, 1934) and ``x_se`` (bootstrap
-standard error over patients, with the same resampled patients for every candidate,
-so paired comparisons stay paired; Efron & Tibshirani, An Introduction to the
-Bootstrap, 1993).
+Each metric ``x`` comes with ``x_n``, ``x_lo``/``x_hi`` and ``x_se``. For the rates,
+``x_n`` is the count and ``x_lo``/``x_hi`` the exact Clopper-Pearson interval (Clopper &
+Pearson, Biometrika 26:404, 1934); for ``held``, ``held_n`` is the number of doses
+withheld and for ``dor_median`` the number of responders, both with bootstrap percentile
+intervals. ``x_se`` is the bootstrap standard error over patients, with the same resampled
+patients for every candidate so paired comparisons stay paired (Efron & Tibshirani, An
+Introduction to the Bootstrap, 1993).
 
 Pareto optimality: candidate ``a`` dominates ``b`` when ``eff_a >= eff_b`` and
 ``tox_a <= tox_b`` with at least one strict inequality; the front is the set of
@@ -37,8 +49,8 @@ Optimization, 1999).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
@@ -50,48 +62,79 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from scipy.stats import qmc
 
-from il2sim.dosing.doses import Infusion
+from il2sim.dosing.doses import Bolus, Depot, Infusion, Intratumoral
 from il2sim.dosing.regimen import Administration, Regimen
 from il2sim.dosing.schedule import Schedule
+from il2sim.engine.decisions import Decision, DoseDecider, GiveAll, Observe
 from il2sim.model.library import get_model
 from il2sim.population.population import Population
 from il2sim.trial.endpoints import MortalityModel
+from il2sim.trial.protocol import LabelProtocol
 from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson
 
-__all__ = ["LABEL", "METRICS", "Candidate", "OptimisationResult", "SearchSpace", "evaluate",
-           "optimise", "pareto_front", "plot_pareto"]
+__all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "TOXICITY", "Candidate",
+           "OptimisationResult", "SearchSpace", "evaluate", "km_median", "optimise",
+           "pareto_front", "plot_pareto"]
 
 DOSE_RANGE = (1.0e3, 2.0e6)
-"""Allowed dose per infusion, IU/kg (the label dose is 600,000 IU/kg)."""
+"""Allowed IL-2 dose per administration, IU/kg (the label dose is 600,000 IU/kg)."""
 INTERVAL_RANGE = (1.0, 48.0)
 """Allowed dosing interval, h."""
+IFN_RANGE = (0.0, 50.0)
+"""Allowed interferon-alpha dose per SC injection, MIU (0: no interferon)."""
+IFN_WEEKDAYS = (1, 3, 5)
+"""Interferon-alpha days of each week (three times a week; CLINICAL.md s2)."""
+IFN_TIME = "8 h"
+"""Time of day of the interferon injections."""
 CYCLE_WINDOW_H = 120.0
 """Doses of one cycle start within days 1-5 of the cycle (before 120 h)."""
 CYCLE_PERIOD_DAYS = 14
 """Cycle ``k`` starts on day ``1 + 14 (k - 1)``: cycle 2 on day 15, as on the label."""
 MAX_CYCLES = 6
-METRICS = ("orr", "cr", "hypotension", "hypotension_g34", "trd")
-"""The per-candidate rates :func:`evaluate` reports."""
-_PARAMS = ("dose_iu_per_kg", "interval_h", "doses_per_cycle", "infusion_min")
+ROUTES = ("iv", "sc", "it")
+"""IL-2 routes of the flagship model: IV (infusion, or bolus with ``infusion_min=0``),
+SC depot, intratumoral injection."""
+PARTNER_LABEL = "interferon"
+"""The administration label of the combination partner's doses."""
+RATES = ("orr", "cr", "hypotension", "hypotension_g34", "trd")
+"""The metrics that are proportions of patients (exact intervals)."""
+EFFICACY = ("orr", "cr", "dor_median")
+"""Efficacy metrics (larger is better)."""
+TOXICITY = ("hypotension", "hypotension_g34", "trd", "held")
+"""Toxicity metrics (smaller is better); each can carry a ceiling in :func:`optimise`."""
+METRICS = ("orr", "cr", "hypotension", "hypotension_g34", "trd", "held", "dor_median")
+"""The per-candidate metrics :func:`evaluate` reports."""
 
 Progress = Callable[[int, int, "Candidate"], None]
 """Called as ``progress(done, total, candidate)`` after each evaluated candidate."""
 
 
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not math.isfinite(float(value)):
+        raise ValueError(f"candidate {name}: must be a finite number, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """A high-dose IV regimen: ``doses_per_cycle`` infusions every ``interval_h``, per cycle.
+    """An IL-2 regimen: ``doses_per_cycle`` doses every ``interval_h`` in each of ``cycles``.
 
-    Cycle ``k`` (``k = 1..cycles``) starts on day ``1 + 14 (k - 1)`` at 00:00; its
-    doses are at ``start + i * interval_h`` for ``i < doses_per_cycle``, all within the
-    cycle's days 1-5. Each dose is ``dose_iu_per_kg`` IU/kg infused over
-    ``infusion_min`` minutes. The label regimen is :data:`LABEL`,
-    ``Candidate(600000, 8, 14, 15)`` (Proleukin label, section 2.1).
+    Cycle ``k`` (``k = 1..cycles``) starts on day ``1 + 14 (k - 1)`` at 00:00; its doses
+    are at ``start + i * interval_h`` for ``i < doses_per_cycle``, all within the cycle's
+    days 1-5. Each dose is ``dose_iu_per_kg`` IU/kg by ``route``: ``"iv"`` infused over
+    ``infusion_min`` minutes (``0``: an IV bolus), ``"sc"`` (depot, the model's
+    bioavailability applies) or ``"it"`` (into the tumour), the last two with
+    ``infusion_min = 0``. With ``ifn_miu > 0`` interferon-alpha is added: ``ifn_miu`` MIU
+    SC on days 1, 3 and 5 of every week from day 1 through the last cycle's two weeks.
+    The label regimen is :data:`LABEL`, ``Candidate(600000, 8, 14, 15)`` (Proleukin label,
+    section 2.1).
 
     Raises:
         ValueError: a value out of range, doses that do not fit in days 1-5, an
-            infusion longer than the interval, or a route other than ``"iv"``.
+            infusion longer than the interval or shorter than 1 min, an infusion by a
+            route other than IV, or an unknown route.
     """
 
     dose_iu_per_kg: float
@@ -100,14 +143,11 @@ class Candidate:
     infusion_min: float
     cycles: int = 2
     route: str = "iv"
+    ifn_miu: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("dose_iu_per_kg", "interval_h", "infusion_min"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                    or not math.isfinite(float(value)):
-                raise ValueError(f"candidate {name}: must be a finite number, got {value!r}")
-            object.__setattr__(self, name, float(value))
+        for name in ("dose_iu_per_kg", "interval_h", "infusion_min", "ifn_miu"):
+            object.__setattr__(self, name, _number(name, getattr(self, name)))
         for name in ("doses_per_cycle", "cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -124,9 +164,15 @@ class Candidate:
         if not lo <= self.interval_h <= hi:
             raise ValueError(f"candidate interval_h: {self.interval_h:g} h is outside "
                              f"{lo:g}-{hi:g} h")
-        if self.infusion_min < 1.0:
+        if self.route not in ROUTES:
+            raise ValueError(f"candidate route: {self.route!r} is not one of "
+                             f"{', '.join(ROUTES)}")
+        if self.route != "iv" and self.infusion_min != 0.0:
+            raise ValueError(f"candidate infusion_min: a {self.route.upper()} dose is an "
+                             f"injection, give infusion_min=0 (got {self.infusion_min:g})")
+        if 0.0 < self.infusion_min < 1.0 or self.infusion_min < 0.0:
             raise ValueError(f"candidate infusion_min: {self.infusion_min:g} min is shorter "
-                             "than 1 min (use at least 1 min)")
+                             "than 1 min (use at least 1 min, or 0 for an IV bolus)")
         if self.infusion_min > 60.0 * self.interval_h:
             raise ValueError(f"candidate infusion_min: a {self.infusion_min:g}-min infusion "
                              f"does not end before the next dose {self.interval_h:g} h later")
@@ -134,42 +180,69 @@ class Candidate:
             raise ValueError(f"candidate doses_per_cycle: {self.doses_per_cycle} doses every "
                              f"{self.interval_h:g} h do not fit in days 1-5 (at most "
                              f"{max_doses_per_cycle(self.interval_h)})")
-        if self.route != "iv":
-            raise ValueError(f"candidate route: only 'iv' infusions are supported, "
-                             f"got {self.route!r}")
+        lo, hi = IFN_RANGE
+        if not lo <= self.ifn_miu <= hi:
+            raise ValueError(f"candidate ifn_miu: {self.ifn_miu:g} MIU is outside "
+                             f"{lo:g}-{hi:g} MIU")
 
     @property
     def name(self) -> str:
-        """A short label, e.g. ``"600k IU/kg q8h x14, 15 min"``."""
-        cycles = "" if self.cycles == 2 else f", {self.cycles} cycles"
-        return (f"{self.dose_iu_per_kg / 1e3:g}k IU/kg q{self.interval_h:g}h "
-                f"x{self.doses_per_cycle}, {self.infusion_min:g} min{cycles}")
+        """A short label, e.g. ``"600k IU/kg q8h x14, 15 min"`` or
+        ``"150k IU/kg SC q24h x5 + IFN 6 MIU tiw"``."""
+        if self.route == "iv":
+            how = f"{self.infusion_min:g} min" if self.infusion_min else "IV bolus"
+            text = (f"{self.dose_iu_per_kg / 1e3:g}k IU/kg q{self.interval_h:g}h "
+                    f"x{self.doses_per_cycle}, {how}")
+        else:
+            text = (f"{self.dose_iu_per_kg / 1e3:g}k IU/kg {self.route.upper()} "
+                    f"q{self.interval_h:g}h x{self.doses_per_cycle}")
+        if self.cycles != 2:
+            text += f", {self.cycles} cycles"
+        if self.ifn_miu:
+            text += f" + IFN {self.ifn_miu:g} MIU tiw"
+        return text
 
     @property
     def total_dose_iu_per_kg(self) -> float:
-        """Total scheduled dose over all cycles, IU/kg."""
+        """Total scheduled IL-2 dose over all cycles, IU/kg."""
         return self.dose_iu_per_kg * self.doses_per_cycle * self.cycles
 
     def times_h(self) -> NDArray[np.float64]:
-        """Scheduled dose times, hours from the start of treatment."""
+        """Scheduled IL-2 dose times, hours from the start of treatment."""
         one = self.interval_h * np.arange(self.doses_per_cycle)
         starts = 24.0 * CYCLE_PERIOD_DAYS * np.arange(self.cycles)
         return np.asarray((starts[:, None] + one[None, :]).ravel(), dtype=np.float64)
 
     def regimen(self) -> Regimen:
-        """The il2sim :class:`~il2sim.dosing.Regimen`: one administration per cycle."""
-        drug = Infusion(amount=f"{self.dose_iu_per_kg:.17g} IU/kg",
-                        duration=f"{self.infusion_min:.17g} min", route=self.route)
-        items = tuple(Administration(drug, Schedule(
+        """The il2sim :class:`~il2sim.dosing.Regimen`: one administration per cycle
+        (labelled ``"cycle k"``), and the interferon doses (labelled ``"interferon"``)."""
+        amount = f"{self.dose_iu_per_kg:.17g} IU/kg"
+        drug: Infusion | Bolus | Depot | Intratumoral
+        if self.route == "iv" and self.infusion_min > 0:
+            drug = Infusion(amount=amount, duration=f"{self.infusion_min:.17g} min",
+                            route="iv")
+        elif self.route == "iv":
+            drug = Bolus(amount=amount, route="iv")
+        elif self.route == "sc":
+            drug = Depot(amount=amount, route="sc")
+        else:
+            drug = Intratumoral(amount=amount, route="it")
+        items = [Administration(drug, Schedule(
             every=f"{self.interval_h:.17g} h", count=self.doses_per_cycle,
             start=f"{24.0 * CYCLE_PERIOD_DAYS * k:.17g} h"), f"cycle {k + 1}")
-            for k in range(self.cycles))
-        return Regimen(items, name=self.name)
+            for k in range(self.cycles)]
+        if self.ifn_miu > 0:
+            weeks = self.cycles * CYCLE_PERIOD_DAYS // 7
+            items.append(Administration(
+                Depot(amount=f"{self.ifn_miu:.17g} MIU", route="ifn_sc"),
+                Schedule(weekdays=IFN_WEEKDAYS, weeks=weeks, times=(IFN_TIME,)),
+                PARTNER_LABEL))
+        return Regimen(tuple(items), name=self.name)
 
     def as_dict(self) -> dict[str, object]:
         return {"dose_iu_per_kg": self.dose_iu_per_kg, "interval_h": self.interval_h,
                 "doses_per_cycle": self.doses_per_cycle, "infusion_min": self.infusion_min,
-                "cycles": self.cycles, "route": self.route}
+                "cycles": self.cycles, "route": self.route, "ifn_miu": self.ifn_miu}
 
 
 def max_doses_per_cycle(interval_h: float) -> int:
@@ -182,30 +255,129 @@ LABEL = Candidate(600000.0, 8.0, 14, 15.0)
 15-19 (Proleukin label, section 2.1)."""
 
 
+# --------------------------------------------------------------------------- protocol
+
+
+class _LabelHolds:
+    """The label's hold rules on the IL-2 doses; partner doses are given as scheduled."""
+
+    def __init__(self, cycles: Mapping[int, tuple[int, int]], partner: set[int]) -> None:
+        self.partner = partner
+        self.label = LabelProtocol({d: c for d, c in cycles.items() if d not in partner},
+                                   max_courses=1)
+        self.n = 0
+
+    def start(self, n_patients: int) -> None:
+        self.n = n_patients
+        self.label.start(n_patients)
+
+    def decide(self, t: float, doses: pd.DataFrame, observe: Observe) -> Decision:
+        il2 = ~doses["dose_id"].isin(self.partner).to_numpy()
+        given = np.ones((len(doses), self.n), dtype=bool)
+        reason = np.full((len(doses), self.n), "", dtype=object)
+        if il2.any():
+            decision = self.label.decide(t, doses[il2], observe)
+            given[il2], reason[il2] = decision.given, decision.reason
+        return Decision(given, reason)
+
+
+@dataclass(frozen=True)
+class _Arm(TrialSpec):
+    """A candidate's trial arm: its regimen, every dose given or the label's hold rules."""
+
+    holds: bool = False
+
+    def treatment(self) -> tuple[Regimen, Callable[[], DoseDecider],
+                                 dict[int, tuple[int, int]]]:
+        assert self.regimen is not None
+        events = self.regimen.events()
+        cycles: dict[int, tuple[int, int]] = {}
+        partner: set[int] = set()
+        for dose_id, label in zip(events["dose_id"], events["label"]):
+            if label == PARTNER_LABEL:
+                partner.add(int(dose_id))
+                cycles[int(dose_id)] = (1, 0)
+            else:
+                cycles[int(dose_id)] = (1, int(str(label).split()[-1]))
+        if not self.holds:
+            return self.regimen, GiveAll, cycles
+        return self.regimen, lambda: _LabelHolds(cycles, partner), cycles
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
-def _indicators(endpoints: pd.DataFrame, ids: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per-patient 0/1 of each metric, shape (len(METRICS), n); NaN for a failed patient."""
+def km_median(t: NDArray[np.float64], event: NDArray[np.bool_]) -> float:
+    """Kaplan-Meier median: the first time ``S(t) <= 0.5``.
+
+    ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` over distinct event times ``t_i`` with ``d_i``
+    events among ``n_i`` at risk (Kaplan & Meier, JASA 53:457, 1958). ``inf`` when the
+    curve stays above 0.5, NaN for no patients.
+    """
+    t = np.asarray(t, dtype=float)
+    e = np.asarray(event, dtype=bool)
+    if t.size == 0:
+        return math.nan
+    times, inverse = np.unique(t, return_inverse=True)
+    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
+    leaving = np.bincount(inverse, minlength=len(times))
+    at_risk = len(t) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
+    surv = np.cumprod(1.0 - deaths / at_risk)
+    below = np.flatnonzero(surv <= 0.5 + 1e-12)
+    return float(times[below[0]]) if below.size else math.inf
+
+
+def _indicators(endpoints: pd.DataFrame, doses: pd.DataFrame,
+                ids: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-patient values of the rates and of ``held``, shape (len(RATES) + 1, n), NaN for
+    a failed patient; and per patient the doses held and scheduled, shape (2, n)."""
     e = endpoints.set_index("patient").reindex(ids)
     ok = e["bor"].notna().to_numpy()
     bor = e["bor"].to_numpy(object)
     grade = pd.to_numeric(e["tox_hypotension_grade"], errors="coerce").to_numpy(float)
+    il2 = doses[doses["label"] != PARTNER_LABEL]
+    counts = (il2.assign(held=(il2["status"] != "given").astype(float), one=1.0)
+              .groupby("patient")[["held", "one"]].sum().reindex(ids).fillna(0.0))
+    held, scheduled = counts["held"].to_numpy(float), counts["one"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        held_fraction = np.where(scheduled > 0, held / scheduled, 0.0)
     values = np.vstack([
         np.isin(bor, ["CR", "PR"]),
         bor == "CR",
         e["sbp_min"].to_numpy(float) < 90.0,
         grade >= 3,
         (e["death_cause"].fillna("") == "treatment").to_numpy(),
+        held_fraction,
     ]).astype(float)
     values[:, ~ok] = np.nan
-    return values
+    return values, np.vstack([held, scheduled])
+
+
+def _dor(endpoints: pd.DataFrame, ids: NDArray[np.int64]) -> tuple[NDArray[np.float64],
+                                                                    NDArray[np.bool_]]:
+    """Per patient: duration of response (NaN for non-responders and failures) and event."""
+    e = endpoints.set_index("patient").reindex(ids)
+    responder = e["bor"].isin(["CR", "PR"]).to_numpy()
+    dor = np.where(responder, pd.to_numeric(e["dor_d"], errors="coerce").to_numpy(float),
+                   np.nan)
+    event = e["dor_event"].fillna(False).to_numpy(bool)
+    return dor, event
+
+
+def _percentile(values: NDArray[np.float64], confidence: float) -> tuple[float, float]:
+    """Bootstrap percentile interval; infinities count as large values, NaN are left out."""
+    finite = values[~np.isnan(values)]
+    if finite.size < 2:
+        return math.nan, math.nan
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(finite, [alpha, 1.0 - alpha], method="inverted_cdf")
+    return float(lo), float(hi)
 
 
 def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patients: int,
              seed: int, mortality: MortalityModel | None = None, horizon_days: float = 365.0,
-             backend: str = "native", model: str = "il2_qsp", n_boot: int = 200,
-             confidence: float = 0.95, chunk_size: int | None = None,
+             backend: str = "native", model: str = "il2_qsp", holds: bool = False,
+             n_boot: int = 200, confidence: float = 0.95, chunk_size: int | None = None,
              progress: Progress | None = None) -> pd.DataFrame:
     """Simulate each candidate on the same virtual patients and tabulate efficacy and toxicity.
 
@@ -224,8 +396,10 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
         horizon_days: follow-up, days.
         backend: simulation backend (``"native"`` or ``"scipy"``).
         model: model name (the flagship ``"il2_qsp"`` by default).
+        holds: apply the label's withhold and cycle-stop rules to the IL-2 doses (see the
+            module notes); ``False``: every scheduled dose is given.
         n_boot: bootstrap resamples of the patients (the same resamples for every candidate).
-        confidence: level of the Clopper-Pearson intervals.
+        confidence: level of the intervals.
         chunk_size: patients per simulation chunk (default all at once; results do not
             depend on it).
         progress: called as ``progress(done, total, candidate)`` after each candidate.
@@ -233,7 +407,7 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
     Returns:
         One row per candidate, in the order given: ``name``, the candidate's fields,
         ``total_dose_iu_per_kg``, ``is_label``, ``n`` (patients scored), ``n_failed``
-        (simulations that failed, left out of the rates), then for each metric in
+        (simulations that failed, left out of the metrics), then for each metric in
         :data:`METRICS` the columns ``x_n``, ``x``, ``x_lo``, ``x_hi``, ``x_se``; and
         ``candidate`` (the :class:`Candidate`).
 
@@ -257,15 +431,17 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
     size = chunk_size or n_patients
     chunks = [patients.iloc[i: i + size] for i in range(0, n_patients, size)]
     boot = np.random.default_rng([seed, 0xB007]).integers(0, n_patients, (n_boot, n_patients))
+    names = (*RATES, "held")
     rows = []
     for done, cand in enumerate(candidates, start=1):
-        spec = TrialSpec(name=cand.name, n_patients=n_patients, seed=seed,
-                         population=population, model=model, protocol="regimen",
-                         regimen=cand.regimen(), horizon_days=horizon_days,
-                         mortality=mortality, backend=backend, chunk_size=size)
+        spec = _Arm(name=cand.name, n_patients=n_patients, seed=seed,
+                    population=population, model=model, protocol="regimen",
+                    regimen=cand.regimen(), horizon_days=horizon_days,
+                    mortality=mortality, backend=backend, chunk_size=size, holds=holds)
         frames = [simulate_chunk(spec, the_model, chunk) for chunk in chunks]
         endpoints = pd.concat([f["endpoints"] for f in frames], ignore_index=True)
-        values = _indicators(endpoints, ids)
+        doses = pd.concat([f["doses"] for f in frames], ignore_index=True)
+        values, held_counts = _indicators(endpoints, doses, ids)
         ok = ~np.isnan(values[0])
         n = int(ok.sum())
         row: dict[str, object] = {"name": cand.name, **cand.as_dict(),
@@ -276,13 +452,31 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
         weight = (~np.isnan(resampled)).sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot_rates = np.nansum(resampled, axis=2) / weight
-        for m, metric in enumerate(METRICS):
-            k = int(np.nansum(values[m]))
-            lo, hi = clopper_pearson(k, n, confidence=confidence) if n else (math.nan, math.nan)
+        for m, metric in enumerate(names):
             finite = boot_rates[m][np.isfinite(boot_rates[m])]
             se = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
-            row.update({f"{metric}_n": k, metric: k / n if n else math.nan,
-                        f"{metric}_lo": lo, f"{metric}_hi": hi, f"{metric}_se": se})
+            if metric == "held":
+                k = int(held_counts[0][ok].sum())
+                value = float(np.nanmean(values[m])) if n else math.nan
+                lo, hi = _percentile(boot_rates[m], confidence)
+            else:
+                k = int(np.nansum(values[m]))
+                value = k / n if n else math.nan
+                lo, hi = (clopper_pearson(k, n, confidence=confidence) if n
+                          else (math.nan, math.nan))
+            row.update({f"{metric}_n": k, metric: value, f"{metric}_lo": lo,
+                        f"{metric}_hi": hi, f"{metric}_se": se})
+        dor, event = _dor(endpoints, ids)
+        responders = ~np.isnan(dor)
+        medians = np.array([km_median(dor[b][responders[b]], event[b][responders[b]])
+                            for b in boot])
+        finite = medians[np.isfinite(medians)]
+        lo, hi = _percentile(medians, confidence)
+        row.update({"dor_median_n": int(responders.sum()),
+                    "dor_median": km_median(dor[responders], event[responders]),
+                    "dor_median_lo": lo, "dor_median_hi": hi,
+                    "dor_median_se": float(np.std(finite, ddof=1)) if len(finite) > 1
+                    else math.nan})
         row["candidate"] = cand
         rows.append(row)
         if progress is not None:
@@ -299,7 +493,8 @@ def pareto_front(frame: pd.DataFrame, efficacy: str = "orr",
 
     Row ``a`` dominates row ``b`` when ``eff_a >= eff_b`` and ``tox_a <= tox_b``, one of
     them strictly. Rows with equal values do not dominate each other (both can be on the
-    front); a row with a missing value is not compared: it is never on the front, dominates
+    front); ``inf`` compares as a value (a median duration not reached); a row with a
+    missing value is not compared: it is never on the front, dominates
     nothing and has ``dominated_by`` 0.
 
     Returns:
@@ -314,7 +509,7 @@ def pareto_front(frame: pd.DataFrame, efficacy: str = "orr",
             raise ValueError(f"pareto_front: missing column {col!r}")
     eff = pd.to_numeric(frame[efficacy], errors="coerce").to_numpy(float)
     tox = pd.to_numeric(frame[toxicity], errors="coerce").to_numpy(float)
-    valid = np.isfinite(eff) & np.isfinite(tox)
+    valid = ~np.isnan(eff) & ~np.isnan(tox)  # inf is a value (a median not reached)
     e, t = np.where(valid, eff, -np.inf), np.where(valid, tox, np.inf)
     # dom[i, j]: row j dominates row i
     dom = ((e[None, :] >= e[:, None]) & (t[None, :] <= t[:, None])
@@ -337,15 +532,26 @@ def _bounds(value: tuple[float, float], what: str, lo: float, hi: float) -> tupl
     return a, b
 
 
+SPACE_ROUTES = ("iv", "iv_bolus", "sc", "it")
+"""Route options of a :class:`SearchSpace`: IV infusion (duration searched), IV bolus, SC, IT."""
+DIMENSIONS = 6
+"""Coordinates of a point of the search space's unit hypercube."""
+
+
 @dataclass(frozen=True)
 class SearchSpace:
-    """Ranges of the four searched regimen parameters (each ``(low, high)``, inclusive).
+    """Ranges of the searched regimen parameters (each ``(low, high)``, inclusive) and options.
 
-    A point ``u`` of the unit hypercube maps to a candidate: dose linear in its range
-    (rounded to ``dose_step`` IU/kg), interval and doses per cycle uniform over the
-    whole numbers of their ranges, infusion duration linear (rounded to whole minutes).
-    Doses per cycle are capped to those that fit in days 1-5 at the drawn interval, and
-    the infusion to the interval.
+    A point ``u`` of the 6-dimensional unit hypercube maps to a candidate: dose linear in its
+    range (rounded to ``dose_step`` IU/kg), interval and doses per cycle uniform over the
+    whole numbers of their ranges, infusion duration linear (rounded to whole minutes), the
+    route uniform over ``routes`` and the interferon dose uniform over ``ifn_miu``. Doses
+    per cycle are capped to those that fit in days 1-5 at the drawn interval, and the
+    infusion to the interval; a route other than ``"iv"`` has no infusion.
+
+    Other arguments:
+        routes: route options from :data:`SPACE_ROUTES` (``"iv_bolus"``: IV push).
+        ifn_miu: interferon-alpha doses per injection to choose from, MIU (0: none).
     """
 
     dose_iu_per_kg: tuple[float, float] = (2.0e5, 9.0e5)
@@ -354,6 +560,8 @@ class SearchSpace:
     infusion_min: tuple[float, float] = (15.0, 120.0)
     cycles: int = 2
     dose_step: float = 1.0e4
+    routes: tuple[str, ...] = ("iv",)
+    ifn_miu: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dose_iu_per_kg",
@@ -373,12 +581,26 @@ class SearchSpace:
             raise ValueError(f"search space cycles: must be 1..{MAX_CYCLES}, got {self.cycles}")
         if not self.dose_step > 0:
             raise ValueError(f"search space dose_step: must be positive, got {self.dose_step}")
+        routes = tuple(self.routes)
+        bad = [r for r in routes if r not in SPACE_ROUTES]
+        if not routes or bad or len(set(routes)) != len(routes):
+            raise ValueError(f"search space routes: give distinct routes from "
+                             f"{', '.join(SPACE_ROUTES)}, got {self.routes!r}")
+        object.__setattr__(self, "routes", routes)
+        ifn = tuple(float(v) for v in self.ifn_miu)
+        if not ifn or len(set(ifn)) != len(ifn) or not all(
+                IFN_RANGE[0] <= v <= IFN_RANGE[1] for v in ifn):
+            raise ValueError(f"search space ifn_miu: give distinct doses in "
+                             f"{IFN_RANGE[0]:g}-{IFN_RANGE[1]:g} MIU, got {self.ifn_miu!r}")
+        object.__setattr__(self, "ifn_miu", ifn)
 
     def candidate(self, u: Sequence[float] | NDArray[np.float64]) -> Candidate:
-        """The candidate at the point ``u`` of the unit hypercube (4 coordinates in [0, 1])."""
+        """The candidate at the point ``u`` of the unit hypercube (6 coordinates in [0, 1]:
+        dose, interval, doses per cycle, infusion, route, interferon)."""
         point = np.asarray(u, dtype=float)
-        if point.shape != (4,):
-            raise ValueError(f"search space: a point has 4 coordinates, got shape {point.shape}")
+        if point.shape != (DIMENSIONS,):
+            raise ValueError(f"search space: a point has {DIMENSIONS} coordinates, got shape "
+                             f"{point.shape}")
         u = np.clip(point, 0.0, 1.0 - 1e-12)
         d_lo, d_hi = self.dose_iu_per_kg
         dose = float(np.clip(round((d_lo + u[0] * (d_hi - d_lo)) / self.dose_step)
@@ -389,8 +611,13 @@ class SearchSpace:
         n_lo, n_hi = self.doses_per_cycle
         n = min(n_lo + math.floor(u[2] * (n_hi - n_lo + 1)), max_doses_per_cycle(interval))
         f_lo, f_hi = self.infusion_min
-        infusion = min(float(round(f_lo + u[3] * (f_hi - f_lo))), 60.0 * interval)
-        return Candidate(dose, interval, max(n, 1), max(infusion, 1.0), cycles=self.cycles)
+        infusion = max(min(float(round(f_lo + u[3] * (f_hi - f_lo))), 60.0 * interval), 1.0)
+        route = self.routes[math.floor(u[4] * len(self.routes))]
+        ifn = self.ifn_miu[math.floor(u[5] * len(self.ifn_miu))]
+        if route != "iv":
+            infusion = 0.0
+        return Candidate(dose, interval, max(n, 1), infusion, cycles=self.cycles,
+                         route="iv" if route == "iv_bolus" else route, ifn_miu=ifn)
 
     def sample(self, n: int, seed: int, *, method: str = "sobol") -> list[Candidate]:
         """``n`` distinct candidates from a scrambled Sobol' sequence or a Latin hypercube.
@@ -398,27 +625,62 @@ class SearchSpace:
         Points mapping to a candidate already drawn are skipped, so fewer than ``n`` come
         back only if the space holds fewer distinct candidates.
         """
+        return [c for _, c in self.sample_points(n, seed, method=method)]
+
+    def sample_points(self, n: int, seed: int | Sequence[int], *, method: str = "sobol",
+                      centre: Sequence[float] | NDArray[np.float64] | None = None,
+                      width: float = 1.0, exclude: Sequence[Candidate] = (),
+                      ) -> list[tuple[NDArray[np.float64], Candidate]]:
+        """Up to ``n`` distinct candidates with their points of the unit hypercube.
+
+        Points are drawn in the box ``centre +- width / 2`` (clipped to the unit cube;
+        default the whole cube) and mapped by :meth:`candidate`; candidates in ``exclude``
+        or drawn before are skipped.
+
+        Raises:
+            ValueError: ``n < 1``, an unknown method, a width outside (0, 1], or a centre
+                without 6 coordinates in [0, 1].
+        """
         if n < 1:
             raise ValueError(f"search space: n must be >= 1, got {n}")
+        if not 0.0 < width <= 1.0:
+            raise ValueError(f"search space: width must be in (0, 1], got {width}")
+        mid = np.full(DIMENSIONS, 0.5) if centre is None else np.asarray(centre, dtype=float)
+        if mid.shape != (DIMENSIONS,) or np.any((mid < 0) | (mid > 1)):
+            raise ValueError(f"search space: the centre is a point of the unit cube with "
+                             f"{DIMENSIONS} coordinates, got {centre!r}")
+        lo = np.clip(mid - width / 2.0, 0.0, 1.0)
+        hi = np.clip(mid + width / 2.0, 0.0, 1.0)
         if method == "sobol":
-            engine: qmc.QMCEngine = qmc.Sobol(4, scramble=True, rng=np.random.default_rng(seed))
+            engine: qmc.QMCEngine = qmc.Sobol(DIMENSIONS, scramble=True,
+                                              rng=np.random.default_rng(seed))
         elif method == "lhs":
-            engine = qmc.LatinHypercube(4, rng=np.random.default_rng(seed))
+            engine = qmc.LatinHypercube(DIMENSIONS, rng=np.random.default_rng(seed))
         else:
             raise ValueError(f"search space: method must be 'sobol' or 'lhs', got {method!r}")
-        out: list[Candidate] = []
-        seen: set[Candidate] = set()
+        out: list[tuple[NDArray[np.float64], Candidate]] = []
+        seen: set[Candidate] = set(exclude)
         for _ in range(8):
             m = max(1, math.ceil(math.log2(max(n, 2))))
             points = engine.random_base2(m) if method == "sobol" else engine.random(2 * n)
-            for u in points:
+            for point in points:
+                u = np.asarray(lo + point * (hi - lo), dtype=np.float64)
                 c = self.candidate(u)
                 if c not in seen:
                     seen.add(c)
-                    out.append(c)
+                    out.append((u, c))
                 if len(out) == n:
                     return out
         return out
+
+    def as_dict(self) -> dict[str, object]:
+        """The space as plain values (for storing with the results)."""
+        return {"dose_iu_per_kg": list(self.dose_iu_per_kg),
+                "interval_h": list(self.interval_h),
+                "doses_per_cycle": list(self.doses_per_cycle),
+                "infusion_min": list(self.infusion_min), "cycles": self.cycles,
+                "dose_step": self.dose_step, "routes": list(self.routes),
+                "ifn_miu": list(self.ifn_miu)}
 
 
 @dataclass(frozen=True)
@@ -427,18 +689,25 @@ class OptimisationResult:
 
     Attributes:
         table: every evaluated candidate (as :func:`evaluate`) with ``pareto``,
-            ``dominated_by`` and ``feasible`` (toxicity within the constraint).
+            ``dominated_by`` and ``feasible`` (every toxicity within its ceiling).
         best: the most effective feasible candidate (ties: less toxic, then lower total
             dose), or ``None`` when none is feasible.
-        efficacy, toxicity: the columns optimised.
-        max_toxicity: the constraint.
+        efficacy, toxicity: the columns of the Pareto front.
+        constraints: toxicity metric -> ceiling (a fraction).
+        conservative: ceilings were applied to the upper confidence limits.
     """
 
     table: pd.DataFrame
     best: Candidate | None
     efficacy: str
     toxicity: str
-    max_toxicity: float
+    constraints: dict[str, float] = field(default_factory=dict)
+    conservative: bool = False
+
+    @property
+    def max_toxicity(self) -> float | None:
+        """The ceiling on the front's toxicity metric, if any."""
+        return self.constraints.get(self.toxicity)
 
     @property
     def front(self) -> pd.DataFrame:
@@ -458,61 +727,139 @@ class OptimisationResult:
         e0, t0 = lab[self.efficacy], lab[self.toxicity]
         return self.table[(e >= e0) & (t <= t0) & ((e > e0) | (t < t0))]
 
+    @property
+    def matching_label(self) -> pd.DataFrame:
+        """Other candidates with the label's efficacy and toxicity exactly (ties)."""
+        lab = self.label
+        same = ((self.table[self.efficacy] == lab[self.efficacy])
+                & (self.table[self.toxicity] == lab[self.toxicity]))
+        return self.table[same & ~self.table["is_label"]]
+
+    def summary(self) -> pd.DataFrame:
+        """The front, the label and the best candidate, one row each (a compact table)."""
+        cols = ["name", self.efficacy, f"{self.efficacy}_lo", f"{self.efficacy}_hi",
+                self.toxicity, f"{self.toxicity}_lo", f"{self.toxicity}_hi",
+                *[c for c in self.constraints if c != self.toxicity],
+                "is_label", "pareto", "feasible"]
+        cols = list(dict.fromkeys(c for c in cols if c in self.table))
+        keep = self.table["pareto"] | self.table["is_label"]
+        if self.best is not None:
+            keep |= self.table["candidate"] == self.best
+        return self.table.loc[keep, cols].sort_values([self.toxicity, self.efficacy])
+
 
 def optimise(space: SearchSpace, *, population: Population, n_patients: int, seed: int,
-             n_candidates: int, max_toxicity: float, efficacy: str = "orr",
-             toxicity: str = "hypotension", method: str = "sobol", conservative: bool = False,
-             include: Sequence[Candidate] = (LABEL,), mortality: MortalityModel | None = None,
-             horizon_days: float = 365.0, backend: str = "native", model: str = "il2_qsp",
-             n_boot: int = 200, progress: Progress | None = None) -> OptimisationResult:
-    """Search ``space`` for the regimen with the best efficacy under a toxicity ceiling.
+             n_candidates: int, max_toxicity: float | None = None, efficacy: str = "orr",
+             toxicity: str = "hypotension", constraints: Mapping[str, float] | None = None,
+             holds: bool = False, method: str = "sobol", conservative: bool = False,
+             refine: int = 0, shrink: float = 0.5, include: Sequence[Candidate] = (LABEL,),
+             mortality: MortalityModel | None = None, horizon_days: float = 365.0,
+             backend: str = "native", model: str = "il2_qsp", n_boot: int = 200,
+             progress: Progress | None = None) -> OptimisationResult:
+    """Search ``space`` for the most effective regimen under toxicity ceilings.
 
     Draws ``n_candidates`` candidates (seeded Sobol' or Latin hypercube), adds ``include``
     (the label regimen always, even if ``include`` omits it), evaluates all on the same
-    patients (:func:`evaluate`), marks the Pareto front and picks the best feasible one.
+    patients (:func:`evaluate`), marks the Pareto front of ``efficacy`` against
+    ``toxicity`` and picks the best feasible candidate: the highest ``efficacy`` among
+    those with every constrained metric at or below its ceiling.
+
+    With ``refine = k``, k more rounds follow (a zooming quasi-random search): round r
+    draws ``n_candidates`` new candidates in a box of width ``shrink**r`` of the unit
+    hypercube centred on the best feasible drawn candidate so far, evaluated on the same
+    patients (common random numbers hold across rounds). The table's ``round`` says
+    which round drew each candidate and ``u`` its point (``None`` for included ones).
 
     Main arguments:
         space: the searched ranges.
         population, n_patients, seed: the virtual patients (as :func:`evaluate`); ``seed``
             also seeds the search.
         n_candidates: candidates drawn from ``space``.
-        max_toxicity: ceiling on the ``toxicity`` rate (a fraction).
 
     Other arguments:
-        efficacy, toxicity: metric columns (see :data:`METRICS`).
+        max_toxicity: ceiling on the ``toxicity`` rate (a fraction), added to ``constraints``.
+        efficacy: one of :data:`EFFICACY`; toxicity: one of :data:`TOXICITY`.
+        constraints: toxicity metric -> ceiling, e.g. ``{"hypotension_g34": 0.5,
+            "held": 0.3, "trd": 0.05}``.
+        holds: apply the label's hold rules (needed for a ``held`` ceiling to bind).
         method: ``"sobol"`` or ``"lhs"``.
-        conservative: apply the ceiling to the upper confidence limit ``<toxicity>_hi``
-            instead of the point estimate.
+        conservative: apply the ceilings to the upper confidence limits ``<metric>_hi``
+            instead of the point estimates.
+        refine, shrink: local refinement rounds and the box's shrink factor per round.
         include: candidates evaluated in addition to the drawn ones.
         mortality, horizon_days, backend, model, n_boot: as :func:`evaluate`.
         progress: called as ``progress(done, total, candidate)`` after each candidate.
 
     Raises:
-        ValueError: an unknown metric, ``max_toxicity`` outside [0, 1], ``n_candidates < 1``.
+        ValueError: an unknown metric, a ceiling outside [0, 1], ``n_candidates < 1``, a
+            negative ``refine`` or ``shrink`` outside (0, 1).
     """
-    for metric in (efficacy, toxicity):
-        if metric not in METRICS:
-            raise ValueError(f"optimise: unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    if not 0.0 <= max_toxicity <= 1.0:
-        raise ValueError(f"optimise: max_toxicity is a fraction in [0, 1], got {max_toxicity}")
+    if efficacy not in EFFICACY:
+        raise ValueError(f"optimise: unknown metric {efficacy!r} for efficacy; known: "
+                         f"{', '.join(EFFICACY)}")
+    ceilings = dict(constraints or {})
+    if max_toxicity is not None:
+        ceilings[toxicity] = max_toxicity
+    for metric in (toxicity, *ceilings):
+        if metric not in TOXICITY:
+            raise ValueError(f"optimise: unknown metric {metric!r} for toxicity; known: "
+                             f"{', '.join(TOXICITY)}")
+    for metric, ceiling in ceilings.items():
+        if isinstance(ceiling, bool) or not 0.0 <= float(ceiling) <= 1.0:
+            raise ValueError(f"optimise: the ceiling on {metric} is a fraction in [0, 1], "
+                             f"got {ceiling}")
     if n_candidates < 1:
         raise ValueError(f"optimise: n_candidates must be >= 1, got {n_candidates}")
-    candidates = [LABEL, *include]
-    candidates += space.sample(n_candidates, seed, method=method)
-    candidates = list(dict.fromkeys(candidates))
-    table = evaluate(candidates, population=population, n_patients=n_patients, seed=seed,
-                     mortality=mortality, horizon_days=horizon_days, backend=backend,
-                     model=model, n_boot=n_boot, progress=progress)
-    table = pareto_front(table, efficacy, toxicity)
-    limit = table[f"{toxicity}_hi" if conservative else toxicity]
-    table["feasible"] = (limit <= max_toxicity + 1e-12).to_numpy()
-    feasible = table[table["feasible"] & table[efficacy].notna()]
-    best = None
-    if len(feasible):
-        order = feasible.sort_values([efficacy, toxicity, "total_dose_iu_per_kg"],
-                                     ascending=[False, True, True], kind="stable")
-        best = order["candidate"].iloc[0]
-    return OptimisationResult(table, best, efficacy, toxicity, float(max_toxicity))
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        raise ValueError(f"optimise: refine must be a whole number >= 0, got {refine!r}")
+    if not 0.0 < shrink < 1.0:
+        raise ValueError(f"optimise: shrink must be in (0, 1), got {shrink}")
+    limits = {k: float(v) for k, v in ceilings.items()}
+
+    def run(cands: list[Candidate], offset: int) -> pd.DataFrame:
+        shifted = None if progress is None else (
+            lambda done, total, c: progress(offset + done, offset + total, c))
+        return evaluate(cands, population=population, n_patients=n_patients, seed=seed,
+                        mortality=mortality, horizon_days=horizon_days, backend=backend,
+                        model=model, holds=holds, n_boot=n_boot, progress=shifted)
+
+    drawn = space.sample_points(n_candidates, seed, method=method)
+    points = {c: u for u, c in drawn}
+    candidates = list(dict.fromkeys([LABEL, *include, *points]))
+    table = run(candidates, 0).assign(round=0)
+    for r in range(1, refine + 1):
+        ranked, _ = _select(table, efficacy, toxicity, limits, conservative)
+        centre = next((points[c] for c in ranked if c in points), None)
+        if centre is None:  # nothing feasible drawn: no box to refine in
+            break
+        new = space.sample_points(n_candidates, [seed, r], method=method, centre=centre,
+                                  width=shrink ** r, exclude=list(table["candidate"]))
+        if not new:
+            break
+        points.update({c: u for u, c in new})
+        more = run([c for _, c in new], len(table)).assign(round=r)
+        table = pd.concat([table, more], ignore_index=True)
+    table["u"] = [None if c not in points else [float(v) for v in points[c]]
+                  for c in table["candidate"]]
+    table = pareto_front(table.drop(columns=["pareto", "dominated_by"], errors="ignore"),
+                         efficacy, toxicity)
+    ranked, table["feasible"] = _select(table, efficacy, toxicity, limits, conservative)
+    best = ranked[0] if ranked else None
+    return OptimisationResult(table, best, efficacy, toxicity, limits, conservative)
+
+
+def _select(table: pd.DataFrame, efficacy: str, toxicity: str, limits: Mapping[str, float],
+            conservative: bool) -> tuple[list[Candidate], NDArray[np.bool_]]:
+    """Feasible candidates from best to worst (efficacy, then less toxic, then lower total
+    dose), and the feasibility mask."""
+    feasible = np.ones(len(table), dtype=bool)
+    for metric, ceiling in limits.items():
+        limit = table[f"{metric}_hi" if conservative else metric].to_numpy(float)
+        feasible &= limit <= ceiling + 1e-12
+    ok = table[feasible & table[efficacy].notna().to_numpy()]
+    order = ok.sort_values([efficacy, toxicity, "total_dose_iu_per_kg"],
+                           ascending=[False, True, True], kind="stable")
+    return list(order["candidate"]), feasible
 
 
 # --------------------------------------------------------------------------- plot
@@ -524,9 +871,11 @@ def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
                 figsize: tuple[float, float] = (6.5, 5.0), dpi: float = 120) -> Figure:
     """Efficacy against toxicity per candidate, with confidence intervals and the front.
 
-    Error bars are the Clopper-Pearson intervals (``x_lo``/``x_hi``) when present,
-    otherwise +-1 bootstrap SE (``x_se``). The front (computed if ``frame`` has no
-    ``pareto`` column) is joined by a step line; the label regimen is annotated.
+    Error bars are the intervals ``x_lo``/``x_hi`` when present (Clopper-Pearson for
+    rates, bootstrap percentiles otherwise), else +-1 bootstrap SE (``x_se``). Rates are
+    drawn in %, ``dor_median`` in months (a median not reached above the others). The
+    front (computed if ``frame`` has no ``pareto`` column) is joined by a step line; the
+    label regimen is annotated.
 
     Returns:
         the figure; saved to ``path`` when given (format from the suffix).
@@ -536,35 +885,51 @@ def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     ax: Axes = fig.add_subplot()
-    x, y = frame[toxicity].to_numpy(float), frame[efficacy].to_numpy(float)
+    (fx, xunit), (fy, yunit) = _scale(toxicity), _scale(efficacy)
+    x, y = fx * frame[toxicity].to_numpy(float), fy * frame[efficacy].to_numpy(float)
     xerr, yerr = _err(frame, toxicity), _err(frame, efficacy)
+    xerr = None if xerr is None else np.nan_to_num(fx * xerr, posinf=0.0)
+    yerr = None if yerr is None else np.nan_to_num(fy * yerr, posinf=0.0)
+    not_reached = np.isposinf(y)
+    if not_reached.any():  # a median not reached: drawn above the largest finite value
+        top = np.nanmax(np.where(np.isfinite(y), y, np.nan)) if np.isfinite(y).any() else 1.0
+        y = np.where(not_reached, 1.1 * top + 1e-9, y)
+        if yerr is not None:
+            yerr[:, not_reached] = 0.0
+        ax.axhline(1.1 * top + 1e-9, color="grey", linestyle=":", linewidth=0.8,
+                   label="not reached")
     front = frame["pareto"].to_numpy(bool)
     for mask, style in ((~front, {"color": "tab:grey", "alpha": 0.6, "label": "dominated"}),
                         (front, {"color": "tab:red", "label": "Pareto front"})):
         if mask.any():
-            ax.errorbar(100 * x[mask], 100 * y[mask],
-                        xerr=None if xerr is None else 100 * xerr[:, mask],
-                        yerr=None if yerr is None else 100 * yerr[:, mask],
+            ax.errorbar(x[mask], y[mask],
+                        xerr=None if xerr is None else xerr[:, mask],
+                        yerr=None if yerr is None else yerr[:, mask],
                         fmt="o", markersize=5, elinewidth=0.7, capsize=2, **style)
     if front.any():
         order = np.argsort(x[front], kind="stable")
-        ax.step(100 * x[front][order], 100 * y[front][order], where="post", color="tab:red",
+        ax.step(x[front][order], y[front][order], where="post", color="tab:red",
                 linewidth=1.0)
     if "is_label" in frame.columns and frame["is_label"].any():
         i = int(np.flatnonzero(frame["is_label"].to_numpy(bool))[0])
-        ax.plot(100 * x[i], 100 * y[i], marker="*", markersize=14, color="tab:blue",
+        ax.plot(x[i], y[i], marker="*", markersize=14, color="tab:blue",
                 linestyle="none", label="label regimen")
-        ax.annotate("label", (100 * x[i], 100 * y[i]), xytext=(8, -12),
+        ax.annotate("label", (x[i], y[i]), xytext=(8, -12),
                     textcoords="offset points", color="tab:blue")
     if max_toxicity is not None:
-        ax.axvline(100 * max_toxicity, color="black", linestyle="--", linewidth=0.8,
+        ax.axvline(fx * max_toxicity, color="black", linestyle="--", linewidth=0.8,
                    label="toxicity ceiling")
-    ax.set(xlabel=f"{toxicity} (%)", ylabel=f"{efficacy} (%)",
+    ax.set(xlabel=f"{toxicity} ({xunit})", ylabel=f"{efficacy} ({yunit})",
            title=title or f"{efficacy} vs {toxicity}: {len(frame)} regimens")
     ax.legend(loc="best", frameon=False, fontsize="small")
     if path is not None:
         fig.savefig(Path(path), dpi=dpi)
     return fig
+
+
+def _scale(metric: str) -> tuple[float, str]:
+    """Plot factor and unit: rates in %, a median duration in months (30.4375 d)."""
+    return (1.0 / 30.4375, "months") if metric == "dor_median" else (100.0, "%")
 
 
 def _err(frame: pd.DataFrame, col: str) -> NDArray[np.float64] | None:

@@ -1,8 +1,10 @@
 """A stored virtual trial as one self-contained HTML report.
 
 :func:`report_html` reads a run from a :class:`~il2sim.io.store.ResultStore` and renders its
-design, headline numbers, efficacy, survival, toxicity and dose delivery, plus any extra
-analyses (sensitivity, biomarkers, optimisation) passed in as ``extras``;
+design, headline numbers, efficacy, survival, toxicity and dose delivery, plus every analysis
+stored with the run (:meth:`~il2sim.io.store.ResultStore.save_analysis`: optimisation,
+sensitivity, biomarkers; their tables and PNG figures as stored) and any passed in as
+``extras``;
 :func:`write_report` writes it to a file. The page needs nothing else: the CSS is inline,
 figures are PNG ``data:`` URIs, there is no script, and every piece of text is escaped with
 :func:`html.escape`. Each part is an ``<section id=...>`` with an ``<h2>``, in the order of
@@ -36,7 +38,7 @@ from typing import Any, Final
 import pandas as pd
 from matplotlib.figure import Figure
 
-from il2sim.io.store import ResultStore
+from il2sim.io.store import Analysis, ResultStore
 from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.statistics import (
@@ -50,7 +52,7 @@ from il2sim.trial.statistics import (
     toxicity_table,
 )
 
-__all__ = ["SECTIONS", "Extra", "report_html", "write_report"]
+__all__ = ["BROWSERS", "SECTIONS", "Extra", "report_html", "write_pdf", "write_report"]
 
 Extra = tuple[pd.DataFrame | None, Figure | None]
 """An attached analysis: a table, a figure, or both (either may be ``None``)."""
@@ -94,6 +96,7 @@ figure{margin:.6em 0 1.2em 0}
 figure img{max-width:100%;height:auto;border:1px solid #e3e7ee}
 figcaption{font-size:.85em;color:#555}
 .note{color:#8a5300;background:#fff7e6;border-left:4px solid #f0ad4e;padding:.3em .6em}
+article.analysis{overflow-x:auto}
 """
 
 
@@ -101,8 +104,8 @@ figcaption{font-size:.85em;color:#555}
 
 
 def report_html(store: ResultStore | str | Path, run_id: str, *,
-                extras: Mapping[str, Extra] = _NO_EXTRAS, title: str | None = None,
-                dpi: float = 100) -> str:
+                extras: Mapping[str, Extra] = _NO_EXTRAS, stored: bool = True,
+                title: str | None = None, dpi: float = 100) -> str:
     """Render a stored virtual trial as one self-contained HTML page.
 
     Main arguments:
@@ -113,6 +116,8 @@ def report_html(store: ResultStore | str | Path, run_id: str, *,
     Other arguments:
         extras: extra analyses for the "attachments" section, ``name -> (table, figure)``
             with either part ``None`` (tables longer than 200 rows are cut there).
+        stored: include the analyses stored with the run (each an ``<article>`` in
+            "attachments", with its parameters, tables and figures, oldest first).
         title: the page title; default ``"<trial name>: virtual trial report"``.
         dpi: resolution of the embedded figures.
 
@@ -125,44 +130,109 @@ def report_html(store: ResultStore | str | Path, run_id: str, *,
     """
     _check_extras(extras)
     if isinstance(store, ResultStore):
-        return _render(store, run_id, extras, title, dpi)
+        return _render(store, run_id, extras, stored, title, dpi)
     with ResultStore(store, read_only=True) as opened:
-        return _render(opened, run_id, extras, title, dpi)
+        return _render(opened, run_id, extras, stored, title, dpi)
 
 
 def write_report(store: ResultStore | str | Path, run_id: str, path: str | Path, *,
-                 extras: Mapping[str, Extra] = _NO_EXTRAS, title: str | None = None,
-                 dpi: float = 100) -> Path:
+                 extras: Mapping[str, Extra] = _NO_EXTRAS, stored: bool = True,
+                 title: str | None = None, dpi: float = 100) -> Path:
     """Write :func:`report_html` of a stored trial to ``path`` (UTF-8; parent folders are
     created) and return the path. Arguments and errors as :func:`report_html`."""
-    text = report_html(store, run_id, extras=extras, title=title, dpi=dpi)
+    text = report_html(store, run_id, extras=extras, stored=stored, title=title, dpi=dpi)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
 
 
+BROWSERS: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+"""Headless browsers :func:`write_pdf` looks for on ``PATH``, in this order."""
+
+
+def write_pdf(html_file: str | Path, path: str | Path, *, browser: str | None = None,
+              timeout_s: float = 120.0) -> Path:
+    """Print a report (an HTML file) to PDF with a headless Chromium.
+
+    Main arguments:
+        html_file: the report written by :func:`write_report`.
+        path: the PDF to write (parent folders are created).
+
+    Other arguments:
+        browser: the browser executable; default the first of :data:`BROWSERS` found.
+        timeout_s: how long the browser may take.
+
+    Returns:
+        The PDF's path.
+
+    Raises:
+        FileNotFoundError: no such HTML file, or no browser found.
+        OSError: the browser failed or wrote no PDF (its last output lines in the message).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    source = Path(html_file)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such report to print")
+    exe = browser or next((found for name in BROWSERS if (found := shutil.which(name))), None)
+    if exe is None:
+        raise FileNotFoundError("no headless browser to print the PDF: install Chromium "
+                                f"(one of {', '.join(BROWSERS)} on PATH) or skip the PDF")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="il2sim-pdf-") as profile:
+        try:
+            done = subprocess.run(
+                [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                 f"--print-to-pdf={target.resolve()}", source.resolve().as_uri()],
+                capture_output=True, text=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise OSError(f"{exe}: no PDF after {timeout_s:g} s") from error
+    if done.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise OSError(f"{exe} did not write {target} (exit {done.returncode}): {tail}")
+    return target
+
+
 # --------------------------------------------------------------------------- page
 
 
-def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], title: str | None,
-            dpi: float) -> str:
+def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], stored: bool,
+            title: str | None, dpi: float) -> str:
     run = _run_row(store, run_id)
+    analyses = ([store.load_analysis(run_id, kind, name) for kind, name in
+                 store.analyses(run_id)[["kind", "name"]].itertuples(index=False)]
+                if stored else [])
     endpoints = _data(store, run_id, "endpoints")
     doses = _data(store, run_id, "doses")
     scans = _data(store, run_id, "observations")
     patients = _data(store, run_id, "patients")
     img = _Images(dpi)
-    bodies = {
-        "design": _design(run, patients),
-        "summary": _guard(lambda: _table(summary_table(endpoints, doses))),
-        "efficacy": _efficacy(endpoints, scans, img),
-        "survival": _survival(endpoints, img),
-        "toxicity": _toxicity(endpoints, img),
-        "dosing": _dosing(doses, img),
-        "attachments": _attachments(extras, img),
-    }
-    heading = title if title is not None else f"{run['name']}: virtual trial report"
+    config = _parse_config(str(run.get("config", "")))
+    kind = config.get("analysis") if isinstance(config, dict) else None
+    if kind is not None and patients.empty:  # an analysis run: no patients of its own
+        empty = _note(f"an analysis run ({kind}): no virtual patients are stored with it; "
+                      "its results are under Attachments")
+        bodies = {key: empty for key in SECTIONS}
+        bodies["design"] = _design(run, patients)
+    else:
+        bodies = {
+            "design": _design(run, patients),
+            "summary": _guard(lambda: _table(summary_table(endpoints, doses))),
+            "efficacy": _efficacy(endpoints, scans, img),
+            "survival": _survival(endpoints, img),
+            "toxicity": _toxicity(endpoints, img),
+            "dosing": _dosing(doses, img),
+        }
+    bodies["attachments"] = _attachments(extras, img, analyses)
+    default = f"{kind} analysis report" if kind is not None else "virtual trial report"
+    heading = title if title is not None else f"{run['name']}: {default}"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f'<a href="#{key}">{_e(_TITLES[key])}</a>' for key in SECTIONS)
     sections = "\n".join(
@@ -289,10 +359,11 @@ def _dosing(doses: pd.DataFrame, img: _Images) -> str:
         plots.plot_dose_delivery(doses), "Doses given per course (dashed: label maxima)"))])
 
 
-def _attachments(extras: Mapping[str, Extra], img: _Images) -> str:
-    if not extras:
+def _attachments(extras: Mapping[str, Extra], img: _Images,
+                 analyses: list[Analysis] | None = None) -> str:
+    if not extras and not analyses:
         return "<p>No extra analyses attached.</p>"
-    parts = []
+    parts = [_stored(analysis) for analysis in analyses or []]
     for name, (table, figure) in extras.items():
         parts.append(f"<article><h3>{_e(name)}</h3>")
         if table is not None:
@@ -300,6 +371,23 @@ def _attachments(extras: Mapping[str, Extra], img: _Images) -> str:
         if figure is not None:
             parts.append(img.figure(figure, name))
         parts.append("</article>")
+    return "\n".join(parts)
+
+
+def _stored(analysis: Analysis) -> str:
+    """An analysis from the store: its parameters, tables and (already rendered) figures."""
+    kind = _e(analysis.kind)
+    parts = [f'<article class="analysis" data-kind="{kind}"><h3>{_e(analysis.title)}</h3>',
+             f"<p>stored {_e(_cell(analysis.created))} UTC</p>",
+             "<details><summary>Parameters</summary>"
+             + _pre(json.dumps(analysis.params, indent=2, default=str)) + "</details>"]
+    for name, table in analysis.tables.items():
+        parts.append(f"<h4>{_e(name)}</h4>" + _guard(partial(_table, table)))
+    for name, png in analysis.figures.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{_e(name)}">'
+                     f"<figcaption>{_e(name)}</figcaption></figure>")
+    parts.append("</article>")
     return "\n".join(parts)
 
 

@@ -43,16 +43,19 @@ from il2sim.dosing.regimen import Regimen
 from il2sim.engine.simulate import simulate
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
+from il2sim.trial.runner import TrialSpec, simulate_chunk
 
 __all__ = [
     "ModelOutput",
     "Problem",
     "SensitivityError",
+    "TrialOutput",
     "model_output",
     "morris",
     "plot_sensitivity",
     "sobol",
     "sobol_convergence",
+    "trial_output",
 ]
 
 Func: TypeAlias = Callable[[NDArray[np.float64]], ArrayLike]
@@ -64,6 +67,9 @@ Seed: TypeAlias = int | np.random.Generator
 #: norm (mean, sd); truncnorm (low, high, mean, sd); lognorm (mean, sd of ln x).
 DISTS: dict[str, int] = {"unif": 2, "triang": 3, "norm": 2, "truncnorm": 4, "lognorm": 2}
 REDUCERS = ("max", "min", "final", "auc")
+COVARIATES = ("weight", "height", "bsa")
+"""Patient covariates an analysis may vary next to model parameters (kg, cm, m**2): per-kg
+and per-m**2 doses are resolved per row, and a model's ``body_weight`` follows ``weight``."""
 
 
 class SensitivityError(RuntimeError):
@@ -380,9 +386,17 @@ class ModelOutput:
         if x.ndim != 2 or x.shape[1] != len(self.params_names):
             raise ValueError(f"{self.model.name}: X has shape {x.shape}; expected "
                              f"(N, {len(self.params_names)}) for {list(self.params_names)}")
-        params = {name: x[:, j] for j, name in enumerate(self.params_names)}
+        params = {name: x[:, j] for j, name in enumerate(self.params_names)
+                  if name not in COVARIATES}
+        covariates: dict[str, Any] = dict(self.covariates or {})
+        for j, name in enumerate(self.params_names):
+            if name in COVARIATES:
+                covariates[name] = x[:, j]
+                if name == "weight" and "body_weight" in self.model.param_names \
+                        and "body_weight" not in self.params_names:
+                    params["body_weight"] = x[:, j]
         res = simulate(self.model, self.regimen, params, self.times,
-                       covariates=dict(self.covariates) if self.covariates else None,
+                       covariates=covariates or None,
                        backend=self.backend, rtol=self.rtol, atol=self.atol,
                        on_failure="record")
         values = res[self.output]
@@ -424,7 +438,8 @@ def model_output(model: Model | str, regimen: Regimen | None, output: str,
             values (N, nt)) -> (N,)``.
 
     Other arguments:
-        params_names: model parameters, in the column order of ``X``.
+        params_names: model parameters or covariates (:data:`COVARIATES`: ``weight`` in kg,
+            ``height`` in cm, ``bsa`` in m**2), in the column order of ``X``.
         times: output times in the model's time unit (the reduction's grid).
         covariates: scalar covariates for every patient (weight, height, bsa).
         backend: ``"native"`` (fast, default) or ``"scipy"``.
@@ -444,10 +459,11 @@ def model_output(model: Model | str, regimen: Regimen | None, output: str,
         raise ValueError(f"model_output: {output!r} is neither a state nor an observable of "
                          f"{m.name!r}; known: {', '.join(known)}")
     names = tuple(params_names)
-    unknown = [p for p in names if p not in m.param_names]
+    unknown = [p for p in names if p not in m.param_names and p not in COVARIATES]
     if unknown or not names:
         raise ValueError(f"model_output: unknown parameters {unknown} of {m.name!r}; known: "
-                         f"{', '.join(m.param_names)}" if unknown else
+                         f"{', '.join(m.param_names)} and the covariates "
+                         f"{', '.join(COVARIATES)}" if unknown else
                          "model_output: give at least one parameter name")
     if isinstance(reduce, str) and reduce not in _REDUCE:
         raise ValueError(f"model_output: unknown reduce {reduce!r}; known: "
@@ -462,6 +478,127 @@ def model_output(model: Model | str, regimen: Regimen | None, output: str,
         raise ValueError(f"model_output: max_failed must be in (0, 1), not {max_failed!r}")
     return ModelOutput(m, regimen, output, reduce, names, t, covariates, backend,
                        max_failed, rtol, atol)
+
+
+# ------------------------------------------------------------------ trial adapter
+
+TRIAL_DERIVED = ("responder", "held_fraction")
+"""Per-patient trial outputs computed here: ``responder`` (1 for a best overall response CR
+or PR, RECIST) and ``held_fraction`` (fraction of the patient's scheduled doses withheld)."""
+
+
+@dataclass(frozen=True)
+class TrialOutput:
+    """A batched function ``X (N, d) -> y (N,)``: row k is one virtual patient of a trial.
+
+    Built by :func:`trial_output`; see there for the arguments.
+    """
+
+    spec: TrialSpec
+    output: str
+    params_names: tuple[str, ...]
+    base: pd.DataFrame = field(repr=False)
+    max_failed: float = 0.05
+
+    def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if x.ndim != 2 or x.shape[1] != len(self.params_names):
+            raise ValueError(f"{self.spec.name}: X has shape {x.shape}; expected "
+                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+        n = len(x)
+        patients = self.base.loc[np.zeros(n, dtype=int)].reset_index(drop=True)
+        patients["patient"] = np.arange(n)
+        for j, name in enumerate(self.params_names):
+            patients[name] = x[:, j]
+        frames = simulate_chunk(self.spec, get_model(self.spec.model), patients)
+        ok = (frames["patients"]["status"] == "ok").to_numpy()
+        ends = frames["endpoints"].set_index("patient").reindex(np.arange(n))
+        if self.output == "responder":
+            y = np.where(ends["bor"].isna(), np.nan,
+                         ends["bor"].isin(["CR", "PR"]).astype(float))
+        elif self.output == "held_fraction":
+            doses = frames["doses"]
+            held = (doses["status"] != "given").groupby(doses["patient"]).mean()
+            y = held.reindex(np.arange(n)).to_numpy(float)
+        else:
+            y = pd.to_numeric(ends[self.output], errors="coerce").to_numpy(float)
+        y = np.where(ok & np.isfinite(y), y, np.nan)
+        failed = np.isnan(y)
+        if failed.sum() > self.max_failed * n:
+            first = int(np.flatnonzero(failed)[0])
+            raise SensitivityError(
+                f"{self.spec.name}: {int(failed.sum())} of {n} virtual patients gave no "
+                f"{self.output} (more than {self.max_failed:.0%}); first, row {first} "
+                f"({dict(zip(self.params_names, x[first].tolist()))}): "
+                f"{frames['patients']['message'].iloc[first] or 'no value'}")
+        return np.asarray(y, dtype=float)
+
+
+def trial_output(spec: TrialSpec, output: str, *, params_names: Sequence[str],
+                 base: Mapping[str, float] | None = None, patient: int = 0,
+                 max_failed: float = 0.05) -> TrialOutput:
+    """A batched function of patient parameters and covariates whose value is a trial output.
+
+    Row k of ``X`` is one virtual patient treated under the trial's protocol (with the
+    label's hold, stop and retreatment rules for ``protocol="label"``) and scored as in
+    the trial (:func:`~il2sim.trial.runner.simulate_chunk`); ``output`` is one per-patient
+    number: an ``endpoints`` column (``best_change_pct``: tumour shrinkage; ``sbp_min``,
+    ``creatinine_max``, ``doses_given``, ``os_d``, a ``tox_*_grade``, ...) or one of
+    :data:`TRIAL_DERIVED`. Every row starts from the same reference patient, patient
+    ``patient`` of ``spec.population.sample(spec.n_patients, spec.seed)`` with ``base``
+    applied, and the columns of ``X`` replace its values.
+
+    Scan noise and deaths are drawn per row (seeded by trial seed and row), so outputs
+    read from scans (``best_change_pct``, ``responder``) or survival carry a random part
+    that shows as variance no input explains; the vital-sign extremes, toxicity grades,
+    doses given and ``held_fraction`` are exact functions of the inputs.
+
+    Main arguments:
+        spec: the trial (population, protocol, horizon, model, backend).
+        output: the per-patient output.
+
+    Other arguments:
+        params_names: model parameters or covariates (``weight``, ``height``, ``bsa``;
+            a model's ``body_weight`` follows ``weight``), in the column order of ``X``.
+        base: values replacing the reference patient's (e.g. a typical ``ant``).
+        patient: which sampled patient is the reference.
+        max_failed: the largest fraction of rows without a value tolerated.
+
+    Raises:
+        ValueError: an unknown output or input, a bad reference patient.
+        SensitivityError (when called): more than ``max_failed`` of the rows gave no value.
+    """
+    model = get_model(spec.model)
+    names = tuple(params_names)
+    if not names:
+        raise ValueError("trial_output: give at least one parameter name")
+    unknown = [p for p in names if p not in model.param_names and p not in COVARIATES]
+    if unknown:
+        raise ValueError(f"trial_output: unknown inputs {unknown} of {model.name!r}: give "
+                         f"model parameters or the covariates {', '.join(COVARIATES)}")
+    known = ("best_change_pct", "sbp_min", "urine_min", "creatinine_max", "confusion_max",
+             "spo2_min", "weight_gain_pct_max", "doses_given", "doses_scheduled", "courses",
+             "os_d", "pfs_d", "time_to_response_d", "tox_hypotension_grade",
+             "tox_oliguria_grade", "tox_creatinine_grade", "tox_confusion_grade",
+             "tox_hypoxia_grade", "tox_weight_gain_grade", *TRIAL_DERIVED)
+    if output not in known:
+        raise ValueError(f"trial_output: unknown output {output!r}; known: {', '.join(known)}")
+    if not 0 <= patient < spec.n_patients:
+        raise ValueError(f"trial_output: patient must be in [0, {spec.n_patients}), "
+                         f"got {patient}")
+    sample = spec.population.sample(spec.n_patients, spec.seed)
+    reference = sample.iloc[[patient]].reset_index(drop=True)
+    for name, value in (base or {}).items():
+        if name not in reference.columns and name not in model.param_names:
+            raise ValueError(f"trial_output: base {name!r} is neither a patient column nor a "
+                             f"parameter of {model.name!r}")
+        reference[name] = float(value)
+    for name in names:
+        if name not in reference.columns:
+            reference[name] = np.nan
+    if not 0 < max_failed < 1:
+        raise ValueError(f"trial_output: max_failed must be in (0, 1), not {max_failed!r}")
+    return TrialOutput(spec, output, names, reference, max_failed)
 
 
 # ------------------------------------------------------------------ plot

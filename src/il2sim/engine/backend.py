@@ -8,6 +8,7 @@ segment, each with its own adaptive step size, and say which ones failed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +17,8 @@ from numpy.typing import NDArray
 
 from il2sim.model.compile import CompiledModel
 
-__all__ = ["AbstractBackend", "SegmentOutput", "SolverFailure"]
+__all__ = ["AbstractBackend", "RootFindingBackend", "RootSegment", "SegmentOutput",
+           "SolverFailure"]
 
 
 class SolverFailure(RuntimeError):
@@ -60,4 +62,52 @@ class AbstractBackend(Protocol):
     ) -> SegmentOutput:
         """Integrate each row of ``y`` (with its row of ``p`` and ``u``) over ``[t0, t1]``,
         reporting the states at ``t_eval`` (sorted, within ``[t0, t1)``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RootSegment:
+    """Result of integrating one patient until a root (or the end of the segment).
+
+    Attributes:
+        t: where the integration stopped: the first root, or ``t1``.
+        y: the state there (internal coordinates).
+        y_eval: states at the requested times before ``t``, ``(n_eval_before_t, n_states)``.
+        hit: index of the root function that stopped it; -1 when it reached ``t1``.
+        also: other root functions that cross at the same time (to rounding).
+    """
+
+    t: float
+    y: NDArray[np.float64]
+    y_eval: NDArray[np.float64]
+    hit: int
+    also: tuple[int, ...] = ()
+
+
+RootFunction = Callable[[float, NDArray[np.float64]], float]
+
+
+class RootFindingBackend(AbstractBackend, Protocol):
+    """A backend that can also stop at the first sign change of a root function: what
+    model events (:class:`~il2sim.model.spec.Event`) need. Optional: a backend without
+    ``integrate_to_root`` simulates models without events only."""
+
+    def integrate_to_root(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        roots: Sequence[RootFunction],
+        directions: Sequence[float],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> RootSegment:
+        """Integrate one patient from ``t0`` towards ``t1``, stopping at the first root of
+        ``roots[k](t, y)`` crossed in ``directions[k]`` (+1 upwards, -1 downwards, 0 either);
+        raises :class:`SolverFailure` when the integration fails."""
         ...

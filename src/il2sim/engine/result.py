@@ -26,6 +26,9 @@ class SimulationResult:
         status: ``"ok"`` or ``"failed"`` per patient.
         message: the solver's message per patient (empty when ok).
         dose_log: one row per patient and dose event (time, route, amount, status).
+        param_values: parameters at the output times, ``(N, n_times, n_params)``, for a
+            model with events (which may set parameters); None otherwise (``params``
+            holds for all times).
     """
 
     model: Model
@@ -36,6 +39,7 @@ class SimulationResult:
     status: NDArray[np.str_]
     message: tuple[str, ...]
     dose_log: pd.DataFrame
+    param_values: NDArray[np.float64] | None = None
 
     @property
     def n_patients(self) -> int:

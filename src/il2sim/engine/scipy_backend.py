@@ -8,19 +8,37 @@ against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau, solve_ivp
+from scipy.optimize import brentq
 
-from il2sim.engine.backend import SegmentOutput, SolverFailure
+from il2sim.engine.backend import RootFunction, RootSegment, SegmentOutput, SolverFailure
 from il2sim.model.compile import CompiledModel
 
 __all__ = ["METHODS", "ScipyBackend"]
 
 METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
 _IMPLICIT = ("LSODA", "BDF", "Radau")
+_SOLVERS: dict[str, Any] = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45,
+                            "RK23": RK23, "DOP853": DOP853}
+
+
+def _locate(root: RootFunction, dense: Any, a: float, b: float) -> float:
+    """The root of ``root`` along the dense output between ``a`` and ``b`` (Brent's
+    method); ``b`` when the interpolant does not bracket it (a rounding-level change)."""
+    def f(tt: float) -> float:
+        return root(tt, dense(tt))
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+        return b
+    if fb == 0:
+        return b if fa != 0 else a
+    return float(brentq(f, a, b, xtol=1e-15 * max(1.0, abs(b)), rtol=4 * np.finfo(float).eps))
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,86 @@ class ScipyBackend:
                     OverflowError) as exc:
                 message[i] = str(exc) or type(exc).__name__
         return SegmentOutput(y_eval, y_end, ok, message)
+
+    def integrate_to_root(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        roots: Sequence[RootFunction],
+        directions: Sequence[float],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> RootSegment:
+        """One patient from ``t0`` to the first root of ``roots`` or to ``t1``.
+
+        SciPy's step-by-step solver (the class ``solve_ivp`` uses for ``method``) is driven
+        here: after each step, a root function that changed sign in its direction between
+        the step's ends (a value of exactly 0 at the start of a step does not count) is
+        located by Brent's method on the step's dense output.
+        """
+        rhs, jac = compiled.rhs_one, compiled.jac_one
+        evaluations = 0
+        limit = self.max_evaluations
+
+        def fun(tt: float, yy: NDArray[np.float64]) -> NDArray[np.float64]:
+            nonlocal evaluations
+            evaluations += 1
+            if evaluations > limit:
+                raise SolverFailure(f"more than {limit} right-hand-side evaluations near "
+                                    f"t={tt:g} (stiff blow-up or a singularity?)")
+            return rhs(tt, yy, p, u)
+
+        options: dict[str, Any] = {}
+        if self.method in _IMPLICIT:
+            options["jac"] = lambda tt, yy: jac(tt, yy, p, u)
+        n_eval = len(t_eval)
+        y_eval = np.full((n_eval, len(y)), np.nan)
+        done = int(np.searchsorted(t_eval, t0, side="right"))
+        y_eval[:done] = y
+        if t1 <= t0:
+            return RootSegment(float(t0), y.copy(), y_eval[:done], -1)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            solver = _SOLVERS[self.method](fun, t0, y.copy(), t1, rtol=rtol, atol=atol,
+                                           **options)
+            g_old = np.array([root(t0, y) for root in roots])
+            t_old = t0
+            while True:
+                message = solver.step()
+                if solver.status == "failed":
+                    raise SolverFailure(f"at t={t_old:g}: {message}")
+                t_new, y_new = float(solver.t), solver.y
+                dense = solver.dense_output()
+                g_new = np.array([root(t_new, y_new) for root in roots])
+                found: list[tuple[float, int]] = []
+                for k, direction in enumerate(directions):
+                    a, b = g_old[k], g_new[k]
+                    up = direction >= 0 and a < 0 <= b
+                    down = direction <= 0 and a > 0 >= b
+                    if up or down:
+                        found.append((_locate(roots[k], dense, t_old, t_new), k))
+                t_hit, hit = min(found) if found else (t_new, -1)
+                close = 64 * np.finfo(float).eps * max(1.0, abs(t_hit))
+                also = tuple(k for at, k in found if k != hit and at - t_hit <= close)
+                stop = t_hit if hit >= 0 else t_new
+                upto = int(np.searchsorted(t_eval, stop, side="left" if hit >= 0 else "right"))
+                if upto > done:
+                    y_eval[done:upto] = dense(t_eval[done:upto]).T
+                    done = upto
+                if hit >= 0 or solver.status == "finished":
+                    y_stop = dense(stop) if hit >= 0 else y_new.copy()
+                    break
+                g_old, t_old = g_new, t_new
+        y_eval = y_eval[:done]
+        if not (np.all(np.isfinite(y_eval)) and np.all(np.isfinite(y_stop))):
+            raise SolverFailure(f"non-finite state between t={t0:g} and t={stop:g}")
+        return RootSegment(float(stop), np.asarray(y_stop, dtype=float), y_eval, hit,
+                           also if hit >= 0 else ())
 
     def _one(
         self,

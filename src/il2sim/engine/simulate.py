@@ -12,9 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.decisions import DoseDecider, GiveAll
 from il2sim.engine.events import DoseActions, EngineError, resolve_events
+from il2sim.engine.jax_backend import JaxBackend
 from il2sim.engine.loop import BatchOutput, run_batch
 from il2sim.engine.native_backend import NativeBackend
 from il2sim.engine.result import SimulationResult
+from il2sim.engine.roadrunner_backend import RoadRunnerBackend
 from il2sim.engine.scipy_backend import METHODS, ScipyBackend
 from il2sim.model.compile import compile_model
 from il2sim.model.spec import Model
@@ -22,7 +24,8 @@ from il2sim.units import bsa_mosteller
 
 __all__ = ["BACKENDS", "SimulationError", "simulate"]
 
-BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend, "native": NativeBackend}
+BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend, "native": NativeBackend,
+                                           "roadrunner": RoadRunnerBackend, "jax": JaxBackend}
 
 ParamInput: TypeAlias = Mapping[str, ArrayLike] | pd.DataFrame | None
 
@@ -47,6 +50,7 @@ def simulate(
     on_failure: str | None = None,
     decider: DoseDecider | None = None,
     progress: Callable[[float], None] | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> SimulationResult:
     """Simulate one patient or a batch of N under a regimen.
 
@@ -71,6 +75,8 @@ def simulate(
             patient and records for a batch.
         decider: per-patient dose decisions (hold rules); default gives every dose.
         progress: called with increments of patient-equivalents done (N in all).
+        seed: random order of simultaneous model events of equal priority (SBML leaves
+            it to chance); an integer or a generator, default seed 0 (reproducible).
 
     Returns:
         A :class:`SimulationResult`.
@@ -101,9 +107,12 @@ def simulate(
         solver = BACKENDS[backend](method=method)
     except KeyError:
         raise EngineError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}") from None
+    if model.events and not hasattr(solver, "integrate_to_root"):
+        raise EngineError(f"model {model.name!r} has events, which backend {backend!r} cannot "
+                          "simulate; use backend='scipy'")
     out = run_batch(compiled, solver, compiled.to_internal(x0), p, actions, t_out,
                     decider if decider is not None else GiveAll(), rtol=rtol, atol=tol,
-                    progress=progress)
+                    progress=progress, rng=np.random.default_rng(0 if seed is None else seed))
     policy = on_failure or ("raise" if size == 1 else "record")
     if policy not in ("raise", "record"):
         raise EngineError(f"on_failure must be 'raise' or 'record', not {on_failure!r}")
@@ -114,7 +123,7 @@ def simulate(
     states = compiled.to_natural(out.y)
     nt = len(t_out)
     flat_x = states.reshape(size * nt, -1)
-    flat_p = np.repeat(p, nt, axis=0)
+    flat_p = np.repeat(p, nt, axis=0) if out.p is None else out.p.reshape(size * nt, -1)
     flat_u = out.u.reshape(size * nt, -1)
     observables = compiled.observe(np.tile(t_out, size), flat_x, flat_p, flat_u)
     observables = observables.reshape(size, nt, -1)
@@ -127,6 +136,7 @@ def simulate(
         status=np.array(out.status),
         message=tuple(out.message),
         dose_log=_dose_log(actions, out, float(t_out[-1])),
+        param_values=out.p,
     )
 
 
@@ -234,7 +244,7 @@ def _initial(model: Model, initial: Mapping[str, ArrayLike] | None,
         col = _column(name, value, size, "initial state")
         if model.states[j].log and np.any(col <= 0):
             raise EngineError(f"initial state {name!r} must be positive (integrated as a log)")
-        if np.any(col < 0):
+        if np.any(col < 0) and not model.states[j].signed:
             raise EngineError(f"initial state {name!r} must be non-negative")
         x0[:, j] = col
     return x0

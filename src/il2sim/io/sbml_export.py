@@ -8,6 +8,8 @@ Mapping (one compartment ``compartment`` of size 1 holds every species):
 - input (and a route's implicit infusion rate ``rate_<route>``): non-constant parameter,
   value 0;
 - intermediate, observable: non-constant parameter with an assignment rule;
+- model event: SBML event (trigger, delay, priority, persistence, initial value,
+  values from trigger time, assignments);
 - bolus, depot or intratumoral dose of ``a`` at ``T``: event ``time >= T`` doing
   ``x = x + a*F`` (``F`` the route's bioavailability parameter, if any);
 - infusion of ``a`` over ``[T0, T1]``: events at ``T0`` and ``T1`` raising and lowering the
@@ -38,7 +40,14 @@ from il2sim.dosing.regimen import Regimen
 from il2sim.engine.events import EngineError, resolve_events
 from il2sim.io.sbml_math import IL2SIM_NS, TIME, SbmlError, sanitize, to_ast
 from il2sim.model.compile import compile_model
-from il2sim.model.spec import ALLOWED_FUNCTIONS, Intermediate, Model, ModelError, Observable
+from il2sim.model.spec import (
+    ALLOWED_FUNCTIONS,
+    Event,
+    Intermediate,
+    Model,
+    ModelError,
+    Observable,
+)
 from il2sim.units import UnitError, bsa_mosteller, ureg
 
 __all__ = ["export_sbml"]
@@ -205,11 +214,12 @@ class _Writer:
         comp.setSpatialDimensions(3)
         comp.setNotes(_notes("Container of every il2sim state (species amounts; size 1)."))
         comp.setAnnotation(_annotation("container"))
+        assigned = {target for e in model.events for target, _ in e.assignments}
         for p in model.params:
             par = sbml.createParameter()
             par.setId(p.name)
             par.setValue(float(self.values[p.name]))
-            par.setConstant(True)
+            par.setConstant(p.name not in assigned)  # events may set it
             self._set_units(par, p.unit)
             par.setNotes(_notes(p.meaning, f"Unit: {p.unit}", f"Source: {p.source}",
                                 f"Bounds: [{p.bounds[0]:g}, {p.bounds[1]:g}]"))
@@ -252,7 +262,8 @@ class _Writer:
                                "Integrated as log(state) in il2sim; written here in natural "
                                "form." if s.log else ""))
             sp.setAnnotation(_annotation("state", unit=s.unit, meaning=s.meaning,
-                                         log=str(s.log).lower(), value=repr(float(s.initial))))
+                                         log=str(s.log).lower(), value=repr(float(s.initial)),
+                                         signed="true" if s.signed else None))
         roles: list[tuple[str, Intermediate | Observable]] = [
             *(("intermediate", i) for i in model.intermediates),
             *(("observable", o) for o in model.observables)]
@@ -276,6 +287,32 @@ class _Writer:
             rule = sbml.createRateRule()
             rule.setVariable(s.name)
             _check(rule.setMath(self._math(expr, where)), where)
+        for event in model.events:
+            self._event(event)
+
+    def _event(self, event: Event) -> None:
+        """A model event as an SBML event with the same semantics (L3V2 section 4.12)."""
+        where = f"event {event.name!r}"
+        e = self.sbml.createEvent()
+        _check(e.setId(self._fresh(event.name)), where)
+        e.setUseValuesFromTriggerTime(event.use_values_from_trigger_time)
+        if event.meaning:
+            e.setNotes(_notes(event.meaning))
+        e.setAnnotation(_annotation("event", name=event.name, meaning=event.meaning))
+        trigger = e.createTrigger()
+        trigger.setInitialValue(event.initial_value)
+        trigger.setPersistent(event.persistent)
+        _check(trigger.setMath(self._math(self._parse(event.trigger, where), where)), where)
+        if event.delay is not None:
+            _check(e.createDelay().setMath(self._math(self._parse(event.delay, where), where)),
+                   where)
+        if event.priority is not None:
+            _check(e.createPriority().setMath(
+                self._math(self._parse(event.priority, where), where)), where)
+        for target, text in event.assignments:
+            ea = e.createEventAssignment()
+            ea.setVariable(target)
+            _check(ea.setMath(self._math(self._parse(text, where), where)), where)
 
     def _set_units(self, element: libsbml.SBase, unit: str) -> None:
         uid = self.unit(unit)

@@ -25,11 +25,20 @@ names the construct. What each SBML element becomes:
   parameter);
 - a model without states gets one constant state (always 0): the spec needs one.
 
-Refused (never simulated wrongly): events, algebraic rules, fast reactions, ``delay``,
-``rateOf`` of an assigned variable, SBML packages other than layout/render (comp, fbc,
-...), functions the model spec lacks (``sin``, ``floor``, ...) applied to variables,
-non-finite parameters, negative initial values of states, Level 1. Constraints are ignored
-(they check a simulation, they do not change it).
+- event: :class:`~il2sim.model.spec.Event` (SBML L3V2 semantics in the engine); an
+  assigned concentration in a compartment the event resizes is an amount at the old size,
+  and the other concentrations there keep their amounts;
+- algebraic rule: an assignment rule for the variable it determines, where SymPy solves
+  it exactly and uniquely;
+- fast reactions: at equilibrium (kinetic laws = 0) with their conserved moieties as
+  states, where SymPy solves the equilibrium exactly and uniquely;
+- parameter with an infinite or NaN value: a constant intermediate; SBML quantities with
+  rate rules (and species starting negative): ``signed`` states.
+
+Refused (never simulated wrongly): algebraic rules and fast reactions without a unique
+exact solution, ``delay``, ``rateOf`` of an assigned variable, SBML packages other than
+layout/render (comp, fbc, ...), dose events written by il2sim, Level 1. Constraints are
+ignored (they check a simulation, they do not change it).
 
 Names: an SBML id that is not a legal il2sim name (``t``, ``pi``, ``exp``, ``log``,
 ``Max``, a Python keyword such as ``lambda``, an id starting with ``_``) is renamed by
@@ -66,6 +75,7 @@ from il2sim.io.sbml_math import (
 from il2sim.model.spec import (
     ALLOWED_FUNCTIONS,
     DoseRoute,
+    Event,
     Input,
     Intermediate,
     Model,
@@ -161,8 +171,11 @@ class SbmlImport:
         for i in range(n):
             x = [result.states[i, :, j] for j in range(len(sym.states))]
             u = [np.zeros(nt) for _ in sym.inputs]
+            # parameters along the run where events set them
+            pi = (list(p[i]) if result.param_values is None else
+                  [result.param_values[i, :, j] for j in range(len(sym.params))])
             with np.errstate(all="ignore"):
-                out[i] = np.broadcast_to(fn(result.times, *x, *p[i], *u), (nt,))
+                out[i] = np.broadcast_to(fn(result.times, *x, *pi, *u), (nt,))
         return out
 
 
@@ -277,21 +290,13 @@ class _Reader:
 
     def _refuse_unsupported(self) -> None:
         m = self.sbml
-        if m.getNumEvents():
-            dose = any(_il2sim_annotation(m.getEvent(i)) is not None
-                       for i in range(m.getNumEvents()))
-            hint = (" (dose events written by il2sim: export the model without a regimen to "
-                    "re-import it)" if dose else "")
-            raise self.fail(f"events are not supported ({m.getNumEvents()} in the file; the "
-                            f"il2sim model spec has no events){hint}", "events")
-        for i in range(m.getNumRules()):
-            rule = m.getRule(i)
-            if rule.isAlgebraic():
-                raise self.fail("algebraic rules are not supported (il2sim models are explicit "
-                                "ODEs)", "algebraic rules")
+        doses = [event.getId() for event in m.getListOfEvents()
+                 if (node := _il2sim_annotation(event)) is not None and _tag(node) == "dose"]
+        if doses:
+            raise self.fail(f"dose events written by il2sim ({len(doses)} in the file) are a "
+                            "regimen, not part of the model: export the model without a "
+                            "regimen to re-import it", "events")
         for r in m.getListOfReactions():
-            if r.isSetFast() and r.getFast():
-                raise self.fail(f"fast reaction {r.getId()!r} is not supported", "fast reactions")
             if not r.isSetKineticLaw() or r.getKineticLaw().getMath() is None:
                 raise self.fail(f"reaction {r.getId()!r} has no kinetic law",
                                 "reaction without kinetic law")
@@ -346,6 +351,8 @@ class _Reader:
         self.species = {s.getId(): s for s in m.getListOfSpecies()}
         self.parameters = {p.getId(): p for p in m.getListOfParameters()}
         self.reactions = {r.getId(): r for r in m.getListOfReactions()}
+        self.fast = [rid for rid, r in self.reactions.items() if r.isSetFast() and r.getFast()]
+        self.moieties: dict[str, tuple[Expr, Expr]] = {}  # state -> (d/dt, initial value)
         self.refs: dict[str, libsbml.SpeciesReference] = {}  # symbols in math (Level 3)
         for r in m.getListOfReactions() if self.level[0] >= 3 else ():
             for sr in self._references(r):
@@ -353,13 +360,21 @@ class _Reader:
                     self.refs[sr.getId()] = sr
         self.rate_rules: dict[str, libsbml.Rule] = {}
         self.assign_rules: dict[str, libsbml.Rule] = {}
+        self.algebraic: list[libsbml.Rule] = []
         for i in range(m.getNumRules()):  # without math (L3V2) a rule does nothing
             rule = m.getRule(i)
-            if rule.isSetMath():
+            if rule.isSetMath() and rule.isAlgebraic():
+                self.algebraic.append(rule)
+            elif rule.isSetMath():
                 (self.rate_rules if rule.isRate() else self.assign_rules)[rule.getVariable()] \
                     = rule
         self.initial = {ia.getSymbol(): ia for ia in m.getListOfInitialAssignments()
                         if ia.isSetMath()}
+        # events that can fire: a trigger with math (L3V2 allows none: never fires)
+        self.events = [e for e in m.getListOfEvents()
+                       if e.isSetTrigger() and e.getTrigger().isSetMath()]
+        self.event_targets = {ea.getVariable() for e in self.events
+                              for ea in e.getListOfEventAssignments() if ea.isSetMath()}
         # A species in a 0-dimensional compartment has no concentration: its symbol is its
         # amount whatever hasOnlySubstanceUnits says.
         self.only_substance = {
@@ -417,7 +432,7 @@ class _Reader:
                 changed_species.add(sr.getSpecies())
         varying = set()
         for cid in self.compartments:
-            if cid in self.rate_rules or (
+            if cid in self.rate_rules or cid in self.event_targets or (
                     cid in self.assign_rules and not self._constant_in_time(self.rules[cid])):
                 varying.add(cid)
             self.role[cid] = self._ruled_role(cid)
@@ -453,7 +468,7 @@ class _Reader:
             sid = self.by_id_name.get(str(symbol))
             if sid is None or sid in seen:
                 return sid is None  # a local parameter; a cycle is refused elsewhere
-            if sid in self.rate_rules or sid in self.reactions:
+            if sid in self.rate_rules or sid in self.reactions or sid in self.event_targets:
                 return False
             if sid in self.assign_rules:
                 if not self._constant_in_time(self.rules[sid], seen + (sid,)):
@@ -478,6 +493,7 @@ class _Reader:
         for var, rule in self.assign_rules.items():
             self._known(var, "assignment rule")
             self.rules[var] = read(rule.getMath(), f"assignment rule for {var!r}")
+        self._solve_algebraic()
         self.rates: dict[str, Expr] = {}
         for var, rule in self.rate_rules.items():
             self._known(var, "rate rule")
@@ -497,10 +513,91 @@ class _Reader:
                 self.local[name] = (lp.getId(), float(lp.getValue()), lp)
                 env[lp.getId()] = sympy.Symbol(name, real=True)
             self.rules[rid] = read(kl.getMath(), f"kinetic law of reaction {rid!r}", env)
+        self.event_math: list[tuple[libsbml.Event, Expr, Expr | None, Expr | None,
+                                    list[tuple[str, Expr]]]] = []
+        for event in self.events:
+            where = f"event {event.getId() or '(no id)'!r}"
+            trigger = self.reader.condition(event.getTrigger().getMath(), f"trigger of {where}")
+            delay = priority = None
+            if event.isSetDelay() and event.getDelay().isSetMath():
+                delay = read(event.getDelay().getMath(), f"delay of {where}")
+            if event.isSetPriority() and event.getPriority().isSetMath():
+                priority = read(event.getPriority().getMath(), f"priority of {where}")
+            assignments = []
+            for ea in event.getListOfEventAssignments():
+                if ea.isSetMath():
+                    var = ea.getVariable()
+                    self._known(var, f"assignment of {where}")
+                    assignments.append((var, read(ea.getMath(), f"assignment to {var!r} in "
+                                                  f"{where}")))
+            self.event_math.append((event, trigger, delay, priority, assignments))
         self.initial_math: dict[str, Expr] = {}
         for var, ia in self.initial.items():
             self._known(var, "initial assignment")
             self.initial_math[var] = read(ia.getMath(), f"initial assignment for {var!r}")
+
+    def _solve_algebraic(self) -> None:
+        """Algebraic rules ``0 = f(...)`` as assignment rules, where SymPy solves them exactly
+        and uniquely for the variables they determine; refused otherwise.
+
+        The variable a rule determines is one SBML leaves free: not constant, without
+        another rule, and not a species that reactions change. Rules with a single such
+        variable are solved one at a time; the rest together (as many variables as
+        rules), and only a unique solution is accepted.
+        """
+        if not self.algebraic:
+            return
+        read = self.reader.number
+        by_reactions = {sr.getSpecies() for r in self.reactions.values()
+                        for sr in self._references(r)
+                        if not self.species[sr.getSpecies()].getBoundaryCondition()}
+        pending: list[tuple[Expr, set[str]]] = []
+        for k, rule in enumerate(self.algebraic, 1):
+            expr = read(rule.getMath(), f"algebraic rule {k}")
+            free = {self.by_id_name[str(s)] for s in expr.free_symbols
+                    if str(s) in self.by_id_name}
+            free = {sid for sid in free if sid not in self.rate_rules
+                    and sid not in self.assign_rules and sid not in self.reactions
+                    and sid not in by_reactions and not self._constant(sid)}
+            pending.append((expr, free))
+        while pending:  # rules left with one free variable first
+            single = next((item for item in pending if len(item[1]) == 1), None)
+            if single is None:
+                break
+            pending.remove(single)
+            (sid,) = single[1]
+            self._assign_solution([single[0]], [sid])
+            pending = [(e, free - {sid}) for e, free in pending]
+        if pending:
+            variables = sorted(set().union(*(free for _, free in pending)))
+            if len(variables) != len(pending):
+                raise self.fail(f"{len(pending)} algebraic rules do not determine "
+                                f"{len(pending)} variables (free: {', '.join(variables) or '-'})"
+                                "; il2sim needs rules it can solve exactly", "algebraic rules")
+            self._assign_solution([e for e, _ in pending], variables)
+
+    def _constant(self, sid: str) -> bool:
+        element = (self.parameters.get(sid) or self.compartments.get(sid)
+                   or self.species.get(sid))
+        if element is not None:
+            return bool(element.getConstant())
+        return sid in self.refs and bool(self.refs[sid].getConstant())
+
+    def _assign_solution(self, exprs: list[Expr], sids: list[str]) -> None:
+        symbols = [sympy.Symbol(self.names[sid], real=True) for sid in sids]
+        try:
+            solutions = sympy.solve(exprs, symbols, dict=True)
+        except (NotImplementedError, ValueError, TypeError):
+            solutions = []
+        if len(solutions) != 1 or set(solutions[0]) != set(symbols):
+            found = "no" if not solutions else "more than one" if len(solutions) > 1 else \
+                "no complete"
+            raise self.fail(f"algebraic rules for {', '.join(sids)}: SymPy finds {found} "
+                            "exact solution; il2sim models are explicit ODEs",
+                            "algebraic rules")
+        for sid, symbol in zip(sids, symbols):
+            self.rules[sid] = solutions[0][symbol]
+            self.assign_rules[sid] = self.algebraic[0]  # the role: defined by a rule
 
     def _unique_local(self, base: str) -> str:
         name = legal_name(base)
@@ -520,6 +617,8 @@ class _Reader:
         self.defining: dict[str, Expr | None] = {}
         for sid in self.names:
             self.defining[sid] = self._initial_expr(sid)
+        for name, (_, initial) in self.moieties.items():
+            self.defining[name] = initial
         self._evaluating: list[str] = []
 
     def _initial_expr(self, sid: str) -> Expr | None:
@@ -592,6 +691,8 @@ class _Reader:
             equations[sid] = self.rates[sid] if sid in self.rates else sympy.Integer(0)
         self.amount_equations: dict[str, Expr] = {sid: sympy.Integer(0) for sid in self.amounts}
         for rid, r in self.reactions.items():
+            if rid in self.fast:
+                continue  # at equilibrium: see _fast_equilibrium
             for sign, refs in ((-1, r.getListOfReactants()), (1, r.getListOfProducts())):
                 for sr in refs:
                     sid = sr.getSpecies()
@@ -614,31 +715,143 @@ class _Reader:
         self.by_name = {name: sid for sid, name in self.names.items()}
         for name in self.local:
             self.by_name[name] = name
+        if self.fast:
+            self._fast_equilibrium(equations)
         self.equations = self._substitute_rate_of(equations)
         self.amount_equations = {sid: self._replace_rate_of(e, self.equations, sid)
                                  for sid, e in self.amount_equations.items()}
+
+    def _fast_equilibrium(self, equations: dict[str, Expr]) -> None:
+        """Fast reactions at equilibrium (SBML Level 2: they act instantaneously).
+
+        With ``N`` the fast reactions' stoichiometry over the species they change, each
+        row ``l`` of the left null space of ``N`` is a conserved moiety ``M = sum l_i a_i``
+        of amounts ``a_i`` that only slow reactions and rules change: it becomes a state,
+        ``dM/dt = sum l_i da_i/dt`` (slow terms). The species are then the solution of
+        ``kinetic law = 0`` for every fast reaction together with the moieties, where SymPy
+        finds it exactly and uniquely; otherwise the model is refused.
+        """
+        fail = "fast reactions"
+        species: list[str] = []
+        for rid in self.fast:
+            for sr in self._references(self.reactions[rid]):
+                sid = sr.getSpecies()
+                if self.role.get(sid) == "state" and sid not in self.rates \
+                        and sid not in species:
+                    species.append(sid)
+                elif self.role.get(sid) not in ("param", "state"):
+                    raise self.fail(f"fast reaction {rid!r}: species {sid!r} is not a plain "
+                                    "state (rule, or a compartment that changes size)", fail)
+        matrix = sympy.zeros(len(species), len(self.fast))
+        for j, rid in enumerate(self.fast):
+            r = self.reactions[rid]
+            for sign, refs in ((-1, r.getListOfReactants()), (1, r.getListOfProducts())):
+                for sr in refs:
+                    if sr.getSpecies() in species:
+                        stoich = self._stoichiometry(sr, rid)
+                        if not stoich.is_number:
+                            raise self.fail(f"fast reaction {rid!r}: variable stoichiometry",
+                                            fail)
+                        factor = self._conversion_factor(sr.getSpecies())
+                        if factor is not None:
+                            stoich = stoich * sympy.Symbol(self.names[factor], real=True)
+                        matrix[species.index(sr.getSpecies()), j] += sign * stoich
+        changed = {self.names[t] for t in self.event_targets if t in self.names}
+        for rid in self.fast:
+            if {str(x) for x in self.rules[rid].free_symbols} & changed:
+                raise self.fail(f"fast reaction {rid!r}: an event changes its kinetic law, "
+                                "which may leave its equilibrium undetermined", fail)
+        if matrix.rank() != len(self.fast):
+            raise self.fail("fast reactions whose stoichiometries are dependent", fail)
+        sym = {sid: sympy.Symbol(self.names[sid], real=True) for sid in species}
+
+        def amount(sid: str, value: Expr) -> Expr:
+            if self.only_substance[sid]:
+                return value
+            return value * sympy.Symbol(self.names[self.species[sid].getCompartment()],
+                                        real=True)
+
+        constraints = [self.rules[rid] for rid in self.fast]
+        for row in matrix.T.nullspace():
+            name = self._unique_local("moiety")
+            moiety = sympy.Symbol(name, real=True)
+            rate = sum((row[i] * amount(sid, equations[sid]) for i, sid in enumerate(species)),
+                       sympy.Integer(0))
+            start = {sid: self._initial_expr(sid) for sid in species}
+            initial = sum((row[i] * amount(sid, sympy.nan if start[sid] is None else start[sid])
+                           for i, sid in enumerate(species)), sympy.Integer(0))
+            self.moieties[name] = (rate, initial)
+            constraints.append(sum((row[i] * amount(sid, sym[sid])
+                                    for i, sid in enumerate(species)), sympy.Integer(0))
+                               - moiety)
+            self.by_name[name] = name
+        unknowns = [sym[sid] for sid in species]
+        groups: list[tuple[list[Expr], set[Expr]]] = []  # constraints coupled by unknowns
+        for c in constraints:
+            own = c.free_symbols & set(unknowns)
+            coupled = [g for g in groups if g[1] & own]
+            merged = ([c] + [x for g in coupled for x in g[0]],
+                      own.union(*(g[1] for g in coupled)))
+            groups = [g for g in groups if not g[1] & own] + [merged]
+        solution: dict[Expr, Expr] = {}
+        self.fast_check = sympy.Integer(1)
+        for group, own in groups:
+            variables = sorted(own, key=str)
+            try:
+                found = sympy.solve(group, variables, dict=True)
+            except (NotImplementedError, ValueError, TypeError):
+                found = []
+            if len(group) != len(variables) or len(found) != 1 or set(found[0]) != own:
+                names = (", ".join(map(str, variables[:6])) + (", ..." if len(variables) > 6
+                                                                else "")
+                         or "a kinetic law without its reaction's species")
+                raise self.fail(f"fast reactions ({len(self.fast)}): SymPy finds no unique "
+                                f"exact equilibrium for {names}", fail)
+            solution.update(found[0])
+            self.fast_check *= sympy.Matrix(group).jacobian(variables).det()
+        for sid in species:
+            self.rules[sid] = solution[sym[sid]]
+            self.role[sid] = "rule"
+            del equations[sid]
 
     def _build(self) -> Model:
         names = self.names
         equations = self.equations
         rules = {sid: self._replace_rate_of(e, equations, sid) for sid, e in self.rules.items()}
+        for sid in [s for s, role in self.role.items() if role == "param"]:
+            # the spec's parameters are finite: a constant inf or NaN is an intermediate
+            node = self.meta.get(sid)
+            if sid in self.event_targets or (node is not None and _tag(node) == "input"):
+                continue
+            try:
+                value = self.value(sid)
+            except SbmlError:
+                continue
+            if not math.isfinite(value):
+                rules[sid] = sympy.nan if math.isnan(value) else \
+                    (sympy.oo if value > 0 else -sympy.oo)
+                self.role[sid] = "rule"
         amount_states: list[State] = []
         amount_text: dict[str, str] = {}
         for sid, name in self.amounts.items():  # concentration = amount / size
             cid = self.species[sid].getCompartment()
             rules[sid] = sympy.Symbol(name, real=True) / sympy.Symbol(names[cid], real=True)
             amount = self.value(sid) * self.value(cid)
-            if not (math.isfinite(amount) and amount >= 0):
+            if not math.isfinite(amount):
                 raise self.fail(f"initial amount of {sid!r} is {amount:g}: il2sim states must "
-                                "start finite and non-negative", "negative initial state")
+                                "start finite", "non-finite value")
             amount_states.append(State(name, amount, self._amount_unit(sid),
                                        f"amount of SBML species {sid!r} (its compartment "
                                        f"{cid!r} changes size; {names[sid]} = {name}/"
-                                       f"{names[cid]})"))
+                                       f"{names[cid]})", signed=amount < 0))
             amount_text[name] = to_text(self.amount_equations[sid])
         # which symbols the dynamics use
         used: set[str] = set()
-        for expr in (*equations.values(), *rules.values(), *self.amount_equations.values()):
+        event_exprs = [e for _, trigger, delay, priority, assignments in self.event_math
+                       for e in (trigger, delay, priority, *(v for _, v in assignments))
+                       if e is not None]
+        for expr in (*equations.values(), *rules.values(), *self.amount_equations.values(),
+                     *event_exprs):
             used |= {str(s) for s in expr.free_symbols}
         referenced_rules = {sid for sid in rules if names[sid] in used}
         deps = {sid: {self.by_name[str(s)] for s in e.free_symbols
@@ -659,15 +872,15 @@ class _Reader:
             if not math.isfinite(value):
                 raise self.fail(f"initial value of {sid!r} is not finite ({value})",
                                 "non-finite value")
-            if value < 0:
-                raise self.fail(f"{sid!r} starts negative ({value:g}): il2sim states must "
-                                "start non-negative", "negative initial state")
             node = self.meta.get(sid)
             log = node is not None and _tag(node) == "state" and node.get("log") == "true"
+            # a species may be negative only if it starts so; other SBML quantities freely
+            signed = (node.get("signed") == "true" if node is not None and
+                      _tag(node) == "state" else value < 0 or sid not in self.species)
             if node is not None and _tag(node) == "state":
                 value = _exact_value(node, value)
             states.append(State(names[sid], value, self._unit(sid), self._meaning(sid),
-                                log=log))
+                                log=log, signed=signed))
         params: list[Param] = []
         inputs: list[Input] = []
         dropped: list[str] = []
@@ -701,6 +914,19 @@ class _Reader:
         for sid in dropped:
             del self.names[sid]
         states += amount_states
+        if self.moieties:  # the equilibrium must be unique where the run starts
+            check = self.fast_check.xreplace(
+                {x: sympy.Float(self.value(self.by_name[str(x)]))
+                 for x in self.fast_check.free_symbols if x != TIME}).xreplace(
+                {TIME: sympy.Integer(0)})
+            if not (check.is_number and check != 0 and check.is_finite):
+                raise self.fail("fast reactions: their equilibrium is not unique at the start "
+                                f"(Jacobian determinant {check})", "fast reactions")
+        for name, (rate, _) in self.moieties.items():
+            states.append(State(name, self.value(name), UNDECLARED,
+                                "conserved moiety of fast reactions (their species are at "
+                                "equilibrium)", signed=True))
+            amount_text[name] = to_text(self._replace_rate_of(rate, equations, name))
         if not states:  # the spec needs a state; a constant one changes nothing
             name = self._unique_local("no_state")
             states.append(State(name, 0.0, "1", EMPTY_STATE_MEANING))
@@ -732,9 +958,72 @@ class _Reader:
                 observables=tuple(Observable(*items[sid]) for sid in observables),
                 routes=self._routes(meta_model, inputs),
                 notes=self._notes(meta_model, dropped),
+                events=self._events(),
             )
         except ModelError as exc:
             raise self.fail(f"cannot build an il2sim model: {exc}", "model spec") from None
+
+    def _events(self) -> tuple[Event, ...]:
+        """The model's events: targets mapped to states and parameters (a concentration
+        integrated as an amount is set through ``amount = value * size``)."""
+        events = []
+        taken: set[str] = set()
+        for event, trigger, delay, priority, assignments in self.event_math:
+            eid = event.getId() or "event"
+            node = _il2sim_annotation(event)
+            meta = node if node is not None and _tag(node) == "event" else None
+            name = str(meta.get("name")) if meta is not None and meta.get("name") else \
+                legal_name(eid)
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            where = f"event {eid!r}"
+            pairs = []
+            new_size = {var: value for var, value in assignments if var in self.compartments}
+            for var, value in assignments:
+                role = self.role.get(var)
+                value = self._replace_rate_of(value, self.equations, where)
+                # SBML: an assigned concentration is an amount at the size before the
+                # event; a size the event changes keeps amounts (test suite 01506, 01779)
+                cid = self.species[var].getCompartment() if var in self.species else ""
+                if role == "amount":
+                    size = sympy.Symbol(self.names[cid], real=True)
+                    pairs.append((self.amounts[var], to_text(value * size)))
+                elif role == "state" and cid in new_size and not self.only_substance[var]:
+                    size = sympy.Symbol(self.names[cid], real=True)
+                    pairs.append((self.names[var], to_text(value * size / new_size[cid])))
+                elif role in ("state", "param"):
+                    pairs.append((self.names[var], to_text(value)))
+                else:
+                    raise self.fail(f"{where} assigns {var!r}, which a rule defines",
+                                    "invalid SBML")
+            assigned = {var for var, _ in assignments}
+            for sid, species in self.species.items():  # amounts stay when a size changes
+                cid = species.getCompartment()
+                if cid in new_size and sid not in assigned and self.role[sid] == "state" \
+                        and not self.only_substance[sid]:
+                    symbol, size = (sympy.Symbol(self.names[x], real=True) for x in (sid, cid))
+                    pairs.append((self.names[sid], to_text(symbol * size / new_size[cid])))
+            trigger = self._replace_rate_of(trigger, self.equations, where)
+            if self.level[0] >= 3:
+                persistent = bool(event.getTrigger().getPersistent())
+                initial_value = bool(event.getTrigger().getInitialValue())
+            else:  # Level 2: a trigger true at the start does not fire; never cancelled
+                persistent = initial_value = True
+            use_trigger = (bool(event.getUseValuesFromTriggerTime())
+                           if event.isSetUseValuesFromTriggerTime() or self.level[0] < 3
+                           else True)
+            events.append(Event(
+                name, to_text(trigger), tuple(pairs),
+                delay=None if delay is None else
+                to_text(self._replace_rate_of(delay, self.equations, where)),
+                priority=None if priority is None else
+                to_text(self._replace_rate_of(priority, self.equations, where)),
+                persistent=persistent, initial_value=initial_value,
+                use_values_from_trigger_time=use_trigger,
+                meaning=str(meta.get("meaning", "")) if meta is not None else
+                f"SBML event {eid!r}"))
+        return tuple(events)
 
     def _stoichiometry(self, sr: libsbml.SpeciesReference, rid: str) -> Expr:
         if sr.isSetId() and sr.getId() in self.names:

@@ -3,12 +3,15 @@
 Reading (:class:`MathReader`) turns a libSBML ``ASTNode`` into a SymPy expression over
 il2sim symbol names, inlining function definitions. Everything the il2sim model spec
 cannot express exactly is refused with an :class:`SbmlError` naming the construct
-(``delay``, ``rateOf``, ``sin`` of a variable, ...); nothing is approximated. Functions
+(``delay``, ``rateOf`` of an expression, ...); nothing is approximated. Functions
 that have an exact form in the spec's function set are rewritten:
 
     sinh(x) = (exp(x) - exp(-x))/2          arcsinh(x) = log(x + sqrt(x^2 + 1))
     root(n, x) = x^(1/n)                    log(b, x) = log(x)/log(b)
     a == b  ->  (a >= b) & (a <= b)          xor(a, b) -> (a & ~b) | (~a & b)
+    sec(x) = 1/cos(x)                       arccot(x) = atan(1/x)
+    quotient(a, b) = floor(a/b) if a/b >= 0 else ceiling(a/b)
+    rem(a, b) = a - b*quotient(a, b)
 
 and a boolean used as a number is ``Piecewise((1, b), (0, True))``; a number used as
 a boolean is ``x != 0``. Writing (:func:`to_ast`) turns SymPy back into a libSBML
@@ -96,7 +99,8 @@ def _chain(op: Callable[[Expr, Expr], Expr], args: list[Expr]) -> Expr:
     return sympy.And(*[op(a, b) for a, b in zip(args, args[1:])])
 
 
-# Functions with no exact form in the model spec's function set (refused unless constant).
+# Functions evaluated numerically when their arguments are constants (NaN outside their
+# domain, as simulators give); of variables, those in _SYMBOLIC are kept, others refused.
 _NUMERIC_ONLY: dict[int, tuple[str, Callable[..., float]]] = {
     libsbml.AST_FUNCTION_SIN: ("sin", math.sin),
     libsbml.AST_FUNCTION_COS: ("cos", math.cos),
@@ -115,6 +119,34 @@ _NUMERIC_ONLY: dict[int, tuple[str, Callable[..., float]]] = {
     libsbml.AST_FUNCTION_FACTORIAL: ("factorial", lambda x: math.gamma(x + 1)),
     libsbml.AST_FUNCTION_REM: ("rem", math.fmod),
     libsbml.AST_FUNCTION_QUOTIENT: ("quotient", lambda a, b: float(math.trunc(a / b))),
+}
+
+
+def _quotient(a: Expr, b: Expr) -> Expr:
+    """SBML ``quotient(a, b)``: ``a/b`` truncated towards zero."""
+    q = a / b
+    return sympy.Piecewise((sympy.floor(q), sympy.Ge(q, 0)), (sympy.ceiling(q), True))
+
+
+# The same functions of variables, in the model spec's function set (exact forms).
+_SYMBOLIC: dict[int, Callable[..., Expr]] = {
+    libsbml.AST_FUNCTION_SIN: sympy.sin,
+    libsbml.AST_FUNCTION_COS: sympy.cos,
+    libsbml.AST_FUNCTION_TAN: sympy.tan,
+    libsbml.AST_FUNCTION_SEC: lambda x: 1 / sympy.cos(x),
+    libsbml.AST_FUNCTION_CSC: lambda x: 1 / sympy.sin(x),
+    libsbml.AST_FUNCTION_COT: lambda x: 1 / sympy.tan(x),
+    libsbml.AST_FUNCTION_ARCSIN: sympy.asin,
+    libsbml.AST_FUNCTION_ARCCOS: sympy.acos,
+    libsbml.AST_FUNCTION_ARCTAN: sympy.atan,
+    libsbml.AST_FUNCTION_ARCSEC: lambda x: sympy.acos(1 / x),
+    libsbml.AST_FUNCTION_ARCCSC: lambda x: sympy.asin(1 / x),
+    libsbml.AST_FUNCTION_ARCCOT: lambda x: sympy.atan(1 / x),
+    libsbml.AST_FUNCTION_FLOOR: sympy.floor,
+    libsbml.AST_FUNCTION_CEILING: sympy.ceiling,
+    libsbml.AST_FUNCTION_QUOTIENT: _quotient,
+    libsbml.AST_FUNCTION_FACTORIAL: sympy.factorial,
+    libsbml.AST_FUNCTION_REM: lambda a, b: a - b * _quotient(a, b),
 }
 
 
@@ -243,6 +275,8 @@ class MathReader:
         if kind in _NUMERIC_ONLY:
             name, fn = _NUMERIC_ONLY[kind]
             values = nums()
+            if any(not v.is_number for v in values) and kind in _SYMBOLIC:
+                return _SYMBOLIC[kind](*values)
             if any(not v.is_number for v in values):
                 raise SbmlError(f"{where}: function {name}() of a variable is not supported "
                                 "(the il2sim model spec has no such function)", f"function {name}")
@@ -407,6 +441,15 @@ _WRITE_FUNCTIONS: dict[type, int] = {
     sympy.exp: libsbml.AST_FUNCTION_EXP,
     sympy.log: libsbml.AST_FUNCTION_LN,
     sympy.tanh: libsbml.AST_FUNCTION_TANH,
+    sympy.sin: libsbml.AST_FUNCTION_SIN,
+    sympy.cos: libsbml.AST_FUNCTION_COS,
+    sympy.tan: libsbml.AST_FUNCTION_TAN,
+    sympy.asin: libsbml.AST_FUNCTION_ARCSIN,
+    sympy.acos: libsbml.AST_FUNCTION_ARCCOS,
+    sympy.atan: libsbml.AST_FUNCTION_ARCTAN,
+    sympy.floor: libsbml.AST_FUNCTION_FLOOR,
+    sympy.factorial: libsbml.AST_FUNCTION_FACTORIAL,
+    sympy.ceiling: libsbml.AST_FUNCTION_CEILING,
     sympy.Abs: libsbml.AST_FUNCTION_ABS,
     sympy.Max: libsbml.AST_FUNCTION_MAX,
     sympy.Min: libsbml.AST_FUNCTION_MIN,

@@ -24,6 +24,20 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
     doses         run_id, patient, ...             after ``patient`` come from the first
     observations  run_id, patient, ...             DataFrame written to the table, and
     endpoints     run_id, patient, ...             every later write must have the same
+    analyses          analysis_id (primary key), run_id, kind, name, created, params (JSON)
+    analysis_tables   analysis_id, name, position, n_rows, data (Parquet bytes)
+    analysis_figures  analysis_id, name, position, png (PNG bytes)
+
+Analyses (optimisation, sensitivity, biomarkers) are stored *with a run*:
+:meth:`ResultStore.save_analysis` writes an analysis' parameters, tables and figures in
+one transaction. An analysis that belongs to no trial (a regimen search, the sensitivity
+of a scenario) gets its own run-like record from :meth:`ResultStore.create_analysis_run`:
+a ``runs`` row with status ``'done'``, no chunks and no patient rows, whose config is the
+analysis' parameters as JSON with an ``"analysis"`` key naming its kind, so
+``il2sim results`` lists it and ``il2sim report`` renders it. Tables are kept as Parquet
+bytes, so dtypes, the index, NaN and infinities come back unchanged
+(:meth:`ResultStore.load_analysis`). The analysis tables are created when a store is
+opened for writing; a file written before they existed reads as having no analyses.
 
 Timestamps are UTC. Each column's type is fixed by the first write; a later value
 goes in only if it converts to that type and back unchanged (ints, or floats such as
@@ -46,11 +60,13 @@ column and the problem::
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -59,7 +75,8 @@ from typing import Any, Final, Literal
 import duckdb
 import pandas as pd
 
-__all__ = ["DATA_TABLES", "SCHEMA_VERSION", "ResultStore", "StoreError", "default_run_id"]
+__all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "SCHEMA_VERSION", "Analysis", "ResultStore",
+           "StoreError", "default_run_id"]
 
 SCHEMA_VERSION: Final = 1
 """Version of the table layout; a file written by another version is refused."""
@@ -67,6 +84,10 @@ SCHEMA_VERSION: Final = 1
 DATA_TABLES: Final = ("patients", "doses", "observations", "endpoints")
 """The per-entity tables a chunk may write, each with ``run_id`` and ``patient`` columns."""
 
+ANALYSIS_KINDS: Final = ("optimize", "sensitivity", "biomarkers", "other")
+"""The kinds of analysis :meth:`ResultStore.save_analysis` stores."""
+
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SIMPLE_TYPE = re.compile(r"[A-Z][A-Z0-9_ ]*(\(\d+(, ?\d+)?\))?")
@@ -94,6 +115,56 @@ _SCHEMA = (
         written TIMESTAMP NOT NULL,
         PRIMARY KEY (run_id, chunk))""",
 )
+
+_ANALYSIS_SCHEMA = {
+    "analyses": """CREATE TABLE analyses (
+        analysis_id VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        created TIMESTAMP NOT NULL,
+        params VARCHAR NOT NULL,
+        UNIQUE (run_id, kind, name))""",
+    "analysis_tables": """CREATE TABLE analysis_tables (
+        analysis_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        n_rows BIGINT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (analysis_id, name))""",
+    "analysis_figures": """CREATE TABLE analysis_figures (
+        analysis_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        png BLOB NOT NULL,
+        PRIMARY KEY (analysis_id, name))""",
+}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One stored analysis, as :meth:`ResultStore.load_analysis` returns it.
+
+    Attributes:
+        run_id, kind, name: where it is stored (``kind`` one of :data:`ANALYSIS_KINDS`).
+        created: when it was saved (UTC).
+        params: its parameters (decoded JSON).
+        tables: name -> DataFrame, in the order saved.
+        figures: name -> PNG bytes, in the order saved.
+    """
+
+    run_id: str
+    kind: str
+    name: str
+    created: datetime
+    params: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, bytes]
+
+    @property
+    def title(self) -> str:
+        """``"<kind>: <name>"``."""
+        return f"{self.kind}: {self.name}"
 
 
 class StoreError(ValueError):
@@ -339,6 +410,7 @@ class ResultStore:
         with self._transaction(run_id, "delete_run: "):
             for name in self._existing_tables():
                 self.con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
+            self._delete_analyses(run_id, None, None)
             self.con.execute("DELETE FROM chunks WHERE run_id = ?", [run_id])
             self.con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
 
@@ -419,6 +491,162 @@ class ResultStore:
             written.append(target)
         return written
 
+    # ------------------------------------------------------------------ analyses
+
+    def create_analysis_run(self, *, kind: str, name: str, model: str, model_version: str,
+                            seed: int, n_patients: int, params: Mapping[str, Any],
+                            run_id: str | None = None) -> str:
+        """Register a run-like record for an analysis that belongs to no trial; return its id.
+
+        The record is a ``runs`` row with status ``'done'``, ``chunk_size = n_patients``, no
+        chunks and no patient rows; its config is ``{"analysis": kind, **params}`` as JSON
+        (sorted keys), so the same analysis with the same parameters finds the same record
+        again (the id is :func:`default_run_id` of that config, seed and name).
+
+        Main arguments:
+            kind: one of :data:`ANALYSIS_KINDS`.
+            name: a short name, shown by ``il2sim results``.
+            model, model_version, seed: what the analysis simulated, and its seed.
+            n_patients: virtual patients per evaluation (at least 1).
+            params: the analysis' settings, JSON-serialisable (other values are written
+                with ``str``).
+
+        Raises:
+            StoreError: a bad argument, or the id taken by a run with another config.
+        """
+        self._check_kind(kind)
+        if not isinstance(params, Mapping):
+            raise self._error(None, f"create_analysis_run: params must be a mapping, "
+                              f"got {type(params).__name__}")
+        config = self._json({"analysis": kind, **params}, None, "create_analysis_run: params")
+        with self._transaction(run_id, "create_analysis_run: "):
+            run = self.create_run(name=name, model=model, model_version=model_version,
+                                  seed=seed, n_patients=n_patients, chunk_size=n_patients,
+                                  config=config, run_id=run_id)
+            self.con.execute("UPDATE runs SET status = 'done', finished = coalesce(finished, ?) "
+                             "WHERE run_id = ?", [_now(), run])
+        return run
+
+    def save_analysis(self, run_id: str, kind: str, name: str, params: Mapping[str, Any], *,
+                      tables: Mapping[str, pd.DataFrame] | None = None,
+                      figures: Mapping[str, bytes] | None = None,
+                      replace: bool = False) -> None:
+        """Store an analysis with a run, in one transaction: all or nothing.
+
+        Main arguments:
+            run_id: a stored run (a trial, or a record from :meth:`create_analysis_run`).
+            kind: one of :data:`ANALYSIS_KINDS`.
+            name: the analysis' name, unique per run and kind (1-200 printable characters).
+            params: its settings, JSON-serialisable (other values are written with ``str``).
+
+        Other arguments:
+            tables: name -> DataFrame (kept with its index and dtypes, as Parquet).
+            figures: name -> PNG bytes (e.g. ``fig.savefig(buffer, format="png")``).
+            replace: overwrite an analysis stored under the same run, kind and name
+                (otherwise that is an error).
+
+        Raises:
+            StoreError: an unknown run or kind, a bad name, params that are not a mapping,
+                a table that is not a DataFrame or cannot be written as Parquet, bytes that
+                are not a PNG image, or the analysis already stored (without ``replace``).
+                Nothing is then written.
+        """
+        self._writable("save_analysis")
+        self._require_run(run_id)
+        self._check_kind(kind)
+        self._check_name(run_id, name, "analysis name")
+        if not isinstance(params, Mapping):
+            raise self._error(run_id, f"save_analysis {name!r}: params must be a mapping, "
+                              f"got {type(params).__name__}")
+        text = self._json(params, run_id, f"save_analysis {name!r}: params")
+        blobs = []
+        for position, (label, frame) in enumerate((tables or {}).items()):
+            self._check_name(run_id, label, f"analysis {name!r}: table name")
+            blobs.append((label, position, len(frame) if isinstance(frame, pd.DataFrame) else 0,
+                          self._parquet(run_id, name, label, frame)))
+        images = []
+        for position, (label, png) in enumerate((figures or {}).items()):
+            self._check_name(run_id, label, f"analysis {name!r}: figure name")
+            if not isinstance(png, (bytes, bytearray)) or not bytes(png).startswith(
+                    _PNG_SIGNATURE):
+                raise self._error(run_id, f"analysis {name!r}: figure {label!r} must be PNG "
+                                  f"bytes, got {type(png).__name__}")
+            images.append((label, position, bytes(png)))
+        analysis_id = _analysis_id(run_id, kind, name)
+        exists = self.con.execute("SELECT count(*) FROM analyses WHERE analysis_id = ?",
+                                  [analysis_id]).fetchone()
+        if exists and exists[0] and not replace:
+            raise self._error(run_id, f"analysis {kind} {name!r} is already stored; pass "
+                              "replace=True to overwrite it")
+        with self._transaction(run_id, f"save_analysis {name!r}: "):
+            self._delete_analyses(run_id, kind, name)
+            self.con.execute("INSERT INTO analyses VALUES (?, ?, ?, ?, ?, ?)",
+                             [analysis_id, run_id, kind, name, _now(), text])
+            for label, position, n_rows, data in blobs:
+                self.con.execute("INSERT INTO analysis_tables VALUES (?, ?, ?, ?, ?)",
+                                 [analysis_id, label, position, n_rows, data])
+            for label, position, png in images:
+                self.con.execute("INSERT INTO analysis_figures VALUES (?, ?, ?, ?)",
+                                 [analysis_id, label, position, png])
+
+    def analyses(self, run_id: str | None = None) -> pd.DataFrame:
+        """The stored analyses (of one run, or all), oldest first.
+
+        Columns: ``run_id``, ``kind``, ``name``, ``created``, ``params`` (JSON text),
+        ``tables`` and ``figures`` (how many of each).
+        """
+        columns = ["run_id", "kind", "name", "created", "params", "tables", "figures"]
+        if run_id is not None:
+            self._require_run(run_id)
+        if "analyses" not in self._tables():  # an old file opened read-only
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        where = "WHERE a.run_id = ?" if run_id is not None else ""
+        return self.con.execute(
+            "SELECT a.run_id, a.kind, a.name, a.created, a.params, "
+            "(SELECT count(*) FROM analysis_tables t WHERE t.analysis_id = a.analysis_id) "
+            "AS tables, "
+            "(SELECT count(*) FROM analysis_figures f WHERE f.analysis_id = a.analysis_id) "
+            f"AS figures FROM analyses a {where} ORDER BY a.created, a.kind, a.name",
+            [run_id] if run_id is not None else []).fetchdf()
+
+    def load_analysis(self, run_id: str, kind: str, name: str) -> Analysis:
+        """One stored analysis with its parameters, tables and figures.
+
+        Raises:
+            StoreError: an unknown run, kind or analysis.
+        """
+        self._require_run(run_id)
+        self._check_kind(kind)
+        if "analyses" not in self._tables():
+            raise self._error(run_id, f"no analysis {kind} {name!r} (the file has no analyses)")
+        analysis_id = _analysis_id(run_id, kind, name)
+        row = self.con.execute("SELECT created, params FROM analyses WHERE analysis_id = ?",
+                               [analysis_id]).fetchone()
+        if row is None:
+            known = self.analyses(run_id)
+            names = ", ".join(f"{k} {n!r}" for k, n in zip(known["kind"], known["name"]))
+            raise self._error(run_id, f"no analysis {kind} {name!r} (stored: "
+                              f"{names or 'none'})")
+        tables = {label: pd.read_parquet(io.BytesIO(bytes(data)))
+                  for label, data in self.con.execute(
+                      "SELECT name, data FROM analysis_tables WHERE analysis_id = ? "
+                      "ORDER BY position", [analysis_id]).fetchall()}
+        figures = {label: bytes(png) for label, png in self.con.execute(
+            "SELECT name, png FROM analysis_figures WHERE analysis_id = ? ORDER BY position",
+            [analysis_id]).fetchall()}
+        return Analysis(run_id, kind, name, row[0], json.loads(row[1]), tables, figures)
+
+    def delete_analysis(self, run_id: str, kind: str, name: str) -> None:
+        """Delete one stored analysis (its tables and figures too), in one transaction.
+
+        Raises:
+            StoreError: an unknown run, kind or analysis.
+        """
+        self._writable("delete_analysis")
+        self.load_analysis(run_id, kind, name)  # checks that it exists
+        with self._transaction(run_id, f"delete_analysis {name!r}: "):
+            self._delete_analyses(run_id, kind, name)
+
     # ------------------------------------------------------------------ internals
 
     def _error(self, run_id: str | None, problem: str) -> StoreError:
@@ -456,7 +684,7 @@ class ResultStore:
             if ours or self.read_only:
                 raise self._error(None, "not an il2sim result store (no meta table)")
             with self._transaction():
-                for statement in _SCHEMA:
+                for statement in (*_SCHEMA, *_ANALYSIS_SCHEMA.values()):
                     self.con.execute(statement)
                 self.con.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ["schema_version", str(SCHEMA_VERSION)],
@@ -467,6 +695,54 @@ class ResultStore:
         if version != str(SCHEMA_VERSION):
             raise self._error(None, f"result store schema version {version}, this il2sim "
                               f"reads version {SCHEMA_VERSION}")
+        missing = [name for name in _ANALYSIS_SCHEMA if name not in tables]
+        if missing and not self.read_only:  # a file from before analyses were stored
+            with self._transaction(None, "adding the analysis tables: "):
+                for name in missing:
+                    self.con.execute(_ANALYSIS_SCHEMA[name])
+
+    def _check_kind(self, kind: object) -> None:
+        if kind not in ANALYSIS_KINDS:
+            raise self._error(None, f"unknown analysis kind {kind!r}; the kinds are "
+                              + ", ".join(ANALYSIS_KINDS))
+
+    def _check_name(self, run_id: str, name: object, what: str) -> None:
+        if not isinstance(name, str) or not name.strip() or not name.isprintable() \
+                or len(name) > 200:
+            raise self._error(run_id, f"{what} must be 1-200 printable characters, "
+                              f"got {name!r}"[:300])
+
+    def _json(self, value: Mapping[str, Any], run_id: str | None, what: str) -> str:
+        try:
+            return json.dumps(dict(value), sort_keys=True, default=str, allow_nan=True)
+        except (TypeError, ValueError) as error:
+            raise self._error(run_id, f"{what} cannot be written as JSON: {error}") from error
+
+    def _parquet(self, run_id: str, name: str, label: str, frame: object) -> bytes:
+        if not isinstance(frame, pd.DataFrame):
+            raise self._error(run_id, f"analysis {name!r}: table {label!r} must be a pandas "
+                              f"DataFrame, got {type(frame).__name__}")
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer)
+        except Exception as error:  # pyarrow raises several types for unwritable columns
+            raise self._error(run_id, f"analysis {name!r}: table {label!r} cannot be stored "
+                              f"as Parquet ({error}); convert object columns to numbers or "
+                              "strings") from error
+        return buffer.getvalue()
+
+    def _delete_analyses(self, run_id: str, kind: str | None, name: str | None) -> None:
+        """Delete a run's analyses (all, or one): inside the caller's transaction."""
+        if "analyses" not in self._tables():
+            return
+        if kind is None or name is None:
+            select = "SELECT analysis_id FROM analyses WHERE run_id = ?"
+            args: list[object] = [run_id]
+        else:
+            select = "SELECT ?"
+            args = [_analysis_id(run_id, kind, name)]
+        for table in ("analysis_tables", "analysis_figures", "analyses"):
+            self.con.execute(f"DELETE FROM {table} WHERE analysis_id IN ({select})", args)
 
     def _tables(self) -> set[str]:
         rows = self.con.execute(
@@ -604,6 +880,12 @@ class ResultStore:
         keys = ["patient"] + [c for c in rest if c == "time"] + [c for c in rest if c != "time"]
         order = ", ".join(_ident(c) for c in keys)
         return f"SELECT * FROM {name} WHERE run_id = ? ORDER BY {order}"
+
+
+def _analysis_id(run_id: str, kind: str, name: str) -> str:
+    """The key of an analysis: 16 hex digits of the SHA-256 of (run, kind, name)."""
+    text = json.dumps([run_id, kind, name], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _il2sim_version() -> str:

@@ -4,6 +4,7 @@ from il2sim.model.compile import CompiledModel, compile_model
 from il2sim.model.library import MODELS, get_model, list_models
 from il2sim.model.spec import (
     DoseRoute,
+    Event,
     Input,
     Intermediate,
     Model,
@@ -13,6 +14,6 @@ from il2sim.model.spec import (
     State,
 )
 
-__all__ = ["MODELS", "CompiledModel", "DoseRoute", "Input", "Intermediate", "Model",
+__all__ = ["MODELS", "CompiledModel", "DoseRoute", "Event", "Input", "Intermediate", "Model",
            "ModelError", "Observable", "Param", "State", "compile_model", "get_model",
            "list_models"]

@@ -43,10 +43,24 @@ __all__ = ["InternalForm", "c_source", "internal_form", "model_fingerprint"]
 
 
 class _CPrinter(C99CodePrinter):  # type: ignore[misc]  # SymPy is untyped
-    """C99 printer: capped exp (as compile.py), small integer powers as products."""
+    """C99 printer: capped exp (as compile.py), small integer powers as products, and
+    a product of inputs and exponentials skipped while an input is 0."""
 
     def _print_exp(self, expr: sympy.exp) -> str:
         return f"il2_exp({self._print(expr.args[0])})"
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        """``u*exp(a)`` as ``(u != 0.0 ? u*exp(a) : 0.0)``: a dose rate is 0 most of the
+        time (KP98 untreated: 2 of the 7 exponentials of each evaluation; W1 measured
+        15% faster). The value is the same (the capped exp is finite), except that a
+        NaN argument gives 0 instead of NaN while the input is 0."""
+        text = str(super()._print_Mul(expr))
+        inputs = sorted(f.name for f in expr.args
+                        if isinstance(f, sympy.Symbol) and f.name.startswith("_u"))
+        if not inputs or not expr.has(sympy.exp):
+            return text
+        guard = " && ".join(f"{u} != 0.0" for u in inputs)
+        return f"(({guard}) ? {text} : 0.0)"
 
     def _print_Pow(self, expr: sympy.Pow) -> str:
         base, exponent = expr.args

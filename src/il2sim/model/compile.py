@@ -12,6 +12,7 @@ SciPy reference backend calls at every step.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.special
 import sympy
 from numpy.typing import NDArray
 from sympy.printing.numpy import NumPyPrinter
@@ -34,7 +36,7 @@ from il2sim.model.internal import EXP_CAP as _EXP_CAP
 from il2sim.model.internal import internal_form
 from il2sim.model.spec import Model
 
-__all__ = ["CompiledModel", "compile_model"]
+__all__ = ["CompiledEvents", "CompiledModel", "compile_model"]
 
 FloatArray = NDArray[np.float64]
 BatchFn = Callable[[Any, FloatArray, FloatArray, FloatArray], FloatArray]
@@ -69,6 +71,7 @@ class CompiledModel:
     rhs_one: ScalarFn
     jac_one: ScalarFn
     source: str
+    events: CompiledEvents | None = None
 
     @property
     def n_states(self) -> int:
@@ -99,6 +102,8 @@ def compile_model(model: Model) -> CompiledModel:
     cached = _CACHE.get(model)
     if cached is None:
         cached = _load(model) or _compile(model)
+        if model.events:
+            cached = dataclasses.replace(cached, events=_compile_events(model))
         _CACHE[model] = cached
     return cached
 
@@ -150,7 +155,7 @@ def _store(compiled: CompiledModel) -> None:
 
 def _build(model: Model, source: str, log_mask: NDArray[np.bool_],
            input_names: tuple[str, ...], route_input: dict[str, int]) -> CompiledModel:
-    namespace: dict[str, Any] = {"numpy": np, "math": math}
+    namespace: dict[str, Any] = {"numpy": np, "math": math, "scipy": scipy}
     exec(compile(source, f"<il2sim compiled {model.name}>", "exec"), namespace)
     return CompiledModel(
         model=model,
@@ -216,6 +221,16 @@ class _BatchPrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy is untyped
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         return f"numpy.heaviside({self._print(expr.args[0])}, 0.5)"
 
+    def _print_gamma(self, expr: sympy.gamma) -> str:
+        return f"scipy.special.gamma({self._print(expr.args[0])})"
+
+    def _print_factorial(self, expr: sympy.factorial) -> str:
+        return f"scipy.special.gamma({self._print(expr.args[0])} + 1)"
+
+    def _print_polygamma(self, expr: sympy.polygamma) -> str:
+        n, x = (self._print(a) for a in expr.args)
+        return f"scipy.special.polygamma({n}, {x})"
+
 
 class _ScalarPrinter(PythonCodePrinter):  # type: ignore[misc]  # SymPy is untyped
     def _print_exp(self, expr: sympy.exp) -> str:
@@ -224,6 +239,16 @@ class _ScalarPrinter(PythonCodePrinter):  # type: ignore[misc]  # SymPy is untyp
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
         a = self._print(expr.args[0])
         return f"(1.0 if ({a}) > 0 else (0.5 if ({a}) == 0 else 0.0))"
+
+    def _print_gamma(self, expr: sympy.gamma) -> str:  # inf at the poles, as C's tgamma
+        return f"float(scipy.special.gamma({self._print(expr.args[0])}))"
+
+    def _print_factorial(self, expr: sympy.factorial) -> str:  # x! = gamma(x + 1)
+        return f"float(scipy.special.gamma({self._print(expr.args[0])} + 1))"
+
+    def _print_polygamma(self, expr: sympy.polygamma) -> str:
+        n, x = (self._print(a) for a in expr.args)
+        return f"float(scipy.special.polygamma({n}, {x}))"
 
 
 def _function_source(
@@ -272,3 +297,142 @@ def _function_source(
             lines.append(f"    _out[{k}] = {printer.doprint(expr)}")
         lines.append(f"    return _out.reshape({shape!r})")
     return "\n".join(lines)
+
+
+
+# ------------------------------------------------------------------------------ events
+
+_OPS = {sympy.StrictGreaterThan: ">", sympy.GreaterThan: ">=", sympy.StrictLessThan: "<",
+        sympy.LessThan: "<="}
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledEvents:
+    """Numeric form of a model's events, in natural coordinates ``x``.
+
+    Every relation ``a op b`` of the triggers is an *atom* ``g = a - b`` compared with 0;
+    a trigger is a boolean function of the atoms' truth values, so the engine can take
+    the truth just after a root of ``g`` (SBML: a trigger is evaluated right after the
+    instant it changes). Atom kinds: ``"root"`` (depends on states, or on time
+    non-linearly: found by root finding), ``"time"`` (``g = a*t + b`` with ``a``, ``b``
+    free of states and time: crossed exactly at ``t = -b/a``), ``"static"`` (parameters
+    and inputs only: changes only when they do).
+
+    Attributes:
+        atoms: ``atoms(t, x, p, u)`` -> the value of every atom, shape ``(n_atoms,)``.
+        ops: the comparison of each atom with 0 (``>``, ``>=``, ``<``, ``<=``).
+        kinds: each atom's kind.
+        slopes: ``slopes(t, x, p, u)`` -> ``a`` of every atom (0 where not a time atom).
+        triggers: per event, the trigger as a function of the atoms' truth values.
+        targets: per event, ``(is_state, index)`` of each assignment target.
+        values: per event, ``values(t, x, p, u)`` -> the assigned values.
+        delays, priorities: per event, ``f(t, x, p, u)`` -> ``(1,)`` array, or None.
+        persistent, initial_value, use_trigger_values: per event, the flags.
+    """
+
+    names: tuple[str, ...]
+    atoms: ScalarFn
+    ops: tuple[str, ...]
+    kinds: tuple[str, ...]
+    slopes: ScalarFn
+    triggers: tuple[Callable[..., bool], ...]
+    targets: tuple[tuple[tuple[bool, int], ...], ...]
+    values: tuple[ScalarFn, ...]
+    delays: tuple[ScalarFn | None, ...]
+    priorities: tuple[ScalarFn | None, ...]
+    persistent: tuple[bool, ...]
+    initial_value: tuple[bool, ...]
+    use_trigger_values: tuple[bool, ...]
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.ops)
+
+
+def _compile_events(model: Model) -> CompiledEvents:
+    """Scalar functions for the triggers' atoms, delays, priorities and assignments."""
+    sym = model.symbolic
+    n = len(sym.states)
+    xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(n))
+    ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
+    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(sym.inputs)))
+    tt = sympy.Symbol("_t", real=True)
+    rename = {**dict(zip(sym.params, ps)), **dict(zip(sym.inputs, us)), sym.t: tt,
+              **dict(zip(sym.states, xs))}
+    atoms: list[sympy.Expr] = []
+    ops: list[str] = []
+    index: dict[tuple[sympy.Expr, str], int] = {}
+    triggers = []
+    for event in sym.events:
+        replace: dict[Any, sympy.Symbol] = {}
+        for rel in sorted(event.trigger.atoms(sympy.core.relational.Relational), key=str):
+            g = sympy.expand(rel.lhs - rel.rhs).xreplace(rename)
+            key = (g, _OPS[type(rel)])
+            if key not in index:
+                index[key] = len(atoms)
+                atoms.append(g)
+                ops.append(key[1])
+            replace[rel] = sympy.Symbol(f"_b{index[key]}")
+        form = event.trigger.xreplace(replace)
+        triggers.append(_boolean_function(form))
+    kinds: list[str] = []
+    slopes: list[sympy.Expr] = []
+    for g in atoms:
+        a = sympy.diff(g, tt)
+        if g.free_symbols & set(xs):
+            kinds.append("root")
+            slopes.append(sympy.Integer(0))
+        elif not g.has(tt):
+            kinds.append("static")
+            slopes.append(sympy.Integer(0))
+        elif not a.has(tt) and not (g - a * tt).has(tt) and not g.has(sympy.Piecewise):
+            kinds.append("time")
+            slopes.append(a)
+        else:
+            kinds.append("root")
+            slopes.append(sympy.Integer(0))
+    state_index = {s: j for j, s in enumerate(model.state_names)}
+    param_index = {p: j for j, p in enumerate(model.param_names)}
+
+    def scalar(name: str, exprs: Sequence[sympy.Expr]) -> ScalarFn:
+        source = _function_source(name, list(exprs), (len(exprs),), xs, ps, us, tt,
+                                  batched=False)
+        namespace: dict[str, Any] = {"numpy": np, "math": math, "scipy": scipy}
+        exec(compile(source, f"<il2sim events {model.name}>", "exec"), namespace)
+        fn: ScalarFn = namespace[name]
+        return fn
+
+    def optional(expr: sympy.Expr | None, name: str) -> ScalarFn | None:
+        return None if expr is None else scalar(name, [expr.xreplace(rename)])
+
+    return CompiledEvents(
+        names=tuple(e.name for e in model.events),
+        atoms=scalar("atoms", atoms),
+        ops=tuple(ops),
+        kinds=tuple(kinds),
+        slopes=scalar("slopes", slopes),
+        triggers=tuple(triggers),
+        targets=tuple(tuple((t in state_index, state_index.get(t, param_index.get(t, -1)))
+                            for t in e.targets) for e in sym.events),
+        values=tuple(scalar("values", [v.xreplace(rename) for v in e.values])
+                     for e in sym.events),
+        delays=tuple(optional(e.delay, "delay") for e in sym.events),
+        priorities=tuple(optional(e.priority, "priority") for e in sym.events),
+        persistent=tuple(e.persistent for e in model.events),
+        initial_value=tuple(e.initial_value for e in model.events),
+        use_trigger_values=tuple(e.use_values_from_trigger_time for e in model.events),
+    )
+
+
+def _boolean_function(form: Any) -> Callable[..., bool]:
+    """``f(truths) -> bool`` for a boolean expression over the atom symbols ``_b<k>``."""
+    text = PythonCodePrinter().doprint(form) if form not in (sympy.true, sympy.false) \
+        else str(bool(form))
+    used = sorted(form.free_symbols, key=lambda b: int(str(b)[2:])) \
+        if hasattr(form, "free_symbols") else []
+    lines = [f"    {b} = _truths[{str(b)[2:]}]" for b in used]
+    namespace: dict[str, Any] = {}
+    exec("def trigger(_truths):\n" + "".join(line + "\n" for line in lines)
+         + f"    return bool({text})", namespace)
+    fn: Callable[..., bool] = namespace["trigger"]
+    return fn

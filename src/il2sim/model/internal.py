@@ -103,7 +103,7 @@ def _build(model: Model) -> InternalForm:
         if log_mask[i]:
             e = _divide_by_exp(e, ys[i])
         rhs_internal.append(e)
-    jac_internal = [sympy.diff(e, y) for e in rhs_internal for y in ys]
+    jac_internal = [_derivative(e, y) for e in rhs_internal for y in ys]
 
     ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
     us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(inputs)))
@@ -113,8 +113,20 @@ def _build(model: Model) -> InternalForm:
     jac = tuple(e.xreplace(rename) for e in jac_internal)
     dfdt: tuple[sympy.Expr, ...] = ()
     if any(e.has(tt) for e in rhs):
-        dfdt = tuple(sympy.diff(e, tt) for e in rhs)
+        dfdt = tuple(_derivative(e, tt) for e in rhs)
     return InternalForm(log_mask, tuple(input_names), tt, ys, ps, us, rhs, jac, dfdt)
+
+
+def _derivative(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
+    """``d expr / dx``, with the derivative of ``floor`` and ``ceiling`` taken as 0 (their
+    value wherever they are differentiable; SymPy leaves them unevaluated)."""
+    d = sympy.diff(expr, x)
+    if d.has(sympy.Derivative):
+        d = d.replace(lambda e: isinstance(e, sympy.Derivative)
+                      and isinstance(e.expr, (sympy.floor, sympy.ceiling)),
+                      lambda e: sympy.Integer(0))
+        d = d.replace(lambda e: isinstance(e, sympy.Subs), lambda e: e.doit())  # chain rule
+    return d
 
 
 def _divide_by_exp(expr: sympy.Expr, y: sympy.Symbol) -> sympy.Expr:

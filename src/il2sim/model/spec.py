@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import sympy
+import sympy.parsing.sympy_parser
 
 __all__ = [
     "DoseRoute",
+    "Event",
     "Input",
     "Model",
     "ModelError",
@@ -41,6 +43,15 @@ ALLOWED_FUNCTIONS: dict[str, object] = {
     "log": sympy.log,
     "sqrt": sympy.sqrt,
     "tanh": sympy.tanh,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "asin": sympy.asin,
+    "acos": sympy.acos,
+    "atan": sympy.atan,
+    "floor": sympy.floor,
+    "ceiling": sympy.ceiling,
+    "factorial": sympy.factorial,
     "Max": sympy.Max,
     "Min": sympy.Min,
     "Abs": sympy.Abs,
@@ -54,6 +65,10 @@ _RESERVED = {"t", *ALLOWED_FUNCTIONS, "Symbol", "Integer", "Float", "Rational", 
 _PARSER_GLOBALS: dict[str, object] = {
     name: getattr(sympy, name) for name in ("Symbol", "Integer", "Float", "Rational", "Function")
 }
+# SymPy's standard transformations without ``x!`` (factorial is written ``factorial(x)``).
+_TRANSFORMATIONS = tuple(
+    t for t in sympy.parsing.sympy_parser.standard_transformations
+    if t is not sympy.parsing.sympy_parser.factorial_notation)
 
 
 class ModelError(ValueError):
@@ -118,7 +133,9 @@ class State:
 
     ``log=True`` integrates ``z = log(x)`` instead of ``x``: the state stays
     positive by construction across dozens of orders of magnitude (cell counts).
-    Its initial value must then be positive.
+    Its initial value must then be positive. Other states start non-negative unless
+    ``signed=True`` (a quantity that may be negative, e.g. an SBML parameter with a
+    rate rule).
     """
 
     name: str
@@ -126,6 +143,7 @@ class State:
     unit: str
     meaning: str
     log: bool = False
+    signed: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self.name, "state")
@@ -139,8 +157,11 @@ class State:
                 f"state {self.name!r}: integrated as log(state), so its initial value must be "
                 f"positive, not {self.initial}"
             )
-        if self.initial < 0:
-            raise ModelError(f"state {self.name!r}: negative initial value {self.initial}")
+        if self.log and self.signed:
+            raise ModelError(f"state {self.name!r}: a log state cannot be signed")
+        if self.initial < 0 and not self.signed:
+            raise ModelError(f"state {self.name!r}: negative initial value {self.initial} "
+                             "(declare signed=True for a quantity that may be negative)")
 
 
 @dataclass(frozen=True)
@@ -209,6 +230,58 @@ class DoseRoute:
         _check_text(self.unit, f"route {self.name!r}", "unit")
 
 
+@dataclass(frozen=True)
+class Event:
+    """A discrete event with SBML semantics (SBML Level 3 Version 2, section 4.12).
+
+    When ``trigger`` turns from false to true (at time ``t_e``), the event is *triggered*;
+    it is *executed* at ``t_e + delay`` (``delay`` evaluated at ``t_e``), setting each
+    target (a state or a parameter) to its expression's value, computed at ``t_e`` when
+    ``use_values_from_trigger_time`` and at execution otherwise. Among events due at one
+    time the one of highest ``priority`` (evaluated then) goes first; after each execution
+    every trigger is evaluated again. A non-``persistent`` event whose trigger turns false
+    before its execution is cancelled. ``initial_value`` is the trigger's value just before
+    t = 0: ``False`` lets a trigger already true at t = 0 fire then.
+
+    Main arguments:
+        name: identifier of the event.
+        trigger: a boolean expression: relations (``<``, ``<=``, ``>``, ``>=``) combined
+            with ``&``, ``|`` and ``~``.
+        assignments: target name -> expression (a mapping, or pairs).
+
+    Other arguments:
+        delay, priority: expressions, or ``None`` (no delay; no priority, executed after
+            the events with one).
+        persistent, initial_value, use_values_from_trigger_time: as above (SBML defaults).
+        meaning: one line.
+    """
+
+    name: str
+    trigger: str
+    assignments: tuple[tuple[str, str], ...]
+    delay: str | None = None
+    priority: str | None = None
+    persistent: bool = True
+    initial_value: bool = True
+    use_values_from_trigger_time: bool = True
+    meaning: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "event")
+        pairs = (tuple(self.assignments.items()) if isinstance(self.assignments, Mapping)
+                 else tuple(tuple(a) for a in self.assignments))
+        if any(len(pair) != 2 for pair in pairs):
+            raise ModelError(f"event {self.name!r}: give assignments as target -> expression")
+        object.__setattr__(self, "assignments", pairs)
+        targets = [target for target, _ in pairs]
+        if len(set(targets)) != len(targets):
+            raise ModelError(f"event {self.name!r}: a target is assigned twice")
+        _check_text(self.trigger, f"event {self.name!r}", "trigger")
+        for flag in ("persistent", "initial_value", "use_values_from_trigger_time"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ModelError(f"event {self.name!r}: {flag} must be True or False")
+
+
 def _unique(kind: str, names: Iterable[str], taken: set[str]) -> None:
     for name in names:
         if name in taken:
@@ -234,6 +307,7 @@ class Model:
         observables: derived outputs.
         routes: dose routes by name.
         notes: departures from the source, assumptions.
+        events: discrete events (:class:`Event`) that set states and parameters.
     """
 
     name: str
@@ -248,10 +322,12 @@ class Model:
     observables: tuple[Observable, ...] = ()
     routes: tuple[DoseRoute, ...] = ()
     notes: str = ""
+    events: tuple[Event, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name, "model")
-        for attr in ("states", "params", "inputs", "intermediates", "observables", "routes"):
+        for attr in ("states", "params", "inputs", "intermediates", "observables", "routes",
+                     "events"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         object.__setattr__(self, "equations", dict(self.equations))
         if not self.citation.strip():
@@ -280,6 +356,13 @@ class Model:
             if route.fraction is not None and route.fraction not in self.param_names:
                 raise ModelError(f"route {route.name!r}: unknown fraction parameter "
                                  f"{route.fraction!r}")
+        event_names: set[str] = set()
+        _unique("event", (e.name for e in self.events), event_names)
+        for event in self.events:
+            for target, _ in event.assignments:
+                if target not in self.state_names and target not in self.param_names:
+                    raise ModelError(f"event {event.name!r}: target {target!r} is neither a "
+                                     "state nor a parameter")
         # Parse everything now so errors surface at construction.
         _ = self.symbolic
 
@@ -346,7 +429,7 @@ class Model:
         )
         return Model(self.name, self.title, self.citation, self.time_unit, self.states, params,
                      self.equations, self.inputs, self.intermediates, self.observables,
-                     self.routes, self.notes)
+                     self.routes, self.notes, self.events)
 
 
 @dataclass(frozen=True)
@@ -360,6 +443,7 @@ class SymbolicForm:
     rhs: tuple[sympy.Expr, ...]
     intermediates: dict[str, sympy.Expr]
     observables: tuple[sympy.Expr, ...]
+    events: tuple[SymbolicEvent, ...] = ()
 
     @staticmethod
     def from_model(model: Model) -> SymbolicForm:
@@ -371,15 +455,27 @@ class SymbolicForm:
         namespace.update({"t": t})
         namespace.update({s.name: s for s in states + params + inputs})
 
-        def parse(text: str, where: str, known: Mapping[str, object]) -> sympy.Expr:
+        def parse(text: str, where: str, known: Mapping[str, object],
+                  boolean: bool = False) -> sympy.Expr:
             if not isinstance(text, str) or not text.strip():
                 raise ModelError(f"{where}: empty expression")
             try:
                 expr = sympy.parse_expr(text, local_dict=dict(known),
-                                      global_dict=dict(_PARSER_GLOBALS), evaluate=True)
+                                      global_dict=dict(_PARSER_GLOBALS), evaluate=True,
+                                      transformations=_TRANSFORMATIONS)
             except Exception as exc:  # SymPy raises many types for bad syntax
                 raise ModelError(f"{where}: cannot parse {text!r}: {exc}") from None
-            if not isinstance(expr, sympy.Expr):
+            if boolean:
+                if isinstance(expr, bool):
+                    expr = sympy.true if expr else sympy.false
+                if not isinstance(expr, sympy.logic.boolalg.Boolean) or \
+                        isinstance(expr, sympy.Symbol):
+                    raise ModelError(f"{where}: {text!r} is not a condition (use <, <=, >, >= "
+                                     "combined with &, |, ~)")
+                if any(isinstance(a, (sympy.Eq, sympy.Ne))
+                       for a in expr.atoms(sympy.core.relational.Relational)):
+                    raise ModelError(f"{where}: {text!r}: write a == b as (a >= b) & (a <= b)")
+            elif not isinstance(expr, sympy.Expr):
                 raise ModelError(f"{where}: {text!r} is not an arithmetic expression")
             unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
             if unknown:
@@ -409,4 +505,30 @@ class SymbolicForm:
             parse(o.expr, f"observable {o.name!r}", inter_ns).xreplace(substitutions)
             for o in model.observables
         )
-        return SymbolicForm(t, states, params, inputs, rhs, intermediates, observables)
+        events = []
+        for event in model.events:
+            where = f"event {event.name!r}"
+            trigger = parse(event.trigger, f"trigger of {where}", inter_ns, boolean=True)
+            events.append(SymbolicEvent(
+                trigger=trigger.xreplace(substitutions),
+                targets=tuple(target for target, _ in event.assignments),
+                values=tuple(parse(text, f"assignment to {target!r} in {where}", inter_ns)
+                             .xreplace(substitutions) for target, text in event.assignments),
+                delay=None if event.delay is None else
+                parse(event.delay, f"delay of {where}", inter_ns).xreplace(substitutions),
+                priority=None if event.priority is None else
+                parse(event.priority, f"priority of {where}", inter_ns).xreplace(substitutions),
+            ))
+        return SymbolicForm(t, states, params, inputs, rhs, intermediates, observables,
+                            tuple(events))
+
+
+@dataclass(frozen=True)
+class SymbolicEvent:
+    """SymPy form of an :class:`Event` (intermediates substituted)."""
+
+    trigger: sympy.logic.boolalg.Boolean
+    targets: tuple[str, ...]
+    values: tuple[sympy.Expr, ...]
+    delay: sympy.Expr | None
+    priority: sympy.Expr | None

@@ -19,13 +19,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
+import json
+import math
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -48,6 +52,7 @@ from il2sim.web.equations import equations_mathml
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import run_scenario
 from il2sim.web.schemas import (
+    AnalysisInfo,
     ComparisonRow,
     Example,
     JobStatus,
@@ -241,6 +246,10 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     def run(run_id: str) -> RunSummary:
         """A run's summary (response rates, survival, toxicity, dosing) and its toxicity table."""
         info = _finished(run_id)
+        analyses = _analyses(run_id)
+        if info.kind == "analysis":
+            return RunSummary(run=info, summary=[], toxicity=[], figures=[], tables=[],
+                              analyses=analyses)
         endpoints, doses = _table(run_id, "endpoints"), _table(run_id, "doses")
         summary = summary_table(endpoints, doses)
         tox = toxicity_table(endpoints)
@@ -250,7 +259,23 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                      for k, v in summary.iloc[:, 0].items()],
             toxicity=[{"toxicity": str(k), **{c: _cell(v) for c, v in row.items()}}
                       for k, row in tox.iterrows()],
-            figures=list(FIGURES), tables=list(TABLES))
+            figures=list(FIGURES), tables=list(TABLES), analyses=analyses)
+
+    @app.get("/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png",
+             tags=["results"], response_class=Response,
+             responses={200: {"content": {"image/png": {}}},
+                        404: {"description": "No such run, analysis or figure"}})
+    def analysis_figure(run_id: str, kind: str, name: str, figure: str) -> Response:
+        """A figure of an analysis stored with the run (Pareto front, tornado plot, ROC...)."""
+        _finished(run_id)
+        try:
+            analysis = store().load_analysis(run_id, kind, name)
+        except StoreError as exc:
+            raise HTTPException(404, str(exc)) from None
+        if figure not in analysis.figures:
+            raise HTTPException(404, f"analysis {kind} {name!r} has no figure {figure!r}; "
+                                f"known: {', '.join(analysis.figures) or 'none'}")
+        return Response(analysis.figures[figure], media_type="image/png")
 
     @app.get("/api/runs/{run_id}/figures/{name}.png", tags=["results"],
              response_class=Response, responses={200: {"content": {"image/png": {}}},
@@ -260,7 +285,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         toxicity, dose_delivery."""
         if name not in FIGURES:
             raise HTTPException(404, f"no figure {name!r}; known: {', '.join(FIGURES)}")
-        _finished(run_id)
+        _trial_run(run_id)
         frames = [_table(run_id, t) for t in ("endpoints", "doses", "observations")]
         try:
             fig = FIGURES[name](*frames)
@@ -281,7 +306,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             raise HTTPException(404, f"no table {name!r}; known: {', '.join(TABLES)}")
         if fmt not in ("csv", "parquet"):
             raise HTTPException(404, f"no format {fmt!r}; known: csv, parquet")
-        _finished(run_id)
+        _trial_run(run_id)
         frame = _table(run_id, name)
         buffer = io.BytesIO()
         if fmt == "csv":
@@ -342,6 +367,26 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             raise HTTPException(404, f"no finished run {run_id!r} in the store")
         return _run_info(row.iloc[0].to_dict())
 
+    def _trial_run(run_id: str) -> RunInfo:
+        info = _finished(run_id)
+        if info.kind != "trial":
+            raise HTTPException(404, f"run {run_id!r} is an analysis record with no patients, "
+                                "not a trial")
+        return info
+
+    def _analyses(run_id: str) -> list[AnalysisInfo]:
+        out = []
+        listed = store().analyses(run_id)
+        for kind, name in zip(listed["kind"], listed["name"], strict=True):
+            analysis = store().load_analysis(run_id, kind, name)
+            base = f"/api/runs/{quote(run_id)}/analyses/{quote(kind)}/{quote(name, safe='')}"
+            out.append(AnalysisInfo(
+                kind=kind, name=name, created=str(analysis.created)[:19],
+                params=_json_safe(analysis.params),
+                tables={label: _records(frame) for label, frame in analysis.tables.items()},
+                figures=[f"{base}/figures/{quote(f, safe='')}.png" for f in analysis.figures]))
+        return out
+
     def _table(run_id: str, name: str) -> pd.DataFrame:
         try:
             frame: pd.DataFrame = store().table(run_id, name)
@@ -355,7 +400,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                                 "(?run=ID&run=ID)")
         out = {}
         for run_id in run_ids:
-            info = _finished(run_id)
+            info = _trial_run(run_id)
             summary = summary_table(_table(run_id, "endpoints"), _table(run_id, "doses"))
             out[_label(info)] = summary.iloc[:, 0]
         return out
@@ -430,9 +475,32 @@ def _trial(content: bytes, filename: str, n_patients: int | None,
 
 
 def _run_info(row: dict[str, Any]) -> RunInfo:
+    try:
+        config = json.loads(str(row.get("config") or "{}"))
+    except json.JSONDecodeError:
+        config = {}
+    kind: Literal["trial", "analysis"] = (
+        "analysis" if isinstance(config, dict) and "analysis" in config else "trial")
     return RunInfo(run_id=str(row["run_id"]), name=str(row["name"]), model=str(row["model"]),
                    seed=int(row["seed"]), n_patients=int(row["n_patients"]),
-                   status=str(row["status"]), created=str(row["created"])[:19])
+                   status=str(row["status"]), created=str(row["created"])[:19], kind=kind)
+
+
+def _json_safe(value: Any) -> Any:
+    """Nested settings as JSON values (non-finite numbers as in :func:`_cell`)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return _cell(value)
+
+
+def _records(frame: pd.DataFrame, limit: int = 200) -> list[dict[str, Any]]:
+    """The first ``limit`` rows as JSON-safe records (index kept as columns)."""
+    head = frame.head(limit)
+    if not isinstance(head.index, pd.RangeIndex):
+        head = head.reset_index()
+    return [{str(k): _cell(v) for k, v in row.items()} for row in head.to_dict("records")]
 
 
 def _label(info: RunInfo) -> str:
@@ -440,14 +508,20 @@ def _label(info: RunInfo) -> str:
 
 
 def _cell(value: object) -> str | float | int | None:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+    """A table cell as JSON: NaN and missing as null, infinities as text."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, (int, float, str)):
+    if isinstance(value, (bool, int, str)):
         return value
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
+    if math.isnan(number):
+        return None
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return int(number) if isinstance(value, np.integer) else number
 
 
 def _png(fig: Figure) -> bytes:

@@ -7,12 +7,13 @@ and are parsed by the same code as the TOML files (:mod:`il2sim.io.config`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "ComparisonRow", "Example", "JobStatus", "LabelCourse", "ModelDetail", "ModelSummary",
+    "AnalysisInfo", "ComparisonRow", "Example", "JobStatus", "LabelCourse", "ModelDetail",
+    "ModelSummary",
     "ParamRow", "PresetInfo", "RegimenChoice", "RunInfo", "RunSummary", "ScenarioRequest",
     "ScenarioResult", "Series", "TrialRequest",
 ]
@@ -170,6 +171,19 @@ class RunInfo(BaseModel):
     n_patients: int
     status: str
     created: str
+    kind: Literal["trial", "analysis"] = Field(
+        description="A virtual trial, or the record of an analysis that belongs to no trial "
+                    "(a regimen search, a scenario's sensitivity).")
+
+
+class AnalysisInfo(BaseModel):
+    kind: str
+    name: str
+    created: str
+    params: dict[str, Any]
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="Each stored table as records (at most the first 200 rows).")
+    figures: list[str] = Field(description="URLs of the stored figures (PNG).")
 
 
 class RunSummary(BaseModel):
@@ -178,6 +192,8 @@ class RunSummary(BaseModel):
     toxicity: list[dict[str, str | float | int | None]]
     figures: list[str]
     tables: list[str]
+    analyses: list[AnalysisInfo] = Field(
+        description="Optimisation, sensitivity and biomarker results stored with the run.")
 
 
 class ComparisonRow(BaseModel):

@@ -411,9 +411,11 @@ async function resultsView() {
   const alertBox = el("div");
   return [el("h1", {}, "Results"),
     table(runs, [
-      { key: "pick", title: "", render: (r) => el("input", { type: "checkbox", name: "pick", value: r.run_id }) },
+      { key: "pick", title: "", render: (r) => r.kind === "trial" ?
+        el("input", { type: "checkbox", name: "pick", value: r.run_id }) : "" },
       { key: "run_id", title: "run", render: (r) => el("a", { href: `#/results/${r.run_id}` }, r.run_id) },
-      { key: "name" }, { key: "model" }, { key: "seed" }, { key: "n_patients", title: "patients" },
+      { key: "name" }, { key: "kind" }, { key: "model" }, { key: "seed" },
+      { key: "n_patients", title: "patients" },
       { key: "created" }], "runs-table"),
     el("div", { class: "actions" }, compare), alertBox];
 }
@@ -421,6 +423,15 @@ async function resultsView() {
 async function runView(runId) {
   const r = await api(`/api/runs/${encodeURIComponent(runId)}`);
   const base = `/api/runs/${encodeURIComponent(runId)}`;
+  const analyses = analysesBlock(r.analyses);
+  if (r.run.kind === "analysis") {
+    return [el("h1", {}, r.run.name),
+      el("p", { class: "muted" }, `analysis record ${r.run.run_id}, model ${r.run.model}, ` +
+        `seed ${r.run.seed}, ${r.run.n_patients} virtual patients per evaluation, ${r.run.created}`),
+      el("div", { class: "actions" },
+        el("a", { href: `${base}/report.html`, target: "_blank", "data-testid": "report-link" }, "HTML report")),
+      analyses];
+  }
   return [el("h1", {}, r.run.name),
     el("p", { class: "muted" }, `run ${r.run.run_id}, model ${r.run.model}, seed ${r.run.seed}, ` +
       `${r.run.n_patients} patients, ${r.run.created}`),
@@ -440,7 +451,22 @@ async function runView(runId) {
       el("img", { src: `${base}/figures/${f}.png`, alt: f.replace("_", " "), loading: "lazy",
         "data-testid": `figure-${f}` }),
       el("figcaption", { class: "muted" }, f.replace("_", " "))))),
+    analyses,
   ];
+}
+
+function analysesBlock(analyses) {
+  if (!analyses.length) return null;
+  return el("section", { "data-testid": "analyses" }, el("h2", {}, "Analyses stored with this run"),
+    analyses.map((a) => el("div", { class: "analysis", "data-testid": "analysis" },
+      el("h3", {}, `${a.kind}: ${a.name}`),
+      el("p", { class: "muted" }, `stored ${a.created}`),
+      el("details", {}, el("summary", {}, "settings"), el("pre", {}, JSON.stringify(a.params, null, 2))),
+      Object.entries(a.tables).map(([name, rows]) => [el("h4", {}, name),
+        rows.length ? table(rows, Object.keys(rows[0]).map((k) => ({ key: k,
+          render: (row) => fmt(row[k]) })), `analysis-table-${name}`) : el("p", { class: "muted" }, "empty")]),
+      el("div", { class: "figures" }, a.figures.map((url) => el("figure", {},
+        el("img", { src: url, alt: `${a.kind} ${a.name}`, loading: "lazy" })))))));
 }
 
 function pct(x) {
