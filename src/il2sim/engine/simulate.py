@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -123,7 +123,8 @@ def simulate(
     states = compiled.to_natural(out.y)
     nt = len(t_out)
     flat_x = states.reshape(size * nt, -1)
-    flat_p = np.repeat(p, nt, axis=0) if out.p is None else out.p.reshape(size * nt, -1)
+    flat_p = (cast(NDArray[np.float64], _RepeatedRows(p, nt)) if out.p is None
+              else out.p.reshape(size * nt, -1))
     flat_u = out.u.reshape(size * nt, -1)
     observables = compiled.observe(np.tile(t_out, size), flat_x, flat_p, flat_u)
     observables = observables.reshape(size, nt, -1)
@@ -138,6 +139,26 @@ def simulate(
         dose_log=_dose_log(actions, out, float(t_out[-1])),
         param_values=out.p,
     )
+
+
+class _RepeatedRows:
+    """``np.repeat(p, nt, axis=0)`` without the copy of every column.
+
+    The generated observable code reads the parameter columns it uses, one at a time
+    (``_p[:, j]``), so only those are repeated: for ``il2_qsp`` a few of ~90 columns. In a
+    profile of a 200-patient W2 batch (label course + 2 years) the full copy took 0.37 s of
+    3.7 s, and 430 MB for 500 patients.
+    """
+
+    def __init__(self, p: NDArray[np.float64], nt: int) -> None:
+        self.p, self.nt = p, nt
+        self.shape = (p.shape[0] * nt, p.shape[1])
+
+    def __getitem__(self, key: tuple[slice, int]) -> NDArray[np.float64]:
+        rows, column = key
+        if rows != slice(None):
+            raise IndexError("only whole columns (_p[:, j]) can be read")
+        return np.repeat(self.p[:, column], self.nt)
 
 
 def _times(times: ArrayLike | None) -> NDArray[np.float64]:
