@@ -10,6 +10,9 @@ every listed variable (amount or concentration as the settings say) is compared 
 suite's rule |expected - simulated| <= absolute + relative * |expected|. A case is
 ``pass``, ``fail`` (wrong numbers), ``refused`` (an ``SbmlError``: the import names a
 construct il2sim cannot represent; not a pass) or ``error`` (the simulation failed).
+Hierarchical (comp) models are flattened by the import. A flux balance case (fbc package,
+results without a time column) is solved by ``il2sim.io.sbml_fbc.flux_balance`` and its
+one row of fluxes and objective value compared by the same rule.
 
 Prints the pass rate overall, on cases whose tags avoid the constructs il2sim refuses by
 design, and per component and test tag; lists every failure and refusal with its reason;
@@ -31,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -41,11 +45,14 @@ BEGIN, END = "<!-- sbml-test-suite results: begin -->", "<!-- sbml-test-suite re
 LEVELS = ("l3v2", "l3v1", "l2v5", "l2v4", "l2v3", "l2v2", "l2v1")
 RTOL, ATOL = 1e-10, 1e-14
 """Integrator tolerances used for every case (far below the suite's)."""
-CASE_TIMEOUT_S = 60
+CASE_TIMEOUT_S = 300
+"""A time budget per case, not a pass criterion: case 00966 fires about 100,000 events and
+takes about 40 s alone, over 60 s on a loaded 2-core machine."""
+Quantity = Literal["value", "amount", "concentration"]
 
 # Constructs il2sim refuses by design (componentTags / testTags of the suite).
 UNSUPPORTED_TAGS = {"CSymbolDelay"}
-UNSUPPORTED_PREFIXES = ("comp", "fbc")
+UNSUPPORTED_PREFIXES: tuple[str, ...] = ()
 
 
 def shared_cases() -> Path:
@@ -136,8 +143,11 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def run_case(case_dir: Path, *, timeout_s: int = CASE_TIMEOUT_S,
              level: str | None = None) -> CaseResult:
     """Import, simulate and check one case of the suite."""
+    import libsbml
+
     from il2sim.engine import SimulationError, simulate
     from il2sim.io.sbml import SbmlError, read_sbml
+    from il2sim.io.sbml_fbc import flux_balance
 
     case = case_dir.name
     component_tags, test_tags = read_tags(case_dir / f"{case}-model.m")
@@ -155,9 +165,17 @@ def run_case(case_dir: Path, *, timeout_s: int = CASE_TIMEOUT_S,
         table = pd.read_csv(case_dir / f"{case}-results.csv", header=None, skiprows=1)
         header = [c.strip() for c in
                   (case_dir / f"{case}-results.csv").read_text().splitlines()[0].split(",")]
-        if header[0].lower() != "time":
-            raise SbmlError(f"not a time course (first column {header[0]!r})",
-                            "not a time course")
+        if header[0].lower() != "time":  # a flux balance case: one row of fluxes
+            fbc = libsbml.readSBMLFromFile(str(path)).getModel()
+            if fbc is None or fbc.getPlugin("fbc") is None:
+                raise SbmlError(f"not a time course (first column {header[0]!r})",
+                                "not a time course")
+            optimum = flux_balance(path)
+            worst = _worst(settings, {name: (np.array([optimum[name]]),
+                                             table.iloc[:, header.index(name)].to_numpy(float))
+                                      for name in settings.variables}, np.zeros(1))
+            result.status, result.reason = ("fail", worst[1]) if worst[0] > 0 else ("pass", "")
+            return result
         # variables by column after the time axis (a variable may be called 'time')
         columns = {name: j for j, name in reversed(list(enumerate(header))) if j > 0}
         imported = read_sbml(path)
@@ -166,19 +184,15 @@ def run_case(case_dir: Path, *, timeout_s: int = CASE_TIMEOUT_S,
             raise SbmlError(f"simulation start {times[0]} < 0 (il2sim starts at 0)", "start")
         sim = simulate(imported.model, None, times=times, rtol=RTOL, atol=ATOL,
                        on_failure="raise")
-        worst: tuple[float, str] = (0.0, "")
+        pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in settings.variables:
-            quantity = ("amount" if name in settings.amount else
+            quantity: Quantity = ("amount" if name in settings.amount else
                         "concentration" if name in settings.concentration else "value")
             if name not in imported.names:
                 raise SbmlError(f"variable {name!r} is not in the imported model", "output")
-            got = imported.trajectory(sim, name, quantity)[0]
-            want = table.iloc[:, columns[name]].to_numpy(dtype=float)
-            excess = _excess(want, got, settings.absolute, settings.relative)
-            k = int(np.argmax(excess))
-            if excess[k] > worst[0]:
-                worst = (float(excess[k]), f"{name} at t={times[k]:g}: expected {want[k]:.6g}, "
-                                           f"got {got[k]:.6g}")
+            pairs[name] = (imported.trajectory(sim, name, quantity)[0],
+                           table.iloc[:, columns[name]].to_numpy(dtype=float))
+        worst = _worst(settings, pairs, times)
         if worst[0] > 0:
             result.status, result.reason = "fail", worst[1]
         else:
@@ -199,6 +213,20 @@ def run_case(case_dir: Path, *, timeout_s: int = CASE_TIMEOUT_S,
             signal.signal(signal.SIGALRM, previous)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _worst(settings: Settings, pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+           times: np.ndarray) -> tuple[float, str]:
+    """The largest excess over the suite's tolerance among ``name -> (got, want)``, and
+    where it is (0 and "" when every point passes)."""
+    worst: tuple[float, str] = (0.0, "")
+    for name, (got, want) in pairs.items():
+        excess = _excess(want, got, settings.absolute, settings.relative)
+        k = int(np.argmax(excess))
+        if excess[k] > worst[0]:
+            worst = (float(excess[k]), f"{name} at t={times[k]:g}: expected {want[k]:.6g}, "
+                                       f"got {got[k]:.6g}")
+    return worst
 
 
 def _excess(want: np.ndarray, got: np.ndarray, absolute: float, relative: float) -> np.ndarray:
@@ -288,7 +316,7 @@ def report(results: Sequence[CaseResult], *, elapsed: float, jobs: int) -> str:
         f"{count['refused']} refused, {count['error']} error.",
         "",
         "Constructs refused by design (tags): " + ", ".join(sorted(UNSUPPORTED_TAGS))
-        + ", and every `comp:` and `fbc:` tag.",
+        + "".join(f", every `{p}:` tag" for p in UNSUPPORTED_PREFIXES) + ".",
         "",
         "### Refusal reasons",
         "",

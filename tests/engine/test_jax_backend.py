@@ -151,8 +151,9 @@ def test_generated_jax_equals_the_compiled_python(name: str) -> None:
 
 @needs_jax
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [m.name for m in list_models()])
+@pytest.mark.parametrize("name", [m.name for m in list_models() if m.name != "il2_qsp"])
 def test_agrees_with_scipy_on_every_library_model_untreated(name: str) -> None:
+    """(``il2_qsp`` is compared under the label course below: one JIT compile, not two.)"""
     model = get_model(name)
     times = np.linspace(0, 100, 101)
     tight = {"rtol": 1e-10, "atol": 1e-12}

@@ -11,13 +11,18 @@
   SBML semantics, or refuses a construct it cannot represent exactly with an
   :class:`SbmlError` naming it; :func:`read_sbml` also returns the SBML id -> il2sim name
   mapping and evaluates SBML quantities (amounts, concentrations) on a result.
+  Hierarchical models (comp package) are flattened by libSBML first.
+- :func:`flux_balance` solves the flux balance problem of an fbc model (a linear program,
+  not a time course; ``import_sbml`` refuses fbc).
 
 See ``docs/sbml-support.md`` for the mapping in both directions, the renaming rule and the
 SBML Test Suite results.
 """
 
 from il2sim.io.sbml_export import export_sbml
+from il2sim.io.sbml_fbc import FluxBalance, flux_balance
 from il2sim.io.sbml_import import SbmlImport, import_sbml, legal_name, read_sbml
 from il2sim.io.sbml_math import SbmlError
 
-__all__ = ["SbmlError", "SbmlImport", "export_sbml", "import_sbml", "legal_name", "read_sbml"]
+__all__ = ["FluxBalance", "SbmlError", "SbmlImport", "export_sbml", "flux_balance", "import_sbml",
+           "legal_name", "read_sbml"]

@@ -35,9 +35,13 @@ names the construct. What each SBML element becomes:
 - parameter with an infinite or NaN value: a constant intermediate; SBML quantities with
   rate rules (and species starting negative): ``signed`` states.
 
+Hierarchical models (the comp package) are flattened by libSBML into one plain model
+first (submodel ids prefixed ``<submodel>__``); one that cannot be flattened (an external
+model file that cannot be read, say) is refused.
+
 Refused (never simulated wrongly): algebraic rules and fast reactions without a unique
 exact solution, ``delay``, ``rateOf`` of an assigned variable, SBML packages other than
-layout/render (comp, fbc, ...), dose events written by il2sim, Level 1. Constraints are
+comp and layout/render (fbc, ...), dose events written by il2sim, Level 1. Constraints are
 ignored (they check a simulation, they do not change it).
 
 Names: an SBML id that is not a legal il2sim name (``t``, ``pi``, ``exp``, ``log``,
@@ -261,6 +265,7 @@ class _Reader:
         self.path = path
         self.label = str(path)
         self.time_note = ""
+        self.flattened = False
 
     def fail(self, message: str, construct: str = "") -> SbmlError:
         return SbmlError(f"{self.label}: {message}", construct)
@@ -281,11 +286,42 @@ class _Reader:
         if doc.getLevel() < 2:
             raise self.fail(f"SBML Level {doc.getLevel()} is not supported (Level 2 or 3 only)",
                             "SBML Level 1")
+        if doc.getPlugin("comp") is not None:
+            doc = self._flatten(doc)
         for i in range(doc.getNumPlugins()):
             package = doc.getPlugin(i).getPackageName()
             if package not in _PACKAGES_OK:
                 raise self.fail(f"SBML package {package!r} is not supported (il2sim reads "
                                 "SBML core models)", f"package {package}")
+        return doc
+
+    def _flatten(self, doc: libsbml.SBMLDocument) -> libsbml.SBMLDocument:
+        """A hierarchical (comp) document as the one plain model it stands for.
+
+        libSBML's ``CompFlatteningConverter`` instantiates every submodel (ids prefixed
+        ``<submodel>__``), applies deletions, replacements and conversion factors, and drops
+        the comp package (SBML Level 3 comp Version 1, Smith et al. 2015,
+        doi:10.1515/jib-2015-268). External model definitions are read relative to the
+        file's folder. Refused when the flattening fails, naming libSBML's first error.
+        """
+        props = libsbml.ConversionProperties()
+        props.addOption("flatten comp", True)
+        props.addOption("basePath", str(self.path.resolve().parent))
+        props.addOption("leave_ports", False)
+        props.addOption("abortIfUnflattenable", "all")  # an unknown package is refused
+        status = doc.convert(props)
+        errors = [doc.getError(i) for i in range(doc.getNumErrors())
+                  if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+        if status != libsbml.LIBSBML_OPERATION_SUCCESS or errors:
+            detail = (" ".join(errors[-1].getMessage().split()) if errors
+                      else libsbml.OperationReturnValue_toString(status))
+            external = any(e.getErrorId() == libsbml.CompUnresolvedReference for e in errors)
+            raise self.fail(f"cannot flatten the hierarchical model (SBML package 'comp'): "
+                            f"{detail}", "comp external model" if external else "package comp")
+        if doc.getModel() is None:
+            raise self.fail("the flattened hierarchical model (SBML package 'comp') has no "
+                            "model", "package comp")
+        self.flattened = True
         return doc
 
     def _refuse_unsupported(self) -> None:
