@@ -22,7 +22,7 @@ include it).
 
 Run (a few minutes with the native backend; the numbers are fixed by ``SEED``)::
 
-    python examples/optimize_rcc.py [out.png] [--db results.duckdb]
+    python examples/optimize_rcc.py [out.png] [--db results.duckdb] [--method de]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 N_PATIENTS = 200        # virtual patients per candidate (the same patients for all)
 N_CANDIDATES = 32       # candidates drawn from the search space (plus the label regimen)
 SEED = 2024
+METHOD = "sobol"        # or "lhs", or "de": differential evolution, N_CANDIDATES its budget
 HORIZON_DAYS = 365.0
 EFFICACY = "orr"
 TOXICITY = "hypotension_g34"
@@ -72,7 +73,8 @@ def main(out: Path, db: Path | None) -> None:
     result = optimise(SPACE, population=population, mortality=mortality,
                       n_patients=N_PATIENTS, seed=SEED, n_candidates=N_CANDIDATES,
                       efficacy=EFFICACY, toxicity=TOXICITY, constraints=CEILINGS, holds=True,
-                      horizon_days=HORIZON_DAYS, backend="native", progress=progress)
+                      horizon_days=HORIZON_DAYS, backend="native", method=METHOD,
+                      progress=progress)
 
     front = result.front[COLUMNS].set_index("name")
     rates = [c for c in front.columns if c != "feasible"]
@@ -123,7 +125,7 @@ def main(out: Path, db: Path | None) -> None:
                                                "n_patients": N_PATIENTS,
                                                "n_candidates": N_CANDIDATES,
                                                "horizon_days": HORIZON_DAYS, "holds": True,
-                                               "indication": "rcc"})
+                                               "indication": "rcc", "method": METHOD})
         print(f"Stored in {db} as run {run_id}.")
     print(f"{time.perf_counter() - start:.0f} s in all.")
 
@@ -132,5 +134,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=Path("optimize_rcc.png"))
     parser.add_argument("--db", type=Path, help="store the search in this DuckDB file")
+    parser.add_argument("--method", choices=("sobol", "lhs", "de"), default=METHOD,
+                        help="search method (de: differential evolution)")
     args = parser.parse_args()
+    METHOD = args.method
     main(args.out, args.db)

@@ -4,6 +4,7 @@ stored with a run in DuckDB, and the report that renders them."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
+from rich.progress import Progress
 
+from il2sim import cli as cli_module
 from il2sim.cli import cli
 from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
@@ -67,6 +71,19 @@ def articles(html_file: Path) -> list[dict[str, object]]:
     return parser.articles
 
 
+@pytest.fixture
+def bars(monkeypatch: pytest.MonkeyPatch) -> list[Progress]:
+    """The progress bars the commands create, drawn to a string as on a terminal."""
+    made: list[Progress] = []
+
+    def progress() -> Progress:
+        made.append(Progress(console=Console(file=io.StringIO(), force_terminal=True)))
+        return made[-1]
+
+    monkeypatch.setattr(cli_module, "_progress", progress)
+    return made
+
+
 @pytest.fixture(scope="module")
 def trial_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A stored 8-patient trial (one course, 150 days)."""
@@ -83,7 +100,8 @@ def trial_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 # --------------------------------------------------------------------------- sensitivity
 
 
-def test_sobol_of_a_bolus_auc_names_clearance_and_volume(tmp_path: Path) -> None:
+def test_sobol_of_a_bolus_auc_names_clearance_and_volume(tmp_path: Path,
+                                                         bars: list[Progress]) -> None:
     db = tmp_path / "s.duckdb"
     r = invoke("sensitivity", BOLUS, "--param", "k10=0.03:0.06", "--param", "V1=2:3.5",
                "--param", "k12=0.0069:0.0073", "--output", "C_plasma", "--reduce", "auc",
@@ -95,6 +113,8 @@ def test_sobol_of_a_bolus_auc_names_clearance_and_volume(tmp_path: Path) -> None
     assert table.loc["k12", "ST"] < 0.02
     assert list(tmp_path.glob("*.png"))
     assert "convergence: N = 32 -> 64" in r.output
+    (task,) = bars[0].tasks      # one design of N (d + 2) rows serves both estimates
+    assert task.total == task.completed == 64 * (3 + 2)
     with ResultStore(db, read_only=True) as store:
         runs = store.runs()
         assert len(runs) == 1 and json.loads(runs["config"][0])["analysis"] == "sensitivity"
@@ -110,7 +130,8 @@ def test_sobol_of_a_bolus_auc_names_clearance_and_volume(tmp_path: Path) -> None
 
 
 def test_morris_of_a_covariate_attached_to_a_run_and_errors(tmp_path: Path,
-                                                            trial_db: tuple[Path, str]) -> None:
+                                                            trial_db: tuple[Path, str],
+                                                            bars: list[Progress]) -> None:
     db, run_id = trial_db
     r = invoke("sensitivity", BOLUS, "--param", "k10=0.03:0.06", "--param", "bsa=1.4:2.2",
                "--output", "C_plasma", "--method", "morris", "--n", "8", "--out",
@@ -118,6 +139,8 @@ def test_morris_of_a_covariate_attached_to_a_run_and_errors(tmp_path: Path,
     assert r.exit_code == 0, r.output
     table = pd.read_csv(next(tmp_path.glob("*.csv")), index_col=0)
     assert table.loc["bsa", "mu_star"] > 0   # a per-m**2 dose: the peak grows with BSA
+    (task,) = bars[0].tasks
+    assert task.total == task.completed == 8 * (2 + 1)
     with ResultStore(db, read_only=True) as store:
         assert "morris of max(C_plasma), pk_konrad_bolus" in set(store.analyses(run_id)["name"])
     bad = invoke("sensitivity", BOLUS, "--param", "k10=0.06", "--output", "C_plasma")
@@ -135,7 +158,7 @@ def test_morris_of_a_covariate_attached_to_a_run_and_errors(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_biomarkers_of_a_stored_trial(tmp_path: Path) -> None:
+def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress]) -> None:
     pop = Population(params={"ant": LogNormal(2.5, 1.0)}, covariates=standard_covariates("rcc"))
     spec = TrialSpec("biomarkers", n_patients=60, seed=4, population=pop, horizon_days=200.0,
                      max_courses=1, backend="native", chunk_size=30)
@@ -148,6 +171,10 @@ def test_biomarkers_of_a_stored_trial(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "AUC" in r.output and "ant" in r.output  # antigenicity drives response
     assert "baseline against on-treatment" in r.output
+    # fits: 5 folds x (5 repeats + 200 permutations), for the baseline analysis and for
+    # each of the two compared feature sets
+    (task,) = bars[-1].tasks
+    assert task.total == task.completed == 3 * 5 * (5 + 200)
     assert (tmp_path / f"{run_id}_roc.png").exists()
     with ResultStore(db, read_only=True) as store:
         (name,) = store.analyses(run_id)["name"]
@@ -235,6 +262,25 @@ def test_optimize_routes_partner_holds_and_ceilings(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown metric 'nausea'" in bad.stderr
     both = invoke("optimize", "--run", "x", "--no-store")
     assert both.exit_code == 2 and "cannot go with --no-store" in both.stderr
+
+
+def test_optimize_by_differential_evolution(tmp_path: Path, bars: list[Progress]) -> None:
+    db = tmp_path / "o.duckdb"
+    r = invoke("optimize", "--method", "de", "--patients", "20", "--candidates", "3",
+               "--seed", "3", "--horizon-days", "120", "--max", "hypotension_g34=0.3",
+               "--out", str(tmp_path), "--db", str(db))
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(tmp_path / "optimize_rcc.csv")
+    assert table["is_label"].sum() == 1 and len(table) == 4       # the budget plus the label
+    assert list(table["feasible"]) == list(table["hypotension_g34"] <= 0.3)
+    (task,) = bars[0].tasks
+    assert task.total == task.completed == 4
+    with ResultStore(db, read_only=True) as store:
+        (run_id,) = store.runs()["run_id"]
+        stored = store.load_analysis(run_id, "optimize", "optimize rcc")
+    assert stored.params["method"] == "de" and stored.params["evaluated"] == 4
+    bad = invoke("optimize", "--method", "de", "--refine", "1", "--no-store")
+    assert bad.exit_code == 2 and "--refine: is for --method sobol or lhs" in bad.stderr
 
 
 @pytest.mark.slow

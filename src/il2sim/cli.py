@@ -591,7 +591,13 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     problem = Problem(tuple(n for n, _, _ in parsed), tuple((lo, hi) for _, lo, hi in parsed))
     moved: pd.DataFrame | None = None
     progress = _progress()
-    progress.add_task(f"{method}: {scenario_file.stem}", total=None)
+    d = problem.num_vars
+    task = progress.add_task(f"{method}: {scenario_file.stem}",
+                             total=n_base * (d + 2 if method == "sobol" else d + 1))
+
+    def advance(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
     try:
         func: Func
         if is_trial:
@@ -612,13 +618,15 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
             what = f"{reducer}({output_name})"
         with progress:
             if method == "sobol" and convergence:
-                moved = sobol_convergence(func, problem, (n_base // 2, n_base), seed=seed)
+                moved = sobol_convergence(func, problem, (n_base // 2, n_base), seed=seed,
+                                          progress=advance)
                 frame = moved[moved["n"] == n_base].set_index("input").drop(columns="n")
                 frame.attrs.update(n=n_base, method="sobol")
             elif method == "sobol":
-                frame = sobol(func, problem, n=n_base, seed=seed)
+                frame = sobol(func, problem, n=n_base, seed=seed, progress=advance)
             else:
-                frame = morris(func, problem, trajectories=n_base, seed=seed)
+                frame = morris(func, problem, trajectories=n_base, seed=seed,
+                               progress=advance)
     except (SensitivityError, ValueError) as exc:
         raise ConfigError(str(scenario_file), None, str(exc)) from None
     index = "ST" if method == "sobol" else "mu_star"
@@ -674,6 +682,8 @@ def _convergence_change(long: pd.DataFrame, n: int) -> pd.DataFrame:
 def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tuple[str, ...],
                        seed: int, out_dir: Path, no_store: bool) -> None:
     """Which baseline features predict response in a stored trial (cross-validated AUC)."""
+    from collections.abc import Callable
+
     from il2sim.analysis.biomarkers import (
         biomarker_analysis,
         compare_feature_sets,
@@ -690,19 +700,29 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
     drop = [c for c in ("run_id", "initial_T", "initial_T_r", "baseline_sod_mm") if c in patients]
     model: Any = "forest" if classifier == "forest" else "logistic"
     progress = _progress()
-    progress.add_task(f"biomarkers: {run_id}", total=None)
+    # classifier fits: the baseline analysis, then both feature sets of the comparison
+    analyses = 3 if on_treatment else 1
+    task = progress.add_task(f"biomarkers: {run_id}", total=None)
+
+    def advance(first: int) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:  # total: fits of the call's analyses
+            each = total // (1 if first == 0 else 2)
+            progress.update(task, completed=first * each + done, total=analyses * each)
+        return update
+
     comparison = None
     try:
         features, response = trial_features(patients.drop(columns=drop), endpoints)
         with progress:
-            result = biomarker_analysis(features, response, seed=seed, model=model)
+            result = biomarker_analysis(features, response, seed=seed, model=model,
+                                        progress=advance(0))
             if on_treatment:
                 both, _ = trial_features(patients.drop(columns=drop), endpoints,
                                          baseline=list(features.columns),
                                          on_treatment=list(on_treatment))
                 comparison = compare_feature_sets(
                     {"baseline": features, "baseline + on-treatment": both}, response,
-                    seed=seed, model=model)
+                    seed=seed, model=model, progress=advance(1))
     except ValueError as exc:
         raise ConfigError(str(db), run_id, str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -759,7 +779,12 @@ def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> Non
               show_default=True, help="Calibrated virtual population.")
 @click.option("--patients", type=click.IntRange(min=10), default=100, show_default=True)
 @click.option("--candidates", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Regimens drawn from the search space (the label regimen is added).")
+              help="Regimens drawn from the search space (the label regimen is added); with "
+                   "--method de, the most regimens simulated.")
+@click.option("--method", type=click.Choice(["sobol", "lhs", "de"]), default="sobol",
+              show_default=True,
+              help="Search: scrambled Sobol' points, a Latin hypercube, or differential "
+                   "evolution (SciPy) under the ceilings.")
 @click.option("--route", "routes", type=click.Choice(["iv", "iv_bolus", "sc", "it"]),
               multiple=True, help="Routes searched (repeat) [default: iv].")
 @click.option("--ifn", "ifn_miu", type=click.FloatRange(0, 50), multiple=True,
@@ -785,7 +810,8 @@ def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> Non
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True)
 @_store_options
-def optimize_command(indication: str, patients: int, candidates: int, routes: tuple[str, ...],
+def optimize_command(indication: str, patients: int, candidates: int, method: str,
+                     routes: tuple[str, ...],
                      ifn_miu: tuple[float, ...], holds: bool, efficacy: str, toxicity: str,
                      max_hypotension: float | None, ceilings: tuple[str, ...],
                      horizon_days: float, refine: int, seed: int, out_dir: Path, db: Path,
@@ -798,18 +824,22 @@ def optimize_command(indication: str, patients: int, candidates: int, routes: tu
     if max_hypotension is not None or not constraints:
         constraints["hypotension"] = 0.6 if max_hypotension is None else max_hypotension
     _analysis_store(db, run_id, no_store)
+    if method == "de" and refine:
+        raise ConfigError("<command line>", "--refine", "is for --method sobol or lhs; "
+                          "differential evolution spends the whole --candidates budget itself")
     try:
         space = SearchSpace(routes=routes or ("iv",), ifn_miu=ifn_miu or (0.0,))
     except ValueError as exc:
         raise ConfigError("<command line>", None, str(exc)) from None
     progress = _progress()
-    task = progress.add_task("regimens", total=(refine + 1) * candidates + 1)
+    task = progress.add_task(f"regimens ({method})", total=(refine + 1) * candidates + 1)
     try:
         with progress:
             result = optimise(space, population=calibrated_population(indication),
                               n_patients=patients, seed=seed, n_candidates=candidates,
                               efficacy=efficacy, toxicity=toxicity, constraints=constraints,
                               holds=holds, horizon_days=horizon_days, refine=refine,
+                              method=method,
                               mortality=calibrated_mortality(indication),
                               progress=lambda done, total, c: progress.update(
                                   task, completed=done, total=total))
@@ -843,7 +873,8 @@ def optimize_command(indication: str, patients: int, candidates: int, routes: tu
 
         params = {"indication": indication, "n_patients": patients, "seed": seed,
                   "n_candidates": candidates, "space": space.as_dict(), "holds": holds,
-                  "horizon_days": horizon_days, "refine": refine}
+                  "horizon_days": horizon_days, "refine": refine, "method": method,
+                  "evaluated": len(result.table)}
         with ResultStore(db) as store:
             stored = save_optimisation(store, result, name=f"optimize {indication}",
                                        params=params, run_id=run_id)

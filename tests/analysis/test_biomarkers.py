@@ -186,3 +186,35 @@ def test_plots_write_pngs(found: BiomarkerResult, tmp_path: Path) -> None:
     roc = found.roc()
     assert roc["tpr"].iloc[0] == 0 and roc["tpr"].iloc[-1] == 1
     assert roc["tpr"].is_monotonic_increasing
+
+
+def test_progress_counts_every_classifier_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callback's total is the number of fits made: folds x (repeats + permutations),
+    times the number of feature sets compared."""
+    from il2sim.analysis import biomarkers
+
+    fits = [0]
+    real = biomarkers._fit_predict
+
+    def counting(*args: object) -> object:
+        fits[0] += 1
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(biomarkers, "_fit_predict", counting)
+    x = population(n=120)
+    y = planted(x)
+    settings = {"folds": 4, "repeats": 2, "n_boot": 50, "n_permutations": 5, "seed": 1}
+    calls: list[tuple[int, int]] = []
+    shown = biomarker_analysis(x, y, progress=lambda d, t: calls.append((d, t)),
+                               **settings)  # type: ignore[arg-type]
+    assert fits[0] == 4 * (2 + 5) == len(calls)
+    assert calls == [(k, fits[0]) for k in range(1, fits[0] + 1)]
+    quiet = biomarker_analysis(x, y, **settings)  # type: ignore[arg-type]
+    assert (shown.auc, shown.p_value) == (quiet.auc, quiet.p_value)
+    fits[0] = 0
+    calls.clear()
+    compare_feature_sets({"noise": x.drop(columns="x1"), "with x1": x}, y,
+                         progress=lambda d, t: calls.append((d, t)), folds=3, repeats=2,
+                         n_boot=50, n_permutations=1, seed=2)
+    assert fits[0] == 2 * 3 * (2 + 1)
+    assert calls == [(k, fits[0]) for k in range(1, fits[0] + 1)]

@@ -362,3 +362,120 @@ def test_refinement_zooms_in_on_the_best(population, mortality) -> None:  # type
         assert alone[m] == late[m]
     with pytest.raises(ValueError, match="refine"):
         optimise(SearchSpace(), n_candidates=2, refine=-1, **args)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- differential evolution
+
+
+SYNTHETIC_SPACE = SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 3.0, 9.0),
+                              infusion_min=(15.0, 15.0))
+SYNTHETIC_BEST = 0.5 + 0.3 * 4.0 / 7.0 + 0.05
+
+
+def synthetic(c: Candidate) -> dict[str, float]:
+    """A known objective: ORR rises with the dose, peaks at q8h x12 and with 3 MIU of
+    interferon; hypotension is dose / 1e6. Under a 0.6 ceiling the optimum is 600k IU/kg
+    q8h x12 + IFN 3 MIU (either route), ORR = 0.5 + 0.3 * 4/7 + 0.05."""
+    orr = (0.5 + 0.3 * (c.dose_iu_per_kg - 2e5) / 7e5 - 0.02 * (c.interval_h - 8.0) ** 2
+           - 0.01 * (c.doses_per_cycle - 12) ** 2 + 0.05 * (c.ifn_miu == 3.0))
+    tox = c.dose_iu_per_kg / 1e6
+    return {"orr": orr, "hypotension": tox, "orr_hi": orr + 0.01, "hypotension_hi": tox + 0.05}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_differential_evolution_finds_a_known_optimum(seed: int) -> None:
+    calls: list[tuple[int, int]] = []
+    result = optimise(SYNTHETIC_SPACE, seed=seed, n_candidates=400, method="de",
+                      max_toxicity=0.6, evaluator=synthetic,
+                      progress=lambda done, total, c: calls.append((done, total)))
+    assert result.method == "de" and result.best is not None
+    best = result.best
+    assert (best.dose_iu_per_kg, best.interval_h, best.doses_per_cycle, best.ifn_miu) == (
+        600000.0, 8.0, 12, 3.0)
+    assert synthetic(best)["orr"] == pytest.approx(SYNTHETIC_BEST, abs=1e-12)
+    t = result.table
+    assert len(t) <= 400 + 1 and t["is_label"].sum() == 1          # the budget, plus the label
+    assert not t["name"].duplicated().any()
+    assert calls[-1] == (len(t), len(t))                         # the bar ends complete
+    assert sorted({d for d, _ in calls}) == list(range(1, len(t) + 1))
+    assert list(t["feasible"]) == list(t["hypotension"] <= 0.6)
+    assert t["round"].max() > 0 and (t.loc[~t["is_label"], "u"].notna()).all()
+    # the label is placed: on the front or dominated by what the front records
+    assert bool(result.label["pareto"]) == result.dominating_label.empty
+
+
+def test_differential_evolution_beats_the_quasi_random_search_at_equal_budget() -> None:
+    """On the synthetic objective DE's best is at least Sobol's for each seed, and better on
+    average (budget 150)."""
+    de, qr = [], []
+    for seed in range(5):
+        for method, out in (("de", de), ("sobol", qr)):
+            r = optimise(SYNTHETIC_SPACE, seed=seed, n_candidates=150, method=method,
+                         max_toxicity=0.6, evaluator=synthetic)
+            assert r.best is not None
+            out.append(synthetic(r.best)["orr"])
+    assert np.mean(de) > np.mean(qr)
+
+
+def test_differential_evolution_is_reproducible_and_respects_ceilings() -> None:
+    args = {"seed": 7, "n_candidates": 60, "method": "de", "evaluator": synthetic,
+            "constraints": {"hypotension": 0.45}, "conservative": True}
+    a, b = optimise(SYNTHETIC_SPACE, **args), optimise(SYNTHETIC_SPACE, **args)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(a.table.drop(columns="candidate"),
+                                  b.table.drop(columns="candidate"))
+    assert a.best == b.best and a.best is not None
+    # conservative: the upper limit (tox + 0.05) within 0.45, i.e. at most 400k IU/kg
+    assert a.best.dose_iu_per_kg <= 400000.0
+    assert list(a.table["feasible"]) == list(a.table["hypotension_hi"] <= 0.45)
+    assert a.table.loc[a.table["candidate"] == a.best, "feasible"].iloc[0]
+    other = optimise(SYNTHETIC_SPACE, **{**args, "seed": 8})  # type: ignore[arg-type]
+    assert list(other.table["name"]) != list(a.table["name"])
+
+
+def test_differential_evolution_without_a_feasible_candidate_returns_none() -> None:
+    result = optimise(SYNTHETIC_SPACE, seed=1, n_candidates=30, method="de",
+                      max_toxicity=0.1, evaluator=synthetic)      # every dose >= 200k: 0.2
+    assert result.best is None and not result.table["feasible"].any()
+    assert len(result.table) == 31                              # the whole budget was spent
+
+
+def test_search_space_grid_and_single_candidate() -> None:
+    assert SearchSpace().grid() == (None, 7, 10, None, 1, 1)
+    assert SYNTHETIC_SPACE.grid() == (None, 7, 10, 1, 2, 3)
+    assert SearchSpace(routes=("sc",), interval_h=(6.5, 6.9)).grid() == (None, None, 10, 1,
+                                                                           1, 1)
+    one = SearchSpace(dose_iu_per_kg=(3e5, 3e5), interval_h=(8, 8), doses_per_cycle=(10, 10),
+                      routes=("sc",))
+    assert one.grid() == (1, 1, 1, 1, 1, 1)
+    result = optimise(one, seed=1, n_candidates=5, method="de", evaluator=synthetic)
+    assert list(result.table["name"]) == [LABEL.name, "300k IU/kg SC q8h x10"]
+
+
+def test_optimise_rejects_bad_search_settings(population) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="method must be one of sobol, lhs, de"):
+        optimise(SearchSpace(), seed=1, n_candidates=2, method="grid", evaluator=synthetic)
+    with pytest.raises(ValueError, match="refine is for the quasi-random searches"):
+        optimise(SearchSpace(), seed=1, n_candidates=2, method="de", refine=1,
+                 evaluator=synthetic)
+    with pytest.raises(ValueError, match="give population and n_patients"):
+        optimise(SearchSpace(), seed=1, n_candidates=2, population=population)
+
+
+@pytest.mark.slow
+def test_differential_evolution_on_virtual_patients(population,  # type: ignore[no-untyped-def]
+                                                    mortality) -> None:
+    """A small real search: the ceilings hold, every row is the candidate's evaluation on
+    the same patients (common random numbers), the label is placed."""
+    args = {"population": population, "mortality": mortality, "n_patients": 20, "seed": 4,
+            "horizon_days": 120.0, "n_boot": 20}
+    result = optimise(SearchSpace(routes=("iv", "sc")), n_candidates=3, method="de",
+                      constraints={"hypotension_g34": 0.3}, **args)  # type: ignore[arg-type]
+    t = result.table
+    assert len(t) == 4 and t["is_label"].sum() == 1
+    assert list(t["feasible"]) == list(t["hypotension_g34"] <= 0.3)
+    if result.best is not None:
+        assert t.loc[t["candidate"] == result.best, "feasible"].iloc[0]
+    late = t[~t["is_label"]].iloc[-1]
+    alone = evaluate([late["candidate"]], **args).iloc[0]  # type: ignore[arg-type]
+    for m in ("orr_n", "hypotension_g34_n", "trd_n", "orr_se"):
+        assert alone[m] == late[m]

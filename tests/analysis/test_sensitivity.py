@@ -261,3 +261,75 @@ def test_trial_outputs_of_parameters_and_covariates() -> None:
         trial_output(spec, "orr", params_names=("ant",))
     with pytest.raises(ValueError, match="unknown inputs"):
         trial_output(spec, "sbp_min", params_names=("nope",))
+
+
+# ------------------------------------------------------------------ progress
+
+
+def test_progress_totals_are_the_rows_evaluated() -> None:
+    """The callback's total is the number of rows the function is given: n (d + 2) for
+    Sobol', r (d + 1) for Morris, the largest design for the convergence run."""
+    rows: list[int] = []
+
+    def counted(x: np.ndarray) -> np.ndarray:
+        rows.append(len(x))
+        return ishigami(x)
+
+    for run, expected in (
+            (lambda p: sobol(counted, ISHIGAMI, n=64, seed=1, progress=p), 64 * 5),
+            (lambda p: sobol(counted, ISHIGAMI, n=16, seed=1, calc_second_order=True,
+                             progress=p), 16 * 8),
+            (lambda p: morris(counted, ISHIGAMI, trajectories=6, seed=1, progress=p), 6 * 4),
+            (lambda p: sobol_convergence(counted, ISHIGAMI, (16, 32, 64), seed=1,
+                                         progress=p), 64 * 5)):
+        rows.clear()
+        calls: list[tuple[int, int]] = []
+
+        def record(done: int, total: int, calls: list[tuple[int, int]] = calls) -> None:
+            calls.append((done, total))
+
+        run(record)
+        assert sum(rows) == expected
+        assert calls[0] == (0, expected) and calls[-1] == (expected, expected)
+    quiet = sobol(ishigami, ISHIGAMI, n=64, seed=1)
+    shown = sobol(ishigami, ISHIGAMI, n=64, seed=1, progress=lambda done, total: None)
+    pd.testing.assert_frame_equal(quiet, shown)
+
+
+def test_model_output_reports_progress_as_the_batch_advances(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are simulated MODEL_BATCH at a time, each batch reporting as it goes; the
+    batching does not change the outputs (rows are independent patients)."""
+    from il2sim.analysis import sensitivity
+
+    func = model_output("aldesleukin_pk", BOLUS, "C_plasma", "auc",
+                        params_names=["k10", "V1"], times=DAY_MIN[::10])
+    problem = Problem(("k10", "V1"), ((0.03, 0.06), (2.0, 3.5)))
+    whole = sobol_convergence(func, problem, (8, 16), seed=3)
+    monkeypatch.setattr(sensitivity, "MODEL_BATCH", 10)
+    calls: list[tuple[int, int]] = []
+    frame = sobol_convergence(func, problem, (8, 16), seed=3,
+                              progress=lambda done, total: calls.append((done, total)))
+    assert {total for _, total in calls} == {16 * 4}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == 64
+    assert {10, 20, 30, 40, 50, 60} <= set(done)
+    pd.testing.assert_frame_equal(frame, whole)
+
+
+def test_trial_output_in_batches_equals_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are simulated TRIAL_BATCH at a time with their own row numbers (and so their
+    own random streams): the batching does not change the outputs."""
+    from il2sim.analysis import sensitivity, trial_output
+    from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
+
+    spec = TrialSpec("batches", n_patients=4, seed=5, population=calibrated_population("rcc"),
+                     mortality=calibrated_mortality("rcc"), horizon_days=70.0, max_courses=1,
+                     backend="native", chunk_size=4)
+    x = np.array([[1.0], [3.0], [6.0], [9.0], [12.0]])
+    func = trial_output(spec, "best_change_pct", params_names=("ant",), max_failed=0.9)
+    whole = func(x)
+    monkeypatch.setattr(sensitivity, "TRIAL_BATCH", 2)
+    done: list[int] = []
+    np.testing.assert_array_equal(func(x, progress=done.append), whole)
+    assert done == [2, 4, 5]

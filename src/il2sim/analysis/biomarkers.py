@@ -37,7 +37,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 ModelKind = Literal["logistic", "forest"]
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` with classifier fits done and due."""
 PathLike = str | Path
 
 #: RECIST best overall responses counted as response (objective response).
@@ -319,7 +321,8 @@ def _bootstrap(predictions: np.ndarray, y: np.ndarray, n_boot: int,
 def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
                        model: ModelKind = "logistic", folds: int = 5, repeats: int = 5,
                        seed: int = 0, n_boot: int = 2000, n_permutations: int = 200,
-                       n_jobs: int | None = None) -> BiomarkerResult:
+                       n_jobs: int | None = None,
+                       progress: Progress | None = None) -> BiomarkerResult:
     """Cross-validated ROC AUC, its bootstrap interval, a permutation test and importances.
 
     Main arguments:
@@ -339,6 +342,9 @@ def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
             first repeat's folds with the splits held fixed (0 skips the test; p < 0.01 needs
             at least 100). Costly for the forest.
         n_jobs: parallel jobs for the forest.
+        progress: called as ``progress(done, total)`` after each classifier fit, ``total =
+            folds * (repeats + n_permutations)`` (the cross-validation, then the
+            permutation test).
 
     Returns:
         a :class:`BiomarkerResult`.
@@ -367,12 +373,20 @@ def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
     clf = _classifier(model, model_seed, n_jobs)
 
     per_fit: list[pd.Series] = []
+    total = folds * (repeats + n_permutations)
+    fits = [0]
+
+    def tick(*_: Any) -> None:
+        fits[0] += 1
+        if progress is not None:
+            progress(fits[0], total)
 
     def collect(fitted: Any, fold: _Fold) -> None:
         if model == "logistic":
             per_fit.append(pd.Series(fitted.coef_[0], index=fold.names))
         else:
             per_fit.append(_permutation_importance(fitted, fold, y, 3, importance_rng))
+        tick()
 
     splits = [_folds(x, y, folds, s) for s in split_seeds]
     predictions = np.vstack([_oof(clf, f, y, collect) for f in splits])
@@ -385,7 +399,7 @@ def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
     null = np.empty(n_permutations)
     for i in range(n_permutations):
         y_perm = perm_rng.permutation(y)
-        null[i] = float(_auc(_oof(clf, splits[0], y_perm), y_perm))
+        null[i] = float(_auc(_oof(clf, splits[0], y_perm, tick), y_perm))
     p_value = (float((1 + np.sum(null >= repeat_aucs[0])) / (1 + n_permutations))
                if n_permutations else float("nan"))
 
@@ -407,8 +421,8 @@ def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
 
 
 
-def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series,
-                         **options: Any) -> pd.DataFrame:
+def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series, *,
+                         progress: Progress | None = None, **options: Any) -> pd.DataFrame:
     """Cross-validated AUC of each feature set, with paired differences from the first.
 
     All sets are analysed with the same seed, hence the same cross-validation splits and the
@@ -421,6 +435,8 @@ def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series,
         response: boolean responder status.
 
     Other arguments:
+        progress: called as ``progress(done, total)`` after each classifier fit, over all
+            sets: ``total = len(sets) * folds * (repeats + n_permutations)``.
         options: passed to :func:`biomarker_analysis` (``model``, ``folds``, ``seed``, ...).
 
     Returns:
@@ -433,8 +449,10 @@ def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series,
     """
     if not sets:
         raise ValueError("no feature sets to compare")
-    results = {name: biomarker_analysis(frame, response, **options)
-               for name, frame in sets.items()}
+    results = {}
+    for k, (name, frame) in enumerate(sets.items()):
+        shifted = None if progress is None else _shifted(progress, k, len(sets))
+        results[name] = biomarker_analysis(frame, response, progress=shifted, **options)
     ref = next(iter(results.values()))
     rows = []
     for name, r in results.items():
@@ -448,6 +466,11 @@ def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series,
             "delta_auc": r.auc - ref.auc, "delta_low": d_low, "delta_high": d_high,
         })
     return pd.DataFrame(rows).set_index("set")
+
+
+def _shifted(progress: Progress, k: int, n: int) -> Progress:
+    """Progress of the ``k``-th of ``n`` equal analyses as progress of all of them."""
+    return lambda done, total: progress(k * total + done, n * total)
 
 
 def trial_features(patients: pd.DataFrame, endpoints: pd.DataFrame, *,

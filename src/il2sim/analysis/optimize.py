@@ -10,9 +10,11 @@ sample, and the per-patient random streams of scans and deaths seeded by ``(seed
 patient)``), so differences between candidates are differences of the regimen, not of the
 sample. :func:`pareto_front` marks the non-dominated candidates (maximise efficacy,
 minimise toxicity) and :func:`optimise` searches a :class:`SearchSpace` with a scrambled
-Sobol' sequence or a Latin hypercube (SciPy's ``qmc``), always including the label regimen
-so it is placed on (or off) the front, and picks the best candidate under ceilings on any
-toxicity metrics.
+Sobol' sequence or a Latin hypercube (SciPy's ``qmc``), or by differential evolution
+(``scipy.optimize.differential_evolution`` with the toxicity ceilings as constraints;
+Storn & Price, J Glob Optim 11:341, 1997), always including the label regimen so it is
+placed on (or off) the front, keeping every evaluated candidate for the front, and picks
+the best candidate under ceilings on any toxicity metrics.
 
 Protocol: by default every scheduled dose is given (``holds=False``: the intrinsic
 therapeutic index of the schedule). With ``holds=True`` the label's withhold and
@@ -60,6 +62,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+from scipy.optimize import NonlinearConstraint, OptimizeResult, differential_evolution
 from scipy.stats import qmc
 
 from il2sim.dosing.doses import Bolus, Depot, Infusion, Intratumoral
@@ -73,7 +76,7 @@ from il2sim.trial.protocol import LabelProtocol
 from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson
 
-__all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "TOXICITY", "Candidate",
+__all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "SEARCH_METHODS", "TOXICITY", "Candidate",
            "OptimisationResult", "SearchSpace", "evaluate", "km_median", "optimise",
            "pareto_front", "plot_pareto"]
 
@@ -108,6 +111,11 @@ METRICS = ("orr", "cr", "hypotension", "hypotension_g34", "trd", "held", "dor_me
 
 Progress = Callable[[int, int, "Candidate"], None]
 """Called as ``progress(done, total, candidate)`` after each evaluated candidate."""
+Evaluator = Callable[["Candidate"], Mapping[str, object]]
+"""The metrics of one candidate, ``evaluator(candidate) -> {"orr": ..., ...}``."""
+SEARCH_METHODS = ("sobol", "lhs", "de")
+"""Search methods of :func:`optimise`: scrambled Sobol', Latin hypercube, differential
+evolution."""
 
 
 def _number(name: str, value: object) -> float:
@@ -417,42 +425,72 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
     candidates = list(candidates)
     if not candidates:
         raise ValueError("evaluate: no candidates")
-    if n_patients < 1:
-        raise ValueError(f"evaluate: n_patients must be >= 1, got {n_patients}")
-    if n_boot < 2:
-        raise ValueError(f"evaluate: n_boot must be >= 2, got {n_boot}")
     for c in candidates:
         if not isinstance(c, Candidate):
             raise TypeError(f"evaluate: {c!r} is not a Candidate")
-    mortality = mortality if mortality is not None else MortalityModel()
-    the_model = get_model(model)
-    patients = population.sample(n_patients, seed)
-    ids = patients["patient"].to_numpy(np.int64)
-    size = chunk_size or n_patients
-    chunks = [patients.iloc[i: i + size] for i in range(0, n_patients, size)]
-    boot = np.random.default_rng([seed, 0xB007]).integers(0, n_patients, (n_boot, n_patients))
-    names = (*RATES, "held")
+    score = _Evaluator(population=population, n_patients=n_patients, seed=seed,
+                       mortality=mortality, horizon_days=horizon_days, backend=backend,
+                       model=model, holds=holds, n_boot=n_boot, confidence=confidence,
+                       chunk_size=chunk_size)
     rows = []
     for done, cand in enumerate(candidates, start=1):
-        spec = _Arm(name=cand.name, n_patients=n_patients, seed=seed,
-                    population=population, model=model, protocol="regimen",
-                    regimen=cand.regimen(), horizon_days=horizon_days,
-                    mortality=mortality, backend=backend, chunk_size=size, holds=holds)
-        frames = [simulate_chunk(spec, the_model, chunk) for chunk in chunks]
+        rows.append(_row(cand, score(cand)))
+        if progress is not None:
+            progress(done, len(candidates), cand)
+    return pd.DataFrame(rows)
+
+
+def _row(cand: Candidate, metrics: Mapping[str, object]) -> dict[str, object]:
+    """A table row: the candidate's name and fields, its metrics, the candidate itself."""
+    return {"name": cand.name, **cand.as_dict(),
+            "total_dose_iu_per_kg": cand.total_dose_iu_per_kg, "is_label": cand == LABEL,
+            **metrics, "candidate": cand}
+
+
+class _Evaluator:
+    """The metrics of one candidate on patients sampled once (common random numbers)."""
+
+    def __init__(self, *, population: Population, n_patients: int, seed: int,
+                 mortality: MortalityModel | None, horizon_days: float, backend: str,
+                 model: str, holds: bool, n_boot: int, confidence: float,
+                 chunk_size: int | None) -> None:
+        if n_patients < 1:
+            raise ValueError(f"evaluate: n_patients must be >= 1, got {n_patients}")
+        if n_boot < 2:
+            raise ValueError(f"evaluate: n_boot must be >= 2, got {n_boot}")
+        self.n_patients, self.seed, self.population = n_patients, seed, population
+        self.model_name, self.horizon_days, self.backend = model, horizon_days, backend
+        self.mortality = mortality if mortality is not None else MortalityModel()
+        self.holds = holds
+        self.model = get_model(model)
+        patients = population.sample(n_patients, seed)
+        self.ids = patients["patient"].to_numpy(np.int64)
+        self.size = chunk_size or n_patients
+        self.chunks = [patients.iloc[i: i + self.size] for i in range(0, n_patients, self.size)]
+        self.boot = np.random.default_rng([seed, 0xB007]).integers(0, n_patients,
+                                                                  (n_boot, n_patients))
+        self.confidence = confidence
+
+    def __call__(self, cand: Candidate) -> dict[str, object]:
+        n_patients = self.n_patients
+        spec = _Arm(name=cand.name, n_patients=n_patients, seed=self.seed,
+                    population=self.population, model=self.model_name, protocol="regimen",
+                    regimen=cand.regimen(), horizon_days=self.horizon_days,
+                    mortality=self.mortality, backend=self.backend, chunk_size=self.size,
+                    holds=self.holds)
+        frames = [simulate_chunk(spec, self.model, chunk) for chunk in self.chunks]
         endpoints = pd.concat([f["endpoints"] for f in frames], ignore_index=True)
         doses = pd.concat([f["doses"] for f in frames], ignore_index=True)
-        values, held_counts = _indicators(endpoints, doses, ids)
+        values, held_counts = _indicators(endpoints, doses, self.ids)
         ok = ~np.isnan(values[0])
         n = int(ok.sum())
-        row: dict[str, object] = {"name": cand.name, **cand.as_dict(),
-                                  "total_dose_iu_per_kg": cand.total_dose_iu_per_kg,
-                                  "is_label": cand == LABEL, "n": n,
-                                  "n_failed": n_patients - n}
+        row: dict[str, object] = {"n": n, "n_failed": n_patients - n}
+        boot, confidence = self.boot, self.confidence
         resampled = values[:, boot]                    # (metric, boot, patient)
         weight = (~np.isnan(resampled)).sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot_rates = np.nansum(resampled, axis=2) / weight
-        for m, metric in enumerate(names):
+        for m, metric in enumerate((*RATES, "held")):
             finite = boot_rates[m][np.isfinite(boot_rates[m])]
             se = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
             if metric == "held":
@@ -466,7 +504,7 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
                           else (math.nan, math.nan))
             row.update({f"{metric}_n": k, metric: value, f"{metric}_lo": lo,
                         f"{metric}_hi": hi, f"{metric}_se": se})
-        dor, event = _dor(endpoints, ids)
+        dor, event = _dor(endpoints, self.ids)
         responders = ~np.isnan(dor)
         medians = np.array([km_median(dor[b][responders[b]], event[b][responders[b]])
                             for b in boot])
@@ -477,11 +515,7 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
                     "dor_median_lo": lo, "dor_median_hi": hi,
                     "dor_median_se": float(np.std(finite, ddof=1)) if len(finite) > 1
                     else math.nan})
-        row["candidate"] = cand
-        rows.append(row)
-        if progress is not None:
-            progress(done, len(candidates), cand)
-    return pd.DataFrame(rows)
+        return row
 
 
 # --------------------------------------------------------------------------- Pareto front
@@ -619,6 +653,21 @@ class SearchSpace:
         return Candidate(dose, interval, max(n, 1), infusion, cycles=self.cycles,
                          route="iv" if route == "iv_bolus" else route, ifn_miu=ifn)
 
+    def grid(self) -> tuple[int | None, ...]:
+        """Per coordinate of :meth:`candidate`: the number of values it takes when it is
+        discrete (interval in whole hours, doses per cycle, route, interferon dose), ``None``
+        when it is continuous (dose, infusion duration; an interval range without a whole
+        hour), 1 when it is fixed (a zero-width range, or infusions without IV routes)."""
+        d_lo, d_hi = self.dose_iu_per_kg
+        i_lo, i_hi = math.ceil(self.interval_h[0]), math.floor(self.interval_h[1])
+        interval = (i_hi - i_lo + 1 if i_lo <= i_hi
+                    else None if self.interval_h[0] < self.interval_h[1] else 1)
+        f_lo, f_hi = self.infusion_min
+        return (None if d_lo < d_hi else 1, interval,
+                self.doses_per_cycle[1] - self.doses_per_cycle[0] + 1,
+                None if f_lo < f_hi and "iv" in self.routes else 1,
+                len(self.routes), len(self.ifn_miu))
+
     def sample(self, n: int, seed: int, *, method: str = "sobol") -> list[Candidate]:
         """``n`` distinct candidates from a scrambled Sobol' sequence or a Latin hypercube.
 
@@ -695,6 +744,7 @@ class OptimisationResult:
         efficacy, toxicity: the columns of the Pareto front.
         constraints: toxicity metric -> ceiling (a fraction).
         conservative: ceilings were applied to the upper confidence limits.
+        method: the search method (:data:`SEARCH_METHODS`).
     """
 
     table: pd.DataFrame
@@ -703,6 +753,7 @@ class OptimisationResult:
     toxicity: str
     constraints: dict[str, float] = field(default_factory=dict)
     conservative: bool = False
+    method: str = "sobol"
 
     @property
     def max_toxicity(self) -> float | None:
@@ -748,51 +799,84 @@ class OptimisationResult:
         return self.table.loc[keep, cols].sort_values([self.toxicity, self.efficacy])
 
 
-def optimise(space: SearchSpace, *, population: Population, n_patients: int, seed: int,
-             n_candidates: int, max_toxicity: float | None = None, efficacy: str = "orr",
+def optimise(space: SearchSpace, *, seed: int, n_candidates: int,
+             population: Population | None = None, n_patients: int | None = None,
+             max_toxicity: float | None = None, efficacy: str = "orr",
              toxicity: str = "hypotension", constraints: Mapping[str, float] | None = None,
              holds: bool = False, method: str = "sobol", conservative: bool = False,
              refine: int = 0, shrink: float = 0.5, include: Sequence[Candidate] = (LABEL,),
              mortality: MortalityModel | None = None, horizon_days: float = 365.0,
              backend: str = "native", model: str = "il2_qsp", n_boot: int = 200,
+             evaluator: Evaluator | None = None,
              progress: Progress | None = None) -> OptimisationResult:
     """Search ``space`` for the most effective regimen under toxicity ceilings.
 
-    Draws ``n_candidates`` candidates (seeded Sobol' or Latin hypercube), adds ``include``
-    (the label regimen always, even if ``include`` omits it), evaluates all on the same
-    patients (:func:`evaluate`), marks the Pareto front of ``efficacy`` against
-    ``toxicity`` and picks the best feasible candidate: the highest ``efficacy`` among
-    those with every constrained metric at or below its ceiling.
+    Evaluates ``include`` (the label regimen always, even if ``include`` omits it) and up to
+    ``n_candidates`` candidates of ``space`` on the same patients (:func:`evaluate`), marks
+    the Pareto front of ``efficacy`` against ``toxicity`` over *every* evaluated candidate
+    and picks the best feasible one: the highest ``efficacy`` among those with every
+    constrained metric at or below its ceiling (never an infeasible one; ``None`` when
+    none is feasible).
 
-    With ``refine = k``, k more rounds follow (a zooming quasi-random search): round r
-    draws ``n_candidates`` new candidates in a box of width ``shrink**r`` of the unit
-    hypercube centred on the best feasible drawn candidate so far, evaluated on the same
-    patients (common random numbers hold across rounds). The table's ``round`` says
-    which round drew each candidate and ``u`` its point (``None`` for included ones).
+    Methods:
+
+    * ``"sobol"``, ``"lhs"``: ``n_candidates`` points of a seeded scrambled Sobol' sequence
+      or Latin hypercube. With ``refine = k``, k more rounds follow (a zooming
+      quasi-random search): round r draws ``n_candidates`` new candidates in a box of
+      width ``shrink**r`` of the unit hypercube centred on the best feasible drawn
+      candidate so far.
+    * ``"de"``: differential evolution (Storn & Price, J Glob Optim 11:341, 1997;
+      ``scipy.optimize.differential_evolution``, strategy best1bin, seeded, ``polish=False``)
+      maximising ``efficacy`` under the ceilings, which are passed as a
+      ``NonlinearConstraint`` (Lampinen's feasibility rules: a feasible candidate beats an
+      infeasible one, two infeasible ones compare by their constraint violation). The
+      discrete coordinates of the space (whole-hour interval, doses per cycle, route,
+      interferon dose) are integer variables (``integrality``), the dose and infusion
+      duration continuous. The energy minimised is ``-efficacy + 1e-4 * toxicity`` (the
+      small term breaks ties of the efficacy rate, a multiple of ``1/n``, towards less
+      toxicity; an unestimable efficacy scores as the worst). The initial population
+      is a seeded Latin hypercube of ``m = min(max(5, round(2 sqrt(n_candidates))), 10 d)``
+      points (``d`` the free coordinates); ``n_candidates`` is the budget of *distinct*
+      candidates simulated (points mapping to a candidate already evaluated are looked
+      up, not simulated again), and the search stops when it is spent, after 1000
+      generations, or after 50 generations without a new candidate.
+
+    Common random numbers hold across all candidates, rounds and generations. The
+    table's ``round`` says which round (or DE generation; 0 for the initial design)
+    first evaluated each candidate and ``u`` its point of the unit hypercube (``None``
+    for included candidates no search drew).
 
     Main arguments:
         space: the searched ranges.
-        population, n_patients, seed: the virtual patients (as :func:`evaluate`); ``seed``
-            also seeds the search.
-        n_candidates: candidates drawn from ``space``.
+        seed: seeds the virtual patients (as :func:`evaluate`) and the search.
+        n_candidates: candidates drawn from ``space`` (with ``"de"``: the most simulated).
 
     Other arguments:
+        population, n_patients: the virtual patients (as :func:`evaluate`); required
+            unless ``evaluator`` is given.
         max_toxicity: ceiling on the ``toxicity`` rate (a fraction), added to ``constraints``.
         efficacy: one of :data:`EFFICACY`; toxicity: one of :data:`TOXICITY`.
         constraints: toxicity metric -> ceiling, e.g. ``{"hypotension_g34": 0.5,
             "held": 0.3, "trd": 0.05}``.
         holds: apply the label's hold rules (needed for a ``held`` ceiling to bind).
-        method: ``"sobol"`` or ``"lhs"``.
+        method: ``"sobol"``, ``"lhs"`` or ``"de"``.
         conservative: apply the ceilings to the upper confidence limits ``<metric>_hi``
             instead of the point estimates.
-        refine, shrink: local refinement rounds and the box's shrink factor per round.
+        refine, shrink: local refinement rounds and the box's shrink factor per round
+            (``"sobol"`` and ``"lhs"`` only).
         include: candidates evaluated in addition to the drawn ones.
         mortality, horizon_days, backend, model, n_boot: as :func:`evaluate`.
-        progress: called as ``progress(done, total, candidate)`` after each candidate.
+        evaluator: replaces the simulation: ``evaluator(candidate)`` returns the metrics of
+            one candidate (at least ``efficacy``, ``toxicity`` and the constrained metrics,
+            with ``<metric>_hi`` when ``conservative``), e.g. a synthetic objective.
+        progress: called as ``progress(done, total, candidate)`` after each candidate;
+            with ``"de"`` ``total`` is the budget plus the included candidates until the
+            search ends, then the number evaluated.
 
     Raises:
-        ValueError: an unknown metric, a ceiling outside [0, 1], ``n_candidates < 1``, a
-            negative ``refine`` or ``shrink`` outside (0, 1).
+        ValueError: an unknown metric or method, a ceiling outside [0, 1],
+            ``n_candidates < 1``, a negative ``refine`` (or any with ``"de"``), ``shrink``
+            outside (0, 1), or neither ``evaluator`` nor ``population`` and ``n_patients``.
     """
     if efficacy not in EFFICACY:
         raise ValueError(f"optimise: unknown metric {efficacy!r} for efficacy; known: "
@@ -810,42 +894,172 @@ def optimise(space: SearchSpace, *, population: Population, n_patients: int, see
                              f"got {ceiling}")
     if n_candidates < 1:
         raise ValueError(f"optimise: n_candidates must be >= 1, got {n_candidates}")
+    if method not in SEARCH_METHODS:
+        raise ValueError(f"optimise: method must be one of {', '.join(SEARCH_METHODS)}, "
+                         f"got {method!r}")
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
         raise ValueError(f"optimise: refine must be a whole number >= 0, got {refine!r}")
+    if method == "de" and refine:
+        raise ValueError("optimise: refine is for the quasi-random searches ('sobol', "
+                         "'lhs'); differential evolution spends the whole budget itself")
     if not 0.0 < shrink < 1.0:
         raise ValueError(f"optimise: shrink must be in (0, 1), got {shrink}")
     limits = {k: float(v) for k, v in ceilings.items()}
-
-    def run(cands: list[Candidate], offset: int) -> pd.DataFrame:
-        shifted = None if progress is None else (
-            lambda done, total, c: progress(offset + done, offset + total, c))
-        return evaluate(cands, population=population, n_patients=n_patients, seed=seed,
-                        mortality=mortality, horizon_days=horizon_days, backend=backend,
-                        model=model, holds=holds, n_boot=n_boot, progress=shifted)
-
-    drawn = space.sample_points(n_candidates, seed, method=method)
-    points = {c: u for u, c in drawn}
-    candidates = list(dict.fromkeys([LABEL, *include, *points]))
-    table = run(candidates, 0).assign(round=0)
-    for r in range(1, refine + 1):
-        ranked, _ = _select(table, efficacy, toxicity, limits, conservative)
-        centre = next((points[c] for c in ranked if c in points), None)
-        if centre is None:  # nothing feasible drawn: no box to refine in
-            break
-        new = space.sample_points(n_candidates, [seed, r], method=method, centre=centre,
-                                  width=shrink ** r, exclude=list(table["candidate"]))
-        if not new:
-            break
-        points.update({c: u for u, c in new})
-        more = run([c for _, c in new], len(table)).assign(round=r)
-        table = pd.concat([table, more], ignore_index=True)
-    table["u"] = [None if c not in points else [float(v) for v in points[c]]
-                  for c in table["candidate"]]
-    table = pareto_front(table.drop(columns=["pareto", "dominated_by"], errors="ignore"),
-                         efficacy, toxicity)
+    if evaluator is None:
+        if population is None or n_patients is None:
+            raise ValueError("optimise: give population and n_patients (or an evaluator)")
+        evaluator = _Evaluator(population=population, n_patients=n_patients, seed=seed,
+                               mortality=mortality, horizon_days=horizon_days,
+                               backend=backend, model=model, holds=holds, n_boot=n_boot,
+                               confidence=0.95, chunk_size=None)
+    included = list(dict.fromkeys([LABEL, *include]))
+    log = _Log(evaluator, progress)
+    if method == "de":
+        log.total = len(included) + n_candidates
+        for cand in included:
+            log.add(cand, 0)
+        _evolve(space, log, n_candidates, seed, efficacy, toxicity, limits, conservative)
+        log.finish()
+    else:
+        drawn = space.sample_points(n_candidates, seed, method=method)
+        log.total = len(dict.fromkeys([*included, *(c for _, c in drawn)]))
+        for cand in included:
+            log.add(cand, 0)
+        for u, cand in drawn:
+            log.add(cand, 0, u)
+        for r in range(1, refine + 1):
+            ranked, _ = _select(log.table(), efficacy, toxicity, limits, conservative)
+            centre = next((log.points[c] for c in ranked if c in log.points), None)
+            if centre is None:  # nothing feasible drawn: no box to refine in
+                break
+            new = space.sample_points(n_candidates, [seed, r], method=method, centre=centre,
+                                      width=shrink ** r, exclude=list(log.rows))
+            if not new:
+                break
+            log.total = len(log.rows) + len(new)
+            for u, cand in new:
+                log.add(cand, r, u)
+    table = pareto_front(log.table(), efficacy, toxicity)
     ranked, table["feasible"] = _select(table, efficacy, toxicity, limits, conservative)
     best = ranked[0] if ranked else None
-    return OptimisationResult(table, best, efficacy, toxicity, limits, conservative)
+    return OptimisationResult(table, best, efficacy, toxicity, limits, conservative, method)
+
+
+class _Log:
+    """Every evaluated candidate once, in order, with its round and point."""
+
+    def __init__(self, evaluator: Evaluator, progress: Progress | None) -> None:
+        self.evaluator, self.progress = evaluator, progress
+        self.rows: dict[Candidate, dict[str, object]] = {}
+        self.points: dict[Candidate, NDArray[np.float64]] = {}
+        self.total = 0
+
+    def add(self, cand: Candidate, round_: int,
+            u: NDArray[np.float64] | None = None) -> dict[str, object]:
+        """The candidate's row, evaluated on first sight."""
+        if u is not None and cand not in self.points:
+            self.points[cand] = np.asarray(u, dtype=np.float64)
+        if cand in self.rows:
+            return self.rows[cand]
+        row = _row(cand, self.evaluator(cand))
+        row["round"] = round_
+        self.rows[cand] = row
+        if self.progress is not None:
+            self.progress(len(self.rows), max(self.total, len(self.rows)), cand)
+        return row
+
+    def finish(self) -> None:
+        """A search that ended below its budget: the last report says it is complete."""
+        if self.progress is not None and self.rows and len(self.rows) < self.total:
+            last = next(reversed(self.rows))
+            self.progress(len(self.rows), len(self.rows), last)
+        self.total = len(self.rows)
+
+    def table(self) -> pd.DataFrame:
+        table = pd.DataFrame(list(self.rows.values()))
+        table["u"] = [None if c not in self.points else [float(v) for v in self.points[c]]
+                      for c in table["candidate"]]
+        return table
+
+
+class _Spent(Exception):
+    """The differential evolution's budget of new candidates is spent."""
+
+
+DE_TIE = 1.0e-4
+"""Weight of the toxicity tie-breaker in the differential evolution's energy."""
+DE_MAX_GENERATIONS = 1000
+DE_STALL = 50
+"""Generations without a new candidate after which the differential evolution stops."""
+
+
+def _evolve(space: SearchSpace, log: _Log, budget: int, seed: int, efficacy: str,
+            toxicity: str, limits: Mapping[str, float], conservative: bool) -> None:
+    """Differential evolution over ``space`` (see :func:`optimise`), filling ``log``."""
+    grid = space.grid()
+    free = [j for j, k in enumerate(grid) if k != 1]
+    if not free:  # a single candidate: nothing to search
+        log.add(space.candidate(np.full(DIMENSIONS, 0.5)), 0, np.full(DIMENSIONS, 0.5))
+        return
+    levels = [grid[j] or 0 for j in free]
+    integer = np.array([k > 0 for k in levels])
+    bounds = [(0.0, float(k - 1)) if k else (0.0, 1.0) for k in levels]
+    drawn = [0]
+    generation = [0, 0]  # generations done, the last one with a new candidate
+    started = [False]    # the initial design is done: new candidates are of a generation
+
+    def point(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        u = np.full(DIMENSIONS, 0.5)
+        for j, k, v in zip(free, levels, x):
+            u[j] = float(np.clip(v, 0.0, 1.0)) if not k else (
+                float(np.clip(np.round(v), 0, k - 1)) + 0.5) / k
+        return u
+
+    def row(x: NDArray[np.float64]) -> dict[str, object]:
+        u = point(np.asarray(x, dtype=float))
+        cand = space.candidate(u)
+        if cand not in log.rows:
+            if drawn[0] >= budget:
+                raise _Spent
+            drawn[0] += 1
+            generation[1] = generation[0]
+        return log.add(cand, generation[0] + 1 if started[0] else 0, u)
+
+    def energy(x: NDArray[np.float64]) -> float:
+        r = row(x)
+        e, t = float(r[efficacy]), float(r[toxicity])  # type: ignore[arg-type]
+        base = 1.0 if math.isnan(e) else (-1.0e12 if math.isinf(e) else -e)
+        return base + DE_TIE * (0.0 if math.isnan(t) else t)
+
+    names = [f"{m}_hi" if conservative else m for m in limits]
+
+    def violation(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        r = row(x)
+        values = np.array([float(r[n]) for n in names])  # type: ignore[arg-type]
+        return np.where(np.isnan(values), 2.0, values)
+
+    def after(intermediate_result: OptimizeResult) -> bool:
+        generation[0] += 1
+        return generation[0] - generation[1] >= DE_STALL
+
+    m = min(max(5, round(2.0 * math.sqrt(budget))), 10 * len(free))
+    unit = qmc.LatinHypercube(len(free), rng=np.random.default_rng([seed, 0xDE])).random(m)
+    init = np.array([[min(math.floor(v * k), k - 1) if k else v for v, k in zip(row_, levels)]
+                     for row_ in unit], dtype=float)
+    constraint = [NonlinearConstraint(violation, -np.inf, np.array(list(limits.values()))
+                                      + 1e-12)] if limits else []
+    try:
+        for x in init:  # the initial design, round 0
+            energy(x)
+            if limits:
+                violation(x)
+        started[0] = True
+        differential_evolution(energy, bounds, init=init, polish=False, tol=0.0, atol=0.0,
+                               maxiter=DE_MAX_GENERATIONS, constraints=constraint,
+                               integrality=integer, callback=after,
+                               rng=np.random.default_rng([seed, 0xDE, 1]))
+    except _Spent:
+        pass
 
 
 def _select(table: pd.DataFrame, efficacy: str, toxicity: str, limits: Mapping[str, float],

@@ -61,6 +61,11 @@ __all__ = [
 Func: TypeAlias = Callable[[NDArray[np.float64]], ArrayLike]
 Reducer: TypeAlias = Callable[[NDArray[np.float64], NDArray[np.float64]], ArrayLike]
 Seed: TypeAlias = int | np.random.Generator
+Progress: TypeAlias = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` with model evaluations (rows of ``X``) done and due."""
+TRIAL_BATCH = 64
+"""Rows of ``X`` a :class:`TrialOutput` simulates at a time (results do not depend on it:
+every patient's random draws are seeded by (trial seed, row))."""
 
 #: SALib's distributions and the number of values each takes in ``bounds``:
 #: unif (low, high); triang (low, high, peak as a fraction of the range);
@@ -160,7 +165,8 @@ class Problem:
 
 def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int = 4,
            seed: Seed, optimal_trajectories: int | None = None,
-           num_resamples: int = 1000, conf_level: float = 0.95) -> pd.DataFrame:
+           num_resamples: int = 1000, conf_level: float = 0.95,
+           progress: Progress | None = None) -> pd.DataFrame:
     """Morris elementary-effects screening.
 
     For trajectory r and input i, the elementary effect is
@@ -182,6 +188,10 @@ def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int 
         seed: an int or a ``numpy.random.Generator``; the same int gives the same frame.
         optimal_trajectories: if given, pick this many of ``trajectories`` for spread.
         num_resamples, conf_level: bootstrap of the confidence interval.
+        progress: called as ``progress(done, total)`` as rows are evaluated; ``total`` is
+            the design's ``trajectories * (d + 1)`` rows (fewer with
+            ``optimal_trajectories``). Per batch for the il2sim adapters, else at the
+            start and the end of the one call of ``func``.
 
     Returns:
         A DataFrame indexed by input with columns ``mu``, ``mu_star``, ``sigma``,
@@ -199,7 +209,7 @@ def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int 
     spec = problem.to_salib()
     x = morris_sample.sample(spec, trajectories, num_levels=levels,
                              optimal_trajectories=optimal_trajectories, seed=sample_seed)
-    y = _evaluate(func, x)
+    y = _evaluate(func, x, progress)
     step = problem.num_vars + 1
     keep = _complete_blocks(y, step, "morris")
     rows = np.repeat(keep, step)
@@ -214,7 +224,7 @@ def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int 
 
 def sobol(func: Func, problem: Problem, *, n: int = 1024, seed: Seed,
           calc_second_order: bool = False, num_resamples: int = 200,
-          conf_level: float = 0.95) -> pd.DataFrame:
+          conf_level: float = 0.95, progress: Progress | None = None) -> pd.DataFrame:
     """Sobol' first-order and total indices (Saltelli 2010 estimators, SALib).
 
     With ``V = Var(Y)``: ``S1_i = Var(E[Y | X_i]) / V`` and
@@ -231,6 +241,8 @@ def sobol(func: Func, problem: Problem, *, n: int = 1024, seed: Seed,
         calc_second_order: also estimate ``S2`` (in ``frame.attrs["S2"]`` and
             ``frame.attrs["S2_conf"]``, input x input frames).
         num_resamples, conf_level: bootstrap of the confidence intervals.
+        progress: called as ``progress(done, total)`` as rows are evaluated, ``total =
+            n (d + 2)`` (``n (2 d + 2)`` with second order); see :func:`morris`.
 
     Returns:
         A DataFrame indexed by input with columns ``S1``, ``S1_conf``, ``ST``, ``ST_conf``;
@@ -244,14 +256,15 @@ def sobol(func: Func, problem: Problem, *, n: int = 1024, seed: Seed,
     sample_seed, analyze_seed = _seeds(seed)
     x = sobol_sample.sample(problem.to_salib(), n, calc_second_order=calc_second_order,
                             seed=sample_seed)
-    y = _evaluate(func, x)
+    y = _evaluate(func, x, progress)
     return _sobol_frame(problem, y, n, calc_second_order, analyze_seed,
                         num_resamples=num_resamples, conf_level=conf_level)
 
 
 def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 512, 1024, 2048),
                       *, seed: Seed, num_resamples: int = 200,
-                      conf_level: float = 0.95) -> pd.DataFrame:
+                      conf_level: float = 0.95,
+                      progress: Progress | None = None) -> pd.DataFrame:
     """Sobol' indices at increasing base sample sizes, to see them settle.
 
     The Saltelli design for ``n`` is the first ``n (d + 2)`` rows of the design for a
@@ -265,6 +278,8 @@ def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 51
 
     Other arguments:
         seed, num_resamples, conf_level: as in :func:`sobol`.
+        progress: as in :func:`sobol`; ``total = max(ns) (d + 2)``, the one design that
+            every estimate shares.
 
     Returns:
         A long DataFrame with columns ``n``, ``input``, ``S1``, ``S1_conf``, ``ST``,
@@ -279,7 +294,7 @@ def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 51
     sample_seed, analyze_seed = _seeds(seed)
     x = sobol_sample.sample(problem.to_salib(), sizes[-1], calc_second_order=False,
                             seed=sample_seed)
-    y = _evaluate(func, x)
+    y = _evaluate(func, x, progress)
     step = problem.num_vars + 2
     frames = []
     for k in sizes:
@@ -326,8 +341,22 @@ def _check_power_of_two(n: int) -> None:
                          "to keep the Sobol' sequence balanced")
 
 
-def _evaluate(func: Func, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    y = np.asarray(func(np.array(x, dtype=float)), dtype=float)
+def _evaluate(func: Func, x: NDArray[np.float64],
+              progress: Progress | None = None) -> NDArray[np.float64]:
+    """``func(x)``, checked; the il2sim adapters report progress per batch of rows."""
+    total = len(x)
+    if progress is None:
+        y = np.asarray(func(np.array(x, dtype=float)), dtype=float)
+    else:
+        report = progress
+        report(0, total)
+        raw: ArrayLike
+        if isinstance(func, (ModelOutput, TrialOutput)):
+            raw = func(np.array(x, dtype=float), progress=lambda done: report(done, total))
+        else:
+            raw = func(np.array(x, dtype=float))
+        y = np.asarray(raw, dtype=float)
+        report(total, total)
     if y.shape != (len(x),):
         raise SensitivityError(f"func returned shape {y.shape}; expected ({len(x)},): one "
                                "value per row of X")
@@ -361,6 +390,21 @@ _REDUCE: dict[str, Reducer] = {
 }
 
 
+MODEL_BATCH = 256
+"""Rows of ``X`` a :class:`ModelOutput` simulates at a time (rows are independent
+patients, so results do not depend on it)."""
+
+
+def _offset(progress: Callable[[int], None], start: int, n: int) -> Callable[[float], None]:
+    """``simulate``'s increments of patient-equivalents as rows done of all ``n``."""
+    advanced = [float(start)]
+
+    def step(increment: float) -> None:
+        advanced[0] += increment
+        progress(min(int(advanced[0] + 1e-9), n))
+    return step
+
+
 @dataclass(frozen=True)
 class ModelOutput:
     """A batched function ``X (N, d) -> y (N,)``: simulate each row, reduce ``output``.
@@ -381,11 +425,9 @@ class ModelOutput:
     rtol: float = 1e-6
     atol: float = 1e-9
 
-    def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        if x.ndim != 2 or x.shape[1] != len(self.params_names):
-            raise ValueError(f"{self.model.name}: X has shape {x.shape}; expected "
-                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+    def _batch(self, x: NDArray[np.float64], progress: Callable[[float], None] | None
+               ) -> tuple[NDArray[np.float64], NDArray[np.bool_], list[str]]:
+        """Reduced outputs, success flags and messages of one batch of rows."""
         params = {name: x[:, j] for j, name in enumerate(self.params_names)
                   if name not in COVARIATES}
         covariates: dict[str, Any] = dict(self.covariates or {})
@@ -398,18 +440,36 @@ class ModelOutput:
         res = simulate(self.model, self.regimen, params, self.times,
                        covariates=covariates or None,
                        backend=self.backend, rtol=self.rtol, atol=self.atol,
-                       on_failure="record")
+                       on_failure="record", progress=progress)
         values = res[self.output]
         fn = _REDUCE[self.reduce] if isinstance(self.reduce, str) else self.reduce
         with np.errstate(invalid="ignore"):
             y = np.array(fn(self.times, values), dtype=float)
         if y.shape != (len(x),):
             raise SensitivityError(f"reduce returned shape {y.shape}; expected ({len(x)},)")
-        failed = ~res.ok | ~np.isfinite(y)
+        return y, np.asarray(res.ok, dtype=bool), list(res.message)
+
+    def __call__(self, x: NDArray[np.float64], *,
+                 progress: Callable[[int], None] | None = None) -> NDArray[np.float64]:
+        """``y`` per row, simulated :data:`MODEL_BATCH` rows at a time; ``progress(done)``
+        with the rows done as each batch advances."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if x.ndim != 2 or x.shape[1] != len(self.params_names):
+            raise ValueError(f"{self.model.name}: X has shape {x.shape}; expected "
+                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+        y = np.empty(len(x))
+        ok = np.empty(len(x), dtype=bool)
+        message: list[str] = []
+        for start in range(0, len(x), MODEL_BATCH):
+            rows = x[start:start + MODEL_BATCH]
+            y[start:start + len(rows)], ok[start:start + len(rows)], texts = self._batch(
+                rows, None if progress is None else _offset(progress, start, len(x)))
+            message += texts
+        failed = ~ok | ~np.isfinite(y)
         y[failed] = np.nan
         if failed.sum() > self.max_failed * len(x):
             first = int(np.flatnonzero(failed)[0])
-            why = res.message[first] or "non-finite output"
+            why = message[first] or "non-finite output"
             raise SensitivityError(
                 f"{self.model.name}: {int(failed.sum())} of {len(x)} parameter sets failed "
                 f"(more than {self.max_failed:.0%}); first, row {first} "
@@ -500,7 +560,10 @@ class TrialOutput:
     base: pd.DataFrame = field(repr=False)
     max_failed: float = 0.05
 
-    def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    def __call__(self, x: NDArray[np.float64], *,
+                 progress: Callable[[int], None] | None = None) -> NDArray[np.float64]:
+        """``y`` per row, simulated :data:`TRIAL_BATCH` rows at a time; ``progress(done)``
+        after each batch."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         if x.ndim != 2 or x.shape[1] != len(self.params_names):
             raise ValueError(f"{self.spec.name}: X has shape {x.shape}; expected "
@@ -510,7 +573,15 @@ class TrialOutput:
         patients["patient"] = np.arange(n)
         for j, name in enumerate(self.params_names):
             patients[name] = x[:, j]
-        frames = simulate_chunk(self.spec, get_model(self.spec.model), patients)
+        model = get_model(self.spec.model)
+        parts = []
+        for start in range(0, n, TRIAL_BATCH):
+            chunk = patients.iloc[start:start + TRIAL_BATCH]
+            parts.append(simulate_chunk(self.spec, model, chunk))
+            if progress is not None:
+                progress(min(start + TRIAL_BATCH, n))
+        frames = {key: pd.concat([p[key] for p in parts], ignore_index=True)
+                  for key in ("patients", "endpoints", "doses")}
         ok = (frames["patients"]["status"] == "ok").to_numpy()
         ends = frames["endpoints"].set_index("patient").reindex(np.arange(n))
         if self.output == "responder":

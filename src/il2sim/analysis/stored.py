@@ -78,7 +78,7 @@ def save_optimisation(store: ResultStore, result: OptimisationResult, *, name: s
     """
     settings = {**params, "efficacy": result.efficacy, "toxicity": result.toxicity,
                 "constraints": result.constraints, "conservative": result.conservative,
-                "label_on_front": bool(result.label["pareto"]),
+                "method": result.method, "label_on_front": bool(result.label["pareto"]),
                 "dominating_label": list(result.dominating_label["name"]),
                 "best": None if result.best is None else result.best.name}
     run = _target(store, run_id, kind="optimize", name=name, model=model, params=settings,
