@@ -12,11 +12,27 @@ from matplotlib.figure import Figure
 from il2sim.trial import plots
 from il2sim.trial.statistics import summary_table
 
-__all__ = ["LABEL_TOXICITY", "write_trial_outputs"]
+__all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES", "write_trial_outputs"]
 
 # Any-grade rates in the 525 label patients (CLINICAL.md s4), for reference markers.
 LABEL_TOXICITY = {"hypotension": 0.71, "oliguria": 0.63, "confusion": 0.34,
                   "creatinine": 0.33, "weight_gain": 0.16}
+
+
+DrawFigure = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path | None], Figure]
+"""Draws one figure from a trial's ``(endpoints, doses, scans)``, saving it when given a path."""
+
+TRIAL_FIGURES: dict[str, DrawFigure] = {
+    "waterfall": lambda e, d, s, path: plots.plot_waterfall(e, path=path),
+    "swimmer": lambda e, d, s, path: plots.plot_swimmer(
+        e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any()), path=path),
+    "spider": lambda e, d, s, path: plots.plot_spider(s, e, path=path),
+    "kaplan_meier": lambda e, d, s, path: plots.plot_km(e, path=path),
+    "dose_delivery": lambda e, d, s, path: plots.plot_dose_delivery(d, path=path),
+    "toxicity": lambda e, d, s, path: plots.plot_toxicity(e, reference=LABEL_TOXICITY,
+                                                          path=path),
+}
+"""The standard trial figures, by name (files ``<name>.png``; the web app serves them too)."""
 
 
 def write_trial_outputs(endpoints: pd.DataFrame, doses: pd.DataFrame, scans: pd.DataFrame,
@@ -28,18 +44,8 @@ def write_trial_outputs(endpoints: pd.DataFrame, doses: pd.DataFrame, scans: pd.
     path = out_dir / "summary.csv"
     summary.to_csv(path)
     written.append(path)
-    responders = endpoints["bor"].isin(["CR", "PR"]).any()
-    figures: dict[str, Callable[[Path], Figure]] = {
-        "waterfall.png": lambda p: plots.plot_waterfall(endpoints, path=p),
-        "swimmer.png": lambda p: plots.plot_swimmer(endpoints, responders_only=bool(responders),
-                                                    path=p),
-        "spider.png": lambda p: plots.plot_spider(scans, endpoints, path=p),
-        "kaplan_meier.png": lambda p: plots.plot_km(endpoints, path=p),
-        "dose_delivery.png": lambda p: plots.plot_dose_delivery(doses, path=p),
-        "toxicity.png": lambda p: plots.plot_toxicity(endpoints, reference=LABEL_TOXICITY,
-                                                      path=p),
-    }
-    for name, draw in figures.items():
-        draw(out_dir / name)
-        written.append(out_dir / name)
+    for name, draw in TRIAL_FIGURES.items():
+        target = out_dir / f"{name}.png"
+        draw(endpoints, doses, scans, target)
+        written.append(target)
     return written

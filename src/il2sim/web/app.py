@@ -22,7 +22,7 @@ import io
 import json
 import math
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -45,7 +45,7 @@ from il2sim.io.trial_config import trial_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
-from il2sim.trial.outputs import LABEL_TOXICITY
+from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TABLES, TrialSpec
 from il2sim.trial.statistics import summary_table, toxicity_table
 from il2sim.web.equations import equations_mathml
@@ -72,15 +72,7 @@ __all__ = ["DEFAULT_EXAMPLES", "MAX_UPLOAD_BYTES", "create_app"]
 
 MAX_UPLOAD_BYTES = 256 * 1024
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
-FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], Figure]] = {
-    "kaplan_meier": lambda e, d, s: plots.plot_km(e),
-    "waterfall": lambda e, d, s: plots.plot_waterfall(e),
-    "swimmer": lambda e, d, s: plots.plot_swimmer(
-        e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any())),
-    "spider": lambda e, d, s: plots.plot_spider(s, e),
-    "toxicity": lambda e, d, s: plots.plot_toxicity(e, reference=LABEL_TOXICITY),
-    "dose_delivery": lambda e, d, s: plots.plot_dose_delivery(d),
-}
+FIGURES = TRIAL_FIGURES
 _STATIC = resources.files("il2sim.web") / "static"
 
 
@@ -286,9 +278,10 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         if name not in FIGURES:
             raise HTTPException(404, f"no figure {name!r}; known: {', '.join(FIGURES)}")
         _trial_run(run_id)
-        frames = [_table(run_id, t) for t in ("endpoints", "doses", "observations")]
+        endpoints, doses, scans = (_table(run_id, t)
+                                   for t in ("endpoints", "doses", "observations"))
         try:
-            fig = FIGURES[name](*frames)
+            fig = FIGURES[name](endpoints, doses, scans, None)
         except ValueError as exc:
             raise HTTPException(422, f"figure {name!r} cannot be drawn for this run: {exc}") \
                 from None
