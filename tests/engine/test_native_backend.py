@@ -1,4 +1,4 @@
-"""The native backend (generated C, Rodas4, threads) against exact solutions and SciPy.
+"""The native backend (generated C, Rodas5P, threads) against exact solutions and SciPy.
 
 - the exact-solution checks of ``test_exact.py`` (bolus decay, infusion steady state,
   superposition, Bateman depot, log-state jumps, convergence, failures) rerun with
@@ -177,16 +177,23 @@ def test_agrees_with_scipy_on_il2_qsp_under_the_label_course() -> None:
     assert len(a.dose_log) == 28
 
 
-def test_error_falls_with_the_tolerance_on_kp1998() -> None:
+@pytest.mark.parametrize(("method", "other"), [("Rodas5P", "Rodas4"), ("Rodas4", "Rodas5P")])
+def test_error_falls_with_the_tolerance_on_kp1998(method: str, other: str) -> None:
+    """Against the other method at 1e-13 (an independent tableau): the error falls at least
+    10x per 100x tolerance and stays within 1e4 x the tolerance over 1000 days (the global
+    error of an oscillation that crashes below 1e-30, many local errors long)."""
     cs = [0.02, 0.035]  # deep crashes (T < 1e-30) and damped oscillations
     times = np.linspace(0, 1000, 101)
-    ref = native(KP, None, params={"c": cs}, times=times, rtol=1e-13, atol=1e-13).states
+    ref = native(KP, None, params={"c": cs}, times=times, rtol=1e-13, atol=1e-13,
+                 method=other).states
     errors = []
-    for tol in (1e-5, 1e-7, 1e-9, 1e-11):
-        x = native(KP, None, params={"c": cs}, times=times, rtol=tol, atol=tol).states
+    tols = (1e-5, 1e-7, 1e-9, 1e-11)
+    for tol in tols:
+        x = native(KP, None, params={"c": cs}, times=times, rtol=tol, atol=tol,
+                   method=method).states
         errors.append(float(np.max(np.abs(x / ref - 1))))
     assert all(b < a / 10 for a, b in zip(errors, errors[1:])), errors
-    assert errors[-1] < 1e-8, errors
+    assert all(e < 1e4 * tol for e, tol in zip(errors, tols)), errors
 
 
 def _kp_batch(n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -258,6 +265,7 @@ def test_a_per_state_atol_is_used() -> None:
 def test_method_names_are_accepted_or_a_clear_error() -> None:
     assert NativeBackend(method="LSODA").name == "native"
     assert NativeBackend(method="Rodas4").name == "native"
+    assert NativeBackend(method="Rodas5P").name == "native"
     with pytest.raises(EngineError, match="unknown method 'euler'"):
         NativeBackend(method="euler")
     r = native(one_compartment(), Regimen.of(Bolus("1000 IU"), Schedule(at=["0 h"])),

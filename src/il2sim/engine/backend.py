@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from il2sim.model.compile import CompiledModel
 
 __all__ = ["AbstractBackend", "RootFindingBackend", "RootSegment", "SegmentOutput",
-           "SolverFailure"]
+           "SolverFailure", "StepCarryingBackend"]
 
 
 class SolverFailure(RuntimeError):
@@ -34,12 +34,15 @@ class SegmentOutput:
         y_end: states at the end of the segment, ``(N, n_states)``.
         ok: True where the patient's integration succeeded.
         message: the reason per failed patient (empty string when ok).
+        next_step: the step size each patient's integrator would take next (0 when
+            unknown or failed), for a :class:`StepCarryingBackend`; ``None`` otherwise.
     """
 
     y_eval: NDArray[np.float64]
     y_end: NDArray[np.float64]
     ok: NDArray[np.bool_]
     message: list[str]
+    next_step: NDArray[np.float64] | None = None
 
 
 class AbstractBackend(Protocol):
@@ -62,6 +65,34 @@ class AbstractBackend(Protocol):
     ) -> SegmentOutput:
         """Integrate each row of ``y`` (with its row of ``p`` and ``u``) over ``[t0, t1]``,
         reporting the states at ``t_eval`` (sorted, within ``[t0, t1)``)."""
+        ...
+
+
+class StepCarryingBackend(AbstractBackend, Protocol):
+    """A backend that can start a segment from the step size the previous one ended with.
+
+    Across a dose the solution is continuous and only the inputs change, so the last step
+    size is a better start than an estimate from scratch (which, for a compartment that
+    starts at 0 under a large infusion rate, is near the rounding level of t and costs a
+    dozen growing steps per dose). The adaptive controller still rejects a start that is too
+    large, so accuracy is unchanged. Optional: the event loop uses it when present."""
+
+    def integrate_from(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        first_step: NDArray[np.float64],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> SegmentOutput:
+        """As :meth:`AbstractBackend.integrate`, starting patient ``i`` with step
+        ``first_step[i]`` (0: estimate one); ``next_step`` of the result is set."""
         ...
 
 

@@ -8,7 +8,9 @@ schedule is common; amounts and decisions are not). At a breakpoint ``t``:
 2. given boluses jump their state (in log coordinates ``y <- y + log1p(a*exp(-y))``),
    given infusions start; infusions ending at ``t`` stop; each patient's input
    rates are recomputed from its running infusions;
-3. the backend integrates every patient still running to the next breakpoint.
+3. the backend integrates every patient still running to the next breakpoint (a
+   :class:`~il2sim.engine.backend.StepCarryingBackend` starts each patient with the step
+   size it ended the previous segment with).
 
 Outputs at a breakpoint are reported after its doses (right-continuous). A
 patient whose integration fails is marked failed and dropped from later
@@ -28,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +40,7 @@ from il2sim.engine.backend import (
     RootFindingBackend,
     RootFunction,
     SolverFailure,
+    StepCarryingBackend,
 )
 from il2sim.engine.decisions import DoseDecider
 from il2sim.engine.events import DoseActions
@@ -148,6 +152,10 @@ def run_batch(
             except _FAILURES as exc:
                 fail(i, exc, out)
 
+    # the step size each patient's integrator ended the last segment with (0: none yet)
+    carrier = (cast(StepCarryingBackend, backend) if hasattr(backend, "integrate_from")
+               else None)
+    next_step = np.zeros(n)
     t_end = float(times[-1])
     t_now = 0.0
     out = 0
@@ -171,8 +179,15 @@ def run_batch(
                 progress(n * (t_next - t_now) / t_end)
         elif t_next > t_now and alive.any():
             idx = np.flatnonzero(alive)
-            seg = backend.integrate(compiled, t_now, t_next, y[idx], params[idx], u[idx],
-                                    times[out:hi], rtol=rtol, atol=atol)
+            if carrier is not None:
+                seg = carrier.integrate_from(compiled, t_now, t_next, y[idx], params[idx],
+                                             u[idx], times[out:hi], next_step[idx],
+                                             rtol=rtol, atol=atol)
+                if seg.next_step is not None:
+                    next_step[idx] = seg.next_step
+            else:
+                seg = backend.integrate(compiled, t_now, t_next, y[idx], params[idx], u[idx],
+                                        times[out:hi], rtol=rtol, atol=atol)
             y_out[idx, out:hi] = seg.y_eval
             u_out[idx, out:hi] = u[idx][:, None, :]
             y[idx] = seg.y_end

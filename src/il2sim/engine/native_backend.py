@@ -1,10 +1,11 @@
-"""Fast batch backend: generated C per model, a Rodas4 integrator in C, threads over patients.
+"""Fast batch backend: generated C per model, a Rosenbrock integrator in C, threads over patients.
 
 For each model the right-hand side and analytic Jacobian in internal coordinates
 are printed as C (:mod:`il2sim.model.codegen_c`: the same expressions, merged
 exponentials, exp cap and common-subexpression elimination as
 :mod:`il2sim.model.compile`), joined with the integrator
-(:mod:`il2sim.engine.native_rodas`: Rodas4, Hairer & Wanner 1996) and compiled
+(:mod:`il2sim.engine.native_rodas`: Rodas5P, Steinebach 2023, or Rodas4, Hairer &
+Wanner 1996) and compiled
 with ``gcc -O2 -pthread`` into a shared library loaded with :mod:`ctypes`. A
 whole segment for all patients is one C call with no Python in the loop (the GIL
 is released); the patients are shared out over all cores and each keeps its own
@@ -36,21 +37,28 @@ import numpy as np
 from numpy.typing import NDArray
 
 from il2sim.cache import cache_dir as shared_cache_dir
+from il2sim.engine import sparse_lu
 from il2sim.engine.backend import SegmentOutput
 from il2sim.engine.events import EngineError
-from il2sim.engine.native_rodas import INTEGRATOR_C, STATUS_MESSAGES
+from il2sim.engine.native_rodas import DEFAULT_METHOD, STATUS_MESSAGES, integrator_c
+from il2sim.engine.native_rodas import METHODS as RODAS_METHODS
 from il2sim.engine.scipy_backend import METHODS
+from il2sim.engine.sparse_lu import sparse_lu_c
 from il2sim.model.codegen_c import c_source, model_fingerprint
 from il2sim.model.compile import CompiledModel
+from il2sim.model.internal import internal_form
 from il2sim.model.spec import Model
 
 __all__ = ["NativeBackend", "NativeBuildError", "NativeLibrary", "NativeStats", "cache_dir",
            "default_threads", "load_library"]
 
 _FLAGS = ("-O2", "-funroll-loops", "-fPIC", "-shared", "-std=gnu11", "-pthread")
-_BUILD_VERSION = "2"  # bump to invalidate every cached library
+_BUILD_VERSION = "3"  # bump to invalidate every cached library
 
-_LIBRARIES: weakref.WeakKeyDictionary[Model, NativeLibrary] = weakref.WeakKeyDictionary()
+_SPARSE_SOURCE = Path(sparse_lu.__file__).read_text()
+
+_LIBRARIES: weakref.WeakKeyDictionary[Model, dict[str, NativeLibrary]] = (
+    weakref.WeakKeyDictionary())
 _LOCK = threading.Lock()
 
 _d = ctypes.c_double
@@ -96,6 +104,16 @@ class NativeLibrary:
         return f, jac
 
 
+    def linear_solve(self, w: NDArray[np.float64],
+                     b: NDArray[np.float64]) -> tuple[NDArray[np.float64], str]:
+        """Solve ``w x = b`` as an integrator step does; returns ``x`` and which LU was used
+        (``"sparse"``, ``"dense"`` or ``"singular"``). For tests."""
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        x = np.array(b, dtype=np.float64)
+        used = self.handle.il2_linear_solve(w.ctypes.data, x.ctypes.data)
+        return x, {1: "sparse", 0: "dense"}.get(int(used), "singular")
+
+
 def _compiler() -> str:
     cc = os.environ.get("CC", "gcc")
     path = shutil.which(cc)
@@ -107,14 +125,22 @@ def _compiler() -> str:
     return path
 
 
-def _library_key(model: Model) -> str:
+def _library_key(model: Model, method: str) -> str:
     """Content hash naming a model's library: what the C source and machine code depend on."""
     digest = hashlib.sha256()
-    for part in (model_fingerprint(model), INTEGRATOR_C, " ".join(_FLAGS), _BUILD_VERSION,
+    for part in (model_fingerprint(model), integrator_c(method), _SPARSE_SOURCE,
+                 " ".join(_FLAGS), _BUILD_VERSION,
                  platform.machine(), platform.system()):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:24]
+
+
+def jacobian_pattern(model: Model) -> NDArray[np.bool_]:
+    """Where the model's Jacobian in internal coordinates is not identically zero."""
+    jac = internal_form(model).jac
+    n = len(model.states)
+    return np.array([e != 0 for e in jac], dtype=bool).reshape(n, n)
 
 
 def _build(source: str, target: Path, cc: str) -> None:
@@ -154,7 +180,9 @@ def _load(path: Path, build_seconds: float) -> NativeLibrary:
     handle = ctypes.CDLL(str(path))
     handle.il2_integrate.restype = _i
     handle.il2_integrate.argtypes = [_l, _d, _d, _p, _p, _p, _l, _p, _d, _p, _p, _p, _p, _p, _p,
-                                     _l, _i]
+                                     _l, _i, _p]
+    handle.il2_linear_solve.restype = _i
+    handle.il2_linear_solve.argtypes = [_p, _p]
     handle.il2_eval.restype = None
     handle.il2_eval.argtypes = [_d, _p, _p, _p, _p, _p]
     for name in ("il2_n_states", "il2_n_params", "il2_n_inputs"):
@@ -164,17 +192,22 @@ def _load(path: Path, build_seconds: float) -> NativeLibrary:
                          int(handle.il2_n_params()), int(handle.il2_n_inputs()))
 
 
-def load_library(model: Model) -> NativeLibrary:
-    """The compiled library of ``model``: from memory, else from the disk cache, else built.
+def load_library(model: Model, method: str = DEFAULT_METHOD) -> NativeLibrary:
+    """The compiled library of ``model`` with integrator ``method`` (``"Rodas5P"`` or
+    ``"Rodas4"``): from memory, else from the disk cache, else built.
 
     Raises:
         NativeBuildError: no C compiler, or the generated code did not compile.
     """
     with _LOCK:
-        lib = _LIBRARIES.get(model)
+        if method not in RODAS_METHODS:
+            raise EngineError(f"unknown native integrator {method!r}; choose one of: "
+                              f"{', '.join(RODAS_METHODS)}")
+        per_method = _LIBRARIES.setdefault(model, {})
+        lib = per_method.get(method)
         if lib is not None:
             return lib
-        path = cache_dir() / f"{model.name}-{_library_key(model)}.so"
+        path = cache_dir() / f"{model.name}-{method}-{_library_key(model, method)}.so"
         start = time.perf_counter()
         if path.exists():
             try:
@@ -182,9 +215,10 @@ def load_library(model: Model) -> NativeLibrary:
             except OSError:  # unreadable: build it again below
                 lib = None
         if lib is None:
-            _build(c_source(model) + INTEGRATOR_C, path, _compiler())
+            _build(c_source(model) + sparse_lu_c(jacobian_pattern(model))
+                   + integrator_c(method), path, _compiler())
             lib = _load(path, time.perf_counter() - start)
-        _LIBRARIES[model] = lib
+        per_method[method] = lib
         return lib
 
 
@@ -204,14 +238,13 @@ class NativeStats:
 
 @dataclass
 class NativeBackend:
-    """Rodas4 in C over a batch, parallel over patients (POSIX threads).
+    """A Rosenbrock method in C over a batch, parallel over patients (POSIX threads).
 
     Main arguments:
-        method: ignored; accepted so that ``simulate(..., backend="native")`` works with
-            its default ``method="LSODA"``. This backend always uses Rodas4 (stiff,
-            L-stable, order 4 with an embedded order-3 error estimate and order-3 dense
-            output; Hairer & Wanner, Solving ODEs II, 1996, Section IV.7). Any of the SciPy
-            backend's method names or ``"Rodas4"`` is accepted.
+        method: ``"Rodas5P"`` (order 5, embedded order 4, dense output of order 4;
+            Steinebach 2023) or ``"Rodas4"`` (order 4, embedded 3, dense output 3; Hairer &
+            Wanner 1996, Section IV.7); both stiff, L-stable, stiffly accurate. The SciPy
+            backend's method names (``simulate``'s default is ``"LSODA"``) select Rodas5P.
 
     Other arguments:
         threads: threads per batch; ``None``: ``$IL2SIM_THREADS``, else every core this
@@ -228,13 +261,19 @@ class NativeBackend:
     stats: NativeStats = field(default_factory=NativeStats)
 
     def __post_init__(self) -> None:
-        if self.method not in (*METHODS, "Rodas4"):
+        if self.method not in (*METHODS, *RODAS_METHODS):
             raise EngineError(f"unknown method {self.method!r} for the native backend; it "
-                              f"always uses Rodas4 and accepts: {', '.join(METHODS)}, Rodas4")
+                              f"accepts {', '.join(RODAS_METHODS)} (and the SciPy names "
+                              f"{', '.join(METHODS)}, which select {DEFAULT_METHOD})")
         if self.threads is None:
             self.threads = default_threads()
         if self.threads < 1 or self.max_steps < 1:
             raise EngineError("native backend: threads and max_steps must be >= 1")
+
+    @property
+    def integrator(self) -> str:
+        """The Rosenbrock method this backend runs (``method`` if it names one)."""
+        return self.method if self.method in RODAS_METHODS else DEFAULT_METHOD
 
     def integrate(
         self,
@@ -249,8 +288,25 @@ class NativeBackend:
         rtol: float,
         atol: float | NDArray[np.float64],
     ) -> SegmentOutput:
+        return self.integrate_from(compiled, t0, t1, y, p, u, t_eval, np.zeros(len(y)),
+                                   rtol=rtol, atol=atol)
+
+    def integrate_from(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        first_step: NDArray[np.float64],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> SegmentOutput:
         start = time.perf_counter()
-        lib = load_library(compiled.model)
+        lib = load_library(compiled.model, self.integrator)
         n, ns = y.shape
         if (ns, p.shape[1], u.shape[1]) != (lib.n_states, lib.n_params, lib.n_inputs):
             raise EngineError(f"native library for {compiled.model.name!r} has dimensions "
@@ -266,12 +322,13 @@ class NativeBackend:
         status = np.zeros(n, dtype=np.intc)
         t_fail = np.zeros(n)
         stats = np.zeros((n, 4), dtype=np.dtype(ctypes.c_long))
+        h_io = np.array(first_step, dtype=np.float64)  # a copy: C writes the next step here
         c_start = time.perf_counter()
         lib.handle.il2_integrate(n, float(t0), float(t1), y0.ctypes.data, pp.ctypes.data,
                                  uu.ctypes.data, len(te), te.ctypes.data, float(rtol),
                                  tol.ctypes.data, y_eval.ctypes.data, y_end.ctypes.data,
                                  status.ctypes.data, t_fail.ctypes.data, stats.ctypes.data,
-                                 self.max_steps, int(self.threads or 1))
+                                 self.max_steps, int(self.threads or 1), h_io.ctypes.data)
         c_seconds = time.perf_counter() - c_start
         ok = status == 0
         message = [""] * n
@@ -291,4 +348,4 @@ class NativeBackend:
         s.jacobians += int(totals[3])
         s.seconds_in_c += c_seconds
         s.seconds_total += time.perf_counter() - start
-        return SegmentOutput(y_eval, y_end, ok, message)
+        return SegmentOutput(y_eval, y_end, ok, message, h_io)

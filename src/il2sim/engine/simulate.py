@@ -15,6 +15,7 @@ from il2sim.engine.events import DoseActions, EngineError, resolve_events
 from il2sim.engine.jax_backend import JaxBackend
 from il2sim.engine.loop import BatchOutput, run_batch
 from il2sim.engine.native_backend import NativeBackend
+from il2sim.engine.native_rodas import METHODS as NATIVE_METHODS
 from il2sim.engine.result import SimulationResult
 from il2sim.engine.roadrunner_backend import RoadRunnerBackend
 from il2sim.engine.scipy_backend import METHODS, ScipyBackend
@@ -91,8 +92,9 @@ def simulate(
     regimen = regimen if regimen is not None else Regimen.none()
     if not isinstance(regimen, Regimen):
         raise EngineError(f"simulate: {regimen!r} is not a Regimen")
-    if method not in METHODS:
-        raise EngineError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if method not in METHODS and not (backend == "native" and method in NATIVE_METHODS):
+        raise EngineError(f"unknown method {method!r}; known: {', '.join(METHODS)} (and, with "
+                          f"backend='native', {', '.join(NATIVE_METHODS)})")
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
         raise EngineError(f"rtol must be in (0, 1), not {rtol!r}")
     t_out = _times(times)
