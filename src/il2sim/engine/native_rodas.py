@@ -335,6 +335,8 @@ static int il2_solve(double t0, double t1, double *y, const double *p, const dou
     int piv[NS];
     long steps = 0, rejected = 0, nfev = 0, njev = 0, attempts = 0;
     long e = 0;
+    /* the step for the next segment: the incoming one until a step is taken */
+    double h_next = h_io != NULL ? *h_io : 0.0;
     double t = t0;
     int status = IL2_OK;
 
@@ -374,7 +376,8 @@ static int il2_solve(double t0, double t1, double *y, const double *p, const dou
     if (h < h_min) h = h_min;
     if (h > span) h = span;
     int first = 1, reject = 0, singular = 0;
-    double h_acc = h, err_acc = 1e-2, h_next = h;
+    double h_acc = h, err_acc = 1e-2;
+    h_next = h;
 
     for (;;) {
         if (attempts >= max_steps) { status = IL2_TOO_MANY_STEPS; break; }
