@@ -210,3 +210,33 @@ def test_an_infusion_into_an_empty_compartment_is_not_an_underflow() -> None:
         assert seg.ok.all(), seg.message
         assert seg.next_step is not None and seg.next_step[0] > 0
         assert 0.5 * 2.15e8 * 0.25 < seg.y_end[0, 0] < 2.15e8 * 0.25  # infused, some cleared
+
+
+@pytest.mark.parametrize("name", [m.name for m in list_models()])
+def test_observables_in_c_equal_the_compiled_python(name: str) -> None:
+    """``simulate`` computes a native result's observables in C (``il2_observe``): the same
+    values as ``CompiledModel.observe`` at random points, per-patient parameters and inputs
+    (0 and positive), and the same through ``simulate``."""
+    model = get_model(name)
+    cm = compile_model(model)
+    lib = load_library(model)
+    rng = np.random.default_rng(3)
+    n, nt = 4, 5
+    x0 = np.array([s.initial for s in model.states])
+    x = np.abs(x0 * rng.lognormal(0.0, 0.5, (n, nt, len(x0)))) + rng.uniform(0.1, 2.0,
+                                                                             (n, nt, len(x0)))
+    p = np.array([q.value for q in model.params]) * rng.lognormal(0.0, 0.1,
+                                                                  (n, len(model.params)))
+    u = rng.uniform(0.0, 1.0, (n, nt, len(cm.input_names)))
+    u[:, ::2] = 0.0
+    t = np.linspace(0.0, 4.0, nt)
+    fast = lib.observe(t, x, p, u, threads=2)
+    slow = cm.observe(np.tile(t, n), x.reshape(n * nt, -1), np.repeat(p, nt, axis=0),
+                      u.reshape(n * nt, -1)).reshape(n, nt, -1)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-300)
+    times = np.linspace(0, 20, 5)
+    native = simulate(model, None, times=times, backend="native")
+    in_python = cm.observe(np.tile(times, 1), native.states.reshape(len(times), -1),
+                           np.repeat(native.params.to_numpy(float), len(times), axis=0),
+                           np.zeros((len(times), len(cm.input_names))))
+    np.testing.assert_allclose(native.observables[0], in_python, rtol=1e-12, atol=1e-300)

@@ -53,7 +53,7 @@ __all__ = ["NativeBackend", "NativeBuildError", "NativeLibrary", "NativeStats", 
            "default_threads", "load_library"]
 
 _FLAGS = ("-O2", "-funroll-loops", "-fPIC", "-shared", "-std=gnu11", "-pthread")
-_BUILD_VERSION = "3"  # bump to invalidate every cached library
+_BUILD_VERSION = "4"  # bump to invalidate every cached library
 
 _SPARSE_SOURCE = Path(sparse_lu.__file__).read_text()
 
@@ -83,7 +83,7 @@ class NativeLibrary:
     Attributes:
         path: the shared object on disk.
         build_seconds: code generation plus compilation time (0 when loaded from cache).
-        n_states, n_params, n_inputs: the model's dimensions as compiled.
+        n_states, n_params, n_inputs, n_observables: the model's dimensions as compiled.
     """
 
     path: Path
@@ -92,6 +92,23 @@ class NativeLibrary:
     n_states: int
     n_params: int
     n_inputs: int
+    n_observables: int
+
+    def observe(self, t: NDArray[np.float64], x: NDArray[np.float64],
+                p: NDArray[np.float64], u: NDArray[np.float64],
+                threads: int = 1) -> NDArray[np.float64]:
+        """The observables at every output point: ``x`` (n, nt, states) in natural
+        coordinates, ``u`` (n, nt, inputs), ``p`` (n, params) or (n, nt, params);
+        returns (n, nt, observables). Same values as ``CompiledModel.observe``."""
+        n, nt = x.shape[:2]
+        t, x, p, u = (np.ascontiguousarray(a, dtype=np.float64) for a in (t, x, p, u))
+        if (x.shape[2], u.shape[2], p.shape[-1]) != (self.n_states, self.n_inputs,
+                                                     self.n_params) or len(t) != nt:
+            raise EngineError("native observe: arrays do not match the model's dimensions")
+        out = np.empty((n, nt, self.n_observables))
+        self.handle.il2_observe(n, nt, t.ctypes.data, x.ctypes.data, p.ctypes.data,
+                                int(p.ndim == 3), u.ctypes.data, out.ctypes.data, threads)
+        return out
 
     def eval(self, t: float, y: NDArray[np.float64], p: NDArray[np.float64],
              u: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -181,15 +198,18 @@ def _load(path: Path, build_seconds: float) -> NativeLibrary:
     handle.il2_integrate.restype = _i
     handle.il2_integrate.argtypes = [_l, _d, _d, _p, _p, _p, _l, _p, _d, _p, _p, _p, _p, _p, _p,
                                      _l, _i, _p]
+    handle.il2_observe.restype = None
+    handle.il2_observe.argtypes = [_l, _l, _p, _p, _p, _i, _p, _p, _i]
     handle.il2_linear_solve.restype = _i
     handle.il2_linear_solve.argtypes = [_p, _p]
     handle.il2_eval.restype = None
     handle.il2_eval.argtypes = [_d, _p, _p, _p, _p, _p]
-    for name in ("il2_n_states", "il2_n_params", "il2_n_inputs"):
+    for name in ("il2_n_states", "il2_n_params", "il2_n_inputs", "il2_n_observables"):
         getattr(handle, name).restype = _i
         getattr(handle, name).argtypes = []
     return NativeLibrary(path, handle, build_seconds, int(handle.il2_n_states()),
-                         int(handle.il2_n_params()), int(handle.il2_n_inputs()))
+                         int(handle.il2_n_params()), int(handle.il2_n_inputs()),
+                         int(handle.il2_n_observables()))
 
 
 def load_library(model: Model, method: str = DEFAULT_METHOD) -> NativeLibrary:
@@ -274,6 +294,15 @@ class NativeBackend:
     def integrator(self) -> str:
         """The Rosenbrock method this backend runs (``method`` if it names one)."""
         return self.method if self.method in RODAS_METHODS else DEFAULT_METHOD
+
+    def observe(self, compiled: CompiledModel, t: NDArray[np.float64],
+                x: NDArray[np.float64], p: NDArray[np.float64],
+                u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The observables of a batch result in C (``x`` natural states (n, nt, states),
+        ``p`` (n, params), ``u`` (n, nt, inputs)), on this backend's threads: the same
+        expressions as ``CompiledModel.observe`` without its per-point arrays."""
+        lib = load_library(compiled.model, self.integrator)
+        return lib.observe(t, x, p, u, int(self.threads or 1))
 
     def integrate(
         self,

@@ -496,6 +496,50 @@ int il2_linear_solve(const double *w, double *b) {
     return sparse;
 }
 
+/* Observables at every output point of n patients: x (n, nt, NS) natural states, u (n, nt,
+   NU), p (n, NP), or (n, nt, NP) when p_per_time, out (n, nt, NO); patients shared out over
+   threads as il2_integrate. */
+typedef struct {
+    long n, nt, next;
+    int p_per_time;
+    const double *t, *x, *p, *u;
+    double *out;
+} il2_obs_batch;
+
+static void *il2_obs_worker(void *arg) {
+    il2_obs_batch *b = (il2_obs_batch *)arg;
+    for (;;) {
+        long i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (i >= b->n) break;
+        for (long k = 0; k < b->nt; ++k) {
+            long at = i * b->nt + k;
+            const double *pp = b->p + (b->p_per_time ? at : i) * IL2_NP;
+            double o[IL2_NO > 0 ? IL2_NO : 1];
+            il2_observe_one(b->t[k], b->x + at * NS, pp, b->u + at * IL2_NU, o);
+            for (int j = 0; j < IL2_NO; ++j) b->out[at * IL2_NO + j] = o[j];
+        }
+    }
+    return NULL;
+}
+
+int il2_n_observables(void) { return IL2_NO; }
+
+void il2_observe(long n, long nt, const double *t, const double *x, const double *p,
+                 int p_per_time, const double *u, double *out, int threads) {
+    il2_obs_batch b = {n, nt, 0, p_per_time, t, x, p, u, out};
+    int nt_threads = threads > 1 ? threads : 1;
+    if (nt_threads > n) nt_threads = n > 1 ? (int)n : 1;
+    if (nt_threads > 256) nt_threads = 256;
+    pthread_t tid[256];
+    int started = 0;
+    for (int k = 1; k < nt_threads; ++k) {
+        if (pthread_create(&tid[started], NULL, il2_obs_worker, &b) != 0) break;
+        ++started;
+    }
+    il2_obs_worker(&b);
+    for (int k = 0; k < started; ++k) pthread_join(tid[k], NULL);
+}
+
 /* One batch: patients are handed out one at a time through an atomic counter. */
 typedef struct {
     long n, n_eval, max_steps, next;

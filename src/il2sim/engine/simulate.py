@@ -122,14 +122,17 @@ def simulate(
     if failed and policy == "raise":
         i = failed[0]
         raise SimulationError(f"{model.name}: patient {i} failed: {out.message[i]}")
-    states = compiled.to_natural(out.y)
+    states = compiled.to_natural(out.y, copy=False)  # the loop's array, not used again
     nt = len(t_out)
-    flat_x = states.reshape(size * nt, -1)
-    flat_p = (cast(NDArray[np.float64], _RepeatedRows(p, nt)) if out.p is None
-              else out.p.reshape(size * nt, -1))
-    flat_u = out.u.reshape(size * nt, -1)
-    observables = compiled.observe(np.tile(t_out, size), flat_x, flat_p, flat_u)
-    observables = observables.reshape(size, nt, -1)
+    if isinstance(solver, NativeBackend) and out.p is None:  # in C, on its threads
+        observables = solver.observe(compiled, t_out, states, p, out.u)
+    else:
+        flat_x = states.reshape(size * nt, -1)
+        flat_p = (cast(NDArray[np.float64], _RepeatedRows(p, nt)) if out.p is None
+                  else out.p.reshape(size * nt, -1))
+        flat_u = out.u.reshape(size * nt, -1)
+        observables = compiled.observe(np.tile(t_out, size), flat_x, flat_p, flat_u)
+        observables = observables.reshape(size, nt, -1)
     return SimulationResult(
         model=model,
         times=t_out,

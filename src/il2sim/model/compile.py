@@ -84,10 +84,12 @@ class CompiledModel:
             y[..., self.log_mask] = np.log(y[..., self.log_mask])
         return y
 
-    def to_natural(self, y: FloatArray) -> FloatArray:
-        """Integration coordinates back to natural state values."""
-        x = np.array(y, dtype=float, copy=True)
-        x[..., self.log_mask] = np.exp(x[..., self.log_mask])
+    def to_natural(self, y: FloatArray, *, copy: bool = True) -> FloatArray:
+        """Integration coordinates back to natural state values (``copy=False``: in place,
+        when ``y`` is a float array the caller no longer needs)."""
+        x = np.array(y, dtype=float, copy=copy)
+        for j in np.flatnonzero(self.log_mask):  # column views: no fancy-index copies
+            np.exp(x[..., j], out=x[..., j])
         return x
 
 
