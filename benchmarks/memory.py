@@ -47,6 +47,18 @@ def _spec(n: int) -> Any:
                      indication="melanoma")
 
 
+PROGRESS_EVERY = 20  # chunks between progress lines
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def _count(store: Any, table: str) -> int:
     row = store.con.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0
@@ -68,13 +80,18 @@ def child(mode: str, n: int, db: Path) -> dict[str, Any]:
             for k, lo in enumerate(range(0, n, CHUNK)):
                 store.write_chunk(run_id, k, simulate_chunk(spec, model,
                                                             patients.iloc[lo: lo + CHUNK]))
+                if (k + 1) % PROGRESS_EVERY == 0:  # a long run shows its course on stderr
+                    print(json.dumps({"patients_done": lo + CHUNK, "seconds":
+                                      round(time.perf_counter() - start, 1),
+                                      "peak_rss_mib": round(_peak_mib(), 1),
+                                      "rss_mib": round(_rss_mib(), 1)}),
+                          file=sys.stderr, flush=True)
             store.finish(run_id)
         else:
             run_trial(spec, store=store)
         stored, doses = (_count(store, table) for table in ("patients", "doses"))
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"mode": mode, "n": n, "seconds": seconds, "peak_rss_mib": peak_kib / 1024,
+    return {"mode": mode, "n": n, "seconds": seconds, "peak_rss_mib": _peak_mib(),
             "patients_stored": stored, "dose_rows": doses,
             "db_mib": db.stat().st_size / 2**20}
 

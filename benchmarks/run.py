@@ -690,6 +690,10 @@ def _markdown(rows: list[Row], bar: list[dict[str, Any]], machine: dict[str, Any
               "| workload | native | compared with | peer | peer/native wall | "
               "peer/native CPU |", "|---|---|---|---|---|---|"]
     for b in bar:
+        if not np.isfinite(b["peer_err"]):  # no setting of this peer reaches the bar
+            lines.append(f"| {b['workload']} | {b['native']} ({b['native_err']:.1e}) | "
+                         f"{_bar_group(b)} | {b['peer']} | - | - |")
+            continue
         lines.append(f"| {b['workload']} | {b['native']} ({b['native_err']:.1e}) | "
                      f"{_bar_group(b)} | {b['peer']} ({b['peer_err']:.1e}) | "
                      f"{b['wall_ratio']:.1f}x | {b['cpu_ratio']:.1f}x |")
