@@ -120,7 +120,6 @@ class NativeLibrary:
                              f.ctypes.data, jac.ctypes.data)
         return f, jac
 
-
     def linear_solve(self, w: NDArray[np.float64],
                      b: NDArray[np.float64]) -> tuple[NDArray[np.float64], str]:
         """Solve ``w x = b`` as an integrator step does; returns ``x`` and which LU was used
