@@ -534,3 +534,46 @@ def test_a_store_from_before_analyses_opens_and_gains_them(tmp_path: Path) -> No
     with ResultStore(path) as store:
         store.save_analysis(run, "other", "a", {"v": 1})
         assert store.analyses(run)["name"].tolist() == ["a"]
+
+
+# ------------------------------------------------------------------------- memory limit
+
+def _memory_limit_bytes(store: ResultStore) -> float:
+    text = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    number, unit = text.split()
+    return float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
+
+
+def test_the_store_caps_duckdbs_memory(tmp_path: Path) -> None:
+    """DuckDB keeps written table data in its buffer pool up to its memory limit (default 80%
+    of RAM: a long streamed trial grew by ~0.5 KB per patient); the store sets 512 MB, a
+    caller may choose, and a bad value is a clear error."""
+    with ResultStore(tmp_path / "a.duckdb") as store:
+        assert _memory_limit_bytes(store) == pytest.approx(512e6, rel=0.01)
+    with ResultStore(tmp_path / "b.duckdb", memory_limit="64MB") as store:
+        assert _memory_limit_bytes(store) == pytest.approx(64e6, rel=0.01)
+    with ResultStore(tmp_path / "c.duckdb", memory_limit=None) as store:
+        assert _memory_limit_bytes(store) > 1e9  # DuckDB's own default
+    with pytest.raises(StoreError, match="cannot open"):
+        ResultStore(tmp_path / "d.duckdb", memory_limit="lots")
+
+
+def test_written_chunks_stay_within_the_memory_limit(tmp_path: Path) -> None:
+    """With a small limit the buffer pool evicts what was written (it is on disk): DuckDB's
+    own accounting stays under the limit however much is written, and nothing is lost."""
+    n, size = 400_000, 10_000
+    run = dict(RUN, n_patients=n, chunk_size=size)
+    rng = np.random.default_rng(1)
+    with ResultStore(tmp_path / "trial.duckdb", memory_limit="12MB") as store:
+        run_id = store.create_run(**run)
+        for k in range(n // size):
+            frames = chunk_frames(k, size)
+            frames["observations"]["value"] = rng.normal(size=3 * size)  # incompressible
+            store.write_chunk(run_id, k, frames)
+        used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+                                 ).fetchone()[0]
+        on_disk = store.con.execute("SELECT sum(total_blocks * block_size) FROM "
+                                    "pragma_database_size()").fetchone()[0]
+        assert used <= 12e6 < on_disk  # more was written than the pool holds
+        assert store.con.execute(f"SELECT count(*) FROM observations WHERE run_id = "
+                                 f"'{run_id}'").fetchone()[0] == n * 3

@@ -75,8 +75,8 @@ from typing import Any, Final, Literal
 import duckdb
 import pandas as pd
 
-__all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "SCHEMA_VERSION", "Analysis", "ResultStore",
-           "StoreError", "default_run_id"]
+__all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "Analysis",
+           "ResultStore", "StoreError", "default_run_id"]
 
 SCHEMA_VERSION: Final = 1
 """Version of the table layout; a file written by another version is refused."""
@@ -190,6 +190,10 @@ def default_run_id(*, name: str, seed: int, config: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+DEFAULT_MEMORY_LIMIT = "512MB"
+"""DuckDB memory limit of a :class:`ResultStore` connection (see its ``memory_limit``)."""
+
+
 class ResultStore:
     """Virtual-trial results in one DuckDB file: runs, their chunks, and four data tables.
 
@@ -199,23 +203,33 @@ class ResultStore:
     Other arguments:
         read_only: open an existing file for reading only (several processes may,
             while none writes); writing methods then raise :class:`StoreError`.
+        memory_limit: DuckDB's memory limit for this connection (default
+            :data:`DEFAULT_MEMORY_LIMIT`, 512 MB). DuckDB keeps the table data it writes
+            in its buffer pool up to this limit (its own default is 80% of RAM), which grew
+            a streamed trial by about 0.5 KB per patient (~0.5 GB per million); with the
+            limit the pool evicts written blocks (they are on disk), and queries that need
+            more spill to a temporary folder beside the file. ``None``: DuckDB's default.
 
     Raises:
         StoreError: the file cannot be opened (locked by another process, not a
-            DuckDB file, not a result store, another schema version).
+            DuckDB file, not a result store, another schema version, a bad
+            ``memory_limit``).
 
     Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._where = str(self.path)
         if read_only and not self.path.exists():
             raise StoreError(f"{self._where}: no such file (read_only opens an existing store)")
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {} if memory_limit is None else {"memory_limit": str(memory_limit)})
         try:
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
-                str(self.path), read_only=read_only)
+                str(self.path), read_only=read_only, config=config)
         except duckdb.Error as error:
             hint = (" (another process has it open: DuckDB allows one writer per file, "
                     "or several read_only readers)" if "lock" in str(error).lower() else "")
