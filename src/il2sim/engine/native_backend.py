@@ -21,6 +21,7 @@ any SymPy work or compiler; building one needs ``gcc`` (or ``$CC``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -54,8 +55,6 @@ __all__ = ["NativeBackend", "NativeBuildError", "NativeLibrary", "NativeStats", 
 
 _FLAGS = ("-O2", "-funroll-loops", "-fPIC", "-shared", "-std=gnu11", "-pthread")
 _BUILD_VERSION = "4"  # bump to invalidate every cached library
-
-_SPARSE_SOURCE = Path(sparse_lu.__file__).read_text()
 
 _LIBRARIES: weakref.WeakKeyDictionary[Model, dict[str, NativeLibrary]] = (
     weakref.WeakKeyDictionary())
@@ -141,10 +140,16 @@ def _compiler() -> str:
     return path
 
 
+@functools.cache
+def _sparse_source() -> str:
+    """The sparse-LU planner's source, part of every library's key (read once, when needed)."""
+    return Path(sparse_lu.__file__).read_text()
+
+
 def _library_key(model: Model, method: str) -> str:
     """Content hash naming a model's library: what the C source and machine code depend on."""
     digest = hashlib.sha256()
-    for part in (model_fingerprint(model), integrator_c(method), _SPARSE_SOURCE,
+    for part in (model_fingerprint(model), integrator_c(method), _sparse_source(),
                  " ".join(_FLAGS), _BUILD_VERSION,
                  platform.machine(), platform.system()):
         digest.update(part.encode())

@@ -39,7 +39,7 @@ from sympy.printing.precedence import precedence
 
 from il2sim.model import internal as _internal_module
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
-from il2sim.model.internal import InternalForm, internal_form
+from il2sim.model.internal import InternalForm, internal_form, observables_natural
 from il2sim.model.spec import Model
 
 __all__ = ["InternalForm", "c_source", "internal_form", "model_fingerprint"]
@@ -146,19 +146,6 @@ def c_source(model: Model) -> str:
         "",
     ]
     return "\n".join(parts)
-
-
-def observables_natural(model: Model, form: InternalForm
-                        ) -> tuple[tuple[sympy.Symbol, ...], tuple[sympy.Expr, ...]]:
-    """The observables in natural coordinates ``_x0..`` with the internal form's parameter,
-    input and time symbols (as ``compile._compile`` builds them for ``observe``)."""
-    sym = model.symbolic
-    xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(len(sym.states)))
-    inputs = sym.inputs + tuple(sympy.Symbol(name, real=True)
-                                for name in form.input_names[len(sym.inputs):])
-    rename = {**dict(zip(sym.params, form.ps)), **dict(zip(inputs, form.us)), sym.t: form.t,
-              **dict(zip(sym.states, xs))}
-    return xs, tuple(e.xreplace(rename) for e in sym.observables)
 
 
 def model_fingerprint(model: Model) -> str:

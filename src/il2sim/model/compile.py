@@ -33,7 +33,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from il2sim.cache import cache_dir
 from il2sim.model import internal as _internal
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
-from il2sim.model.internal import internal_form
+from il2sim.model.internal import internal_form, observables_natural
 from il2sim.model.spec import Model
 
 __all__ = ["CompiledEvents", "CompiledModel", "compile_model"]
@@ -182,11 +182,7 @@ def _compile(model: Model) -> CompiledModel:
     ys, ps, us, tt = form.ys, form.ps, form.us, form.t
     rhs_internal = list(form.rhs)
     jac_flat = list(form.jac)
-    # Observables are evaluated in natural coordinates x.
-    xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(n))
-    rename = {**dict(zip(sym.params, ps)), **dict(zip(sym.inputs, us)), sym.t: tt,
-              **dict(zip(sym.states, xs))}
-    obs = [e.xreplace(rename) for e in sym.observables]
+    xs, obs = observables_natural(model, form)  # evaluated in natural coordinates x
     log_mask = np.array(form.log_mask, dtype=bool)
     input_names = list(form.input_names)
 

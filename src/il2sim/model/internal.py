@@ -22,7 +22,7 @@ import sympy
 
 from il2sim.model.spec import Model
 
-__all__ = ["EXP_CAP", "InternalForm", "internal_form"]
+__all__ = ["EXP_CAP", "InternalForm", "internal_form", "observables_natural"]
 
 # exp() arguments are capped at 709 (exp(709) = 8.2e307, the largest safe value) so that
 # a trial step far outside the solution's range gives a large finite derivative, which the
@@ -147,3 +147,15 @@ def _divide_by_exp(expr: sympy.Expr, y: sympy.Symbol) -> sympy.Expr:
                 rest.append(factor)
         terms.append(sympy.Mul(*rest) * sympy.exp(exponent))
     return sympy.Add(*terms)
+
+
+def observables_natural(model: Model, form: InternalForm
+                        ) -> tuple[tuple[sympy.Symbol, ...], tuple[sympy.Expr, ...]]:
+    """The observables in natural coordinates ``_x0..`` with the internal form's parameter,
+    input and time symbols: what ``CompiledModel.observe`` and the native ``il2_observe``
+    both evaluate."""
+    sym = model.symbolic
+    xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(len(sym.states)))
+    rename = {**dict(zip(sym.params, form.ps)), **dict(zip(sym.inputs, form.us)),
+              sym.t: form.t, **dict(zip(sym.states, xs))}
+    return xs, tuple(e.xreplace(rename) for e in sym.observables)
