@@ -9,10 +9,10 @@ native backend, chunks of 500 patients, every chunk written to a DuckDB result s
 (``il2sim.io.store.ResultStore``). Each (mode, size) runs in a fresh process, which
 reports its own peak resident set size (``ru_maxrss``):
 
-- ``stream``: chunk by chunk through ``trial.runner.simulate_chunk`` into the store
-  (``open_run``, ``write_chunk``, ``finish``), nothing kept between chunks;
-- ``run_trial``: ``trial.runner.run_trial(spec, store=...)``, which also keeps every
-  chunk's frames in memory and returns the whole trial read back from the store.
+- ``stream``: ``trial.runner.stream_trial(spec, store)``, chunk by chunk into the store,
+  nothing kept between chunks;
+- ``run_trial``: ``trial.runner.run_trial(spec, store=...)``, the same run, then the
+  whole trial read back from the store and returned as DataFrames.
 
 Flat peak RSS across sizes in ``stream`` mode is the bounded-memory property; growth in
 ``run_trial`` mode is the cost of returning the whole trial. Results go to
@@ -67,26 +67,24 @@ def _count(store: Any, table: str) -> int:
 def child(mode: str, n: int, db: Path) -> dict[str, Any]:
     """Run one trial in this process; return time, peak RSS and what was stored."""
     from il2sim.io.store import ResultStore
-    from il2sim.model.library import get_model
-    from il2sim.trial.runner import open_run, run_trial, simulate_chunk
+    from il2sim.trial.runner import run_trial, stream_trial
 
     spec = _spec(n)
-    model = get_model(spec.model)
     start = time.perf_counter()
+    done = [0, 0]  # patients, chunks
+
+    def report(k: int) -> None:  # a long run shows its course on stderr
+        done[0] += k
+        done[1] += 1
+        if done[1] % PROGRESS_EVERY == 0:
+            print(json.dumps({"patients_done": done[0], "seconds":
+                              round(time.perf_counter() - start, 1),
+                              "peak_rss_mib": round(_peak_mib(), 1),
+                              "rss_mib": round(_rss_mib(), 1)}), file=sys.stderr, flush=True)
+
     with ResultStore(db) as store:
         if mode == "stream":
-            run_id = open_run(store, spec, model)
-            patients = spec.population.sample(n, spec.seed)
-            for k, lo in enumerate(range(0, n, CHUNK)):
-                store.write_chunk(run_id, k, simulate_chunk(spec, model,
-                                                            patients.iloc[lo: lo + CHUNK]))
-                if (k + 1) % PROGRESS_EVERY == 0:  # a long run shows its course on stderr
-                    print(json.dumps({"patients_done": lo + CHUNK, "seconds":
-                                      round(time.perf_counter() - start, 1),
-                                      "peak_rss_mib": round(_peak_mib(), 1),
-                                      "rss_mib": round(_rss_mib(), 1)}),
-                          file=sys.stderr, flush=True)
-            store.finish(run_id)
+            stream_trial(spec, store, progress=report)
         else:
             run_trial(spec, store=store)
         stored, doses = (_count(store, table) for table in ("patients", "doses"))
@@ -116,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
+                # the child's progress lines and errors go straight to this stderr
                 proc = subprocess.run([sys.executable, __file__, "--child", mode, str(n),
                                        str(Path(tmp) / "trial.duckdb")],
-                                      capture_output=True, text=True, check=False)
+                                      stdout=subprocess.PIPE, text=True, check=False)
             if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
                 return 1
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             row["ms_per_patient"] = 1000 * row["seconds"] / n

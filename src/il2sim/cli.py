@@ -382,9 +382,8 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
 
     from il2sim.io.store import ResultStore
     from il2sim.io.trial_config import load_trial
-    from il2sim.trial.outputs import write_trial_outputs
-    from il2sim.trial.runner import dask_client, run_trial
-    from il2sim.trial.statistics import summary_table
+    from il2sim.trial.runner import dask_client, stream_trial
+    from il2sim.trial.stored import load_stored_trial
 
     if workers is not None and scheduler is not None:
         raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
@@ -403,9 +402,11 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     client = (dask_client(workers=workers, scheduler=scheduler)
               if workers is not None or scheduler is not None else None)
     try:
-        with ResultStore(db) as store, progress:
-            result = run_trial(spec, store=store, client=client,
-                               progress=lambda k: progress.advance(task, k))
+        with ResultStore(db) as store:
+            with progress:
+                run_id = stream_trial(spec, store, client=client,
+                                      progress=lambda k: progress.advance(task, k))
+            stored = load_stored_trial(store, run_id)
     finally:
         if client is not None:
             cluster = getattr(client, "cluster", None)
@@ -413,12 +414,11 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
             if cluster is not None:
                 cluster.close()
     out = _console()
-    out.print(_frame_table(summary_table(result.endpoints, result.doses),
-                           f"{spec.name} (seed {spec.seed})"))
+    out.print(_frame_table(stored.summary(), f"{spec.name} (seed {spec.seed})"))
     out.print(f"stored in {db}")
     if not no_plots:
         target = out_dir or Path("out") / trial_file.stem
-        written = write_trial_outputs(result.endpoints, result.doses, result.scans, target)
+        written = stored.write(target)
         out.print(f"wrote {len(written)} files to {target}/")
 
 

@@ -20,6 +20,7 @@ from il2sim.trial.runner import (
     open_run,
     run_trial,
     simulate_chunk,
+    stream_trial,
 )
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
@@ -79,3 +80,14 @@ def test_a_killed_worker_loses_no_patient(client: object) -> None:
     assert killed
     assert sorted(result.endpoints["patient"]) == list(range(16))
     pd.testing.assert_frame_equal(result.endpoints, run_trial(spec).endpoints)
+
+
+def test_a_dask_run_streams_many_chunks_into_the_store(client: object, tmp_path: Path) -> None:
+    """More chunks than the window of tasks in flight: each is submitted as one finishes,
+    written once, and the stored trial equals the serial one."""
+    spec = dataclasses.replace(SPEC, n_patients=20, chunk_size=1)
+    with ResultStore(tmp_path / "w.duckdb") as store:
+        run_id = stream_trial(spec, store, client=client)
+        assert store.done_chunks(run_id) == set(range(20))
+        stored = store.table(run_id, "endpoints").drop(columns="run_id")
+    pd.testing.assert_frame_equal(stored, run_trial(spec).endpoints, check_dtype=False)

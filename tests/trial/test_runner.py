@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
 from il2sim.population import LogNormal, Population, standard_covariates
-from il2sim.trial.runner import TrialSpec, open_run, run_trial, simulate_chunk
+from il2sim.trial.runner import TrialSpec, open_run, run_trial, simulate_chunk, stream_trial
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
 SPEC = TrialSpec("small", n_patients=6, seed=11, population=POP, horizon_days=200.0,
@@ -61,3 +63,34 @@ def test_a_stored_run_resumes_without_losing_or_duplicating(tmp_path: Path,
     assert sorted(stored["patient"]) == list(range(6))
     pd.testing.assert_frame_equal(result.endpoints.drop(columns="run_id"),
                                   reference, check_dtype=False)
+
+
+def test_stream_trial_keeps_no_chunk_in_memory(tmp_path: Path, reference: pd.DataFrame,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk's frames are dropped once written: a trial's memory does not grow with its
+    number of chunks (issue 5, item 5). Control: run_trial without a store keeps them."""
+    from il2sim.trial import runner
+
+    made: list[weakref.ref[pd.DataFrame]] = []
+    alive: list[int] = []  # frames still alive each time a chunk is reported done
+
+    def tracked(*args: object) -> dict[str, pd.DataFrame]:
+        frames = simulate_chunk(*args)  # type: ignore[arg-type]
+        made.extend(weakref.ref(f) for f in frames.values())
+        return frames
+
+    def count(_: int) -> None:
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in made))
+
+    monkeypatch.setattr(runner, "simulate_chunk", tracked)
+    with ResultStore(tmp_path / "s.duckdb") as store:
+        run_id = stream_trial(SPEC, store, progress=count)
+        stored = store.table(run_id, "endpoints").drop(columns="run_id")
+    assert len(made) == 2 * 4 and max(alive) <= 4
+    pd.testing.assert_frame_equal(stored, reference, check_dtype=False)
+    made.clear()
+    alive.clear()
+    kept = run_trial(SPEC, progress=count)
+    assert alive[-1] == 2 * 4
+    pd.testing.assert_frame_equal(kept.endpoints, reference)

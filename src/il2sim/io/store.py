@@ -436,16 +436,21 @@ class ResultStore:
             "SELECT r.*, (SELECT count(*) FROM chunks c WHERE c.run_id = r.run_id) "
             "AS chunks_done FROM runs r ORDER BY r.created, r.run_id").fetchdf()
 
-    def table(self, run_id: str, name: str) -> pd.DataFrame:
+    def table(self, run_id: str, name: str, *,
+              patients: Sequence[int] | None = None) -> pd.DataFrame:
         """One data table's rows of a run, ordered by patient, then ``time`` when the
         table has it, then the other columns in table order (a total, stable order).
 
         Columns: ``run_id``, ``patient`` (int32), then those written. A table never
-        written gives an empty frame with ``run_id`` and ``patient``.
+        written gives an empty frame with ``run_id`` and ``patient``. ``patients``: only
+        these patients' rows.
         """
         self._check_table_name(name)
         self._require_run(run_id)
-        return self.con.execute(self._select(name), [run_id]).fetchdf()
+        if patients is None:
+            return self.con.execute(self._select(name), [run_id]).fetchdf()
+        return self.con.execute(self._select(name, subset=True),
+                                [run_id, [int(p) for p in patients]]).fetchdf()
 
     def query(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None,
               ) -> pd.DataFrame:
@@ -885,15 +890,18 @@ class ResultStore:
                               f"first write fixes its types)")
         return f"CAST({quoted} AS {target})"
 
-    def _select(self, name: str) -> str:
+    def _select(self, name: str, *, subset: bool = False) -> str:
+        """The ordered SELECT of a run's rows (parameters: run id, then with ``subset``
+        the list of patients)."""
         columns = self._columns(name)
+        among = " AND list_contains(?, patient)" if subset else ""
         if not columns:  # never written: no rows, the two columns every table has
             return ("SELECT CAST(? AS VARCHAR) AS run_id, CAST(NULL AS INTEGER) AS patient "
-                    "WHERE false")
+                    f"WHERE false{among.replace('patient', 'NULL')}")
         rest = [c for c in columns if c not in ("run_id", "patient")]
         keys = ["patient"] + [c for c in rest if c == "time"] + [c for c in rest if c != "time"]
         order = ", ".join(_ident(c) for c in keys)
-        return f"SELECT * FROM {name} WHERE run_id = ? ORDER BY {order}"
+        return f"SELECT * FROM {name} WHERE run_id = ?{among} ORDER BY {order}"
 
 
 def _analysis_id(run_id: str, kind: str, name: str) -> str:

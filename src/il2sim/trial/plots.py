@@ -34,6 +34,7 @@ from il2sim.trial.statistics import (
     RESPONSE_CATEGORIES,
     TOXICITIES,
     TREATMENT_DEATH,
+    DoseDelivery,
     _durations,
     _groups,
     _require,
@@ -444,7 +445,7 @@ def _at_risk_table(table: Axes, ax: Axes,
 # --------------------------------------------------------------------------- dose delivery
 
 
-def plot_dose_delivery(doses: pd.DataFrame, *, per: str = "course",
+def plot_dose_delivery(doses: pd.DataFrame | DoseDelivery, *, per: str = "course",
                        maxima: Sequence[int] | None = None, title: str | None = None,
                        ax: Axes | None = None, path: PathLike | None = None,
                        figsize: tuple[float, float] = (7.5, 4.2), dpi: float = 120) -> Figure:
@@ -457,7 +458,7 @@ def plot_dose_delivery(doses: pd.DataFrame, *, per: str = "course",
 
     Main arguments:
         doses: the dose log (``patient``, ``course``, ``cycle`` if per cycle, ``status``,
-            ``reason``).
+            ``reason``), or its :class:`~il2sim.trial.statistics.DoseDelivery` per ``per``.
 
     Other arguments:
         per: ``"course"`` or ``"cycle"``; maxima: dose counts to mark.
@@ -465,7 +466,7 @@ def plot_dose_delivery(doses: pd.DataFrame, *, per: str = "course",
     Raises:
         ValueError: a missing column or a bad status.
     """
-    dd = dose_delivery(doses, per=per)
+    dd = doses if isinstance(doses, DoseDelivery) else dose_delivery(doses, per=per)
     given = dd.given.to_numpy(dtype=int)
     if maxima is None:
         maxima = (CYCLE_MAX_DOSES,) if per == "cycle" else (CYCLE_MAX_DOSES, 2 * CYCLE_MAX_DOSES)

@@ -8,6 +8,7 @@ the store without losing or duplicating a patient.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from il2sim.trial.protocol import LabelProtocol, label_courses
 from il2sim.units import parse_quantity
 
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
-           "simulate_chunk"]
+           "simulate_chunk", "stream_trial"]
 
 VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
 
@@ -161,54 +162,95 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
         spec: the trial.
 
     Other arguments:
-        store: an ``il2sim.io.store.ResultStore``: chunks already stored are not recomputed,
-            each new chunk is written (in this process, the single writer) as it completes.
+        store: an ``il2sim.io.store.ResultStore``: the trial is run by :func:`stream_trial`
+            (chunks already stored are not recomputed, nothing is kept in memory between
+            chunks) and read back from the store.
         progress: called with the number of patients of each finished chunk.
         client: a ``dask.distributed.Client``: chunks become independent tasks (retried up
             to twice if a worker fails). Results are identical to the serial run, since
             every patient's random draws are seeded by (seed, patient).
     """
-    model = get_model(spec.model)
-    patients = spec.population.sample(spec.n_patients, spec.seed)
-    chunks = [patients.iloc[i: i + spec.chunk_size]
-              for i in range(0, spec.n_patients, spec.chunk_size)]
-    run_id = None
-    done: set[int] = set()
     if store is not None:
-        run_id = open_run(store, spec, model)
-        done = store.done_chunks(run_id)  # type: ignore[attr-defined]
-    collected: dict[int, dict[str, pd.DataFrame]] = {}
-
-    def finished(k: int, frames: dict[str, pd.DataFrame]) -> None:
-        if store is not None:
-            store.write_chunk(run_id, k, frames)  # type: ignore[attr-defined]
-        collected[k] = frames
-        if progress is not None:
-            progress(len(chunks[k]))
-
-    if progress is not None:
-        progress(sum(len(chunks[k]) for k in done))
-    todo = [k for k in range(len(chunks)) if k not in done]
-    if client is None:
-        for k in todo:
-            finished(k, simulate_chunk(spec, model, chunks[k]))
-    else:
-        from distributed import as_completed
-
-        futures = {client.submit(_remote_chunk, spec, chunks[k], k,  # type: ignore[attr-defined]
-                                 pure=False, retries=2): k for k in todo}
-        for future in as_completed(futures):  # type: ignore[no-untyped-call]
-            k, frames = future.result()
-            finished(k, frames)
-    if store is not None:
-        store.finish(run_id)  # type: ignore[attr-defined]
+        run_id = stream_trial(spec, store, progress=progress, client=client)
         tables = {name: store.table(run_id, name)  # type: ignore[attr-defined]
                   for name in TABLES}
     else:
+        collected: dict[int, dict[str, pd.DataFrame]] = {}
+
+        def keep(k: int, frames: dict[str, pd.DataFrame]) -> None:
+            collected[k] = frames
+
+        _run_chunks(spec, get_model(spec.model), set(), keep, progress, client)
         tables = {name: pd.concat([collected[k][name] for k in sorted(collected)],
                                   ignore_index=True) for name in TABLES}
     return TrialResult(spec, tables["patients"], tables["doses"], tables["observations"],
                        tables["endpoints"])
+
+
+def stream_trial(spec: TrialSpec, store: object, *,
+                 progress: Callable[[int], None] | None = None,
+                 client: object | None = None) -> str:
+    """Run the trial into ``store`` chunk by chunk and return its run id.
+
+    Each chunk is written (in this process, the single writer) as it completes and then
+    dropped, so memory does not grow with the number of chunks: beyond the sampled
+    cohort, a run holds one chunk (serial) or a bounded window of chunks (Dask). Chunks
+    already in the store are not recomputed, so a killed run resumes where it stopped.
+    Arguments as :func:`run_trial`.
+    """
+    model = get_model(spec.model)
+    run_id = open_run(store, spec, model)
+    done: set[int] = store.done_chunks(run_id)  # type: ignore[attr-defined]
+
+    def write(k: int, frames: dict[str, pd.DataFrame]) -> None:
+        store.write_chunk(run_id, k, frames)  # type: ignore[attr-defined]
+
+    _run_chunks(spec, model, done, write, progress, client)
+    store.finish(run_id)  # type: ignore[attr-defined]
+    return run_id
+
+
+DASK_WINDOW = 4
+"""Chunks in flight per Dask worker: more keep workers busy, fewer bound the memory."""
+
+
+def _run_chunks(spec: TrialSpec, model: Model, done: set[int],
+                finished: Callable[[int, dict[str, pd.DataFrame]], None],
+                progress: Callable[[int], None] | None, client: object | None) -> None:
+    """Simulate every chunk not in ``done`` and hand each one's frames to ``finished``."""
+    patients = spec.population.sample(spec.n_patients, spec.seed)
+    starts = range(0, spec.n_patients, spec.chunk_size)
+
+    def chunk(k: int) -> pd.DataFrame:
+        return patients.iloc[starts[k]: starts[k] + spec.chunk_size]
+
+    if progress is not None and done:
+        progress(sum(len(chunk(k)) for k in done))
+    todo = iter([k for k in range(len(starts)) if k not in done])
+    if client is None:
+        for k in todo:
+            finished(k, simulate_chunk(spec, model, chunk(k)))
+            if progress is not None:
+                progress(len(chunk(k)))
+        return
+    from distributed import as_completed
+
+    def submit(k: int) -> object:
+        return client.submit(_remote_chunk, spec, chunk(k), k,  # type: ignore[attr-defined]
+                             pure=False, retries=2)
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))  # type: ignore[attr-defined]
+    first = [submit(k) for k in itertools.islice(todo, DASK_WINDOW * workers)]
+    running = as_completed(first)  # type: ignore[no-untyped-call]
+    for future in running:
+        k, frames = future.result()
+        future.release()
+        finished(k, frames)
+        if progress is not None:
+            progress(len(frames["patients"]))
+        following = next(todo, None)
+        if following is not None:
+            running.add(submit(following))  # type: ignore[no-untyped-call]
 
 
 TABLES = ("patients", "doses", "observations", "endpoints")

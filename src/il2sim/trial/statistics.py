@@ -483,7 +483,7 @@ def _dor_text(row: pd.Series, scale: float) -> str:
             f"{_time(row['max_d'], scale)}{plus}), n={row['n']}")
 
 
-def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | None = None,
+def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | None = None,
                   by: str | None = "arm", *, confidence: float = 0.95) -> pd.DataFrame:
     """The headline numbers of a virtual trial, formatted for printing (one column per group).
 
@@ -496,7 +496,8 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | None = None,
 
     Main arguments:
         endpoints: per-patient endpoints.
-        doses: the dose log, optional; patients are mapped to groups through ``endpoints``.
+        doses: the dose log, or its :class:`DoseDelivery` per course, optional; patients
+            are mapped to groups through ``endpoints``.
         by: grouping column, or ``None`` to pool all patients.
 
     Other arguments:
@@ -539,23 +540,22 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | None = None,
             )
         columns[label] = col
     if doses is not None:
-        _require(doses, ["patient"], "summary_table")
+        dd = doses if isinstance(doses, DoseDelivery) else dose_delivery(doses)
         groups = (
             {ALL: set(endpoints["patient"])} if by is None else
             {label: set(grp["patient"]) for label, grp in _groups(endpoints, by, "summary_table")}
         )
         for label, patients in groups.items():
-            sub = doses[doses["patient"].isin(patients)]
-            dd = dose_delivery(sub) if not sub.empty else None
+            counts = dd.counts[dd.counts.index.get_level_values("patient").isin(patients)]
             col = columns[label]
-            if dd is None or dd.given.empty:
+            if counts.empty:
                 col["doses given per course, median (range)"] = "-"
                 col["doses held, %"] = "-"
                 continue
-            g = dd.given
+            g = counts["given"]
             col["doses given per course, median (range)"] = (
                 f"{g.median():g} ({g.min()}-{g.max()})")
-            col["doses held, %"] = _pct(dd.held_fraction)
+            col["doses held, %"] = _pct(counts["held"].sum() / counts["listed"].sum())
     out = pd.DataFrame(columns)
     out.index.name = "measure"
     out.columns.name = _index_name(by)

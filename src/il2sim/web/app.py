@@ -45,9 +45,9 @@ from il2sim.io.trial_config import trial_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
-from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TABLES, TrialSpec
-from il2sim.trial.statistics import summary_table, toxicity_table
+from il2sim.trial.statistics import toxicity_table
+from il2sim.trial.stored import STORED_FIGURES, StoredTrial, load_stored_trial
 from il2sim.web.equations import equations_mathml
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import run_scenario
@@ -72,7 +72,7 @@ __all__ = ["DEFAULT_EXAMPLES", "MAX_UPLOAD_BYTES", "create_app"]
 
 MAX_UPLOAD_BYTES = 256 * 1024
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
-FIGURES = TRIAL_FIGURES
+FIGURES = STORED_FIGURES
 _STATIC = resources.files("il2sim.web") / "static"
 
 
@@ -242,9 +242,9 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         if info.kind == "analysis":
             return RunSummary(run=info, summary=[], toxicity=[], figures=[], tables=[],
                               analyses=analyses)
-        endpoints, doses = _table(run_id, "endpoints"), _table(run_id, "doses")
-        summary = summary_table(endpoints, doses)
-        tox = toxicity_table(endpoints)
+        stored = _stored(run_id)
+        summary = stored.summary()
+        tox = toxicity_table(stored.endpoints)
         return RunSummary(
             run=info,
             summary=[{"measure": str(k), "value": str(v)}
@@ -278,10 +278,8 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         if name not in FIGURES:
             raise HTTPException(404, f"no figure {name!r}; known: {', '.join(FIGURES)}")
         _trial_run(run_id)
-        endpoints, doses, scans = (_table(run_id, t)
-                                   for t in ("endpoints", "doses", "observations"))
         try:
-            fig = FIGURES[name](endpoints, doses, scans, None)
+            fig = _stored(run_id).figure(name)
         except ValueError as exc:
             raise HTTPException(422, f"figure {name!r} cannot be drawn for this run: {exc}") \
                 from None
@@ -387,6 +385,14 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         except StoreError as exc:
             raise HTTPException(404, str(exc)) from None
 
+    def _stored(run_id: str) -> StoredTrial:
+        """A trial run's endpoints, dose delivery and plotted patients (any trial size)."""
+        try:
+            with store().locked() as reading:
+                return load_stored_trial(reading, run_id)
+        except StoreError as exc:
+            raise HTTPException(404, str(exc)) from None
+
     def _compared(run_ids: list[str]) -> dict[str, pd.Series]:
         if len(run_ids) < 2 or len(set(run_ids)) != len(run_ids):
             raise HTTPException(422, "compare needs two or more different runs "
@@ -394,7 +400,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         out = {}
         for run_id in run_ids:
             info = _trial_run(run_id)
-            summary = summary_table(_table(run_id, "endpoints"), _table(run_id, "doses"))
+            summary = _stored(run_id).summary()
             out[_label(info)] = summary.iloc[:, 0]
         return out
 

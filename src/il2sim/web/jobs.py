@@ -22,7 +22,7 @@ from typing import Any
 
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
-from il2sim.trial.runner import TrialSpec, open_run, run_trial
+from il2sim.trial.runner import TrialSpec, open_run, stream_trial
 from il2sim.web.schemas import JobStatus
 
 __all__ = ["Cancelled", "SerialStore", "TrialJobs"]
@@ -145,7 +145,7 @@ class TrialJobs:
 
         try:
             job.run_id = open_run(self.store, spec, get_model(spec.model))
-            run_trial(spec, store=self.store, progress=progress)
+            stream_trial(spec, self.store, progress=progress)
             job.status = "done"
         except Cancelled:
             job.status = "cancelled"

@@ -1,0 +1,167 @@
+"""A stored trial read back at any size: summary and figures without loading the dose log.
+
+A 1,000,000-patient trial has tens of millions of dose rows and scans: too many to read
+into memory, too many to draw one line or bar each. :func:`load_stored_trial` reads
+
+* the endpoints of every patient (one row each), for the summary, survival and toxicity;
+* the dose delivery per patient and course, counted by DuckDB in the store
+  (:func:`stored_dose_delivery`, the SQL twin of
+  :func:`~il2sim.trial.statistics.dose_delivery`);
+* the scans of at most ``plotted`` patients, drawn at random (seeded), for the
+  per-patient figures (waterfall, swimmer, spider), whose titles then say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from il2sim.io.store import ResultStore
+from il2sim.trial import plots
+from il2sim.trial.outputs import LABEL_TOXICITY
+from il2sim.trial.statistics import DoseDelivery, summary_table
+
+__all__ = ["PLOTTED_PATIENTS", "STORED_FIGURES", "StoredTrial", "load_stored_trial",
+           "stored_dose_delivery"]
+
+PLOTTED_PATIENTS = 1000
+"""Per-patient figures of a larger trial show this many patients, drawn at random."""
+
+_STARTED = """
+    WITH d AS (
+        SELECT patient, course, status = 'given' AS given, status = 'held' AS held,
+               coalesce(nullif(trim(CAST(reason AS VARCHAR)), ''), 'unspecified') AS reason
+        FROM doses WHERE run_id = $run),
+    started AS (SELECT patient, course FROM d GROUP BY patient, course HAVING bool_or(given)),
+    s AS (SELECT d.* FROM d SEMI JOIN started USING (patient, course))
+"""
+
+
+def stored_dose_delivery(store: ResultStore, run_id: str) -> DoseDelivery:
+    """Doses given and held per patient and course of a stored run, counted in the store.
+
+    The same table as ``dose_delivery(store.table(run_id, "doses"))`` (started courses
+    only, reasons of held doses most frequent first) without reading the dose log.
+    """
+    if store.table(run_id, "doses", patients=[]).columns.tolist() == ["run_id", "patient"]:
+        counts = pd.DataFrame({"given": [], "held": [], "listed": []}, dtype="int64",
+                              index=pd.MultiIndex.from_arrays([[], []],
+                                                              names=["patient", "course"]))
+        return DoseDelivery(counts=counts, reasons=_reasons(pd.Series(dtype="int64"), 0, 0),
+                            n_listed=0, n_given=0, n_held=0)
+    params = {"run": run_id}
+    counts = store.query(_STARTED + """
+        SELECT patient, course, CAST(sum(CAST(given AS INTEGER)) AS BIGINT) AS given,
+               CAST(sum(CAST(held AS INTEGER)) AS BIGINT) AS held
+        FROM s GROUP BY patient, course ORDER BY patient, course""", params)
+    counts = counts.set_index(["patient", "course"])
+    counts["listed"] = counts["given"] + counts["held"]
+    held = store.query(_STARTED + """
+        SELECT reason, count(*) AS n FROM s WHERE held GROUP BY reason
+        ORDER BY n DESC, reason""", params)
+    n_listed, n_held = int(counts["listed"].sum()), int(counts["held"].sum())
+    vc = pd.Series(held["n"].to_numpy(dtype="int64"), index=held["reason"].astype(str))
+    return DoseDelivery(counts=counts, reasons=_reasons(vc, n_held, n_listed),
+                        n_listed=n_listed, n_given=n_listed - n_held, n_held=n_held)
+
+
+def _reasons(vc: pd.Series, n_held: int, n_listed: int) -> pd.DataFrame:
+    reasons = pd.DataFrame({"n": vc.astype("int64"), "of_held": vc / max(n_held, 1),
+                            "of_listed": vc / max(n_listed, 1)})
+    reasons.index.name = "reason"
+    return reasons
+
+
+@dataclass(frozen=True)
+class StoredTrial:
+    """What the summary and the standard figures of a stored trial need.
+
+    Attributes:
+        endpoints: every patient's endpoints.
+        delivery: dose delivery per patient and course, every patient.
+        shown: endpoints of the patients drawn in per-patient figures (all when the trial
+            has at most ``plotted`` patients).
+        scans: the scans of the ``shown`` patients.
+    """
+
+    endpoints: pd.DataFrame
+    delivery: DoseDelivery
+    shown: pd.DataFrame
+    scans: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """The headline numbers (:func:`~il2sim.trial.statistics.summary_table`)."""
+        return summary_table(self.endpoints, self.delivery)
+
+    def figure(self, name: str, path: Path | None = None) -> Figure:
+        """One of :data:`STORED_FIGURES`, saved to ``path`` when given."""
+        if name not in STORED_FIGURES:
+            raise ValueError(f"no figure {name!r}; known: {', '.join(STORED_FIGURES)}")
+        per_patient, draw = STORED_FIGURES[name]
+        fig = draw(self)
+        n, k = len(self.endpoints), len(self.shown)
+        if per_patient and k < n:
+            ax = fig.axes[0]
+            ax.set_title(f"{ax.get_title()}\n{k:,} patients drawn at random of {n:,}",
+                         fontsize="medium")
+        if path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return fig
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write ``summary.csv`` and every figure as ``<name>.png`` to ``out_dir``."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = [out_dir / "summary.csv"]
+        self.summary().to_csv(written[0])
+        for name in STORED_FIGURES:
+            written.append(out_dir / f"{name}.png")
+            self.figure(name, written[-1])
+        return written
+
+
+def _swimmer(t: StoredTrial) -> Figure:
+    e = t.shown
+    return plots.plot_swimmer(e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any()))
+
+
+STORED_FIGURES: dict[str, tuple[bool, Callable[[StoredTrial], Figure]]] = {
+    "waterfall": (True, lambda t: plots.plot_waterfall(t.shown)),
+    "swimmer": (True, _swimmer),
+    "spider": (True, lambda t: plots.plot_spider(t.scans, t.shown)),
+    "kaplan_meier": (False, lambda t: plots.plot_km(t.endpoints)),
+    "dose_delivery": (False, lambda t: plots.plot_dose_delivery(t.delivery)),
+    "toxicity": (False, lambda t: plots.plot_toxicity(t.endpoints, reference=LABEL_TOXICITY)),
+}
+"""The standard trial figures (as :data:`~il2sim.trial.outputs.TRIAL_FIGURES`), each with
+whether it draws one mark per patient (and so shows a random subset of a large trial)."""
+
+
+def load_stored_trial(store: ResultStore, run_id: str, *, plotted: int = PLOTTED_PATIENTS,
+                      seed: int = 0) -> StoredTrial:
+    """Read a stored trial for its summary and figures, in memory linear in its patients
+    (not in its doses or scans).
+
+    Main arguments:
+        store, run_id: the run.
+
+    Other arguments:
+        plotted: at most this many patients in per-patient figures.
+        seed: of the random choice of those patients.
+    """
+    if plotted < 1:
+        raise ValueError(f"plotted must be >= 1, got {plotted}")
+    endpoints = store.table(run_id, "endpoints")
+    patients = endpoints["patient"].to_numpy()
+    if len(patients) > plotted:
+        chosen = np.sort(np.random.default_rng(seed).choice(patients, plotted, replace=False))
+        shown = endpoints[endpoints["patient"].isin(chosen)].reset_index(drop=True)
+        scans = store.table(run_id, "observations", patients=chosen.tolist())
+    else:
+        shown, scans = endpoints, store.table(run_id, "observations")
+    return StoredTrial(endpoints=endpoints, delivery=stored_dose_delivery(store, run_id),
+                       shown=shown, scans=scans)
