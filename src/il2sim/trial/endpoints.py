@@ -97,16 +97,23 @@ def patient_endpoints(
     """
     rows, scans = [], []
     grades = toxicity_grades(extremes)
-    given = doses[doses["status"] == "given"].groupby("patient")
+    # dose counts per patient, counted once for the chunk
+    given = doses[(doses["status"] == "given").to_numpy(dtype=bool)]
+    n_scheduled = doses["patient"].value_counts()
+    n_given_of = given["patient"].value_counts()
+    courses_of = (given.groupby("patient")["course"].nunique() if "course" in doses
+                  else pd.Series(dtype="int64"))
+    sbp_min, sbp_min_day, cr_max = (extremes[c].to_numpy(float) for c in (
+        "sbp_min", "sbp_min_day", "creatinine_max"))
     for i, p in enumerate(patients.itertuples(index=False)):
         pid = int(p.patient)
         n_les = int(p.n_lesions)
         vol = volume_ml[i]
         # deaths
         rng_d = patient_rng(seed, pid, 1)
-        sev = (max(0.0, 90.0 - float(extremes["sbp_min"].iloc[i])) / 10.0
-               + max(0.0, float(extremes["creatinine_max"].iloc[i]) - 1.5))
-        received = pid in given.groups
+        sev = max(0.0, 90.0 - float(sbp_min[i])) / 10.0 + max(0.0, float(cr_max[i]) - 1.5)
+        n_given = int(n_given_of.get(pid, 0))
+        received = n_given > 0
         p_trd = 1 / (1 + math.exp(-(mortality.a_trd + mortality.b_trd * sev))) if received else 0
         trd = rng_d.uniform() < p_trd
         burden = np.maximum(vol, 0) / mortality.v_ref
@@ -114,7 +121,7 @@ def patient_endpoints(
         cum = np.concatenate([[0.0], np.cumsum(0.5 * (hazard[1:] + hazard[:-1]) * np.diff(days))])
         target = -math.log(rng_d.uniform())
         death_disease = float(np.interp(target, cum, days)) if cum[-1] >= target else math.inf
-        death_trd = float(extremes["sbp_min_day"].iloc[i]) if trd else math.inf
+        death_trd = float(sbp_min_day[i]) if trd else math.inf
         death = min(death_disease, death_trd, math.inf)
         cause = "" if math.isinf(death) else ("treatment" if death_trd <= death_disease
                                              else "disease")
@@ -134,7 +141,6 @@ def patient_endpoints(
         pfs = min(prog if not math.isnan(prog) else math.inf, death)
         resp = recist.response_day
         dor = (min(pfs, horizon_days) - resp) if not math.isnan(resp) else math.nan
-        n_given = len(given.get_group(pid)) if received else 0
         rows.append({
             "patient": pid,
             "bor": recist.bor,
@@ -149,9 +155,8 @@ def patient_endpoints(
             "os_event": bool(death <= horizon_days),
             "death_cause": cause if death <= horizon_days else "",
             "doses_given": n_given,
-            "doses_scheduled": int((doses["patient"] == pid).sum()),
-            "courses": int(doses[(doses["patient"] == pid) & (doses["status"] == "given")]
-                           ["course"].nunique()) if "course" in doses else 0,
+            "doses_scheduled": int(n_scheduled.get(pid, 0)),
+            "courses": int(courses_of.get(pid, 0)),
         })
     endpoints = pd.concat([pd.DataFrame(rows), grades.reset_index(drop=True),
                            extremes.reset_index(drop=True)], axis=1)
