@@ -577,3 +577,26 @@ def test_written_chunks_stay_within_the_memory_limit(tmp_path: Path) -> None:
         assert used <= 12e6 < on_disk  # more was written than the pool holds
         assert store.con.execute(f"SELECT count(*) FROM observations WHERE run_id = "
                                  f"'{run_id}'").fetchone()[0] == n * 3
+
+
+def test_a_streaming_writer_keeps_no_written_blocks_in_memory(tmp_path: Path) -> None:
+    """Each chunk's blocks are evicted once committed: at the default 512 MB limit DuckDB's
+    accounting stays near the 16 MB it is trimmed to, while the file holds more than
+    twice that; the configured limit is back after every write."""
+    n, size = 1_200_000, 40_000
+    run = dict(RUN, n_patients=n, chunk_size=size)
+    rng = np.random.default_rng(2)
+    with ResultStore(tmp_path / "trial.duckdb") as store:
+        run_id = store.create_run(**run)
+        for k in range(n // size):
+            frames = chunk_frames(k, size)
+            frames["observations"]["value"] = rng.normal(size=3 * size)  # incompressible
+            store.write_chunk(run_id, k, frames)
+        used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+                                 ).fetchone()[0]
+        on_disk = store.con.execute("SELECT sum(total_blocks * block_size) FROM "
+                                    "pragma_database_size()").fetchone()[0]
+        assert used <= 16e6 and on_disk > 2 * 16e6
+        assert _memory_limit_bytes(store) == pytest.approx(512e6, rel=0.01)
+        assert store.con.execute(f"SELECT count(*) FROM observations WHERE run_id = "
+                                 f"'{run_id}'").fetchone()[0] == n * 3

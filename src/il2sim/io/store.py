@@ -87,6 +87,10 @@ DATA_TABLES: Final = ("patients", "doses", "observations", "endpoints")
 ANALYSIS_KINDS: Final = ("optimize", "sensitivity", "biomarkers", "other")
 """The kinds of analysis :meth:`ResultStore.save_analysis` stores."""
 
+_EVICT_TO: Final = "16MB"
+"""The memory limit :meth:`ResultStore.write_chunk` drops to, for a moment, to evict the
+blocks it wrote (a streaming writer needs none of them; 4 MB is below what DuckDB pins)."""
+
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -204,11 +208,11 @@ class ResultStore:
         read_only: open an existing file for reading only (several processes may,
             while none writes); writing methods then raise :class:`StoreError`.
         memory_limit: DuckDB's memory limit for this connection (default
-            :data:`DEFAULT_MEMORY_LIMIT`, 512 MB). DuckDB keeps the table data it writes
-            in its buffer pool up to this limit (its own default is 80% of RAM), which grew
-            a streamed trial by about 0.5 KB per patient (~0.5 GB per million); with the
-            limit the pool evicts written blocks (they are on disk), and queries that need
-            more spill to a temporary folder beside the file. ``None``: DuckDB's default.
+            :data:`DEFAULT_MEMORY_LIMIT`, 512 MB); queries that need more spill to a
+            temporary folder beside the file. ``None``: DuckDB's default (80% of RAM).
+            DuckDB keeps the table blocks it writes in its buffer pool up to this limit,
+            which grew a streamed trial by about 0.6 KB per patient; :meth:`write_chunk`
+            therefore evicts them (they are on disk) after each chunk.
 
     Raises:
         StoreError: the file cannot be opened (locked by another process, not a
@@ -236,6 +240,9 @@ class ResultStore:
             raise self._error(None, f"cannot open: {error}{hint}") from error
         try:
             self._init_schema()
+            row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+            self._memory_limit = str(memory_limit if memory_limit is not None or row is None
+                                     else row[0])
         except BaseException:
             self.close()
             raise
@@ -396,6 +403,21 @@ class ResultStore:
             for view in views.values():
                 with suppress(duckdb.Error):
                     self.con.unregister(view)
+        self._evict_written_blocks()
+
+    def _evict_written_blocks(self) -> None:
+        """Empty DuckDB's buffer pool of the blocks just written (they are on disk).
+
+        DuckDB evicts when its memory limit is lowered, so the limit goes down to
+        :data:`_EVICT_TO` for a moment and back. Without this a chunk-by-chunk writer's
+        memory grows with every chunk until the pool reaches the limit.
+        """
+        try:
+            self.con.execute(f"SET memory_limit = '{_EVICT_TO}'")
+        except duckdb.OutOfMemoryException:
+            pass  # more than that is in use; the limit stays where it was
+        finally:
+            self.con.execute(f"SET memory_limit = '{self._memory_limit}'")
 
     def finish(self, run_id: str, status: Literal["done", "failed"] = "done") -> None:
         """Mark a run done (every chunk must be written) or failed, with the time.
