@@ -64,8 +64,11 @@ def _count(store: Any, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def child(mode: str, n: int, db: Path) -> dict[str, Any]:
-    """Run one trial in this process; return time, peak RSS and what was stored."""
+def child(mode: str, n: int, db: Path, log: Path) -> dict[str, Any]:
+    """Run one trial in this process; return time, peak RSS and what was stored.
+
+    Every ``PROGRESS_EVERY`` chunks a JSON line (patients done, seconds, peak and current
+    RSS) goes to stderr and to ``log`` (``benchmarks/memory_plot.py`` draws it)."""
     from il2sim.io.store import ResultStore
     from il2sim.trial.runner import run_trial, stream_trial
 
@@ -77,10 +80,13 @@ def child(mode: str, n: int, db: Path) -> dict[str, Any]:
         done[0] += k
         done[1] += 1
         if done[1] % PROGRESS_EVERY == 0:
-            print(json.dumps({"patients_done": done[0], "seconds":
-                              round(time.perf_counter() - start, 1),
-                              "peak_rss_mib": round(_peak_mib(), 1),
-                              "rss_mib": round(_rss_mib(), 1)}), file=sys.stderr, flush=True)
+            line = json.dumps({"patients_done": done[0], "seconds":
+                               round(time.perf_counter() - start, 1),
+                               "peak_rss_mib": round(_peak_mib(), 1),
+                               "rss_mib": round(_rss_mib(), 1)})
+            print(line, file=sys.stderr, flush=True)
+            with log.open("a") as out:
+                out.write(line + "\n")
 
     with ResultStore(db) as store:
         if mode == "stream":
@@ -99,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,2000,5000,10000")
     parser.add_argument("--modes", default="stream,run_trial")
     parser.add_argument("--out", type=Path, default=ROOT / "results")
-    parser.add_argument("--child", nargs=3, metavar=("MODE", "N", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("MODE", "N", "DB", "LOG"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        mode, n, db = args.child
-        print(json.dumps(child(mode, int(n), Path(db))))
+        mode, n, db, log = args.child
+        print(json.dumps(child(mode, int(n), Path(db), Path(log))))
         return 0
+    args.out.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
     if not set(modes) <= {"stream", "run_trial"}:
@@ -115,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 # the child's progress lines and errors go straight to this stderr
+                log = args.out / f"memory_{mode}_{n}.jsonl"
+                log.unlink(missing_ok=True)
                 proc = subprocess.run([sys.executable, __file__, "--child", mode, str(n),
-                                       str(Path(tmp) / "trial.duckdb")],
+                                       str(Path(tmp) / "trial.duckdb"), str(log)],
                                       stdout=subprocess.PIPE, text=True, check=False)
             if proc.returncode != 0:
                 return 1
@@ -135,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         machine["extrapolated_1e6_patients_hours"] = per * 1e6 / 3600
         print(f"1,000,000 patients at the streamed rate: {per * 1e6 / 3600:.1f} h on this "
               "machine")
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "memory.json").write_text(json.dumps({"machine": machine, "runs": results},
                                                      indent=2))
     lines = ["| mode | patients | peak RSS | time | per patient | store size |",
