@@ -228,6 +228,9 @@ def _final_tumour(cs: list[float]) -> float:
     return float(r["T"][:, -1].sum())
 
 
+# JAX, imported by other tests in this process, warns about any fork; the forked workers
+# here run native code only
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_process_forked_after_use_still_runs_batches() -> None:
     """Threads live for one call: a forked worker does not inherit a dead thread pool
     (libgomp's did, and such a worker hung)."""
