@@ -540,13 +540,15 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
             )
         columns[label] = col
     if doses is not None:
-        dd = doses if isinstance(doses, DoseDelivery) else dose_delivery(doses)
+        if not isinstance(doses, DoseDelivery):
+            _require(doses, ["patient"], "summary_table")
+        counted = (doses if isinstance(doses, DoseDelivery) else dose_delivery(doses)).counts
         groups = (
             {ALL: set(endpoints["patient"])} if by is None else
             {label: set(grp["patient"]) for label, grp in _groups(endpoints, by, "summary_table")}
         )
         for label, patients in groups.items():
-            counts = dd.counts[dd.counts.index.get_level_values("patient").isin(patients)]
+            counts = counted[counted.index.get_level_values("patient").isin(patients)]
             col = columns[label]
             if counts.empty:
                 col["doses given per course, median (range)"] = "-"
