@@ -544,6 +544,25 @@ def _memory_limit_bytes(store: ResultStore) -> float:
     return float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
 
 
+def _write_incompressible(store: ResultStore, n: int, size: int, *,
+                          seed: int) -> tuple[float, float]:
+    """Write n patients in chunks of ``size`` with random (incompressible) observations;
+    check every row arrived; return DuckDB's memory in use and the file's size (bytes)."""
+    run_id = store.create_run(**dict(RUN, n_patients=n, chunk_size=size))
+    rng = np.random.default_rng(seed)
+    for k in range(n // size):
+        frames = chunk_frames(k, size)
+        frames["observations"]["value"] = rng.normal(size=3 * size)
+        store.write_chunk(run_id, k, frames)
+    assert store.con.execute("SELECT count(*) FROM observations WHERE run_id = ?",
+                             [run_id]).fetchone()[0] == n * 3
+    used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
+                             ).fetchone()[0]
+    on_disk = store.con.execute("SELECT sum(total_blocks * block_size) FROM "
+                                "pragma_database_size()").fetchone()[0]
+    return float(used), float(on_disk)
+
+
 def test_the_store_caps_duckdbs_memory(tmp_path: Path) -> None:
     """DuckDB keeps written table data in its buffer pool up to its memory limit (default 80%
     of RAM: a long streamed trial grew by ~0.5 KB per patient); the store sets 512 MB, a
@@ -561,42 +580,17 @@ def test_the_store_caps_duckdbs_memory(tmp_path: Path) -> None:
 def test_written_chunks_stay_within_the_memory_limit(tmp_path: Path) -> None:
     """With a small limit the buffer pool evicts what was written (it is on disk): DuckDB's
     own accounting stays under the limit however much is written, and nothing is lost."""
-    n, size = 400_000, 10_000
-    run = dict(RUN, n_patients=n, chunk_size=size)
-    rng = np.random.default_rng(1)
+    n = 400_000
     with ResultStore(tmp_path / "trial.duckdb", memory_limit="12MB") as store:
-        run_id = store.create_run(**run)
-        for k in range(n // size):
-            frames = chunk_frames(k, size)
-            frames["observations"]["value"] = rng.normal(size=3 * size)  # incompressible
-            store.write_chunk(run_id, k, frames)
-        used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
-                                 ).fetchone()[0]
-        on_disk = store.con.execute("SELECT sum(total_blocks * block_size) FROM "
-                                    "pragma_database_size()").fetchone()[0]
+        used, on_disk = _write_incompressible(store, n, 10_000, seed=1)
         assert used <= 12e6 < on_disk  # more was written than the pool holds
-        assert store.con.execute(f"SELECT count(*) FROM observations WHERE run_id = "
-                                 f"'{run_id}'").fetchone()[0] == n * 3
 
 
 def test_a_streaming_writer_keeps_no_written_blocks_in_memory(tmp_path: Path) -> None:
     """Each chunk's blocks are evicted once committed: at the default 512 MB limit DuckDB's
     accounting stays near the 16 MB it is trimmed to, while the file holds more than
     twice that; the configured limit is back after every write."""
-    n, size = 1_200_000, 40_000
-    run = dict(RUN, n_patients=n, chunk_size=size)
-    rng = np.random.default_rng(2)
     with ResultStore(tmp_path / "trial.duckdb") as store:
-        run_id = store.create_run(**run)
-        for k in range(n // size):
-            frames = chunk_frames(k, size)
-            frames["observations"]["value"] = rng.normal(size=3 * size)  # incompressible
-            store.write_chunk(run_id, k, frames)
-        used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
-                                 ).fetchone()[0]
-        on_disk = store.con.execute("SELECT sum(total_blocks * block_size) FROM "
-                                    "pragma_database_size()").fetchone()[0]
+        used, on_disk = _write_incompressible(store, 1_200_000, 40_000, seed=2)
         assert used <= 16e6 and on_disk > 2 * 16e6
         assert _memory_limit_bytes(store) == pytest.approx(512e6, rel=0.01)
-        assert store.con.execute(f"SELECT count(*) FROM observations WHERE run_id = "
-                                 f"'{run_id}'").fetchone()[0] == n * 3
