@@ -496,6 +496,24 @@ int il2_linear_solve(const double *w, double *b) {
     return sparse;
 }
 
+/* Run `worker(arg)` on min(threads, n, 256) threads, the caller's included, and wait for
+   them all; workers take patients from an atomic counter in `arg`. Threads live for this
+   call only. Returns the number of threads used. */
+static int il2_fan_out(void *(*worker)(void *), void *arg, long n, int threads) {
+    int nt = threads > 1 ? threads : 1;
+    if (nt > n) nt = n > 1 ? (int)n : 1;
+    if (nt > 256) nt = 256;
+    pthread_t tid[256];
+    int started = 0;
+    for (int k = 1; k < nt; ++k) {
+        if (pthread_create(&tid[started], NULL, worker, arg) != 0) break;
+        ++started;
+    }
+    worker(arg);
+    for (int k = 0; k < started; ++k) pthread_join(tid[k], NULL);
+    return started + 1;
+}
+
 /* Observables at every output point of n patients: x (n, nt, NS) natural states, u (n, nt,
    NU), p (n, NP), or (n, nt, NP) when p_per_time, out (n, nt, NO); patients shared out over
    threads as il2_integrate. */
@@ -527,17 +545,7 @@ int il2_n_observables(void) { return IL2_NO; }
 void il2_observe(long n, long nt, const double *t, const double *x, const double *p,
                  int p_per_time, const double *u, double *out, int threads) {
     il2_obs_batch b = {n, nt, 0, p_per_time, t, x, p, u, out};
-    int nt_threads = threads > 1 ? threads : 1;
-    if (nt_threads > n) nt_threads = n > 1 ? (int)n : 1;
-    if (nt_threads > 256) nt_threads = 256;
-    pthread_t tid[256];
-    int started = 0;
-    for (int k = 1; k < nt_threads; ++k) {
-        if (pthread_create(&tid[started], NULL, il2_obs_worker, &b) != 0) break;
-        ++started;
-    }
-    il2_obs_worker(&b);
-    for (int k = 0; k < started; ++k) pthread_join(tid[k], NULL);
+    il2_fan_out(il2_obs_worker, &b, n, threads);
 }
 
 /* One batch: patients are handed out one at a time through an atomic counter. */
@@ -580,17 +588,6 @@ int il2_integrate(long n, double t0, double t1, const double *y0, const double *
                   double *t_fail, long *stats, long max_steps, int threads, double *h_io) {
     il2_batch b = {n, n_eval, max_steps, 0, t0, t1, rtol, y0, p, u, t_eval, atol, y_eval,
                    y_end, t_fail, h_io, status, stats};
-    int nt = threads > 1 ? threads : 1;
-    if (nt > n) nt = n > 1 ? (int)n : 1;
-    if (nt > 256) nt = 256;
-    pthread_t tid[256];
-    int started = 0;
-    for (int k = 1; k < nt; ++k) {
-        if (pthread_create(&tid[started], NULL, il2_worker, &b) != 0) break;
-        ++started;
-    }
-    il2_worker(&b);
-    for (int k = 0; k < started; ++k) pthread_join(tid[k], NULL);
-    return started + 1;
+    return il2_fan_out(il2_worker, &b, n, threads);
 }
 """
