@@ -12,9 +12,10 @@ import pytest
 
 from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.trial.statistics import dose_delivery, summary_table
-from il2sim.trial.stored import STORED_FIGURES, load_stored_trial, stored_dose_delivery
+from il2sim.trial.stored import PER_PATIENT_FIGURES, load_stored_trial, stored_dose_delivery
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
 SPEC = TrialSpec("stored", n_patients=12, seed=3, population=POP, horizon_days=200.0,
@@ -66,11 +67,12 @@ def test_per_patient_figures_show_a_seeded_random_subset(stored: tuple[ResultSto
     again = load_stored_trial(store, run_id, plotted=5, seed=1)
     assert set(again.shown["patient"]) == shown
     assert set(load_stored_trial(store, run_id, plotted=5, seed=2).shown["patient"]) != shown
-    for name, (per_patient, _) in STORED_FIGURES.items():
+    for name in TRIAL_FIGURES:
         title = trial.figure(name).axes[0].get_title()
-        assert ("5 patients drawn at random of 12" in title) == per_patient, name
+        assert ("5 patients drawn at random of 12" in title) == (
+            name in PER_PATIENT_FIGURES), name
     written = trial.write(tmp_path / "out")
-    assert [p.name for p in written] == ["summary.csv", *(f"{n}.png" for n in STORED_FIGURES)]
+    assert [p.name for p in written] == ["summary.csv", *(f"{n}.png" for n in TRIAL_FIGURES)]
     assert all(p.stat().st_size > 1000 for p in written[1:])
 
 

@@ -916,10 +916,10 @@ class ResultStore:
         """The ordered SELECT of a run's rows (parameters: run id, then with ``subset``
         the list of patients)."""
         columns = self._columns(name)
-        among = " AND list_contains(?, patient)" if subset else ""
         if not columns:  # never written: no rows, the two columns every table has
             return ("SELECT CAST(? AS VARCHAR) AS run_id, CAST(NULL AS INTEGER) AS patient "
-                    f"WHERE false{among.replace('patient', 'NULL')}")
+                    "WHERE false" + (" AND ? IS NOT NULL" if subset else ""))
+        among = " AND list_contains(?, patient)" if subset else ""
         rest = [c for c in columns if c not in ("run_id", "patient")]
         keys = ["patient"] + [c for c in rest if c == "time"] + [c for c in rest if c != "time"]
         order = ", ".join(_ident(c) for c in keys)

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.trial import plots
-from il2sim.trial.statistics import summary_table
+from il2sim.trial.statistics import DoseDelivery, summary_table
 
 __all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES", "write_trial_outputs"]
 
@@ -19,8 +19,10 @@ LABEL_TOXICITY = {"hypotension": 0.71, "oliguria": 0.63, "confusion": 0.34,
                   "creatinine": 0.33, "weight_gain": 0.16}
 
 
-DrawFigure = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path | None], Figure]
-"""Draws one figure from a trial's ``(endpoints, doses, scans)``, saving it when given a path."""
+DrawFigure = Callable[[pd.DataFrame, pd.DataFrame | DoseDelivery, pd.DataFrame, Path | None],
+                     Figure]
+"""Draws one figure from a trial's ``(endpoints, doses, scans)`` (doses: the dose log or its
+:class:`~il2sim.trial.statistics.DoseDelivery`), saving it when given a path."""
 
 TRIAL_FIGURES: dict[str, DrawFigure] = {
     "waterfall": lambda e, d, s, path: plots.plot_waterfall(e, path=path),

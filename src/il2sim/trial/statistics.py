@@ -401,6 +401,21 @@ class DoseDelivery:
     n_given: int
     n_held: int
 
+    @classmethod
+    def from_counts(cls, counts: pd.DataFrame, held_reasons: pd.Series) -> DoseDelivery:
+        """From ``given`` and ``held`` dose counts per key and the number of held doses
+        per reason (most frequent first): adds ``listed``, the totals and the fractions."""
+        counts = counts.assign(listed=counts["given"] + counts["held"])
+        n_listed, n_held = int(counts["listed"].sum()), int(counts["held"].sum())
+        reasons = pd.DataFrame({
+            "n": held_reasons.astype("int64"),
+            "of_held": held_reasons / max(n_held, 1),
+            "of_listed": held_reasons / max(n_listed, 1),
+        })
+        reasons.index.name = "reason"
+        return cls(counts=counts, reasons=reasons, n_listed=n_listed,
+                   n_given=n_listed - n_held, n_held=n_held)
+
     @property
     def held_fraction(self) -> float:
         """Fraction of the tabulated doses that were held."""
@@ -442,19 +457,9 @@ def dose_delivery(doses: pd.DataFrame, *, per: str = "course",
         started = frame.groupby(["patient", "course"])["given"].transform("any")
         frame = frame[started.to_numpy(dtype=bool)]
     counts = frame.groupby(keys, sort=True)[["given", "held"]].sum().astype("int64")
-    counts["listed"] = counts["given"] + counts["held"]
     held = frame.loc[frame["held"], "reason"].fillna("").astype(str).str.strip()
     held = held.where(held != "", "unspecified")
-    n_listed, n_held = len(frame), int(frame["held"].sum())
-    vc = held.value_counts()
-    reasons = pd.DataFrame({
-        "n": vc.astype("int64"),
-        "of_held": vc / max(n_held, 1),
-        "of_listed": vc / max(n_listed, 1),
-    })
-    reasons.index.name = "reason"
-    return DoseDelivery(counts=counts, reasons=reasons, n_listed=n_listed,
-                        n_given=n_listed - n_held, n_held=n_held)
+    return DoseDelivery.from_counts(counts, held.value_counts())
 
 
 # --------------------------------------------------------------------------- summary

@@ -13,7 +13,6 @@ into memory, too many to draw one line or bar each. :func:`load_stored_trial` re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +21,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.io.store import ResultStore
-from il2sim.trial import plots
-from il2sim.trial.outputs import LABEL_TOXICITY
+from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.statistics import DoseDelivery, summary_table
 
-__all__ = ["PLOTTED_PATIENTS", "STORED_FIGURES", "StoredTrial", "load_stored_trial",
+__all__ = ["PER_PATIENT_FIGURES", "PLOTTED_PATIENTS", "StoredTrial", "load_stored_trial",
            "stored_dose_delivery"]
 
 PLOTTED_PATIENTS = 1000
@@ -49,32 +47,21 @@ def stored_dose_delivery(store: ResultStore, run_id: str) -> DoseDelivery:
     only, reasons of held doses most frequent first) without reading the dose log.
     """
     if store.table(run_id, "doses", patients=[]).columns.tolist() == ["run_id", "patient"]:
-        counts = pd.DataFrame({"given": [], "held": [], "listed": []}, dtype="int64",
+        counts = pd.DataFrame({"given": [], "held": []}, dtype="int64",
                               index=pd.MultiIndex.from_arrays([[], []],
                                                               names=["patient", "course"]))
-        return DoseDelivery(counts=counts, reasons=_reasons(pd.Series(dtype="int64"), 0, 0),
-                            n_listed=0, n_given=0, n_held=0)
+        return DoseDelivery.from_counts(counts, pd.Series(dtype="int64"))
     params = {"run": run_id}
     counts = store.query(_STARTED + """
         SELECT patient, course, CAST(sum(CAST(given AS INTEGER)) AS BIGINT) AS given,
                CAST(sum(CAST(held AS INTEGER)) AS BIGINT) AS held
         FROM s GROUP BY patient, course ORDER BY patient, course""", params)
-    counts = counts.set_index(["patient", "course"])
-    counts["listed"] = counts["given"] + counts["held"]
     held = store.query(_STARTED + """
         SELECT reason, count(*) AS n FROM s WHERE held GROUP BY reason
         ORDER BY n DESC, reason""", params)
-    n_listed, n_held = int(counts["listed"].sum()), int(counts["held"].sum())
-    vc = pd.Series(held["n"].to_numpy(dtype="int64"), index=held["reason"].astype(str))
-    return DoseDelivery(counts=counts, reasons=_reasons(vc, n_held, n_listed),
-                        n_listed=n_listed, n_given=n_listed - n_held, n_held=n_held)
-
-
-def _reasons(vc: pd.Series, n_held: int, n_listed: int) -> pd.DataFrame:
-    reasons = pd.DataFrame({"n": vc.astype("int64"), "of_held": vc / max(n_held, 1),
-                            "of_listed": vc / max(n_listed, 1)})
-    reasons.index.name = "reason"
-    return reasons
+    return DoseDelivery.from_counts(
+        counts.set_index(["patient", "course"]),
+        pd.Series(held["n"].to_numpy(dtype="int64"), index=held["reason"].astype(str)))
 
 
 @dataclass(frozen=True)
@@ -99,11 +86,13 @@ class StoredTrial:
         return summary_table(self.endpoints, self.delivery)
 
     def figure(self, name: str, path: Path | None = None) -> Figure:
-        """One of :data:`STORED_FIGURES`, saved to ``path`` when given."""
-        if name not in STORED_FIGURES:
-            raise ValueError(f"no figure {name!r}; known: {', '.join(STORED_FIGURES)}")
-        per_patient, draw = STORED_FIGURES[name]
-        fig = draw(self)
+        """One of :data:`~il2sim.trial.outputs.TRIAL_FIGURES`, saved to ``path`` when
+        given; those in :data:`PER_PATIENT_FIGURES` draw the ``shown`` patients."""
+        if name not in TRIAL_FIGURES:
+            raise ValueError(f"no figure {name!r}; known: {', '.join(TRIAL_FIGURES)}")
+        per_patient = name in PER_PATIENT_FIGURES
+        fig = TRIAL_FIGURES[name](self.shown if per_patient else self.endpoints,
+                                  self.delivery, self.scans, None)
         n, k = len(self.endpoints), len(self.shown)
         if per_patient and k < n:
             ax = fig.axes[0]
@@ -118,27 +107,15 @@ class StoredTrial:
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [out_dir / "summary.csv"]
         self.summary().to_csv(written[0])
-        for name in STORED_FIGURES:
+        for name in TRIAL_FIGURES:
             written.append(out_dir / f"{name}.png")
             self.figure(name, written[-1])
         return written
 
 
-def _swimmer(t: StoredTrial) -> Figure:
-    e = t.shown
-    return plots.plot_swimmer(e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any()))
-
-
-STORED_FIGURES: dict[str, tuple[bool, Callable[[StoredTrial], Figure]]] = {
-    "waterfall": (True, lambda t: plots.plot_waterfall(t.shown)),
-    "swimmer": (True, _swimmer),
-    "spider": (True, lambda t: plots.plot_spider(t.scans, t.shown)),
-    "kaplan_meier": (False, lambda t: plots.plot_km(t.endpoints)),
-    "dose_delivery": (False, lambda t: plots.plot_dose_delivery(t.delivery)),
-    "toxicity": (False, lambda t: plots.plot_toxicity(t.endpoints, reference=LABEL_TOXICITY)),
-}
-"""The standard trial figures (as :data:`~il2sim.trial.outputs.TRIAL_FIGURES`), each with
-whether it draws one mark per patient (and so shows a random subset of a large trial)."""
+PER_PATIENT_FIGURES = frozenset({"waterfall", "swimmer", "spider"})
+"""The standard figures that draw one mark per patient, and so show a random subset of a
+large trial."""
 
 
 def load_stored_trial(store: ResultStore, run_id: str, *, plotted: int = PLOTTED_PATIENTS,

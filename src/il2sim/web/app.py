@@ -45,9 +45,10 @@ from il2sim.io.trial_config import trial_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
+from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TABLES, TrialSpec
 from il2sim.trial.statistics import toxicity_table
-from il2sim.trial.stored import STORED_FIGURES, StoredTrial, load_stored_trial
+from il2sim.trial.stored import StoredTrial, load_stored_trial
 from il2sim.web.equations import equations_mathml
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import run_scenario
@@ -72,7 +73,7 @@ __all__ = ["DEFAULT_EXAMPLES", "MAX_UPLOAD_BYTES", "create_app"]
 
 MAX_UPLOAD_BYTES = 256 * 1024
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
-FIGURES = STORED_FIGURES
+FIGURES = TRIAL_FIGURES
 _STATIC = resources.files("il2sim.web") / "static"
 
 
