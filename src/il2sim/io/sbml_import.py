@@ -344,12 +344,25 @@ class _Reader:
 
     # -- the main pass ---------------------------------------------------------------------
     def read(self) -> SbmlImport:
+        """The import; every failure is an :class:`SbmlError` with a one-line message.
+
+        A file the checks above miss (a malformed file libSBML reads without an error)
+        must still not end in a traceback: any other exception becomes an ``SbmlError``
+        of construct ``internal`` that names it (tests treat that as a bug to fix)."""
         try:
             return self._read()
         except SbmlError as exc:
-            if str(exc).startswith(f"{self.label}: "):
-                raise
-            raise SbmlError(f"{self.label}: {exc}", exc.construct) from None
+            message = " ".join(str(exc).split())
+            if not message.startswith(f"{self.label}: "):
+                message = f"{self.label}: {message}"
+            raise SbmlError(message, exc.construct) from None
+        except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError,
+                NotImplementedError, RecursionError, TypeError, ValueError,
+                sympy.SympifyError) as exc:
+            detail = " ".join(str(exc).split()) or "-"
+            raise SbmlError(f"{self.label}: cannot read this file ({type(exc).__name__}: "
+                            f"{detail}); the file is probably not valid SBML",
+                            "internal") from None
 
     def _read(self) -> SbmlImport:
         doc = self._document()
@@ -419,6 +432,35 @@ class _Reader:
         }
         self.species_info = {sid: (s.getCompartment(), self.only_substance[sid])
                              for sid, s in self.species.items()}
+        self._check_references()
+
+    def _check_references(self) -> None:
+        """Refuse references to undeclared elements, which libSBML reads without an error
+        (SBML L3V2 section 4.11.3: a species reference's ``species`` is the id of a species
+        of the model; section 4.6.6: a conversion factor is a constant parameter's id)."""
+        seen: set[str] = set()  # SBML L3V2 section 3.3: one SId namespace per model
+        m = self.sbml
+        for element in (*m.getListOfFunctionDefinitions(), *m.getListOfCompartments(),
+                        *m.getListOfSpecies(), *m.getListOfParameters(),
+                        *m.getListOfReactions(), *self.refs.values(), *m.getListOfEvents()):
+            sid = element.getId()
+            if sid and sid in seen:
+                raise self.fail(f"the id {sid!r} is declared twice", "invalid SBML")
+            seen.add(sid)
+        for rid, r in self.reactions.items():
+            for sr in (*self._references(r), *r.getListOfModifiers()):
+                if sr.getSpecies() not in self.species:
+                    raise self.fail(f"reaction {rid!r} refers to undeclared species "
+                                    f"{sr.getSpecies()!r}", "invalid SBML")
+        factors = [(f"species {sid!r}", s.getConversionFactor())
+                   for sid, s in self.species.items()
+                   if self.level[0] >= 3 and s.isSetConversionFactor()]
+        if self.level[0] >= 3 and self.sbml.isSetConversionFactor():
+            factors.append(("the model", self.sbml.getConversionFactor()))
+        for owner, pid in factors:
+            if pid not in self.parameters:
+                raise self.fail(f"conversion factor of {owner} is the undeclared parameter "
+                                f"{pid!r}", "invalid SBML")
 
     def _zero_dimensional(self, cid: str) -> bool:
         c = self.compartments.get(cid)
@@ -1069,6 +1111,9 @@ class _Reader:
                                       f"stoichiometry math of {sr.getSpecies()!r} in {rid!r}")
         if self.level[0] < 3 or sr.isSetStoichiometry():
             value = float(sr.getStoichiometry())
+            if not math.isfinite(value):
+                raise self.fail(f"stoichiometry of {sr.getSpecies()!r} in reaction {rid!r} is "
+                                f"not a finite number ({value})", "non-finite value")
             return sympy.Integer(int(value)) if value == int(value) else sympy.Float(value)
         raise self.fail(f"stoichiometry of {sr.getSpecies()!r} in reaction {rid!r} is not set",
                         "undefined value")

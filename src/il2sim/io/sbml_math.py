@@ -194,7 +194,7 @@ class MathReader:
                local: Mapping[str, Expr] | None = None) -> Expr:
         """The numeric value of ``node`` (booleans become 0 or 1)."""
         if node is None:
-            raise SbmlError(f"{where}: no math")
+            raise SbmlError(f"{where}: no math", "invalid SBML")
         return as_number(self._read(node, where, dict(local or {}), ()))
 
     def condition(self, node: libsbml.ASTNode, where: str,
@@ -327,16 +327,16 @@ class MathReader:
     def _call(self, name: str, values: list[Expr], where: str, stack: tuple[str, ...]) -> Expr:
         fd = self.functions.get(name)
         if fd is None:
-            raise SbmlError(f"{where}: call of undefined function {name!r}")
+            raise SbmlError(f"{where}: call of undefined function {name!r}", "invalid SBML")
         if name in stack:
-            raise SbmlError(f"{where}: function definition {name!r} calls itself")
+            raise SbmlError(f"{where}: function definition {name!r} calls itself", "invalid SBML")
         body = fd.getBody()
         if body is None:
-            raise SbmlError(f"function definition {name!r} has no body")
+            raise SbmlError(f"function definition {name!r} has no body", "invalid SBML")
         params = [fd.getArgument(i).getName() for i in range(fd.getNumArguments())]
         if len(params) != len(values):
             raise SbmlError(f"{where}: function {name!r} takes {len(params)} arguments, "
-                            f"given {len(values)}")
+                            f"given {len(values)}", "invalid SBML")
         return self._read(body, f"{where} (in function {name!r})", dict(zip(params, values)),
                           stack + (name,))
 
