@@ -35,10 +35,10 @@ def figure_png(fig: Figure, *, dpi: float = 100) -> bytes:
 
 
 def _model_version(model: str) -> str:
+    from il2sim.model.fingerprint import model_version
     from il2sim.model.library import get_model
-    from il2sim.trial.runner import _model_version as version
 
-    return version(get_model(model))
+    return model_version(get_model(model))
 
 
 def _target(store: ResultStore, run_id: str | None, *, kind: str, name: str, model: str,

@@ -50,8 +50,8 @@ from sympy.printing.numpy import JaxPrinter
 
 from il2sim.engine.backend import SegmentOutput
 from il2sim.engine.events import EngineError
-from il2sim.model.codegen_c import model_fingerprint
 from il2sim.model.compile import CompiledModel
+from il2sim.model.fingerprint import model_fingerprint
 from il2sim.model.internal import EXP_CAP, internal_form
 from il2sim.model.spec import Model
 
@@ -85,7 +85,7 @@ _TINY_ULPS = 1000.0  # a segment shorter than this (eps*|t|) is one Euler step
 _NEWTON_SLACK = 10.0  # Newton tolerance / step tolerance
 
 _LOCK = threading.Lock()
-# Compiled functions are shared by models of identical structure (model_fingerprint), so a
+# Compiled functions are shared by models of identical content (model_fingerprint), so a
 # model rebuilt in the same process (a copy, a scenario re-read) does not compile again.
 _KEYS: weakref.WeakKeyDictionary[Model, str] = weakref.WeakKeyDictionary()
 _RHS: dict[str, Callable[..., Any]] = {}
@@ -188,7 +188,7 @@ def jax_source(model: Model) -> str:
 
 
 def jax_rhs(model: Model) -> Callable[..., Any]:
-    """The JAX right-hand side ``f(t, y, p, u)`` of one patient (cached per model structure).
+    """The JAX right-hand side ``f(t, y, p, u)`` of one patient (cached per model content).
 
     Raises:
         EngineError: JAX or diffrax is not installed, or the model uses a function

@@ -11,10 +11,11 @@ whole segment for all patients is one C call with no Python in the loop (the GIL
 is released); the patients are shared out over all cores and each keeps its own
 step size.
 
-Libraries are cached on disk by a content hash (model structure, generator and
-integrator source, SymPy version, flags, machine type) under ``$IL2SIM_CACHE``,
-else ``$XDG_CACHE_HOME/il2sim``, else ``~/.cache/il2sim`` (subfolder
-``native``), and in memory per model object. A cached library is used without
+Libraries are cached on disk by a content hash (the model's fingerprint,
+:func:`il2sim.model.fingerprint.model_fingerprint`, with the generator and integrator
+source, SymPy version, flags, machine type) under ``$IL2SIM_CACHE``, else
+``$XDG_CACHE_HOME/il2sim``, else ``~/.cache/il2sim`` (subfolder ``native``), and in
+memory per model object. A cached library is used without
 any SymPy work or compiler; building one needs ``gcc`` (or ``$CC``).
 """
 
@@ -45,8 +46,11 @@ from il2sim.engine.native_rodas import DEFAULT_METHOD, STATUS_MESSAGES, integrat
 from il2sim.engine.native_rodas import METHODS as RODAS_METHODS
 from il2sim.engine.scipy_backend import METHODS
 from il2sim.engine.sparse_lu import sparse_lu_c
-from il2sim.model.codegen_c import c_source, model_fingerprint
+from il2sim.model import codegen_c
+from il2sim.model import internal as _internal
+from il2sim.model.codegen_c import c_source
 from il2sim.model.compile import CompiledModel
+from il2sim.model.fingerprint import model_fingerprint
 from il2sim.model.internal import internal_form
 from il2sim.model.spec import Model
 
@@ -149,7 +153,8 @@ def _sparse_source() -> str:
 def _library_key(model: Model, method: str) -> str:
     """Content hash naming a model's library: what the C source and machine code depend on."""
     digest = hashlib.sha256()
-    for part in (model_fingerprint(model), integrator_c(method), _sparse_source(),
+    for part in (model_fingerprint(model, str(codegen_c.__file__), str(_internal.__file__)),
+                 integrator_c(method), _sparse_source(),
                  " ".join(_FLAGS), _BUILD_VERSION,
                  platform.machine(), platform.system()):
         digest.update(part.encode())

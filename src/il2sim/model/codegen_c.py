@@ -29,20 +29,17 @@ native backend appends its integrator to this source.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import sympy
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import precedence
 
-from il2sim.model import internal as _internal_module
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
 from il2sim.model.internal import InternalForm, internal_form, observables_natural
 from il2sim.model.spec import Model
 
-__all__ = ["InternalForm", "c_source", "internal_form", "model_fingerprint"]
+__all__ = ["InternalForm", "c_source", "internal_form"]
 
 
 class _CPrinter(C99CodePrinter):  # type: ignore[misc]  # SymPy is untyped
@@ -146,27 +143,3 @@ def c_source(model: Model) -> str:
         "",
     ]
     return "\n".join(parts)
-
-
-def model_fingerprint(model: Model) -> str:
-    """A hash of everything the generated C depends on, computed without SymPy work.
-
-    The model's structure (state names and log flags, parameter and input order,
-    equations, intermediates, routes), the source of this module and of
-    :mod:`il2sim.model.compile`, and the SymPy version. Two models with the same
-    fingerprint generate the same C source, so a compiled library can be reused.
-    """
-    structure = repr((
-        model.name,
-        [(s.name, s.log) for s in model.states],
-        list(model.param_names),
-        list(model.input_names),
-        [model.equations[s] for s in model.state_names],
-        [(i.name, i.expr) for i in model.intermediates],
-        [(r.name, r.state, r.input) for r in model.routes],
-    ))
-    digest = hashlib.sha256(structure.encode())
-    for module_file in (__file__, _internal_module.__file__):
-        digest.update(Path(str(module_file)).read_bytes())
-    digest.update(sympy.__version__.encode())
-    return digest.hexdigest()

@@ -13,7 +13,6 @@ SciPy reference backend calls at every step.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from il2sim.cache import cache_dir
 from il2sim.model import internal as _internal
+from il2sim.model.fingerprint import model_fingerprint
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
 from il2sim.model.internal import internal_form, observables_natural
 from il2sim.model.spec import Model
@@ -97,8 +97,8 @@ def compile_model(model: Model) -> CompiledModel:
     """Compile to batched and scalar numeric functions.
 
     Once per model object in a process; the generated source is also kept on disk
-    (:func:`il2sim.cache.cache_dir`), keyed by a hash of the model's full structure,
-    this module, :mod:`il2sim.model.internal` and the SymPy version, so a new process
+    (:func:`il2sim.cache.cache_dir`), keyed by the model's fingerprint with this module,
+    :mod:`il2sim.model.internal` and the SymPy version, so a new process
     skips the symbolic work (seconds for the flagship model).
     """
     cached = _CACHE.get(model)
@@ -110,25 +110,9 @@ def compile_model(model: Model) -> CompiledModel:
     return cached
 
 
-def _fingerprint(model: Model) -> str:
-    structure = repr((
-        model.name, model.time_unit,
-        [(s.name, s.log) for s in model.states],
-        list(model.param_names), list(model.input_names),
-        [model.equations[s] for s in model.state_names],
-        [(i.name, i.expr) for i in model.intermediates],
-        [(o.name, o.expr) for o in model.observables],
-        [(r.name, r.state, r.input, r.fraction) for r in model.routes],
-    ))
-    digest = hashlib.sha256(structure.encode())
-    for module in (__file__, _internal.__file__):
-        digest.update(Path(str(module)).read_bytes())
-    digest.update(sympy.__version__.encode())
-    return digest.hexdigest()[:24]
-
-
 def _cache_file(model: Model) -> Path:
-    return cache_dir("python") / f"{model.name}-{_fingerprint(model)}.json"
+    key = model_fingerprint(model, __file__, str(_internal.__file__))[:24]
+    return cache_dir("python") / f"{model.name}-{key}.json"
 
 
 def _load(model: Model) -> CompiledModel | None:

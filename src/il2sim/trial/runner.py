@@ -20,6 +20,7 @@ import pandas as pd
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.decisions import DoseDecider, GiveAll
 from il2sim.engine.simulate import simulate
+from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
 from il2sim.population.population import Population
@@ -267,22 +268,13 @@ def open_run(store: object, spec: TrialSpec, model: Model) -> str:
 
     The config stored with the run includes the model version, so a changed model
     starts a new run instead of mixing patients of two models."""
-    version = _model_version(model)
+    version = model_version(model)
     config = json.dumps({**spec.describe(), "model_version": version}, default=str,
                         sort_keys=True)
     run_id: str = store.create_run(  # type: ignore[attr-defined]
         name=spec.name, model=spec.model, model_version=version, seed=spec.seed,
         n_patients=spec.n_patients, chunk_size=spec.chunk_size, config=config)
     return run_id
-
-
-def _model_version(model: Model) -> str:
-    import hashlib
-
-    from il2sim import __version__
-
-    text = repr((model.equations, [(p.name, p.value) for p in model.params]))
-    return f"{__version__}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> object:
