@@ -168,3 +168,35 @@ def test_the_jacobian_of_new_functions_is_exact() -> None:
     assert jac == pytest.approx(-math.gamma(2.5) * digamma(2.5) + math.cos(2.5), rel=1e-12)
     batch = compiled.rhs(0.0, x[None, :], np.zeros((1, 0)), np.zeros((1, 0)))
     assert batch[0, 0] == pytest.approx(-math.gamma(2.5) + 2 + math.sin(2.5), rel=1e-12)
+
+
+def t0_model(initial: bool) -> str:
+    """``p1`` starts exactly at 1 and falls (``dp1/dt = -1``); the event ``p1 >= 1`` sets
+    ``p2 = 3`` (``dp2/dt = p2``, ``p2(0) = 1``)."""
+    return L3.format(body=(
+        '<listOfParameters>'
+        '<parameter id="p1" value="1" constant="false"/>'
+        '<parameter id="p2" value="1" constant="false"/>'
+        '</listOfParameters><listOfRules>'
+        f'<rateRule variable="p1">{mathml("-1")}</rateRule>'
+        f'<rateRule variable="p2">{mathml("p2")}</rateRule>'
+        '</listOfRules><listOfEvents>'
+        + event("E", "p1 >= 1", {"p2": "3"}, initial=initial)
+        + '</listOfEvents>'))
+
+
+@pytest.mark.parametrize("initial", [False, True])
+def test_a_trigger_true_only_at_t0_fires_there_when_its_initial_value_is_false(
+        tmp_path: Path, initial: bool) -> None:
+    """SBML L3V2 section 4.12.2: with ``initialValue="false"`` a trigger true at t0 fires
+    at t0, even when it is false right after. Exact solution: ``p1 = 1 - t`` and
+    ``p2 = 3 e^t`` (fired) or ``e^t`` (``initialValue="true"``: no transition, no firing)."""
+    path = tmp_path / "t0.xml"
+    path.write_text(t0_model(initial))
+    imported = read_sbml(path)
+    times = np.linspace(0.0, 2.0, 21)
+    result = simulate(imported.model, None, times=times, **TOL)
+    p1 = imported.trajectory(result, "p1")[0]
+    p2 = imported.trajectory(result, "p2")[0]
+    np.testing.assert_allclose(p1, 1 - times, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(p2, (1.0 if initial else 3.0) * np.exp(times), rtol=1e-8)

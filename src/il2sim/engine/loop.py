@@ -144,11 +144,11 @@ def run_batch(
         message[i] = str(exc) or type(exc).__name__
         y_out[i, lo:] = np.nan
 
-    def jump(at: float) -> None:  # the events' view of a dose (or of the start)
+    def jump(at: float, start: bool = False) -> None:  # the events' view of a dose, t0
         assert runner is not None
         for i in map(int, np.flatnonzero(alive)):
             try:
-                y[i] = runner.jump(i, at, y[i], u[i])
+                y[i] = (runner.start if start else runner.jump)(i, at, y[i], u[i])
             except _FAILURES as exc:
                 fail(i, exc, out)
 
@@ -161,7 +161,7 @@ def run_batch(
     out = 0
     apply(0.0)
     if runner is not None:
-        jump(0.0)
+        jump(0.0, start=True)
     stops = list(actions.breakpoints(t_end))
     if not stops or stops[-1] < t_end:
         stops.append(t_end)
@@ -273,15 +273,20 @@ class _EventRunner:
 
     def _signs(self, i: int, t: float, y: NDArray[np.float64], u: NDArray[np.float64],
                keep: NDArray[np.intp] | None = None,
-               before: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+               before: NDArray[np.float64] | None = None,
+               exact: bool = False) -> NDArray[np.float64]:
         """Logical signs of every atom at ``t`` (those in ``keep`` left as they are, and
         those whose value equals ``before``, the values before an execution: an atom
         an execution does not change keeps its sign, so a root located a rounding error
-        short of the crossing does not fire twice). Returns the atoms' values."""
+        short of the crossing does not fire twice). ``exact``: the signs at ``t`` itself,
+        0 where an atom is 0, rather than just after ``t``. Returns the atoms' values."""
         p = self.params[i]
         x = self._x(y)
         g = self.ev.atoms(t, x, p, u)
         new = np.sign(g)
+        if exact:
+            self.signs[i] = new
+            return np.asarray(g, dtype=float)
         if self.time_atoms.size:
             a = self.ev.slopes(t, x, p, u)
             for k in self.time_atoms:
@@ -381,6 +386,17 @@ class _EventRunner:
         return -value if not math.isnan(value) else math.inf
 
     # -- the engine's calls -----------------------------------------------------------------
+    def start(self, i: int, t: float, y: NDArray[np.float64],
+              u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """At the start ``t0``: triggers are first evaluated at ``t0`` itself, so that a
+        trigger true there with ``initial_value`` false fires at ``t0`` even when it turns
+        false right after (SBML L3V2 section 4.12.2: the trigger's value before ``t0`` is
+        its initialValue, and a transition to true at ``t0`` fires); then as after a dose,
+        with the signs just after ``t0``."""
+        self._signs(i, t, y, u, exact=True)
+        y = self._execute_due(i, t, y, u)
+        return self.jump(i, t, y, u)
+
     def jump(self, i: int, t: float, y: NDArray[np.float64],
              u: NDArray[np.float64]) -> NDArray[np.float64]:
         """After the start or a dose at ``t``: new signs, triggers, due executions."""
