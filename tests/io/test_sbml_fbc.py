@@ -96,11 +96,8 @@ def test_a_forced_flux_and_minimisation(tmp_path: Path) -> None:
                                [4, 4, 0, 4, 0], atol=1e-9)
 
 
-def test_infeasible_and_unbounded_problems_are_refused(tmp_path: Path) -> None:
+def test_unbounded_problems_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "net.xml"
-    path.write_text(network({"R5": 1.0}, lower_r4=20))  # needs v1 >= 20 > 10
-    with pytest.raises(SbmlError, match="infeasible"):
-        flux_balance(path)
     path.write_text(network({"R5": 1.0}, upper_r1=float("inf"), upper=float("inf")))
     with pytest.raises(SbmlError, match="unbounded: objective 'obj'"):
         flux_balance(path)
@@ -132,3 +129,42 @@ def test_suite_cases_match_their_published_fluxes(shared_data: Path, case: str) 
     optimum = flux_balance(folder / f"{case}-sbml-l3v2.xml")
     for name, want in zip(header.split(","), row.split(",")):
         assert optimum[name] == pytest.approx(float(want), rel=1e-3, abs=1e-3), name
+
+
+def test_an_infeasible_problem_is_nan_not_an_error(tmp_path: Path) -> None:
+    """The SBML Test Suite's answer to an infeasible problem (cases 01196, 01616) is NaN
+    for the objective and every flux."""
+    path = tmp_path / "net.xml"
+    for version in (1, 2):
+        path.write_text(network({"R5": 1.0}, lower_r4=20, version=version))  # v1 >= 20 > 10
+        optimum = flux_balance(path)
+        assert optimum.status == "infeasible"
+        assert np.isnan(optimum["obj"])
+        assert all(np.isnan(optimum[r]) for r, *_ in REACTIONS)
+    path.write_text(network({"R5": 1.0}, lower_r4=20).replace(  # lower > upper
+        'id="R4_ub" value="1000.0"', 'id="R4_ub" value="5"'))
+    assert flux_balance(path).status == "infeasible"
+
+
+def test_a_bound_set_by_a_constant_rule_is_that_constant(tmp_path: Path) -> None:
+    """A bound parameter whose assignment rule is constant does not change in time (Test
+    Suite case 01620): the bound is the rule's value. Here R1's upper bound becomes 2*3 by
+    a rule (the optimum of v5 is then 2 v1 = 12); a rule of time is refused."""
+    text = network({"R5": 1.0}).replace(
+        '<parameter id="R1_ub" value="10" constant="true"/>',
+        '<parameter id="R1_ub" constant="false"/><parameter id="k" value="3" constant="true"/>')
+    assert text.count('id="R1_ub"') == 1 and 'constant="false"' in text
+    rule = ('<listOfRules><assignmentRule variable="R1_ub"><math xmlns="http://www.w3.org/1998/'
+            'Math/MathML"><apply><times/><cn>2</cn><ci>k</ci></apply></math></assignmentRule>'
+            '</listOfRules>')
+    path = tmp_path / "rule.xml"
+    path.write_text(text.replace("<listOfReactions>", rule + "<listOfReactions>"))
+    optimum = flux_balance(path)
+    assert optimum.status == "optimal"
+    assert optimum["obj"] == pytest.approx(12.0, rel=1e-9)
+    assert optimum["R1"] == pytest.approx(6.0, rel=1e-9)
+    timed = rule.replace("<ci>k</ci>", '<csymbol encoding="text" definitionURL="http://www.sbml'
+                         '.org/sbml/symbols/time"> t </csymbol>')
+    path.write_text(text.replace("<listOfReactions>", timed + "<listOfReactions>"))
+    with pytest.raises(SbmlError, match="changes in time"):
+        flux_balance(path)

@@ -29,9 +29,10 @@ from types import MappingProxyType
 
 import libsbml
 import numpy as np
+import sympy
 from scipy.optimize import linprog
 
-from il2sim.io.sbml_math import SbmlError
+from il2sim.io.sbml_math import MathReader, SbmlError
 
 __all__ = ["FluxBalance", "flux_balance"]
 
@@ -45,13 +46,16 @@ class FluxBalance:
 
     ``objective`` is the id of the active objective and ``value`` its optimum ``c . v``;
     ``fluxes`` maps every reaction id to its flux. Where the optimum is not unique, the
-    fluxes are one optimal vertex (the objective value is unique).
+    fluxes are one optimal vertex (the objective value is unique). ``status`` is
+    ``"optimal"``, or ``"infeasible"`` when no flux satisfies the constraints: then the
+    value and every flux are NaN (the SBML Test Suite's answer, cases 01196 and 01616).
     """
 
     objective: str
     sense: str
     value: float
     fluxes: Mapping[str, float]
+    status: str = "optimal"
 
     def __getitem__(self, sbml_id: str) -> float:
         """The flux of reaction ``sbml_id``, or the optimum when it is the objective's id."""
@@ -66,10 +70,15 @@ class FluxBalance:
 def flux_balance(path: str | Path) -> FluxBalance:
     """Solve the flux balance problem of the fbc model in ``path``.
 
+    A bound or stoichiometry set by an assignment rule whose value is constant (numbers,
+    constant parameters and function definitions of them) is that constant: it does not
+    change in time (SBML L3V2 section 4.11.1; Test Suite case 01620). An infeasible
+    problem is an answer (status ``infeasible``, NaN fluxes), not an error.
+
     Raises:
         SbmlError: the file is not valid SBML, has no fbc package or no active objective,
             a bound or stoichiometry is not a constant number, or the problem is
-            infeasible or unbounded.
+            unbounded.
     """
     path = Path(path)
     label = str(path)
@@ -102,9 +111,36 @@ def flux_balance(path: str | Path) -> FluxBalance:
             raise fail("initial assignments libSBML cannot evaluate to numbers")
         model = doc.getModel()
         plugin = model.getPlugin("fbc")
-    changed = {r.getVariable() for r in model.getListOfRules() if r.isSetMath()} | {
+    changed = {r.getVariable() for r in model.getListOfRules()
+               if r.isSetMath() and not r.isAssignment()} | {
         ea.getVariable() for e in model.getListOfEvents()
         for ea in e.getListOfEventAssignments() if ea.isSetMath()}
+    assigned = {r.getVariable(): r for r in model.getListOfRules()
+                if r.isSetMath() and r.isAssignment() and r.getVariable() not in changed}
+    functions = {f.getId(): f for f in model.getListOfFunctionDefinitions()}
+    constants: dict[str, float] = {}
+
+    def constant(sid: str, stack: tuple[str, ...] = ()) -> float:
+        """The value of ``sid``: its assignment rule's when that is constant."""
+        if sid in constants:
+            return constants[sid]
+        if sid in changed or sid in stack:
+            raise fail(f"{sid!r} changes in time (a rate rule, an event, or a cycle of "
+                       "rules)")
+        rule = assigned.get(sid)
+        if rule is None:
+            parameter = model.getParameter(sid)
+            if parameter is None or not parameter.isSetValue():
+                raise fail(f"{sid!r} is not a parameter with a value")
+            value = float(parameter.getValue())
+        else:
+            reader = MathReader(functions, lambda ref: sympy.Float(constant(ref, stack + (sid,))))
+            expr = reader.number(rule.getMath(), f"assignment rule for {sid!r}")
+            if expr.free_symbols:
+                raise fail(f"the assignment rule for {sid!r} changes in time")
+            value = float(expr)
+        constants[sid] = value
+        return value
 
     reactions = [model.getReaction(i).getId() for i in range(model.getNumReactions())]
     column = {rid: j for j, rid in enumerate(reactions)}
@@ -113,11 +149,14 @@ def flux_balance(path: str | Path) -> FluxBalance:
 
     def number(pid: str, what: str) -> float:
         parameter = model.getParameter(pid)
-        if parameter is None or not parameter.isSetValue():
+        if parameter is None or (not parameter.isSetValue() and pid not in assigned):
             raise fail(f"{what}: {pid!r} is not a parameter with a value")
         if pid in changed:
             raise fail(f"{what}: parameter {pid!r} is changed by a rule or event")
-        return float(parameter.getValue())
+        try:
+            return constant(pid)
+        except SbmlError as exc:
+            raise fail(f"{what}: {str(exc).removeprefix(label + ': ')}") from None
 
     if plugin.getPackageVersion() >= 2:
         for rid in reactions:
@@ -150,7 +189,8 @@ def flux_balance(path: str | Path) -> FluxBalance:
                     continue
                 if sr.isSetId() and sr.getId() in changed:
                     raise fail(f"reaction {rid!r}: stoichiometry {sr.getId()!r} changes in time")
-                value = sr.getStoichiometry() if sr.isSetStoichiometry() else 1.0
+                value = (constant(sr.getId()) if sr.isSetId() and sr.getId() in assigned
+                         else sr.getStoichiometry() if sr.isSetStoichiometry() else 1.0)
                 if not math.isfinite(value):
                     raise fail(f"reaction {rid!r}: stoichiometry of {sr.getSpecies()!r} is "
                                "not a number")
@@ -170,13 +210,15 @@ def flux_balance(path: str | Path) -> FluxBalance:
                        f"{flux.getReaction()!r}")
         cost[column[flux.getReaction()]] += flux.getCoefficient()
     sign = -1.0 if sense == "maximize" else 1.0
-    if np.any(lower > upper):
-        raise fail("infeasible: a lower flux bound exceeds its upper bound")
+    infeasible = FluxBalance(objective.getId(), sense, math.nan,
+                             MappingProxyType(dict.fromkeys(reactions, math.nan)), "infeasible")
+    if np.any(lower > upper):  # no flux at all: infeasible
+        return infeasible
     solution = linprog(sign * cost, A_eq=stoichiometry if len(balanced) else None,
                        b_eq=np.zeros(len(balanced)) if len(balanced) else None,
                        bounds=list(zip(lower, upper)), method="highs")
-    if solution.status == 2:
-        raise fail("infeasible: no flux satisfies the bounds at steady state")
+    if solution.status == 2:  # no flux satisfies the bounds at steady state
+        return infeasible
     if solution.status == 3:
         raise fail(f"unbounded: objective {objective.getId()!r} has no finite optimum")
     if solution.status != 0:
