@@ -774,6 +774,85 @@ def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> Non
         _console().print(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")
 
 
+@cli.command("validate")
+@click.argument("trial_ids", metavar="[TRIAL]...", nargs=-1)
+@click.option("--replicates", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Simulated trials per arm, each at the published size (40 or more for a "
+                   "95% prediction interval).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+              show_default=True, help="DuckDB file the simulations and the scores are stored "
+                                      "in (and resumed from).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("validation.html"), show_default=True, help="The HTML report.")
+@click.option("--pdf", is_flag=True, help="Also print the report to PDF with a headless "
+                                          "Chromium.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Run on a local Dask cluster of this many worker processes.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask scheduler.")
+def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, output: Path,
+                     pdf: bool, workers: int | None, scheduler: str | None) -> None:
+    """Run the published trials (all, or those named: c1, c5, ...) and score the model.
+
+    Each observed endpoint is compared with the model's 95% prediction interval over
+    replicate virtual trials of the published size; prints the scorecard and the misses,
+    stores everything and writes the report.
+    """
+    from il2sim.analysis.report import write_pdf
+    from il2sim.io.store import ResultStore
+    from il2sim.trial.runner import dask_client
+    from il2sim.validation.atlas import atlas
+    from il2sim.validation.report import format_value, write_validation_report
+    from il2sim.validation.run import validate
+    from il2sim.validation.stored import save_validation
+
+    if workers is not None and scheduler is not None:
+        raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
+                          "not both")
+    trials = atlas(trial_ids)
+    progress = _progress()
+    task = progress.add_task("validation", total=None)
+    client = (dask_client(workers=workers, scheduler=scheduler)
+              if workers is not None or scheduler is not None else None)
+    try:
+        with ResultStore(db) as store:
+            with progress:
+                result = validate(trials, store, replicates=replicates, client=client,
+                                  progress=lambda done, total: progress.update(
+                                      task, completed=done, total=total))
+            run_id = save_validation(store, result, trials)
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()  # type: ignore[attr-defined]
+            if cluster is not None:
+                cluster.close()
+    out = _console()
+    card = result.scorecard()
+    out.print(_frame_table(card.assign(compatible=[f"{c} of {n}" for c, n in zip(
+        card["compatible"], card["outcomes"])])[["trial", "title", "compatible",
+                                                 "not_simulated"]],
+        f"validation: {replicates} replicate trials per arm"))
+    misses = result.scores[result.scores["status"] != "compatible"]
+    if len(misses):
+        out.print(_frame_table(pd.DataFrame({
+            "trial": misses["trial"], "endpoint": misses["label"], "arm": misses["arm"],
+            "published": [format_value(v, u) for v, u in zip(misses["observed"],
+                                                                misses["unit"])],
+            "simulated (95% PI)": [
+                f"{format_value(m, u)} ({format_value(lo, u)} to {format_value(hi, u)})"
+                if s != "not simulated" else "-" for m, lo, hi, u, s in zip(
+                    misses["simulated"], misses["simulated_lo"], misses["simulated_hi"],
+                    misses["unit"], misses["status"])],
+            "verdict": [f"{s}: {r}" if r else s for s, r in zip(misses["status"],
+                                                                 misses["reason"])],
+        }).reset_index(drop=True), "endpoints the model misses"))
+    out.print(f"stored in {db} (run {run_id})")
+    path = write_validation_report(result, trials, output)
+    out.print(f"wrote {path}")
+    if pdf:
+        out.print(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")
+
+
 @cli.command("optimize")
 @click.option("--indication", type=click.Choice(["rcc", "melanoma"]), default="rcc",
               show_default=True, help="Calibrated virtual population.")

@@ -52,7 +52,7 @@ from il2sim.trial.statistics import (
     toxicity_table,
 )
 
-__all__ = ["BROWSERS", "SECTIONS", "Extra", "report_html", "write_pdf", "write_report"]
+__all__ = ["BROWSERS", "CSS", "SECTIONS", "Extra", "report_html", "write_pdf", "write_report"]
 
 Extra = tuple[pd.DataFrame | None, Figure | None]
 """An attached analysis: a table, a figure, or both (either may be ``None``)."""
@@ -74,7 +74,7 @@ _RUN_KEYS: Final = ("name", "model", "model_version", "il2sim_version", "seed", 
 _MAX_ROWS: Final = 200
 _NO_EXTRAS: Final[Mapping[str, Extra]] = MappingProxyType({})
 
-_CSS: Final = """
+CSS: Final = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
 color:#1d2330;background:#fff;line-height:1.45}
 header{background:#1d3557;color:#fff;padding:1.2em 2em}
@@ -98,6 +98,7 @@ figcaption{font-size:.85em;color:#555}
 .note{color:#8a5300;background:#fff7e6;border-left:4px solid #f0ad4e;padding:.3em .6em}
 article.analysis{overflow-x:auto}
 """
+"""The reports' style sheet (this report and the validation report)."""
 
 
 # --------------------------------------------------------------------------- public API
@@ -240,7 +241,7 @@ def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], stored
         for key in SECTIONS)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{_e(heading)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{_e(heading)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{_e(heading)}</h1><p>run {_e(run_id)}, model {_e(run['model'])} "
         f"{_e(run['model_version'])}, generated {_e(generated)}</p></header>\n"
         f"<nav>{nav}</nav>\n<main>\n{sections}\n</main>\n</body>\n</html>\n")

@@ -20,7 +20,7 @@ from il2sim.model.compile import CompiledModel
 from il2sim.model.spec import ModelError
 from il2sim.units import UnitError, parse_quantity, resolve_amount, to_magnitude
 
-__all__ = ["DoseActions", "EngineError", "resolve_events"]
+__all__ = ["DoseActions", "EngineError", "event_times", "resolve_events"]
 
 
 class EngineError(ValueError):
@@ -62,6 +62,19 @@ class DoseActions:
         return np.unique(t[(t > 0) & (t <= t_end)])
 
 
+def event_times(table: pd.DataFrame, time_unit: str
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Start and end (the start, for an instantaneous dose) of each row of a regimen's event
+    table (:meth:`~il2sim.dosing.regimen.Regimen.events`), in ``time_unit``."""
+    try:
+        hours_per_unit = to_magnitude(parse_quantity(f"1 {time_unit}", what="time unit"),
+                                      "h", what="model time unit")
+    except UnitError as exc:
+        raise EngineError(str(exc)) from None
+    times = table["time_h"].to_numpy(dtype=float) / hours_per_unit
+    return times, times + table["duration_h"].to_numpy(dtype=float) / hours_per_unit
+
+
 def resolve_events(
     compiled: CompiledModel,
     regimen: Regimen,
@@ -72,13 +85,7 @@ def resolve_events(
     model = compiled.model
     n = params.shape[0]
     table = regimen.events()
-    try:
-        hours_per_unit = to_magnitude(parse_quantity(f"1 {model.time_unit}", what="time unit"),
-                                      "h", what="model time unit")
-    except UnitError as exc:
-        raise EngineError(str(exc)) from None
-    times = table["time_h"].to_numpy(dtype=float) / hours_per_unit
-    durations = table["duration_h"].to_numpy(dtype=float) / hours_per_unit
+    times, ends = event_times(table, model.time_unit)
     infusion = (table["kind"] == "infusion").to_numpy()
     state = np.zeros(len(table), dtype=np.int64)
     input_ = np.zeros(len(table), dtype=np.int64)
@@ -107,5 +114,5 @@ def resolve_events(
         if route.fraction is not None:
             amount[k] *= params[:, model.param_names.index(route.fraction)]
     table = table.assign(time=times)
-    return DoseActions(table, times, times + durations, infusion, state, input_, amount,
+    return DoseActions(table, times, ends, infusion, state, input_, amount,
                        tuple(units))

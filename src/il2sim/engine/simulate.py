@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.decisions import DoseDecider, GiveAll
-from il2sim.engine.events import DoseActions, EngineError, resolve_events
+from il2sim.engine.events import DoseActions, EngineError, event_times, resolve_events
 from il2sim.engine.jax_backend import JaxBackend
 from il2sim.engine.loop import BatchOutput, run_batch
 from il2sim.engine.native_backend import NativeBackend
@@ -23,7 +23,7 @@ from il2sim.model.compile import compile_model
 from il2sim.model.spec import Model
 from il2sim.units import bsa_mosteller
 
-__all__ = ["BACKENDS", "SimulationError", "simulate"]
+__all__ = ["BACKENDS", "SimulationError", "output_times", "simulate"]
 
 BACKENDS: dict[str, Callable[..., Any]] = {"scipy": ScipyBackend, "native": NativeBackend,
                                            "roadrunner": RoadRunnerBackend, "jax": JaxBackend}
@@ -144,6 +144,20 @@ def simulate(
         dose_log=_dose_log(actions, out, float(t_out[-1])),
         param_values=out.p,
     )
+
+
+def output_times(model: Model, regimen: Regimen | None, end: float,
+                 points: int) -> NDArray[np.float64]:
+    """The default output grid: ``points`` times evenly spaced over [0, ``end``] (the model's
+    time unit) and every scheduled dose start and infusion end in that span, sorted and
+    unique, so that the output holds each bolus' jump and each infusion's peak (an even grid
+    alone falls anywhere inside a 15-min infusion)."""
+    grid = np.linspace(0.0, end, points)
+    if regimen is None:
+        return grid
+    starts, ends = event_times(regimen.events(), model.time_unit)
+    doses = np.concatenate([starts, ends])
+    return np.unique(np.concatenate([grid, doses[(doses >= 0.0) & (doses <= end)]]))
 
 
 class _RepeatedRows:

@@ -44,7 +44,8 @@ Format (every table optional except ``model`` and the end of the simulation)::
 
     [simulation]
     end = "48 h"                   # a time, converted to the model's time unit
-    points = 481                   # output times: points evenly spaced over [0, end] (1001)
+    points = 481                   # output times: points evenly spaced over [0, end] (1001),
+                                   # plus every dose start and infusion end
     # times = ["0 h", "1 h"]       # or explicit output times (not with end or points)
     rtol = 1e-6
     atol = 1e-9                    # or a table state -> value
@@ -92,7 +93,7 @@ from il2sim.dosing import (
     Regimen,
     Schedule,
 )
-from il2sim.engine import BACKENDS, SimulationResult, simulate
+from il2sim.engine import BACKENDS, SimulationResult, output_times, simulate
 from il2sim.model import Model, ModelError, Param, State, get_model
 from il2sim.units import UnitError, bsa_mosteller, resolve_amount, resolve_rate, to_magnitude
 
@@ -710,7 +711,8 @@ def _check_doses(model: Model, built: Sequence[tuple[str, AdministrationSpec | P
                 raise ConfigError(source, key, hinted) from None
 
 
-def _times(model: Model, spec: SimulationSpec, source: str) -> NDArray[np.float64]:
+def _times(model: Model, spec: SimulationSpec, regimen: Regimen,
+           source: str) -> NDArray[np.float64]:
     convert = _quantity_in(model.time_unit, plain_numbers=False)
     if spec.times is not None:
         for key in ("end", "points"):
@@ -731,7 +733,7 @@ def _times(model: Model, spec: SimulationSpec, source: str) -> NDArray[np.float6
     end = _one(spec.end, convert, "simulation.end", source)
     if not (end > 0 and math.isfinite(end)):
         raise ConfigError(source, "simulation.end", f"must be positive, got {spec.end!r}")
-    return np.linspace(0.0, end, spec.points)
+    return output_times(model, regimen, end, spec.points)
 
 
 def _options(model: Model, spec: SimulationSpec, source: str) -> SimulationOptions:
@@ -776,13 +778,14 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<scenario>",
     n = _batch_size({"patient": covariates, "params": params, "initial": initial}, source)
     built = _build_regimen(spec.regimen, "regimen", source)
     _check_doses(model, built, covariates, source)
+    regimen = _combine([r for _, _, r in built])
     return Scenario(
         name=spec.name or name or model.name,
         title=spec.title,
         source=source,
         model=model,
-        regimen=_combine([r for _, _, r in built]),
-        times=_times(model, spec.simulation, source),
+        regimen=regimen,
+        times=_times(model, spec.simulation, regimen, source),
         params=params,
         initial=initial,
         covariates=covariates,
