@@ -109,6 +109,21 @@ def negative_dose(tmp_path: Path) -> Path:
     return path
 
 
+def konrad_with(tmp_path: Path, old: str, new: str) -> Path:
+    """The Konrad scenario file with one line changed (e.g. the dose or the patient)."""
+    path = tmp_path / "changed.toml"
+    text = KONRAD.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return path
+
+
+LABEL_IN_KG = ["--model", "aldesleukin_pk", "--preset", "label_high_dose", "--dose", "600000 kg",
+               "--weight", "70 kg", "--end", "21 day"]
+NOT_A_DOSE = "'600000 kg' is not a dose: kg is a unit of body weight, not an amount of drug"
+OUTSIDE = "5000 kg is outside the physiological range 2.1 to 635 kg"
+TOO_MANY = "100000000 output times x 1 patient x 7 variables is 7e+08 values, more than the limit"
+
 BAD = [
     ("unknown model", lambda p: ["--model", "nope", "--end", "1 h"], "model: unknown model"),
     ("unknown parameter", lambda p: [KONRAD, "--set", "k99=1"], "params.k99"),
@@ -120,6 +135,22 @@ BAD = [
     ("unknown preset", lambda p: [KONRAD, "--preset", "nope"], "regimen.preset"),
     ("missing file", lambda p: [p / "nope.toml"], "cannot read: No such file"),
     ("nothing to simulate", lambda p: [], "give a scenario file or --model"),
+    # issue 14: a dose in kg, an impossible patient, an output too large to write
+    ("dose in kg", lambda p: LABEL_IN_KG, f"<command line>: regimen.dose: infusion amount: "
+     f"{NOT_A_DOSE}"),
+    ("dose in kg in the file", lambda p: [konrad_with(p, '"1e6 IU/m**2"', '"600000 kg"')],
+     f"changed.toml: regimen[0].amount: {NOT_A_DOSE}"),
+    ("5000 kg patient", lambda p: [KONRAD, "--weight", "5000 kg"], f"patient.weight: {OUTSIDE}"),
+    ("5000 kg patient in the file",
+     lambda p: [konrad_with(p, 'bsa = "1.73 m**2"', 'weight = "5000 kg"')],
+     f"changed.toml: patient.weight: {OUTSIDE}"),
+    ("300 cm patient", lambda p: [KONRAD, "--height", "300 cm"],
+     "patient.height: 300 cm is outside the physiological range 54.6 to 272 cm"),
+    ("1e8 output times", lambda p: [KONRAD, "--points", "100000000"],
+     f"simulation.points: {TOO_MANY}"),
+    ("1e8 output times in the file",
+     lambda p: [konrad_with(p, "points = 481", "points = 100000000")],
+     f"changed.toml: simulation.points: {TOO_MANY}"),
 ]
 
 
@@ -133,6 +164,30 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, make_args: Callable[[Pa
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert text in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_physiological_bounds_can_be_lifted(tmp_path: Path) -> None:
+    """--no-physiological-bounds runs the 5000 kg patient: dose 5000 kg x 600000 IU/kg."""
+    result = invoke("simulate", "--model", "aldesleukin_pk", "--preset", "label_high_dose",
+                    "--weight", "5000 kg", "--no-physiological-bounds", "--end", "8 h",
+                    "--points", "3", "--no-plot", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    doses = pd.read_csv(tmp_path / "aldesleukin_pk_doses.csv")
+    assert len(doses) and set(doses["amount"]) == {600000.0 * 5000}
+
+
+def test_trial_with_a_dose_in_kg_exits_2_and_stores_nothing(tmp_path: Path) -> None:
+    text = (EXAMPLES / "trials" / "rcc.toml").read_text()
+    assert 'dose = "600000 IU/kg"' in text
+    trial = tmp_path / "kg.toml"
+    trial.write_text(text.replace('dose = "600000 IU/kg"', 'dose = "600000 kg"'))
+    db, out = tmp_path / "store.duckdb", tmp_path / "out"
+    result = invoke("trial", trial, "--db", db, "--out", out)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: {trial}: protocol.dose: {NOT_A_DOSE}; per kg of body weight is "
+                     "written e.g. '600000 IU/kg'"]
+    assert not db.exists() and not out.exists()
 
 
 def test_show_unknown_model_exits_2() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,12 @@ import pytest
 from il2sim.units import (
     ALDESLEUKIN_IU_PER_MG,
     ALDESLEUKIN_MOLAR_MASS_G_PER_MOL,
+    PHYSIOLOGICAL_BOUNDS,
     Q_,
     UnitError,
     bsa_dubois,
     bsa_mosteller,
+    check_physiological,
     iu_per_ml_to_pm,
     parse_quantity,
     pm_to_iu_per_ml,
@@ -360,3 +363,29 @@ def test_to_magnitude_errors() -> None:
         to_magnitude(bare, "min", what="duration")
     with pytest.raises(UnitError, match=r"^duration: expected a single value"):
         to_magnitude(Q_(np.array([1.0, 2.0]), "h"), "min", what="duration")
+
+
+# --------------------------------------------------------------------------- physiological bounds
+
+
+def test_bsa_bounds_are_the_mosteller_bsa_of_the_weight_and_height_bounds() -> None:
+    w_lo, w_hi, _ = PHYSIOLOGICAL_BOUNDS["weight"]
+    h_lo, h_hi, _ = PHYSIOLOGICAL_BOUNDS["height"]
+    b_lo, b_hi, unit = PHYSIOLOGICAL_BOUNDS["bsa"]
+    assert unit == "m**2"
+    assert (b_lo, b_hi) == (bsa_mosteller(w_lo, h_lo), bsa_mosteller(w_hi, h_hi))
+    assert 0.17 < b_lo < 0.18 and 6.9 < b_hi < 7.0
+
+
+@pytest.mark.parametrize(("name", "inside", "outside", "shown"), [
+    ("weight", [2.1, 70.0, 635.0], [70.0, 5000.0], "5000 kg"),
+    ("weight", [40.0], 2.0, "2 kg"),
+    ("height", [54.6, 175.0, 272.0], 300.0, "300 cm"),
+    ("bsa", [1.73], 20.0, "20 m**2"),
+])
+def test_check_physiological(name: str, inside: list[float], outside: object,
+                             shown: str) -> None:
+    check_physiological(name, inside)
+    with pytest.raises(UnitError, match=rf"^patient\.{name}: {re.escape(shown)} is outside the "
+                                        "physiological range"):
+        check_physiological(name, outside, what=f"patient.{name}")

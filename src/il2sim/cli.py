@@ -45,6 +45,7 @@ from il2sim.dosing import DoseError
 from il2sim.engine import EngineError, SimulationError, SimulationResult
 from il2sim.engine import simulate as simulate_model
 from il2sim.io.config import (
+    MAX_OUTPUT_VALUES,
     ConfigError,
     Scenario,
     override,
@@ -201,8 +202,12 @@ def _model_tables(model: Model) -> list[Table]:
 @click.option("--weight", metavar="QUANTITY", help="Body weight, e.g. '70 kg'.")
 @click.option("--height", metavar="QUANTITY", help="Height, e.g. '175 cm'.")
 @click.option("--bsa", metavar="QUANTITY", help="Body surface area, e.g. '1.73 m**2'.")
+@click.option("--no-physiological-bounds", "unbounded", is_flag=True,
+              help="Allow weight, height and BSA outside the extremes recorded in adults.")
 @click.option("--end", metavar="TIME", help="End of the simulation, e.g. '48 h'.")
-@click.option("--points", type=click.IntRange(min=2), help="Number of output times.")
+@click.option("--points", type=click.IntRange(min=2),
+              help="Number of output times (times x patients x variables at most "
+                   f"{MAX_OUTPUT_VALUES:.0e}).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True, help="Directory for the output files.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
@@ -210,12 +215,12 @@ def _model_tables(model: Model) -> list[Table]:
 @click.option("--no-plot", is_flag=True, help="Do not draw the figure.")
 def simulate(scenario_file: Path | None, model_name: str | None, preset: str | None,
              dose: str | None, assignments: Sequence[str], weight: str | None,
-             height: str | None, bsa: str | None, end: str | None, points: int | None,
-             out_dir: Path, fmt: str, no_plot: bool) -> None:
+             height: str | None, bsa: str | None, unbounded: bool, end: str | None,
+             points: int | None, out_dir: Path, fmt: str, no_plot: bool) -> None:
     """Simulate a scenario; write trajectories, the dose log and a figure to --out."""
     scenario = _scenario(scenario_file, model_name=model_name, preset=preset, dose=dose,
                          assignments=assignments, weight=weight, height=height, bsa=bsa,
-                         end=end, points=points)
+                         end=end, points=points, unbounded=unbounded)
     console = _console()
     console.print(scenario.describe(), markup=False)
     result = _run(scenario)
@@ -230,14 +235,16 @@ def simulate(scenario_file: Path | None, model_name: str | None, preset: str | N
 def _scenario(path: Path | None, *, model_name: str | None, preset: str | None,
               dose: str | None, assignments: Sequence[str], weight: str | None,
               height: str | None, bsa: str | None, end: str | None,
-              points: int | None) -> Scenario:
+              points: int | None, unbounded: bool = False) -> Scenario:
     """The scenario file with the command-line options applied on top."""
     if path is None and model_name is None:
         raise ConfigError("<command line>", None, "give a scenario file or --model")
     data = read_toml(path) if path is not None else {}
     params = dict(parse_assignment(text) for text in assignments)
-    patient = {k: v for k, v in (("weight", weight), ("height", height), ("bsa", bsa))
-               if v is not None}
+    patient: dict[str, str | bool] = {
+        k: v for k, v in (("weight", weight), ("height", height), ("bsa", bsa)) if v is not None}
+    if unbounded:
+        patient["physiological_bounds"] = False
     flags = (model_name, preset, dose, end, points)
     changed = bool(params or patient or any(f is not None for f in flags))
     source = "<command line>" if path is None else str(path)

@@ -41,9 +41,12 @@ __all__ = [
     "Q_",
     "Quantity",
     "UnitError",
+    "PHYSIOLOGICAL_BOUNDS",
     "bsa_dubois",
     "bsa_mosteller",
+    "check_physiological",
     "iu_per_ml_to_pm",
+    "parse_dose",
     "parse_quantity",
     "pm_to_iu_per_ml",
     "resolve_amount",
@@ -201,6 +204,80 @@ def _fmt(q: Quantity) -> str:
     mag = q.magnitude
     m = f"{float(mag):.12g}" if np.ndim(mag) == 0 else str(mag)
     return f"{m} {q.units:~C}"
+
+
+# --------------------------------------------------------------------------- doses
+
+DOSE_AMOUNT_DIMENSIONS: Final = frozenset(
+    {"[il2_activity]", "[mass]", "[substance]", "[cells]", "[arbitrary_amount]"})
+"""What a dose is an amount of: IL-2 activity (IU, MIU), mass or substance of drug (mg, nmol of
+aldesleukin), cells (adoptive transfer), or a model's own amount unit (arb)."""
+LARGEST_DRUG_MASS_UNIT: Final = "g"
+"""A dose's mass unit is at most this (g, mg, ug...): kg, lb, stone are units of body weight,
+so '600000 kg' is a typo for '600000 IU/kg', never 9.8e18 IU of aldesleukin."""
+
+
+def _dimension(name: str, power: float) -> dict[str, float]:
+    return {d: float(cast(float, e)) * power for d, e in ureg.get_dimensionality(name).items()}
+
+
+def _dose_part(name: str, power: float) -> str | None:
+    """Which part of a dose unit ``name**power`` is: 'amount', 'concentration' (an amount per
+    volume, e.g. pM), 'body weight', 'body surface', 'volume' or 'time' (the last four as
+    divisors), or None when it is none of them."""
+    dim = _dimension(name, power)
+    amounts = [d for d in dim if d in DOSE_AMOUNT_DIMENSIONS]
+    if power == 1 and len(amounts) == 1:
+        if dim == {amounts[0]: 1}:
+            return "amount"
+        if dim == {amounts[0]: 1, "[length]": -3}:
+            return "concentration"
+    if power > 0:
+        return None
+    divisors = {"body weight": {"[mass]": -1}, "body surface": {"[length]": -2},
+                "volume": {"[length]": -3}, "time": {"[time]": -1}}
+    return next((part for part, d in divisors.items() if dim == d), None)
+
+
+def parse_dose(value: object, *, what: str, rate: bool = False) -> Quantity:
+    """A dose amount (``rate=False``) or an infusion rate (``rate=True``) as a quantity.
+
+    A dose is one amount unit (:data:`DOSE_AMOUNT_DIMENSIONS`, or an amount per volume such
+    as pM for a concentration route), optionally divided by one body-size unit (per kg of body
+    weight or per m**2 of body surface area) and by a volume; a rate is also divided by one
+    unit of time. ``"600000 IU/kg"``, ``"1.1 mg"``, ``"18 MIU/m**2/day"``, ``"5e6 IU/L/day"``
+    pass; ``"600000 kg"`` (body weight, not drug: see :data:`LARGEST_DRUG_MASS_UNIT`),
+    ``"5 m"``, ``"5 percent"`` or ``"5 IU*h"`` raise :class:`UnitError` naming ``what``.
+    Checked once here, so every way in (library, TOML, CLI, presets, web) refuses the same.
+    """
+    q = parse_quantity(value, what=what)
+    shown = value.strip() if isinstance(value, str) else _fmt(q)
+    if q.check("[time]"):
+        raise UnitError(f"{what}: {shown!r} is a time, not an amount")
+    if q.dimensionality.get("[time]", 0) != (-1 if rate else 0):
+        kind = "an amount per time" if rate else "an amount (it has a time unit)"
+        raise UnitError(f"{what}: {shown!r} is not {kind}")
+    items = list(q.unit_items())
+    parts: list[str | None] = []
+    for name, power in items:
+        part = _dose_part(name, float(cast(float, power)))
+        if part == "amount" and ureg.get_dimensionality(name) == ureg.gram.dimensionality \
+                and Q_(1.0, name).to(LARGEST_DRUG_MASS_UNIT).magnitude > 1.0:
+            hint = (f"; per kg of body weight is written e.g. '{float(q.magnitude):.6g} IU/kg'"
+                    if len(items) == 1 else "")
+            raise UnitError(f"{what}: {shown!r} is not a dose: {Q_(1.0, name).units:~C} is a "
+                            f"unit of body weight, not an amount of drug{hint}")
+        parts.append(part)
+    amounts = parts.count("amount") + parts.count("concentration")
+    volumes = parts.count("volume") + parts.count("concentration")
+    body = parts.count("body weight") + parts.count("body surface")
+    if None in parts or amounts != 1 or volumes > 1 or body > 1:
+        per_time = " per unit of time" if rate else ""
+        raise UnitError(
+            f"{what}: {shown!r} is not a dose{per_time}: give an amount of drug (IU, MIU or mg "
+            f"of aldesleukin, cells, or the model's amount unit), optionally per kg or per "
+            f"m**2{per_time}")
+    return q
 
 
 # --------------------------------------------------------------------------- conversion
@@ -386,6 +463,43 @@ def _positive(x: object, name: str) -> FloatArray:
 
 def _out(arr: FloatArray) -> float | FloatArray:
     return float(arr) if arr.ndim == 0 else arr
+
+
+# --------------------------------------------------------------------------- physiological bounds
+
+# The extremes of adult body size on record (Guinness World Records, the record-keeper):
+# heaviest, Jon Brower Minnoch, about 635 kg (1,400 lb) on admission to University of
+# Washington Medical Center, Seattle, March 1978 ("Heaviest man ever"); lightest, Lucia Zarate,
+# 2.1 kg (4.7 lb) at 17 years ("Lightest adult ever"); tallest, Robert Pershing Wadlow, 272 cm
+# (8 ft 11.1 in) when last measured on 27 June 1940 ("Tallest man ever"); shortest, Chandra
+# Bahadur Dangi, 54.6 cm (21.5 in), measured three times in 24 h, Kathmandu, 26 February 2012
+# ("Shortest man ever").
+_WEIGHT_KG: Final = (2.1, 635.0)
+_HEIGHT_CM: Final = (54.6, 272.0)
+
+PHYSIOLOGICAL_BOUNDS: Final[dict[str, tuple[float, float, str]]] = {
+    "weight": (*_WEIGHT_KG, "kg"),
+    "height": (*_HEIGHT_CM, "cm"),
+    # Mosteller BSA of the lightest-shortest and heaviest-tallest corners: 0.18 to 6.93 m**2
+    "bsa": (bsa_mosteller(_WEIGHT_KG[0], _HEIGHT_CM[0]),
+            bsa_mosteller(_WEIGHT_KG[1], _HEIGHT_CM[1]), "m**2"),
+}
+"""Covariate -> (lowest, highest, unit): the extremes recorded in adults (sources above).
+A value outside is a typo ("5000 kg"), not a patient; research use lifts the check
+(``physiological_bounds = false``, ``--no-physiological-bounds``)."""
+
+
+def check_physiological(name: str, value: npt.ArrayLike, *, what: str | None = None) -> None:
+    """Raise :class:`UnitError` naming ``what`` (default ``name``) when a covariate ``name``
+    (a key of :data:`PHYSIOLOGICAL_BOUNDS`, value in its unit) is outside its bounds."""
+    low, high, unit = PHYSIOLOGICAL_BOUNDS[name]
+    values = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    outside = values[(values < low) | (values > high)]
+    if outside.size:
+        raise UnitError(
+            f"{what or name}: {float(outside[0]):.6g} {unit} is outside the physiological range "
+            f"{low:.3g} to {high:.3g} {unit} (the extremes recorded in adults); "
+            "physiological_bounds = false (--no-physiological-bounds) lifts the bounds")
 
 
 # --------------------------------------------------------------------------- IU/mL <-> pM

@@ -177,3 +177,45 @@ def test_describe() -> None:
 
 def test_describe_uses_short_symbol_for_miu() -> None:
     assert Depot(amount="9 MIU").describe() == "depot 9 MIU (sc)"
+
+
+# ------------------------------------------------------------- what a dose is (issue 14)
+
+AMOUNTS = ["600000 IU/kg", "1.1 mg", "0.1 mg/kg", "5 ug", "18 MIU/m**2", "18 MIU/m2", "1 nmol",
+           "1e6 cells", "5 arb", "20 pM", "2e4 IU/L", "1e6 IU/m**2"]
+RATES = ["18 MIU/m**2/day", "600000 IU/kg/h", "1000 IU/min", "550 cell/day", "5e6 IU/L/day",
+         "1e6 cell/L/day", "5 arb/day"]
+
+
+@pytest.mark.parametrize("amount", AMOUNTS)
+def test_amounts_of_drug_are_doses(amount: str) -> None:
+    assert Bolus(amount=amount).quantity == Q_(amount)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_amounts_per_time_are_infusion_rates(rate: str) -> None:
+    assert Infusion(rate=rate, duration="1 h").rate == Q_(rate)
+
+
+@pytest.mark.parametrize(("amount", "message"), [
+    ("600000 kg", "'600000 kg' is not a dose: kg is a unit of body weight, not an amount of drug; "
+                  "per kg of body weight is written e.g. '600000 IU/kg'"),
+    ("5 lb", "'5 lb' is not a dose: lb is a unit of body weight"),
+    ("5 IU*kg", "'5 IU*kg' is not a dose: kg is a unit of body weight"),
+    ("5 m", "'5 m' is not a dose: give an amount of drug"),
+    ("5 L", "'5 L' is not a dose: give an amount of drug"),
+    ("5 percent", "'5 percent' is not a dose: give an amount of drug"),
+    ("5 IU/m", "'5 IU/m' is not a dose"),
+    ("5 IU/kg/m**2", "'5 IU/kg/m**2' is not a dose"),
+    ("5 IU*MIU", "'5 IU*MIU' is not a dose"),
+])
+def test_what_is_not_an_amount_of_drug_is_refused(amount: str, message: str) -> None:
+    with pytest.raises(DoseError) as caught:
+        Bolus(amount=amount)
+    assert str(caught.value).startswith(f"bolus amount: {message}")
+
+
+@pytest.mark.parametrize("rate", ["600000 kg/h", "5 m/h", "5 IU/m/h"])
+def test_what_is_not_a_rate_of_drug_is_refused(rate: str) -> None:
+    with pytest.raises(DoseError, match=f"infusion rate: '{rate}' is not a dose"):
+        Infusion(rate=rate, duration="1 h")

@@ -20,6 +20,7 @@ from il2sim.io import (
     regimen_from_toml,
     scenario_from_dict,
 )
+from il2sim.io.config import MAX_OUTPUT_VALUES
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
 
@@ -279,10 +280,53 @@ ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
      "unknown backend 'cuda'"),
     ("initial sign", with_(initial={"A_c": -1}), "initial.A_c", "negative initial value"),
     ("initial state", with_(initial={"B": 1}), "initial.B", "no state 'B'"),
+    # issue 14: doses that are not amounts of drug, impossible patients, huge outputs
+    ("dose in kg", with_(regimen=[{"kind": "bolus", "amount": "600000 kg"}]),
+     "regimen[0].amount", "'600000 kg' is not a dose: kg is a unit of body weight"),
+    ("rate in kg", with_(regimen=[{"kind": "infusion", "rate": "600000 kg/h",
+                                   "duration": "1 h"}]),
+     "regimen[0].rate", "'600000 kg/h' is not a dose: kg is a unit of body weight"),
+    ("preset dose in kg", with_(regimen={"preset": "label_high_dose", "dose": "600000 kg"}),
+     "regimen.dose", "'600000 kg' is not a dose"),
+    ("dose in metres", with_(regimen=[{"kind": "bolus", "amount": "5 m"}]),
+     "regimen[0].amount", "'5 m' is not a dose: give an amount of drug"),
+    ("weight 5000 kg", with_(patient={"weight": "5000 kg"}), "patient.weight",
+     "5000 kg is outside the physiological range 2.1 to 635 kg"),
+    ("one of the weights", with_(patient={"weight": ["70 kg", "1 kg"]}), "patient.weight",
+     "1 kg is outside the physiological range"),
+    ("height 3 m", with_(patient={"height": "3 m"}), "patient.height",
+     "300 cm is outside the physiological range 54.6 to 272 cm"),
+    ("bsa 20 m2", with_(patient={"bsa": "20 m**2"}), "patient.bsa",
+     "20 m**2 is outside the physiological range 0.178 to 6.93 m**2"),
+    ("bounds flag type", with_(patient={"weight": "70 kg", "physiological_bounds": "no"}),
+     "patient.physiological_bounds", "valid boolean"),
+    ("1e8 output times", with_(simulation={"end": "21 day", "points": 100_000_000}),
+     "simulation.points", "100000000 output times x 1 patient x 7 variables is 7e+08 values, "
+     "more than the limit of 5e+07"),
+    ("output times x patients", with_(patient={"weight": [f"{w} kg" for w in range(40, 140)]},
+                                      simulation={"end": "21 day", "points": 100_000}),
+     "simulation.points", "100000 output times x 100 patients x 7 variables"),
     ("batch sizes", with_(params={"k10": [0.1, 0.2]},
                           patient={"weight": ["70 kg", "80 kg", "90 kg"]}),
      "params.k10", "2 values, but patient.weight has 3"),
 ]
+
+
+def test_physiological_bounds_can_be_lifted() -> None:
+    """``physiological_bounds = false`` lets a research scenario use any positive size."""
+    data = with_(patient={"weight": ["5000 kg", "1 kg"], "physiological_bounds": False},
+                 regimen=[{"kind": "bolus", "amount": "1 IU/kg"}])
+    scenario = scenario_from_dict(data, source="x.toml")
+    np.testing.assert_array_equal(scenario.covariates["weight"], [5000.0, 1.0])
+    amounts = scenario.run().dose_log.groupby("patient")["amount"].sum()
+    assert amounts.tolist() == pytest.approx([5000.0, 1.0])
+
+
+def test_output_size_is_checked_before_any_array_is_made() -> None:
+    """The limit is on the file the run would write: refused without making 1e12 times."""
+    with pytest.raises(ConfigError, match="1000000000000 output times"):
+        scenario_from_dict(with_(simulation={"end": "8 h", "points": 10**12}), source="x.toml")
+    assert MAX_OUTPUT_VALUES // 7 >= 481 * 1000  # a 1000-patient Konrad batch still fits
 
 
 @pytest.mark.parametrize(("data", "key", "text"), [e[1:] for e in ERRORS],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model, list_models
 from il2sim.trial.protocol import HoldCriteria
 from il2sim.web import create_app
+from il2sim.web.app import SWAGGER_UI_URL
 
 
 def _detail(response: object, status: int) -> str:
@@ -145,6 +147,40 @@ def test_combination_of_il2_and_interferon_from_toml(client: TestClient) -> None
     assert ifn["values"][0] == 0 and max(ifn["values"]) > 0
 
 
+# A dose in kg, a 5000 kg patient, 1e8 output times: each refused before anything runs.
+ISSUE_14_SCENARIOS: list[tuple[dict[str, object], str]] = [
+    ({"model": "aldesleukin_pk", "weight": "70 kg", "regimen": {
+        "preset": "label_high_dose", "arguments": {"dose": "600000 kg"}}},
+     "regimen.dose: infusion amount: '600000 kg' is not a dose: kg is a unit of body weight"),
+    ({"model": "il2_qsp", "weight": "70 kg", "regimen": {"label_course": {"dose": "600000 kg"}}},
+     "regimen.label_course.dose: infusion amount: '600000 kg' is not a dose"),
+    ({"model": "aldesleukin_pk", "regimen": {"toml": '[regimen]\nkind = "bolus"\n'
+                                                     'amount = "600000 kg"'}},
+     "regimen.amount: '600000 kg' is not a dose"),
+    ({"model": "aldesleukin_pk", "weight": "5000 kg"},
+     "weight: 5000 kg is outside the physiological range 2.1 to 635 kg"),
+    ({"model": "aldesleukin_pk", "height": "10 cm"},
+     "height: 10 cm is outside the physiological range 54.6 to 272 cm"),
+    ({"model": "aldesleukin_pk", "points": 100_000_000}, "points"),
+]
+
+
+@pytest.mark.parametrize(("body", "needle"), ISSUE_14_SCENARIOS)
+def test_issue_14_scenarios_are_one_sentence_422s(client: TestClient, body: dict[str, object],
+                                                  needle: str) -> None:
+    detail = _detail(client.post("/api/scenarios", json=body), 422)
+    assert needle in detail and "\n" not in detail
+
+
+def test_physiological_bounds_can_be_lifted_on_the_web(client: TestClient) -> None:
+    body = {"model": "aldesleukin_pk", "weight": "5000 kg", "physiological_bounds": False,
+            "end": "1 h", "points": 3,
+            "regimen": {"toml": '[regimen]\nkind = "bolus"\namount = "1 IU/kg"'}}
+    response = client.post("/api/scenarios", json=body)
+    assert response.status_code == 200, response.text
+    assert [d["amount"] for d in response.json()["doses"]] == [5000.0]
+
+
 @pytest.mark.parametrize(("body", "status", "needle"), [
     ({"model": "nope"}, 422, "unknown model 'nope'"),
     ({"model": "il2_qsp", "points": 1}, 422, "points"),
@@ -172,6 +208,7 @@ def test_combination_of_il2_and_interferon_from_toml(client: TestClient) -> None
     ({"model": "il2_qsp", "regimen": {"label_course": {"courses": 9}}}, 422, "courses"),
     ({"model": "il2_qsp", "typo": 1}, 422, "typo"),
     ({}, 422, "model"),
+    *[(body, 422, needle) for body, needle in ISSUE_14_SCENARIOS],
 ])
 def test_bad_scenarios_are_422_naming_the_problem(client: TestClient, body: dict[str, object],
                                                    status: int, needle: str) -> None:
@@ -229,6 +266,8 @@ def test_upload_runs_the_file_with_a_patient_override(client: TestClient) -> Non
     (SMALL_TRIAL.replace("n_patients = 6", "n_patients = 100000").encode(), 422,
      "more than this server accepts"),
     (SMALL_TRIAL.encode() + b"\nunknown_key = 1\n", 422, "unknown_key"),
+    (SMALL_TRIAL.replace('dose = "600000 IU/kg"', 'dose = "600000 kg"').encode(), 422,
+     "bad.toml: protocol.dose: '600000 kg' is not a dose: kg is a unit of body weight"),
     (b"#" * (256 * 1024 + 1), 413, "larger than"),
 ])
 def test_bad_uploads_are_refused_and_nothing_is_stored(client: TestClient, content: bytes,
@@ -468,6 +507,25 @@ def test_openapi_documents_every_endpoint_and_each_has_a_bad_input_test(
         for operation in schema["paths"][path].values():
             assert operation.get("summary") and operation.get("description"), path
     assert client.get("/docs").status_code == 200
+
+
+def test_docs_page_is_served_without_any_external_url(client: TestClient) -> None:
+    """/docs works offline: Swagger UI comes from this server, not from a CDN."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle(" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert {a.rsplit("/", 1)[-1] for a in assets} == {
+        "swagger-ui.css", "favicon-32x32.png", "swagger-ui-bundle.js"}
+    for url in assets:
+        assert url.startswith(SWAGGER_UI_URL + "/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200 and asset.content, url
+    bundle = client.get(f"{SWAGGER_UI_URL}/swagger-ui-bundle.js")
+    assert "javascript" in bundle.headers["content-type"]
+    assert b"SwaggerUIBundle" in bundle.content
+    assert "'/openapi.json'" in page.text or '"/openapi.json"' in page.text
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
 
 
 def test_page_and_assets_are_served(client: TestClient) -> None:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
 
-from il2sim.units import Quantity, UnitError, parse_quantity
+from il2sim.units import Quantity, UnitError, parse_dose, parse_quantity
 
 __all__ = ["Bolus", "Depot", "Dose", "DoseError", "Infusion", "Intratumoral"]
 
@@ -31,16 +31,12 @@ class DoseError(ValueError):
 
 
 def _amount(value: object, what: str, *, per_time: int = 0) -> Quantity:
-    """Parse a positive amount (``per_time=0``) or rate (``per_time=-1``)."""
+    """Parse a positive amount (``per_time=0``) or rate (``per_time=-1``); what a dose's unit
+    may be is :func:`il2sim.units.parse_dose`'s rule."""
     try:
-        q = parse_quantity(value, what=what)
+        q = parse_dose(value, what=what, rate=per_time == -1)
     except UnitError as exc:
         raise DoseError(str(exc)) from None
-    if q.check("[time]"):
-        raise DoseError(f"{what}: {value!r} is a time, not an amount")
-    if q.dimensionality.get("[time]", 0) != per_time:
-        kind = "an amount per time" if per_time else "an amount (it has a time unit)"
-        raise DoseError(f"{what}: {value!r} is not {kind}")
     if not math.isfinite(float(q.magnitude)) or float(q.magnitude) <= 0:
         raise DoseError(f"{what}: must be positive, got {value!r}")
     return q

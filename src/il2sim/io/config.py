@@ -18,6 +18,8 @@ Format (every table optional except ``model`` and the end of the simulation)::
     weight = "70 kg"
     height = "175 cm"
     bsa = "1.73 m**2"              # default: Mosteller from weight and height
+    # physiological_bounds = false # allow covariates outside the extremes recorded in adults
+                                   # (il2sim.units.PHYSIOLOGICAL_BOUNDS; on by default)
 
     [params]                       # parameter overrides by name
     k10 = 0.05                     # a plain number is in the model's declared unit
@@ -46,6 +48,7 @@ Format (every table optional except ``model`` and the end of the simulation)::
     end = "48 h"                   # a time, converted to the model's time unit
     points = 481                   # output times: points evenly spaced over [0, end] (1001),
                                    # plus every dose start and infusion end
+                                   # (times x patients x variables at most MAX_OUTPUT_VALUES)
     # times = ["0 h", "1 h"]       # or explicit output times (not with end or points)
     rtol = 1e-6
     atol = 1e-9                    # or a table state -> value
@@ -95,11 +98,20 @@ from il2sim.dosing import (
 )
 from il2sim.engine import BACKENDS, SimulationResult, output_times, simulate
 from il2sim.model import Model, ModelError, Param, State, get_model
-from il2sim.units import UnitError, bsa_mosteller, resolve_amount, resolve_rate, to_magnitude
+from il2sim.units import (
+    PHYSIOLOGICAL_BOUNDS,
+    UnitError,
+    bsa_mosteller,
+    check_physiological,
+    resolve_amount,
+    resolve_rate,
+    to_magnitude,
+)
 
 __all__ = [
     "AdministrationSpec",
     "ConfigError",
+    "MAX_OUTPUT_VALUES",
     "PatientSpec",
     "PresetSpec",
     "Scenario",
@@ -186,11 +198,13 @@ class _Spec(BaseModel):
 
 
 class PatientSpec(_Spec):
-    """Covariates as quantities: body weight, height, body surface area."""
+    """Covariates as quantities: body weight, height, body surface area; each within
+    :data:`~il2sim.units.PHYSIOLOGICAL_BOUNDS` unless ``physiological_bounds`` is false."""
 
     weight: TomlPerPatient | None = None
     height: TomlPerPatient | None = None
     bsa: TomlPerPatient | None = None
+    physiological_bounds: Annotated[bool, Field(strict=True)] = True
 
 
 class ScheduleSpec(_Spec):
@@ -581,7 +595,11 @@ def _show(value: Values) -> str:
     return f"{value:g}"
 
 
-_COVARIATE_UNITS = {"weight": "kg", "height": "cm", "bsa": "m**2"}
+_COVARIATE_UNITS = {name: unit for name, (_, _, unit) in PHYSIOLOGICAL_BOUNDS.items()}
+
+MAX_OUTPUT_VALUES = 50_000_000
+"""The most values (output times x patients x states and observables) one scenario may
+produce: 400 MB as float64, some GB as CSV. Checked before anything is computed or written."""
 
 
 def _values(raw: PerPatient, convert: Callable[[Scalar, str], float], key: str,
@@ -624,6 +642,11 @@ def _covariates(spec: PatientSpec, source: str) -> dict[str, Values]:
         value = _values(raw, _quantity_in(unit, plain_numbers=False), key, source)
         if np.any(np.asarray(value) <= 0):
             raise ConfigError(source, key, f"must be positive, got {raw!r}")
+        if spec.physiological_bounds:
+            try:
+                check_physiological(name, value, what=key)
+            except UnitError as exc:
+                raise ConfigError(source, key, _strip(str(exc), key)) from None
         out[name] = value
     return out
 
@@ -736,6 +759,21 @@ def _times(model: Model, spec: SimulationSpec, regimen: Regimen,
     return output_times(model, regimen, end, spec.points)
 
 
+def _check_output_size(model: Model, spec: SimulationSpec, n_patients: int,
+                       source: str) -> None:
+    """Refuse, before any array is made, a run of more than :data:`MAX_OUTPUT_VALUES`."""
+    key = "simulation.times" if spec.times is not None else "simulation.points"
+    n_times = len(spec.times) if spec.times is not None else spec.points
+    n_variables = len(model.state_names) + len(model.observable_names)
+    values = n_times * n_patients * n_variables
+    if values > MAX_OUTPUT_VALUES:
+        patients = f"{n_patients} patient{'s' if n_patients > 1 else ''}"
+        raise ConfigError(source, key,
+                          f"{n_times} output times x {patients} x {n_variables} variables is "
+                          f"{values:.3g} values, more than the limit of {MAX_OUTPUT_VALUES:.3g}; "
+                          "use fewer output times")
+
+
 def _options(model: Model, spec: SimulationSpec, source: str) -> SimulationOptions:
     if spec.backend not in BACKENDS:
         raise ConfigError(source, "simulation.backend",
@@ -778,6 +816,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<scenario>",
     n = _batch_size({"patient": covariates, "params": params, "initial": initial}, source)
     built = _build_regimen(spec.regimen, "regimen", source)
     _check_doses(model, built, covariates, source)
+    _check_output_size(model, spec.simulation, n, source)
     regimen = _combine([r for _, _, r in built])
     return Scenario(
         name=spec.name or name or model.name,

@@ -43,9 +43,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from il2sim.dosing import DoseError
+from il2sim.dosing.presets import label_high_dose
 from il2sim.io.config import (
     ConfigError,
     _Spec,
+    _strip,
     _validation_error,
     read_toml,
     regimen_from_toml,
@@ -146,10 +149,10 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
         regimen = regimen_from_toml(spec.protocol.regimen, "protocol.regimen", source=source)
     elif spec.protocol.regimen is not None:
         raise ConfigError(source, "protocol.regimen", "only for kind = 'regimen'")
-    try:
-        parse_quantity(spec.protocol.dose, what="protocol.dose")
-    except UnitError as exc:
-        raise ConfigError(source, "protocol.dose", str(exc)) from None
+    try:  # the label course's infusion, as the trial will build it
+        label_high_dose(spec.protocol.dose)
+    except DoseError as exc:
+        raise ConfigError(source, "protocol.dose", _strip(str(exc), "infusion amount")) from None
     try:
         return TrialSpec(
             name=spec.name,

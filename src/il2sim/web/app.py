@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from matplotlib.figure import Figure
@@ -49,6 +50,13 @@ from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TABLES, TrialSpec
 from il2sim.trial.statistics import toxicity_table
 from il2sim.trial.stored import StoredTrial, load_stored_trial
+from il2sim.validation.atlas import atlas
+from il2sim.validation.report import endpoint_rows, validation_html
+from il2sim.validation.run import Validation
+from il2sim.validation.stored import KIND as VALIDATION_KIND
+from il2sim.validation.stored import NAME as VALIDATION_NAME
+from il2sim.validation.stored import RULE as VALIDATION_RULE
+from il2sim.validation.stored import load_validation
 from il2sim.web.equations import equations_mathml
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import run_scenario
@@ -66,6 +74,8 @@ from il2sim.web.schemas import (
     ScenarioRequest,
     ScenarioResult,
     TrialRequest,
+    ValidationDetail,
+    ValidationInfo,
     VariableRow,
 )
 
@@ -75,6 +85,9 @@ MAX_UPLOAD_BYTES = 256 * 1024
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
 FIGURES = TRIAL_FIGURES
 _STATIC = resources.files("il2sim.web") / "static"
+SWAGGER_UI_URL = "/vendor/swagger-ui"
+"""Where the Swagger UI assets of the fastapi-swagger package (swagger-ui-dist) are served."""
+_SWAGGER_UI = resources.files("fastapi_swagger") / "resources"
 
 
 def create_app(db: str | Path, *, examples: str | Path | None = None,
@@ -102,7 +115,10 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             state["jobs"].shutdown()
             store.close()
 
+    # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN, blank offline; the
+    # page below serves it from the installed fastapi-swagger package instead. No ReDoc.
     app = FastAPI(title="il2sim", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Interleukin-2 immunotherapy in silico: models, scenarios, "
                               "virtual trials and stored results.")
 
@@ -133,6 +149,21 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     def plotly_js() -> FileResponse:
         path = resources.files("plotly") / "package_data" / "plotly.min.js"
         return FileResponse(str(path), media_type="text/javascript")
+
+    app.mount(SWAGGER_UI_URL, StaticFiles(directory=str(_SWAGGER_UI)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI over ``/openapi.json``, every asset from this server (works offline)."""
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        assets = f"{root}{SWAGGER_UI_URL}"
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            # no badge from the online validator at validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None})
 
     # ----------------------------------------------------------------- models
 
@@ -349,6 +380,63 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             frames.append(frame)
         return Response(_png(plots.plot_km(pd.concat(frames, ignore_index=True), by="arm")),
                         media_type="image/png")
+
+    # --------------------------------------------------------------- validation
+
+    @app.get("/api/validations", response_model=list[ValidationInfo], tags=["validation"])
+    def validations() -> list[ValidationInfo]:
+        """Stored validations against published trials (``il2sim validate``), newest first."""
+        listed = store().analyses()
+        listed = listed[listed["kind"] == VALIDATION_KIND].sort_values("created",
+                                                                       ascending=False)
+        return [_validation_info(str(run_id)) for run_id in listed["run_id"]]
+
+    @app.get("/api/validations/{run_id}", response_model=ValidationDetail,
+             tags=["validation"], responses={404: {"description": "No such validation"}})
+    def validation(run_id: str) -> ValidationDetail:
+        """A validation: its scorecard, every endpoint in clinical words (misses first) and
+        the URLs of its calibration and forest plots."""
+        result, _ = _validation(run_id)
+        analysis = store().load_analysis(run_id, VALIDATION_KIND, VALIDATION_NAME)
+        base = (f"/api/runs/{quote(run_id)}/analyses/{VALIDATION_KIND}/"
+                f"{quote(VALIDATION_NAME, safe='')}/figures")
+        card = result.scorecard()
+        return ValidationDetail(
+            info=_validation_info(run_id), rule=VALIDATION_RULE,
+            scorecard=[{"trial": str(r["title"]), "compatible": int(r["compatible"]),
+                        "outcomes": int(r["outcomes"]),
+                        "not_simulated": int(r["not_simulated"])}
+                       for _, r in card.iterrows()],
+            endpoints=endpoint_rows(result.scores).astype(str).to_dict("records"),
+            figures=[f"{base}/{quote(f, safe='')}.png" for f in analysis.figures])
+
+    @app.get("/api/validations/{run_id}/report.html", tags=["validation"],
+             response_class=HTMLResponse, responses={404: {"description": "No such validation"}})
+    def validation_report(run_id: str) -> HTMLResponse:
+        """The validation's self-contained HTML report (as ``il2sim validate`` writes it)."""
+        result, ids = _validation(run_id)
+        try:
+            trials = atlas(ids)
+        except ConfigError as exc:
+            raise HTTPException(404, f"validation {run_id!r}: {exc.problem}") from None
+        return HTMLResponse(validation_html(result, trials), headers={
+            "Content-Disposition": f'inline; filename="{run_id}-validation.html"'})
+
+    def _validation(run_id: str) -> tuple[Validation, list[str]]:
+        try:
+            with store().locked() as raw:
+                return load_validation(raw, run_id)
+        except StoreError:
+            raise HTTPException(404, f"no validation {run_id!r} in the store") from None
+
+    def _validation_info(run_id: str) -> ValidationInfo:
+        result, ids = _validation(run_id)
+        card = result.scorecard().iloc[-1]
+        row = _finished(run_id)
+        return ValidationInfo(run_id=run_id, name=row.name, created=row.created, trials=ids,
+                              replicates=result.replicates,
+                              compatible=int(card["compatible"]),
+                              outcomes=int(card["outcomes"]))
 
     # --------------------------------------------------------------- helpers
 

@@ -87,7 +87,10 @@ def build_scenario(request: ScenarioRequest) -> Scenario:
     data: dict[str, Any] = {"model": request.model,
                             "simulation": {"end": request.end, "points": request.points,
                                            "backend": request.backend}}
-    patient = {k: v for k, v in (("weight", request.weight), ("height", request.height)) if v}
+    patient: dict[str, str | bool] = {
+        k: v for k, v in (("weight", request.weight), ("height", request.height)) if v}
+    if not request.physiological_bounds:
+        patient["physiological_bounds"] = False
     if patient:
         data["patient"] = patient
     if request.params:

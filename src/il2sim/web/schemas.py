@@ -96,6 +96,9 @@ class ScenarioRequest(_Request):
     regimen: RegimenChoice = Field(default_factory=lambda: RegimenChoice())
     weight: str | None = Field(None, examples=["70 kg"])
     height: str | None = Field(None, examples=["175 cm"])
+    physiological_bounds: bool = Field(
+        True, description="Refuse a weight or height outside the extremes recorded in adults "
+                          "(il2sim.units.PHYSIOLOGICAL_BOUNDS); false lifts the check.")
     params: dict[str, float] = Field(default_factory=dict,
                                      description="Parameter overrides, in the model's units.")
     end: str = Field("21 day", examples=["21 day"])
@@ -199,3 +202,26 @@ class RunSummary(BaseModel):
 class ComparisonRow(BaseModel):
     measure: str
     values: dict[str, str]
+
+
+# ------------------------------------------------------------------ validation
+
+class ValidationInfo(BaseModel):
+    run_id: str
+    name: str
+    created: str
+    trials: list[str]
+    replicates: int = Field(description="Simulated trials per arm, each at the published size.")
+    compatible: int = Field(description="Published endpoints compatible with the model.")
+    outcomes: int = Field(description="Published endpoints scored.")
+
+
+class ValidationDetail(BaseModel):
+    info: ValidationInfo
+    rule: str
+    scorecard: list[dict[str, str | int]]
+    endpoints: list[dict[str, str]] = Field(
+        description="Every published endpoint in clinical words, the misses first: trial, "
+                    "endpoint, arm, published, simulated (median and 95% prediction interval), "
+                    "verdict, reason.")
+    figures: list[str] = Field(description="URLs of the calibration and forest plots (PNG).")
