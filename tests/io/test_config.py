@@ -329,6 +329,18 @@ def test_output_size_is_checked_before_any_array_is_made() -> None:
     assert MAX_OUTPUT_VALUES // 7 >= 481 * 1000  # a 1000-patient Konrad batch still fits
 
 
+def test_output_size_counts_the_dose_times_added_to_the_grid() -> None:
+    """Points at the limit pass the first check; the dose times on the grid tip it over."""
+    points = MAX_OUTPUT_VALUES // 7  # aldesleukin_pk: 7 states and observables
+    data = with_(regimen=[{"kind": "bolus", "amount": "5 IU",
+                           "schedule": {"every": "1 min", "count": 100}}],
+                 simulation={"end": "8 h", "points": points})
+    with pytest.raises(ConfigError, match=r"simulation\.points: 71429\d\d output times x 1 "):
+        scenario_from_dict(data, source="x.toml")
+    data["regimen"][0]["schedule"]["count"] = 1  # the one dose at 0 is already on the grid
+    assert len(scenario_from_dict(data, source="x.toml").times) == points
+
+
 @pytest.mark.parametrize(("data", "key", "text"), [e[1:] for e in ERRORS],
                          ids=[e[0] for e in ERRORS])
 def test_errors_name_the_key(data: dict[str, Any], key: str, text: str) -> None:

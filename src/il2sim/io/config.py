@@ -759,11 +759,14 @@ def _times(model: Model, spec: SimulationSpec, regimen: Regimen,
     return output_times(model, regimen, end, spec.points)
 
 
-def _check_output_size(model: Model, spec: SimulationSpec, n_patients: int,
-                       source: str) -> None:
-    """Refuse, before any array is made, a run of more than :data:`MAX_OUTPUT_VALUES`."""
+def _check_output_size(model: Model, spec: SimulationSpec, n_patients: int, source: str,
+                       n_times: int | None = None) -> None:
+    """Refuse a run of more than :data:`MAX_OUTPUT_VALUES`: before any array is made (the
+    times or points as written), and again on the grid built (``n_times``: the points plus
+    the dose times :func:`~il2sim.engine.output_times` adds)."""
     key = "simulation.times" if spec.times is not None else "simulation.points"
-    n_times = len(spec.times) if spec.times is not None else spec.points
+    if n_times is None:
+        n_times = len(spec.times) if spec.times is not None else spec.points
     n_variables = len(model.state_names) + len(model.observable_names)
     values = n_times * n_patients * n_variables
     if values > MAX_OUTPUT_VALUES:
@@ -818,13 +821,15 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<scenario>",
     _check_doses(model, built, covariates, source)
     _check_output_size(model, spec.simulation, n, source)
     regimen = _combine([r for _, _, r in built])
+    times = _times(model, spec.simulation, regimen, source)
+    _check_output_size(model, spec.simulation, n, source, n_times=len(times))
     return Scenario(
         name=spec.name or name or model.name,
         title=spec.title,
         source=source,
         model=model,
         regimen=regimen,
-        times=_times(model, spec.simulation, regimen, source),
+        times=times,
         params=params,
         initial=initial,
         covariates=covariates,
