@@ -23,6 +23,10 @@ from web_fixtures import SMALL_TRIAL, wait_for
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model, list_models
 from il2sim.trial.protocol import HoldCriteria
+from il2sim.validation.atlas import atlas
+from il2sim.validation.endpoints import SimulatedArm
+from il2sim.validation.run import score
+from il2sim.validation.stored import save_validation
 from il2sim.web import create_app
 from il2sim.web.app import SWAGGER_UI_URL
 
@@ -474,6 +478,73 @@ def test_bad_analysis_requests(with_analyses: tuple[TestClient, str, str], path:
     assert needle in _detail(client.get(path.format(trial=trial, record=record)), 404)
 
 
+# ----------------------------------------------------------------------- validation
+
+
+def _synthetic_arm(n: int, rng: np.random.Generator) -> SimulatedArm:
+    """A simulated arm with every column the pivotal endpoints read (random values)."""
+    bor = rng.choice(["CR", "PR", "SD", "PD"], size=n, p=[0.07, 0.08, 0.35, 0.5])
+    frame = pd.DataFrame({
+        "bor": bor, "bor_who": bor, "dor_d": np.where(np.isin(bor, ["CR", "PR"]),
+                                                      rng.uniform(30, 1500, n), np.nan),
+        "dor_event": rng.uniform(size=n) < 0.5, "os_d": rng.uniform(10, 1800, n),
+        "os_event": rng.uniform(size=n) < 0.8, "pfs_d": rng.uniform(10, 900, n),
+        "pfs_event": rng.uniform(size=n) < 0.9,
+        "death_cause": rng.choice(["", "disease", "treatment"], size=n, p=[0.2, 0.76, 0.04]),
+        **{f"tox_{t}_grade": rng.integers(0, 4, n) for t in (
+            "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain")},
+    })
+    return SimulatedArm(frame, rng.integers(10, 29, n).astype(float))
+
+
+@pytest.fixture()
+def with_validation(tmp_path: Path, examples: Path) -> Iterator[tuple[TestClient, str]]:
+    """A store holding a validation of C1 and C3 scored on synthetic arms (no simulation)."""
+    trials = atlas(["c1", "c3"])
+    rng = np.random.default_rng(5)
+    arms = {(a.key, r): _synthetic_arm(a.n, rng) for t in trials for a in t.arms
+            for r in range(3)}
+    result = score(trials, arms, 3)
+    db = tmp_path / "web.duckdb"
+    with ResultStore(db) as store:
+        run_id = save_validation(store, result, trials)
+    with TestClient(create_app(db, examples=examples, max_patients=50)) as c:
+        yield c, run_id
+
+
+def test_validation_is_served(with_validation: tuple[TestClient, str]) -> None:
+    client, run_id = with_validation
+    [listed] = client.get("/api/validations").json()
+    assert listed["run_id"] == run_id and listed["trials"] == ["c1_rcc_pivotal",
+                                                                "c3_label_toxicity"]
+    assert listed["outcomes"] == 22 and listed["replicates"] == 3
+    body = client.get(f"/api/validations/{run_id}").json()
+    assert body["scorecard"][-1]["trial"] == "All trials"
+    assert body["scorecard"][-1]["compatible"] == listed["compatible"]
+    verdicts = [e["verdict"] for e in body["endpoints"]]
+    first_ok = verdicts.index("compatible") if "compatible" in verdicts else len(verdicts)
+    assert all(v == "compatible" for v in verdicts[first_ok:])  # misses first
+    assert {e["endpoint"] for e in body["endpoints"]} >= {
+        "Objective response (CR + PR)", "Diarrhoea, any grade"}
+    for url in body["figures"]:
+        png = client.get(url)
+        assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    page = client.get(f"/api/validations/{run_id}/report.html")
+    assert page.status_code == 200 and "Scorecard" in page.text
+    for internal in ("bor_who", "tox_", "dor_d", "os_event", "simulated_lo"):
+        assert internal not in page.text
+
+
+def test_no_validation_lists_nothing(client: TestClient) -> None:
+    assert client.get("/api/validations").json() == []
+
+
+@pytest.mark.parametrize("path", ["/api/validations/nope",
+                                  "/api/validations/nope/report.html"])
+def test_bad_validation_requests(client: TestClient, path: str) -> None:
+    assert "no validation 'nope'" in _detail(client.get(path), 404)
+
+
 # ----------------------------------------------------------------------- openapi
 
 BAD_INPUT_TESTS = {
@@ -494,6 +565,9 @@ BAD_INPUT_TESTS = {
         "test_bad_analysis_requests",
     "/api/compare": "test_bad_run_requests",
     "/api/compare/kaplan_meier.png": "test_bad_run_requests",
+    "/api/validations": "no input",
+    "/api/validations/{run_id}": "test_bad_validation_requests",
+    "/api/validations/{run_id}/report.html": "test_bad_validation_requests",
 }
 
 

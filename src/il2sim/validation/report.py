@@ -25,7 +25,7 @@ from il2sim.validation.plots import plot_calibration, plot_forest
 from il2sim.validation.run import Validation, coverage
 from il2sim.validation.stored import RULE
 
-__all__ = ["format_value", "validation_html", "write_validation_report"]
+__all__ = ["endpoint_rows", "format_value", "validation_html", "write_validation_report"]
 
 _EXTRA_CSS = """
 .ok{color:#1e7a43;font-weight:600}.miss{color:#b03024;font-weight:600}
@@ -71,22 +71,42 @@ def _simulated(row: pd.Series) -> str:
             f"{format_value(row['simulated_hi'], unit)})")
 
 
-def _status(row: pd.Series) -> str:
-    cls = {"compatible": "ok", "not simulated": "none"}.get(row["status"], "miss")
-    reason = f": {html.escape(str(row['reason']))}" if row["reason"] else ""
-    return f'<span class="{cls}">{html.escape(row["status"])}</span>{reason}'
+_ORDER = {"not compatible": 0, "not estimable": 1, "not simulated": 2, "compatible": 3}
 
 
-def _rows(frame: pd.DataFrame, *, with_trial: bool) -> str:
+def endpoint_rows(scores: pd.DataFrame, *, misses_first: bool = True) -> pd.DataFrame:
+    """Every scored endpoint in clinical words: ``trial`` (title), ``endpoint``, ``arm``,
+    ``published``, ``simulated`` (median and 95% prediction interval), ``verdict``,
+    ``reason``; the misses first (not compatible, not estimable, not simulated)."""
+    frame = pd.DataFrame({
+        "trial": scores["title"], "endpoint": scores["label"], "arm": scores["arm"],
+        "published": [_observed(r) for _, r in scores.iterrows()],
+        "simulated": [_simulated(r) for _, r in scores.iterrows()],
+        "verdict": scores["status"], "reason": scores["reason"].fillna(""),
+    })
+    if misses_first:
+        frame = frame.sort_values("verdict", key=lambda s: s.map(_ORDER), kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _status(verdict: str, reason: str) -> str:
+    cls = {"compatible": "ok", "not simulated": "none"}.get(verdict, "miss")
+    why = f": {html.escape(reason)}" if reason else ""
+    return f'<span class="{cls}">{html.escape(verdict)}</span>{why}'
+
+
+def _rows(scores: pd.DataFrame, *, with_trial: bool) -> str:
+    rows = endpoint_rows(scores, misses_first=with_trial)
     head = (("<th>Trial</th>" if with_trial else "") + "<th>Endpoint</th><th>Arm</th>"
             "<th>Published</th><th>Simulated</th><th>Verdict</th>")
     body = []
-    for _, row in frame.iterrows():
-        trial = f"<td>{html.escape(row['title'])}</td>" if with_trial else ""
-        body.append(f"<tr>{trial}<td>{html.escape(row['label'])}</td>"
+    for _, row in rows.iterrows():
+        trial = f"<td>{html.escape(row['trial'])}</td>" if with_trial else ""
+        body.append(f"<tr>{trial}<td>{html.escape(row['endpoint'])}</td>"
                     f"<td>{html.escape(row['arm'])}</td><td class=num>"
-                    f"{html.escape(_observed(row))}</td><td class=num>"
-                    f"{html.escape(_simulated(row))}</td><td>{_status(row)}</td></tr>")
+                    f"{html.escape(row['published'])}</td><td class=num>"
+                    f"{html.escape(row['simulated'])}</td><td>"
+                    f"{_status(row['verdict'], row['reason'])}</td></tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -109,9 +129,7 @@ def validation_html(validation: Validation, trials: Sequence[PublishedTrial]) ->
     """The report as one HTML document."""
     scores = validation.scores
     card = validation.scorecard().iloc[-1]
-    order = {"not compatible": 0, "not estimable": 1, "not simulated": 2}
-    failures = scores[scores["status"] != "compatible"].sort_values(
-        "status", key=lambda s: s.map(order), kind="stable")
+    failures = scores[scores["status"] != "compatible"]
     parts = [
         "<section id=scorecard><h2>Scorecard</h2>",
         f"<p><b>{card['compatible']} of {card['outcomes']}</b> published endpoints are "

@@ -1,6 +1,6 @@
 // il2sim web: a small single-page app over the JSON API (/openapi.json).
 // Views are chosen by the URL hash: #/models, #/models/NAME, #/scenario, #/trials,
-// #/results, #/results/RUN, #/compare/RUN,RUN. Everything the page shows comes from /api.
+// #/results, #/results/RUN, #/compare/RUN,RUN, #/validation, #/validation/RUN. Everything the page shows comes from /api.
 "use strict";
 
 const view = () => document.getElementById("view");
@@ -485,6 +485,44 @@ async function compareView(ids) {
         "data-testid": "compare-km" })))];
 }
 
+// --------------------------------------------------------------- validation
+
+async function validationView(runId) {
+  const listed = await api("/api/validations");
+  if (!listed.length) {
+    return [el("h1", {}, "Validation"), el("p", { class: "muted", "data-testid": "no-validation" },
+      "No validation in this store yet. Run `il2sim validate` (all published trials, " +
+      "or e.g. `il2sim validate c1 c5`) with this store as --db, then reload.")];
+  }
+  const id = runId || listed[0].run_id;
+  const v = await api(`/api/validations/${encodeURIComponent(id)}`);
+  const verdict = (r) => el("span", { class: r.verdict === "compatible" ? "ok" :
+    r.verdict === "not simulated" ? "none" : "miss" }, r.verdict + (r.reason ? `: ${r.reason}` : ""));
+  const others = listed.length > 1 ? el("p", {}, "Other validations: ", listed.filter((x) => x.run_id !== id)
+    .map((x) => [el("a", { href: `#/validation/${x.run_id}` }, `${x.name} (${x.created})`), " "])) : null;
+  return [el("h1", {}, "Validation against published trials"),
+    el("p", { class: "lead", "data-testid": "validation-score" },
+      `${v.info.compatible} of ${v.info.outcomes} published endpoints are compatible with the model ` +
+      `(${v.info.replicates} simulated trials per arm at the published size; ${v.info.created}).`),
+    el("p", { class: "muted" }, `Rule: ${v.rule}.`),
+    el("div", { class: "actions" }, el("a", { href: `/api/validations/${encodeURIComponent(id)}/report.html`,
+      target: "_blank", "data-testid": "validation-report" }, "HTML report")),
+    others,
+    el("h2", {}, "Scorecard"),
+    table(v.scorecard, [{ key: "trial" },
+      { key: "compatible", title: "compatible", render: (r) => `${r.compatible} of ${r.outcomes}` },
+      { key: "not_simulated", title: "not simulated" }], "validation-scorecard"),
+    el("h2", {}, "Every endpoint, misses first"),
+    el("div", { class: "scroll" }, table(v.endpoints, [{ key: "trial" }, { key: "endpoint" }, { key: "arm" },
+      { key: "published" }, { key: "simulated", title: "simulated (95% PI)" },
+      { key: "verdict", render: verdict }], "validation-endpoints")),
+    el("h2", {}, "Figures"),
+    el("div", { class: "figures single" }, v.figures.map((url) => el("figure", {},
+      el("img", { src: url, alt: decodeURIComponent(url.split("/").pop()).replace(".png", ""),
+        loading: "lazy" })))),
+  ];
+}
+
 // ------------------------------------------------------------------- router
 
 function route() {
@@ -498,6 +536,7 @@ function route() {
   if (parts[0] === "models" && parts[1]) return show(() => modelView(parts[1]));
   if (parts[0] === "scenario") return show(() => scenarioView(query));
   if (parts[0] === "trials") return show(trialsView);
+  if (parts[0] === "validation") return show(() => validationView(parts[1]));
   if (parts[0] === "results" && parts[1]) return show(() => runView(parts[1]));
   if (parts[0] === "results") return show(resultsView);
   if (parts[0] === "compare" && parts[1]) return show(() => compareView(parts[1].split(",")));
