@@ -49,11 +49,14 @@ def hiv_population(median_cd4: float = HIV_ENTRY_CD4[0],
     """People with HIV on therapy: weight, height and CD4 at entry (``baseline_cd4``): a
     log-normal truncated at ``minimum_cd4`` whose median *after* truncation is
     ``median_cd4`` (the trial's reported median is that of the patients it enrolled)."""
-    z0 = lambda m: (math.log(minimum_cd4) - math.log(m)) / sigma  # noqa: E731
-    # truncated median: the point where the normal CDF is halfway between Phi(z0) and 1
-    untruncated = optimize.brentq(
-        lambda m: stats.norm.cdf((math.log(median_cd4) - math.log(m)) / sigma)
-        - 0.5 * (1 + stats.norm.cdf(z0(m))), 0.5 * minimum_cd4, median_cd4)
+    def gap(m: float) -> float:
+        """Phi(z(median)) minus the truncated median's CDF level (Phi(z(minimum)) + 1)/2."""
+        def z(x: float) -> float:
+            return (math.log(x) - math.log(m)) / sigma
+        return float(stats.norm.cdf(z(median_cd4))
+                     - 0.5 * (1.0 + stats.norm.cdf(z(minimum_cd4))))
+
+    untruncated = float(optimize.brentq(gap, 0.5 * minimum_cd4, median_cd4))
     return Population(
         params={}, tumour_state=None, name="HIV on antiretroviral therapy",
         covariates={"weight": Normal(75.0, 13.0, (45.0, 150.0)),
