@@ -388,7 +388,8 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     import dataclasses
 
     from il2sim.io.store import ResultStore
-    from il2sim.io.trial_config import load_trial
+    from il2sim.io.trial_config import load_trial_file
+    from il2sim.trial.arms import MultiArmTrial
     from il2sim.trial.runner import dask_client, stream_trial
     from il2sim.trial.stored import load_stored_trial
 
@@ -397,7 +398,11 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
                           "not both")
     if not trial_file.is_file():
         raise ConfigError(str(trial_file), None, "no such file")
-    spec = load_trial(trial_file)
+    spec = load_trial_file(trial_file)
+    if isinstance(spec, MultiArmTrial):
+        _multi_arm_trial(spec, trial_file, db, out_dir, patients, backend, no_plots,
+                         workers, scheduler)
+        return
     changes: dict[str, Any] = {}
     if patients is not None:
         changes["n_patients"] = patients
@@ -426,6 +431,65 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     if not no_plots:
         target = out_dir or Path("out") / trial_file.stem
         written = stored.write(target)
+        out.print(f"wrote {len(written)} files to {target}/")
+
+
+def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | None,
+                     patients: int | None, backend: str | None, no_plots: bool,
+                     workers: int | None, scheduler: str | None) -> None:
+    """``il2sim trial`` on a multi-arm file: every arm, side by side, and the comparisons."""
+    from il2sim.io.store import ResultStore
+    from il2sim.trial.arms import MultiArmTrial, run_arms
+    from il2sim.trial.runner import dask_client
+    from il2sim.trial.stored import load_stored_trial
+
+    assert isinstance(trial, MultiArmTrial)
+    if patients is not None:
+        try:
+            trial = trial.resized(patients)
+        except ValueError as exc:
+            raise ConfigError("<command line>", "--patients", str(exc)) from None
+    if backend is not None:
+        trial = trial.with_arms(backend=backend)
+    progress = _progress()
+    task = progress.add_task(f"trial: {trial.name}", total=trial.n_treated)
+    client = (dask_client(workers=workers, scheduler=scheduler)
+              if workers is not None or scheduler is not None else None)
+    try:
+        with ResultStore(db) as store:
+            with progress:
+                result = run_arms(trial, store, client=client,
+                                  progress=lambda k: progress.advance(task, k))
+            target = out_dir or Path("out") / trial_file.stem
+            written: list[Path] = []
+            if not no_plots:
+                for spec in trial.arms:
+                    stored = load_stored_trial(store, result.arm_runs[spec.arm])
+                    written += stored.write(target / spec.arm)
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()  # type: ignore[attr-defined]
+            if cluster is not None:
+                cluster.close()
+    out = _console()
+    labels = ", ".join(f"{a.arm} = {label}" for a, label in zip(trial.arms, trial.labels))
+    out.print(_frame_table(result.summary, f"{trial.name} ({trial.design}, seed "
+                                           f"{trial.seed}): {labels}"))
+    out.print(_frame_table(result.comparison_table(), f"comparisons with {trial.control}"))
+    out.print(f"stored in {db} (trial {result.run_id}; arms "
+              + ", ".join(f"{k} {v}" for k, v in result.arm_runs.items()) + ")")
+    if not no_plots:
+        from il2sim.trial.comparison import plot_forest
+        from il2sim.trial.plots import plot_km
+
+        target.mkdir(parents=True, exist_ok=True)
+        result.summary.to_csv(target / "summary.csv")
+        result.comparisons.to_csv(target / "comparisons.csv", index=False)
+        plot_km(result.endpoints, by="arm", path=target / "kaplan_meier.png")
+        plot_forest(result.comparisons, path=target / "forest.png")
+        written += [target / n for n in ("summary.csv", "comparisons.csv",
+                                         "kaplan_meier.png", "forest.png")]
         out.print(f"wrote {len(written)} files to {target}/")
 
 

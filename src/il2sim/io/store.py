@@ -84,7 +84,8 @@ SCHEMA_VERSION: Final = 1
 DATA_TABLES: Final = ("patients", "doses", "observations", "endpoints")
 """The per-entity tables a chunk may write, each with ``run_id`` and ``patient`` columns."""
 
-ANALYSIS_KINDS: Final = ("optimize", "sensitivity", "biomarkers", "validation", "other")
+ANALYSIS_KINDS: Final = ("optimize", "sensitivity", "biomarkers", "validation",
+                          "comparison", "other")
 """The kinds of analysis :meth:`ResultStore.save_analysis` stores."""
 
 _EVICT_TO: Final = "16MB"

@@ -31,6 +31,8 @@ that pivotal trial; every table is optional)::
     rtol = 1e-6
     atol = 1e-8
 
+A file with ``[[arms]]`` is a multi-arm trial (:func:`trial_file_from_dict`).
+
 Every problem raises :class:`~il2sim.io.config.ConfigError` naming the file and key.
 """
 
@@ -55,11 +57,13 @@ from il2sim.io.config import (
 )
 from il2sim.model.library import MODELS
 from il2sim.population import LogNormal, PopulationError
+from il2sim.trial.allocation import Allocation, split_total
+from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.calibrated import INDICATIONS, calibrated_mortality, calibrated_population
 from il2sim.trial.runner import TrialSpec
 from il2sim.units import UnitError, parse_quantity
 
-__all__ = ["load_trial", "trial_from_dict"]
+__all__ = ["load_trial", "load_trial_file", "trial_file_from_dict", "trial_from_dict"]
 
 
 class ProtocolSpec(_Spec):
@@ -116,6 +120,9 @@ def _days(text: str, source: str, key: str) -> float:
 
 def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> TrialSpec:
     """Validate a parsed trial file and build the :class:`TrialSpec`."""
+    if "arms" in data:
+        raise ConfigError(source, "arms", "a multi-arm trial; this needs a single-arm trial "
+                          "(il2sim trial runs both)")
     unknown = [k for k in data if k not in TrialFileSpec.model_fields]
     if unknown:
         raise ConfigError(source, unknown[0], "unknown key; known: "
@@ -183,3 +190,151 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
 def load_trial(path: str | Path) -> TrialSpec:
     """Read and validate a trial file."""
     return trial_from_dict(read_toml(path), source=str(path))
+
+# --------------------------------------------------------------------------- multi-arm trials
+
+
+class ArmFileSpec(_Spec):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = ""
+    n_patients: int | None = Field(default=None, ge=1, le=10_000_000)
+    allocation: float | None = Field(default=None, gt=0, lt=1)
+    protocol: dict[str, Any]
+
+
+class MultiArmFileSpec(_Spec):
+    name: str
+    model: str = "il2_qsp"
+    indication: str
+    n_patients: int | None = Field(default=None, ge=1, le=10_000_000)
+    seed: int = Field(ge=0)
+    design: Literal["randomised", "crossover"] = "randomised"
+    control: str | None = None
+    followup: dict[str, Any] = Field(default_factory=dict)
+    population: dict[str, Any] = Field(default_factory=dict)
+    simulation: dict[str, Any] = Field(default_factory=dict)
+    arms: tuple[ArmFileSpec, ...] = Field(min_length=2)
+
+
+ALLOCATION_TOLERANCE = 1e-6
+"""How far the arms' allocation fractions may sum from 1."""
+
+
+def _arm_sizes(spec: MultiArmFileSpec, source: str) -> tuple[int, ...]:
+    """Patients per arm from the arms' ``n_patients`` or ``allocation`` and the total."""
+    for i, arm in enumerate(spec.arms):
+        if arm.n_patients is not None and arm.allocation is not None:
+            raise ConfigError(source, f"arms[{i}].allocation", "give n_patients or "
+                              "allocation, not both")
+        if spec.design == "crossover" and (arm.n_patients, arm.allocation) != (None, None):
+            key = "n_patients" if arm.n_patients is not None else "allocation"
+            raise ConfigError(source, f"arms[{i}].{key}", "under design = 'crossover' every "
+                              "arm treats the whole cohort: give n_patients at the top only")
+    k = len(spec.arms)
+    if spec.design == "crossover":
+        if spec.n_patients is None:
+            raise ConfigError(source, "n_patients", "required key is missing (the cohort "
+                              "every arm treats)")
+        return (spec.n_patients,) * k
+    counts = [a.n_patients for a in spec.arms]
+    fractions = [a.allocation for a in spec.arms]
+    if all(n is not None for n in counts):
+        sizes = tuple(int(n) for n in counts if n is not None)
+        if spec.n_patients is not None and sum(sizes) != spec.n_patients:
+            raise ConfigError(source, "n_patients", f"the arms' n_patients sum to "
+                              f"{sum(sizes)}, not {spec.n_patients}")
+        return sizes
+    if all(f is None for f in fractions) and all(n is None for n in counts):
+        fractions = [1.0 / k] * k  # equal arms
+    elif any(f is None for f in fractions):
+        i = next(i for i, f in enumerate(fractions) if f is None)
+        raise ConfigError(source, f"arms[{i}].allocation", "give every arm n_patients, or "
+                          "every arm allocation (fractions of the total n_patients), not a mix")
+    else:
+        total = sum(f for f in fractions if f is not None)
+        if abs(total - 1.0) > ALLOCATION_TOLERANCE:
+            raise ConfigError(source, "arms", f"the arms' allocation sums to {total:g}, not 1")
+    if spec.n_patients is None:
+        raise ConfigError(source, "n_patients", "required key is missing (the total the "
+                          "allocation divides)")
+    sizes = split_total(spec.n_patients, tuple(float(f) for f in fractions if f is not None))
+    if min(sizes) < 1:
+        raise ConfigError(source, "n_patients", f"{spec.n_patients} patients leave an arm "
+                          f"empty (sizes {sizes})")
+    return sizes
+
+
+def trial_file_from_dict(data: Mapping[str, Any], *,
+                         source: str = "<trial>") -> TrialSpec | MultiArmTrial:
+    """A parsed trial file: a single-arm :class:`TrialSpec` (the format above), or, with
+    ``[[arms]]``, a :class:`~il2sim.trial.arms.MultiArmTrial`::
+
+        name = "High- vs low-dose IL-2"
+        indication = "rcc"
+        seed = 1
+        design = "randomised"          # or "crossover": every arm treats the same patients
+        n_patients = 306               # the total (optional if every arm gives n_patients);
+                                       # under crossover the cohort every arm treats
+        control = "low_dose"           # the arm the others are compared with (default: first)
+        # [followup], [population.params], [simulation]: as above, shared by the arms
+
+        [[arms]]
+        name = "high_dose"             # lower case, digits, _
+        label = "High dose"
+        n_patients = 156               # or allocation = 0.5 (fractions summing to 1)
+        [arms.protocol]                # as [protocol] above
+        kind = "label"
+        dose = "720000 IU/kg"
+
+    Without ``n_patients`` or ``allocation`` in any arm, the total is split equally.
+    """
+    if "arms" not in data:
+        return trial_from_dict(data, source=source)
+    if "protocol" in data:
+        raise ConfigError(source, "protocol", "a multi-arm trial gives each arm its own "
+                          "[arms.protocol]")
+    unknown = [k for k in data if k not in MultiArmFileSpec.model_fields]
+    if unknown:
+        raise ConfigError(source, unknown[0], "unknown key; known: "
+                          + ", ".join(MultiArmFileSpec.model_fields))
+    if not isinstance(data["arms"], list):
+        raise ConfigError(source, "arms", "expected an array of tables ([[arms]])")
+    for i, arm in enumerate(data["arms"]):
+        if isinstance(arm, Mapping):
+            extra = [k for k in arm if k not in ArmFileSpec.model_fields]
+            if extra:
+                raise ConfigError(source, f"arms[{i}].{extra[0]}", "unknown key; known: "
+                                  + ", ".join(ArmFileSpec.model_fields))
+    try:
+        spec = MultiArmFileSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _validation_error(exc, source, "") from None
+    names = [a.name for a in spec.arms]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(source, f"arms[{i}].name", f"duplicate arm name {name!r}")
+    control = spec.control if spec.control is not None else names[0]
+    if control not in names:
+        raise ConfigError(source, "control", f"no arm {control!r}; arms: {', '.join(names)}")
+    sizes = _arm_sizes(spec, source)
+    shared = {k: data[k] for k in ("model", "indication", "seed", "followup", "population",
+                                   "simulation") if k in data}
+    arms = []
+    for i, arm in enumerate(spec.arms):
+        file = {**shared, "name": f"{spec.name}: {arm.label or arm.name}",
+                "n_patients": sizes[i], "protocol": arm.protocol}
+        try:
+            built = trial_from_dict(file, source=source)
+        except ConfigError as exc:
+            key = exc.key or ""
+            key = f"arms[{i}].{key}" if key.startswith("protocol") else key
+            raise ConfigError(source, key or None, exc.problem) from None
+        arms.append(dataclasses.replace(
+            built, arm=arm.name, allocation=Allocation(spec.design, sizes, i)))
+    return MultiArmTrial(name=spec.name, design=spec.design, arms=tuple(arms),
+                         labels=tuple(a.label or a.name for a in spec.arms), control=control)
+
+
+def load_trial_file(path: str | Path) -> TrialSpec | MultiArmTrial:
+    """Read and validate a trial file, single-arm or multi-arm."""
+    return trial_file_from_dict(read_toml(path), source=str(path))

@@ -24,6 +24,7 @@ from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
 from il2sim.population.population import Population
+from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, patient_endpoints
 from il2sim.trial.protocol import LabelProtocol, label_courses
 from il2sim.units import parse_quantity
@@ -62,6 +63,8 @@ class TrialSpec:
     rtol: float = 1e-6
     atol: float = 1e-8
     indication: str = ""
+    arm: str = ""
+    allocation: Allocation | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in ("label", "regimen"):
@@ -70,6 +73,19 @@ class TrialSpec:
             raise ValueError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
         if self.n_patients < 1 or self.chunk_size < 1:
             raise ValueError(f"trial {self.name!r}: n_patients and chunk_size must be >= 1")
+        if self.allocation is not None and \
+                self.n_patients != self.allocation.sizes[self.allocation.arm]:
+            raise ValueError(f"trial {self.name!r}: n_patients {self.n_patients} differs "
+                             f"from the allocation's {self.allocation.sizes[self.allocation.arm]}")
+
+    def cohort(self) -> pd.DataFrame:
+        """The arm's patients: ``population.sample(n_patients, seed)``, or, under an
+        :class:`~il2sim.trial.allocation.Allocation`, this arm's rows of the whole trial's
+        cohort ``population.sample(allocation.cohort_size, seed)`` (patient ids kept)."""
+        if self.allocation is None:
+            return self.population.sample(self.n_patients, self.seed)
+        whole = self.population.sample(self.allocation.cohort_size, self.seed)
+        return whole.iloc[self.allocation.rows(self.seed)].reset_index(drop=True)
 
     def treatment(self) -> tuple[Regimen, Callable[[], DoseDecider], dict[int, tuple[int, int]]]:
         if self.protocol == "label":
@@ -84,6 +100,9 @@ class TrialSpec:
         d = asdict(self)
         d["population"] = repr(self.population)
         d["regimen"] = self.regimen.describe() if self.regimen else None
+        for key in ("arm", "allocation"):  # a single-arm trial's config (and run id) as before
+            if not d[key]:
+                del d[key]
         return d
 
 
@@ -150,7 +169,7 @@ def simulate_chunk(spec: TrialSpec, model: Model,
     frame["status"] = result.status
     frame["message"] = list(result.message)
     frame["baseline_sod_mm"] = patients.get("sod_mm", np.nan)
-    endpoints.insert(1, "arm", spec.name)
+    endpoints.insert(1, "arm", spec.arm or spec.name)
     return {"patients": frame, "doses": doses, "observations": scans, "endpoints": endpoints}
 
 
@@ -219,7 +238,7 @@ def _run_chunks(spec: TrialSpec, model: Model, done: set[int],
                 finished: Callable[[int, dict[str, pd.DataFrame]], None],
                 progress: Callable[[int], None] | None, client: object | None) -> None:
     """Simulate every chunk not in ``done`` and hand each one's frames to ``finished``."""
-    patients = spec.population.sample(spec.n_patients, spec.seed)
+    patients = spec.cohort()
     starts = range(0, spec.n_patients, spec.chunk_size)
 
     def chunk(k: int) -> pd.DataFrame:
