@@ -1,6 +1,6 @@
 """Aldesleukin PK against Konrad et al. 1990 (Cancer Res 50:2009) and the Proleukin label.
 
-Published numbers (MODELS.md s4): after a 1e6 U/m2 IV bolus, serum IL-2 about
+Published numbers (Konrad et al. 1990): after a 1e6 U/m2 IV bolus, serum IL-2 about
 650 U/mL; half-lives 12.9 and 85 min (label: 13 and 85 min); clearance about
 120 mL/min; a 6-h infusion of 1e6 U/m2 reaches a median 41 U/mL; SC levels
 about 2% of the bolus peak; SC bioavailability 31-47% (EU/Swiss texts).

@@ -1,6 +1,6 @@
 """de Pillis, Gu & Radunskaya 2006: the paper's qualitative results under il2sim regimens.
 
-Published results checked (J Theor Biol 238:841; MODELS.md s2), patient 9 parameters:
+Published results checked (J Theor Biol 238:841), patient 9 parameters:
 - a strong immune system suppresses a tumour that grows to carrying capacity (1/b) when
   the immune system is weak;
 - chemotherapy pulses every 5 days clear a tumour that pulses every 10 days cannot;

@@ -10,7 +10,7 @@ What is checked:
   smaller tumour early on; theta in place of phi changes almost nothing (both make the
   IL-2-dependent turnover negligible at I of about 1000 IU/L);
 - published values: the immune populations start at the paper's equilibrium values
-  (NK 2.5e8, CD8+ 5.268e5, lymphocytes 2.25e9 cells/L, MODELS.md s3) and stay within a few
+  (NK 2.5e8, CD8+ 5.268e5, lymphocytes 2.25e9 cells/L, BIOMD0000000779) and stay within a few
   per cent of them untreated while the tumour grows to carrying capacity. No qualitative
   treatment result of the 2009 paper is checked (its figures were not available).
 """

@@ -1,10 +1,12 @@
-"""Scenario tests of the flagship model, each tied to a statement of the seeds or sources.
+"""Scenario tests of the flagship model, each tied to a published statement.
 
-Seeds (shared/seeds/): IL-2 makes T and NK cells multiply and mature (000, 001);
-systemic IL-2 causes vascular leak and hypotension that resolve after treatment
-(CLINICAL.md s4: hypotension in 71% of label patients, boxed warning); local IL-2
+IL-2 makes T and NK cells multiply and mature (Rosenberg 2014, J Immunol 192:5451,
+review); systemic IL-2 causes vascular leak and hypotension that resolve after treatment
+(Proleukin label: hypotension in 71% of 525 patients, boxed warning); local IL-2
 shrinks tumours with hardly any toxicity and cured animals reject a rechallenge
-(002); low-dose IL-2 expands Tregs preferentially (MODELS.md s5, Busse et al. 2010).
+(Den Otter et al. 2008, Cancer Immunol Immunother 57(7), review; Radny et al. 2003,
+Br J Cancer 89:1620); low-dose IL-2 expands Tregs preferentially (Busse et al. 2010,
+PNAS 107:3058).
 """
 
 from __future__ import annotations

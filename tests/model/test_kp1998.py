@@ -1,13 +1,13 @@
 """Kirschner & Panetta 1998: the paper's qualitative regimes and the BioModels file.
 
-Published results checked (J Math Biol 37:235, sections 3-4; MODELS.md s1):
+Published results checked (Kirschner & Panetta 1998, J Math Biol 37:235, sections 3-4):
 - low antigenicity: the tumour escapes to near carrying capacity 1/b;
 - intermediate antigenicity: sustained oscillations (deep crashes and relapses);
 - high antigenicity: a small dormant tumour (a stable equilibrium);
 - adoptive cell therapy (s1) above a threshold clears the tumour;
 - IL-2 alone (s2) clears it only at doses where effectors grow without bound;
   that threshold is s2* = mu3*g1*mu2/(p1 - mu2), where p1*IL/(g1+IL) > mu2.
-Tumour extinction is the explicit threshold T < 1 cell (MODELS.md s1).
+Tumour extinction is the explicit threshold T < 1 cell [assumption: the ODE never reaches 0].
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Time in minutes; amounts in IU.
 Sources: Konrad MW et al., "Pharmacokinetics of recombinant interleukin 2 in
 humans", Cancer Res 50:2009-2017 (1990): bolus 1e6 U/m2 gives about
 650 U/mL, half-lives 12.9 and 85 min, 6-h infusion steady state 41 U/mL.
-The rate constants are the two-compartment set derived from those numbers
-(``shared/science/MODELS.md`` section 4): V1 = 2.66 L for a 1.73 m2 adult.
+The rate constants are a two-compartment set derived from those numbers (il2sim's own
+fit, not printed in the paper): V1 = 2.66 L for a 1.73 m2 adult.
 Proleukin label: distribution half-life 13 min, elimination 85 min.
 EU/Swiss product texts: SC bioavailability 31-47%, SC peak 2-6 h.
 """
@@ -23,7 +23,8 @@ import math
 
 from il2sim.model.spec import DoseRoute, Model, Observable, Param, State
 
-KONRAD = "Konrad et al. 1990, Cancer Res 50:2009; derived 2-compartment set (MODELS.md s4)"
+KONRAD = ("derived: 2-compartment fit to Konrad et al. 1990, Cancer Res 50:2009 (t1/2 12.9 "
+          "and 85 min, 6-h infusion steady state 41 U/mL)")
 LABEL_SC = "EU/Swiss aldesleukin product texts: SC bioavailability 31-47%"
 
 
@@ -56,7 +57,8 @@ def aldesleukin_pk() -> Model:
             Param("k_it", math.log(2) / 360.0, "1/min",
                   "drainage of an intratumoral dose into plasma (t1/2 6 h)",
                   "assumption: slow local release consistent with little systemic "
-                  "exposure after local IL-2 (seed 002); to be calibrated", (0.0, 1.0)),
+                  "toxicity after intralesional IL-2 (Radny et al. 2003, Br J Cancer 89:1620); "
+                  "to be calibrated", (0.0, 1.0)),
         ),
         equations={
             "A_c": "-(k10 + k12)*A_c + k21*A_p + ka_sc*A_sc + k_it*A_it",

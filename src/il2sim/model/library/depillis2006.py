@@ -26,7 +26,7 @@ at an instant.
 
 Decisions and departures:
 - **m (CD8+ death rate), patient 10.** The value 9.12 /day (patient 9: 0.204 /day) comes
-  from two independent reproductions of the paper's table (shared/science/MODELS.md s2);
+  from two independent reproductions of the paper's table (public re-implementations);
   the printed table itself was not available to check. It is 45 times patient 9's value
   and gives a CD8+ half-life of 1.8 h, far shorter than any measured one, which suggests a
   lost exponent in transcription. Without the source to prove it, we keep 9.12 as
@@ -63,7 +63,8 @@ __all__ = ["PATIENTS", "depillis2006"]
 CITATION = ("de Pillis LG, Gu W, Radunskaya AE. Mixed immunotherapy and chemotherapy of "
             "tumors: modeling, applications and biological interpretations. J Theor Biol "
             "238:841-862 (2006). doi:10.1016/j.jtbi.2005.06.037")
-SOURCE = "de Pillis, Gu & Radunskaya 2006, J Theor Biol 238:841, Table 1 (via MODELS.md s2)"
+SOURCE = ("de Pillis, Gu & Radunskaya 2006, J Theor Biol 238:841, Table 1 (as transcribed "
+          "in two independent reproductions)")
 
 
 def _src(patient: int | None) -> str:
@@ -99,8 +100,7 @@ def depillis2006(patient: int = 9) -> Model:
     ps = _src(patient)
     src = _src(None)
     m_source = ps if patient == 9 else (
-        ps + "; as transcribed by two independent reproductions, unchecked against the "
-        "printed table (see module docstring)")
+        ps + "; unchecked against the printed table (see module docstring)")
     c0 = pv["alpha"] / pv["beta"]
     n0 = 2.08e-7 * c0 / 4.12e-2
     params = (

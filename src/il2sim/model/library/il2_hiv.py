@@ -18,7 +18,8 @@ year; Kovacs et al. 2005 PNAS 102:9327):
     dTe/dt = p_il2*occ*T - mu_e*Te,   occ = C/(C + Kd),   CD4 = T + T1 + T2 + Te
 
 so that successive 5-day cycles raise the CD4 count without changing the
-viral load (seeds 000 and 003; ESPRIT/SILCAAT regimens of CLINICAL.md s2).
+viral load (the ESPRIT and SILCAAT regimens: 7.5 or 4.5 MIU SC twice daily for 5 days
+every 8 weeks; INSIGHT-ESPRIT & SILCAAT, Abrams et al. 2009, N Engl J Med 361:1548).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import math
 from il2sim.model.spec import DoseRoute, Model, Observable, Param, State
 
 PKD = "Perelson, Kirschner & De Boer 1993, Math Biosci 114:81, Table 1"
-KONRAD = "Konrad et al. 1990 (MODELS.md s4), converted to 1/day"
+KONRAD = ("derived: 2-compartment fit to Konrad et al. 1990, Cancer Res 50:2009 (see "
+          "aldesleukin_pk), converted to 1/day")
 
 
 def il2_hiv() -> Model:
@@ -68,7 +70,9 @@ def il2_hiv() -> Model:
                   "3 cycles (ESPRIT, SILCAAT)"),
             Param("mu_e", math.log(2) / 500.0, "1/day", "loss of IL-2-expanded CD4 cells",
                   "Kovacs et al. 2005: half-life of IL-2-expanded cells over a year"),
-            Param("Kd", 10.0, "pM", "high-affinity IL-2 receptor Kd", "MODELS.md s5"),
+            Param("Kd", 10.0, "pM", "high-affinity IL-2 receptor Kd",
+                  "Fallon & Lauffenburger 2000, Biotechnol Prog 16:905: surface Kd 11.1 pM, "
+                  "rounded"),
             Param("V1", 2.66, "L", "IL-2 central volume", KONRAD, (0.1, 50.0)),
             Param("k10", 0.0451 * 1440, "1/day", "IL-2 elimination", KONRAD),
             Param("k12", 0.00708 * 1440, "1/day", "IL-2 plasma to peripheral", KONRAD),

@@ -6,8 +6,9 @@
     MHC class I up-regulation  mhc = 1 + mhc_max*e_ifn  raising T-cell kill
 
 PK from the interferon alfa-2b label (SC: tmax 3-12 h, elimination t1/2 2-3 h);
-effect sizes are assumptions to be calibrated on the IL-2 + IFN trials (seed 003:
-similar response rates to IL-2 alone).
+effect sizes are assumptions to be calibrated on the IL-2 + IFN trials (Negrier et al.
+1998, N Engl J Med 338:1272: 18.6% with both vs 6.5% IL-2 alone; the Cytokine Working
+Group's phase II trials, Dutcher et al. 1997, found similar rates with and without IFN).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Vascular (capillary) leak syndrome: fluid shifts and their clinical signs.
 
-No published mechanistic model exists (MODELS.md s6); this one is an
+No published mechanistic model was found; this one is an
 [assumption] built on Starling exchange with lymph return (Guyton & Hall,
 Textbook of Medical Physiology, ch. 16). Capillary permeability rises through an
 effect compartment driven by plasma IL-2 and activated lymphocytes:
@@ -11,7 +11,8 @@ effect compartment driven by plasma IL-2 and activated lymphocytes:
     dVi/dt = j0*perm*Vp/Vp0 - j0*(1 + k_lymph*(Vi/Vi0 - 1))
 
 ec50_perm is set by the anchor that plasma IL-2 near 550 U/mL raised the albumin
-escape rate from 9.4 to 14.9 %/h (x1.59; MODELS.md s6). Haemodynamics:
+escape rate from 9.4 to 14.9 %/h (x1.59; Ballmer-Weber et al. 1995, Br J Cancer 71:78:
+549 +/- 315 U/mL after SC IL-2, intravascular albumin pool unchanged). Haemodynamics:
 
     MAP  = map0*(Vp/Vp0)^alpha_v*(1 - vd_max*P/(P + p50_vd))     (volume loss, vasodilation)
     SBP  = sbp0*MAP/map0,   HR = hr0*(map0/MAP)^beta_hr
@@ -33,7 +34,8 @@ from il2sim.model.compose import Component
 from il2sim.model.spec import Intermediate, Observable, Param, State
 
 GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
-# MODELS.md s6: plasma IL-2 near 550 U/mL raised albumin escape from 9.4 to 14.9 %/h.
+# Ballmer-Weber et al. 1995, Br J Cancer 71:78: plasma IL-2 near 550 U/mL raised albumin
+# escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
 PMAX = 15.0
 
@@ -67,7 +69,8 @@ def leak_component() -> Component:
                   "assumption: calibrated to hypotension in a typical label patient"),
             Param("ec50_perm", _ec50_perm(PMAX), "IU/mL",
                   "plasma IL-2 for half-maximal permeability rise",
-                  "derived: x1.59 albumin escape at 550 U/mL given pmax (MODELS.md s6)"),
+                  "derived: x1.59 albumin escape at 550 U/mL given pmax "
+                  "(Ballmer-Weber et al. 1995, Br J Cancer 71:78)"),
             Param("p_act", 0.3, "1", "permeability rise per unit lymphocyte activation",
                   "assumption: cytokines from activated lymphocytes"),
             Param("k_perm", 0.06, "1/h", "onset and offset of the permeability effect",

@@ -6,7 +6,9 @@ the tumour volume; with plasma and endogenous IL-2 it sets the tumour-site level
     V_tum = (T + T_r)/cells_per_ml,   C_it = A_it/(V_tum + v_site_min)        [IU/mL]
     C_site_pM = C_pM + 3.994*C_it + IL_e
 
-Local IL-2 causes oedema and inflammation (seed 002), which lowers perfusion
+Local IL-2 causes oedema and inflammation (Den Otter et al. 2008, Cancer Immunol Immunother
+57(7), review of local IL-2; the necrosis mechanism is the group's hypothesis), which
+lowers perfusion
 (oxygen and nutrient supply) of the lesion:
 
     doed/dt = k_oed*(e_oed*C_it/(C_it + ec50_oed) - oed),   perf = 1/(1 + oed)

@@ -6,7 +6,8 @@
     C_iu = A_c/(1000*V1) [IU/mL],   C_pM = 3.994*C_iu   (1 IU/mL = 3.994 pM)
 
 The rate constants are those of :mod:`il2sim.model.library.aldesleukin_pk`
-(Konrad et al. 1990, derived set of MODELS.md s4) converted from 1/min to 1/h.
+(the two-compartment set derived from Konrad et al. 1990, Cancer Res 50:2009) converted
+from 1/min to 1/h.
 Receptor-mediated clearance is added by the receptor component.
 """
 
@@ -17,7 +18,8 @@ import math
 from il2sim.model.compose import Component
 from il2sim.model.spec import DoseRoute, Intermediate, Observable, Param, State
 
-KONRAD = "Konrad et al. 1990, Cancer Res 50:2009; derived 2-compartment set (MODELS.md s4)"
+KONRAD = ("derived: 2-compartment fit to Konrad et al. 1990, Cancer Res 50:2009 (t1/2 12.9 "
+          "and 85 min, 6-h infusion steady state 41 U/mL)")
 
 
 def pk_component() -> Component:
@@ -41,8 +43,8 @@ def pk_component() -> Component:
                   "derived: Konrad 1990 SC level about 2% of the bolus peak "
                   "(see aldesleukin_pk)"),
             Param("k_it", math.log(2) / 6.0, "1/h", "drainage of intratumoral IL-2 to plasma",
-                  "assumption: t1/2 6 h, slow local release (seed 002: little systemic "
-                  "exposure after local IL-2)"),
+                  "assumption: t1/2 6 h, slow local release (hardly any systemic toxicity "
+                  "after intralesional IL-2: Radny et al. 2003, Br J Cancer 89:1620)"),
         ),
         intermediates=(
             Intermediate("C_iu", "A_c/(1000*V1)", "IU/mL", "plasma IL-2"),

@@ -23,7 +23,8 @@ from __future__ import annotations
 from il2sim.model.compose import Component
 from il2sim.model.spec import Intermediate, Observable, Param, State
 
-AFFINITY = "MODELS.md s5 (reviews; Fallon & Lauffenburger 2000 surface Kd 11.1 pM)"
+KD_HI = "Fallon & Lauffenburger 2000, Biotechnol Prog 16:905: surface Kd 11.1 pM, rounded"
+KD_INT = "textbook value of receptor reviews, about 1 nM [assumption: no single paper checked]"
 
 
 def receptor_component() -> Component:
@@ -33,9 +34,9 @@ def receptor_component() -> Component:
                     "receptor-mediated IL-2 clearance",
         states=(State("a8", 0.05, "1", "fraction of CD8 effectors expressing CD25"),),
         params=(
-            Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", AFFINITY),
+            Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", KD_HI),
             Param("Kd_int", 1000.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
-                  AFFINITY),
+                  KD_INT),
             Param("a8_0", 0.05, "1", "CD25+ fraction of CD8 cells without IL-2",
                   "assumption: a small activated fraction in cancer patients", (0.0, 1.0)),
             Param("k_cd25_on", 0.1, "1/h", "IL-2-driven CD25 up-regulation",

@@ -18,7 +18,8 @@ Kirschner & Panetta 1998):
 
 ``ant`` is the tumour's antigenicity (heterogeneous between patients). Killed
 cells release antigen; with IL-2 signalling at the site they build immune memory
-``M`` (0-1), which decays over years (seed 002: cured animals reject a rechallenge):
+``M`` (0-1), which decays over years (animals cured by local IL-2 are specifically immune
+to the tumour: Maas et al. 1991, Cancer Immunol Immunother 33:389; Den Otter et al. 2008):
 
     dM/dt = k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M
 
@@ -63,7 +64,9 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
                   (0.0, 1e4)),
             Param("k_nec", 1.5e-3, "1/h", "necrosis of a poorly perfused injected lesion",
                   "calibrated: 59% objective responses of injected lesions in the melanoma "
-                  "population (target 50-70%, seed 002; scripts/calibrate_local.py)"),
+                  "population (target 50-70%, Den Otter et al. 2008, Cancer Immunol Immunother "
+                  "57(7) review; Radny et al. 2003, Br J Cancer 89:1620; "
+                  "scripts/calibrate_local.py)"),
             Param("k_M", 0.05, "1/h", "kill rate of full immune memory",
                   "assumption: mops up a small escape clone in complete responders"),
             Param("k_mem", 0.005, "1/h", "memory formation under antigen release and IL-2",
