@@ -1,4 +1,4 @@
-"""Tests for il2sim.dosing.presets against the label and CLINICAL.md sections 1-2."""
+"""Tests for il2sim.dosing.presets against the Proleukin label and the trials' regimens."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_presets_registry_names() -> None:
 
 
 def test_label_high_dose_event_table() -> None:
-    """Proleukin label / CLINICAL.md s1: 600,000 IU/kg q8h as 15-min infusions,
+    """Proleukin label: 600,000 IU/kg q8h as 15-min infusions,
     days 1-5 (at most 14 doses) and days 15-19 (at most 14 doses)."""
     ev = label_high_dose().events()
     assert len(ev) == 28
@@ -111,7 +111,8 @@ def test_subcutaneous_defaults() -> None:
 
 
 def test_hiv_subcutaneous_cycles() -> None:
-    """CLINICAL.md s2: SC twice daily for 5 days every 8 weeks."""
+    """ESPRIT/SILCAAT (Abrams et al. 2009, N Engl J Med 361:1548): SC twice daily for 5 days
+    every 8 weeks."""
     ev = hiv_subcutaneous_cycles().events()
     t = ev["time_h"].to_numpy()
     assert len(t) == 30  # 3 cycles x 10 doses

@@ -1,9 +1,11 @@
-"""The calibrated virtual trials reproduce the pivotal trials (CLINICAL.md s3-4).
+"""The calibrated virtual trials reproduce the pivotal trials (see docs/sources.md).
 
 Targets: metastatic RCC, n = 255: ORR 15%, CR 7%, PR 8%, median CR duration 6.7+
 years, treatment-related deaths 4%; metastatic melanoma, n = 270: ORR 16%, CR 6%,
 PR 10%, median CR duration 4.9 years, deaths 2%; hypotension in 71% of label
-patients; local IL-2: 50-70% objective responses with hardly any toxicity (seed 002).
+patients (Fyfe et al. 1995, J Clin Oncol 13:688; Atkins et al. 1999, J Clin Oncol
+17:2105; Proleukin label); local IL-2: 50-70% objective responses with hardly any
+toxicity (Den Otter et al. 2008, Cancer Immunol Immunother 57(7); Radny et al. 2003).
 The example files are run as shipped (fixed seed, no tuning flags).
 """
 

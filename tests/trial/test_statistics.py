@@ -51,7 +51,7 @@ def endpoints_table(bor: list[str], *, arm: list[str] | None = None) -> pd.DataF
 
 
 def test_clopper_pearson_matches_beta_quantiles() -> None:
-    # 38 of 255: the renal cell carcinoma ORR (15%, CLINICAL.md section 3, RCC row)
+    # 38 of 255: the renal cell carcinoma ORR (15%; Fyfe et al. 1995, J Clin Oncol 13:688)
     k, n = 38, 255
     lo, hi = clopper_pearson(k, n)
     assert lo == pytest.approx(beta.ppf(0.025, k, n - k + 1), rel=1e-9)

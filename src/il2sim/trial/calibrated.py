@@ -1,4 +1,4 @@
-"""Calibrated virtual populations for the pivotal trials (CLINICAL.md s3).
+"""Calibrated virtual populations for the pivotal trials (Fyfe et al. 1995, Atkins et al. 1999).
 
 The numbers live in ``calibration/<indication>.json``, written by
 ``scripts/calibrate_trials.py`` (re-runnable; it records its targets, seed and

@@ -14,7 +14,8 @@ from il2sim.trial.statistics import DoseDelivery, summary_table
 
 __all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES", "write_trial_outputs"]
 
-# Any-grade rates in the 525 label patients (CLINICAL.md s4), for reference markers.
+# Any-grade rates in the 525 patients of the Proleukin label's adverse reactions table (the
+# RCC and melanoma trials), for reference markers.
 LABEL_TOXICITY = {"hypotension": 0.71, "oliguria": 0.63, "confusion": 0.34,
                   "creatinine": 0.33, "weight_gain": 0.16}
 

@@ -8,8 +8,8 @@ Single-panel figures can also draw into an existing ``ax``.
 Inputs are the tables described in :mod:`il2sim.trial.statistics` (per-patient endpoints,
 the scans ``patient, day, sod_mm, change_pct`` and the dose log). Response colours follow
 RECIST best overall response: CR dark green, PR light green, SD blue, PD red, NE grey; the
-RECIST 1.1 thresholds (-30% partial response, +20% progression, CLINICAL.md section 5) are
-drawn as dashed lines.
+RECIST 1.1 thresholds (-30% partial response, +20% progression; Eisenhauer et al. 2009,
+Eur J Cancer 45:228) are drawn as dashed lines.
 """
 
 from __future__ import annotations
@@ -509,7 +509,7 @@ def plot_toxicity(endpoints: pd.DataFrame, *, toxicities: Sequence[str] = TOXICI
 
     Two horizontal bars per toxicity (``gid`` ``"any grade"`` and ``"grade 3-4"`` on the
     bar containers' patches), labelled with their %; optional ``reference`` any-grade
-    fractions (e.g. the label's 525 patients, CLINICAL.md section 4: hypotension 0.71,
+    fractions (e.g. the Proleukin label's 525 patients, adverse reactions: hypotension 0.71,
     oliguria 0.63, confusion 0.34, creatinine rise 0.33, weight gain 0.16) as diamonds.
     The title gives the treatment-related deaths.
 

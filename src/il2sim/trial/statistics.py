@@ -27,8 +27,10 @@ Methods:
 * Toxicity grades follow CTCAE: grade 3-4 is severe or life-threatening; a death attributed
   to treatment (grade 5) is reported on its own row.
 
-Calibration targets (ORR, CR, PR, median CR duration, toxicity, treatment-related deaths) are
-in ``shared/science/CLINICAL.md`` sections 3-4.
+Calibration targets (ORR, CR, PR, median CR duration, toxicity, treatment-related deaths) come
+from the pivotal trials (Fyfe et al. 1995, J Clin Oncol 13:688; Atkins et al. 1999, J Clin
+Oncol 17:2105) and the Proleukin label; the validation atlas
+(``il2sim/validation/atlas/``) holds them with their citations (see docs/sources.md).
 """
 
 from __future__ import annotations
@@ -282,7 +284,7 @@ def dor_summary(endpoints: pd.DataFrame, by: str | None = "arm", *,
 
     The pivotal HD IL-2 trials report a median CR duration of 6.7+ years (7 months to 10+
     years) in renal cell carcinoma and 4.9 years (3 months to 10+ years) in melanoma
-    (CLINICAL.md section 3).
+    (Proleukin label, clinical studies).
 
     Main arguments:
         endpoints: per-patient endpoints; uses ``bor``, ``dor_d``, ``dor_event``.
@@ -496,8 +498,9 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
     with intervals and OS at 1, 2 and 5 years; median duration of response (months) and of
     complete response (years) with their range ("+" = ongoing); treatment-related deaths;
     each toxicity as "% any grade / % grade 3-4"; and, given the dose log, the median (range)
-    of doses given per course and the % of doses held. Compare with CLINICAL.md section 3
-    (e.g. RCC: ORR 15%, CR 7%, PR 8%, median CR duration 6.7+ y, 4% treatment deaths).
+    of doses given per course and the % of doses held. Compare with the pivotal trials
+    (e.g. RCC: ORR 15%, CR 7%, PR 8%, median CR duration 6.7+ y, 4% treatment deaths;
+    Fyfe et al. 1995, J Clin Oncol 13:688 and the Proleukin label).
 
     Main arguments:
         endpoints: per-patient endpoints.
