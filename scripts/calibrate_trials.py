@@ -1,8 +1,9 @@
 """Calibrate the virtual populations of the pivotal high-dose IL-2 trials.
 
-Targets (CLINICAL.md s3-4): metastatic RCC (n = 255) ORR 15%, CR 7%, PR 8%,
-treatment-related deaths 4%; metastatic melanoma (n = 270) ORR 16%, CR 6%,
-PR 10%, treatment-related deaths 2%; hypotension in 71% of patients (both).
+Targets: metastatic RCC (n = 255) ORR 15%, CR 7%, PR 8%, treatment-related deaths 4%
+(Fyfe et al. 1995, J Clin Oncol 13:688; Fisher et al. 1997, Cancer J Sci Am 3 Suppl 1:S70);
+metastatic melanoma (n = 270) ORR 16%, CR 6%, PR 10%, treatment-related deaths 2% (Atkins
+et al. 1999, J Clin Oncol 17:2105); hypotension in 71% of patients (both; Proleukin label).
 
 Method (importance reweighting of simulated proposal cohorts, in the spirit of the
 virtual-population selection of Allen, Rieger & Musante 2016, CPT Pharmacometrics
@@ -48,7 +49,8 @@ TARGETS = {
     "melanoma": {"orr": 0.16, "cr": 0.06, "pr": 0.10, "trd": 0.02, "hypotension": 0.71},
 }
 # Performance status was the only predictor of response, and in melanoma no prior
-# systemic therapy (seeds; CLINICAL.md s3): both lower antigenicity [assumption].
+# systemic therapy (Fyfe et al. 1995; Atkins et al. 1999): both lower antigenicity
+# [assumption].
 EFFECTS = [
     {"param": "ant", "covariate": "ecog", "factors": {"1": 0.6}},
     {"param": "ant", "covariate": "prior_therapy", "factors": {"True": 0.6}},

@@ -87,7 +87,8 @@ INTERVAL_RANGE = (1.0, 48.0)
 IFN_RANGE = (0.0, 50.0)
 """Allowed interferon-alpha dose per SC injection, MIU (0: no interferon)."""
 IFN_WEEKDAYS = (1, 3, 5)
-"""Interferon-alpha days of each week (three times a week; CLINICAL.md s2)."""
+"""Interferon-alpha days of each week (three times a week: Negrier et al. 1998, N Engl J Med
+338:1272)."""
 IFN_TIME = "8 h"
 """Time of day of the interferon injections."""
 CYCLE_WINDOW_H = 120.0

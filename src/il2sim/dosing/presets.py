@@ -1,7 +1,8 @@
 """Named regimens from the aldesleukin label and the clinical literature.
 
 Sources: Proleukin (aldesleukin) prescribing information, section 2 (the
-high-dose regimen); ``shared/science/CLINICAL.md`` sections 1-2 for the others.
+high-dose regimen); the others follow published trials where a function cites one
+(bibliography: docs/sources.md).
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def label_high_dose(dose: str = "600000 IU/kg", infusion: str = "15 min") -> Reg
 
 def low_dose_iv(dose: str = "72000 IU/kg", days: int = 5, cycles: int = 2,
                 rest_days: int = 9) -> Regimen:
-    """Low-dose IV bolus every 8 h for ``days`` days, ``cycles`` times (CLINICAL.md s2)."""
+    """Low-dose IV bolus every 8 h for ``days`` days, ``cycles`` times.
+
+    72,000 IU/kg every 8 h: the low-dose arm of Yang et al. 2003, J Clin Oncol 21:3127.
+    """
     drug = Bolus(amount=dose, route="iv")
     schedule = Schedule(days=range(1, days + 1), times=_Q8H,
                         repeat_every=f"{days + rest_days} day", repeats=cycles)
@@ -41,7 +45,10 @@ def low_dose_iv(dose: str = "72000 IU/kg", days: int = 5, cycles: int = 2,
 
 
 def continuous_infusion(rate: str = "18 MIU/m**2/day", days: int = 5) -> Regimen:
-    """Continuous IV infusion at ``rate`` for ``days`` days (one uninterrupted infusion)."""
+    """Continuous IV infusion at ``rate`` for ``days`` days (one uninterrupted infusion).
+
+    18 MIU/m2/day for 5 days: the IL-2 induction of Negrier et al. 1998, N Engl J Med 338:1272.
+    """
     drug = Infusion(rate=rate, duration=f"{days} day", route="iv")
     return Regimen.of(drug, Schedule(at=["0 h"]), label="continuous infusion",
                       name="continuous infusion")
@@ -56,7 +63,11 @@ def subcutaneous(dose: str = "9 MIU", weekdays: tuple[int, ...] = (1, 2, 3, 4, 5
 
 
 def hiv_subcutaneous_cycles(dose: str = "7.5 MIU", cycles: int = 3) -> Regimen:
-    """HIV trials: SC twice daily for 5 days every 8 weeks (CLINICAL.md s2, MODELS.md s7)."""
+    """HIV trials: SC twice daily for 5 days every 8 weeks.
+
+    ESPRIT (7.5 MIU, 3 cycles) and SILCAAT (4.5 MIU, 6 cycles): Abrams et al. 2009, N Engl J
+    Med 361:1548.
+    """
     schedule = Schedule(days=range(1, 6), times=("8 h", "20 h"), repeat_every="8 week",
                         repeats=cycles)
     return Regimen.of(Depot(amount=dose, route="sc"), schedule, label="SC cycle",
@@ -64,7 +75,11 @@ def hiv_subcutaneous_cycles(dose: str = "7.5 MIU", cycles: int = 3) -> Regimen:
 
 
 def intratumoral(dose: str = "3 MIU", every: str = "7 day", count: int = 4) -> Regimen:
-    """Repeated injections into a lesion (weekly by default; seed 002)."""
+    """Repeated injections into a lesion.
+
+    Weekly by default [assumption]; Radny et al. 2003, Br J Cancer 89:1620 injected 0.6-6
+    MIU per lesion 2-3 times a week.
+    """
     return Regimen.of(Intratumoral(amount=dose, route="it"),
                       Schedule(every=every, count=count), label="intratumoral",
                       name="intratumoral")
