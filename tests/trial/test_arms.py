@@ -189,3 +189,14 @@ def test_cli_runs_the_examples_as_one_command(tmp_path: Path, name: str,
     assert "ORR difference" in result.output and "hazard ratio" in result.output
     assert (tmp_path / name / "forest.png").is_file() == plots
     assert (tmp_path / name / arms[0] / "waterfall.png").is_file() == plots
+
+
+def test_the_report_of_the_trial_shows_arms_and_comparisons(
+        randomised: tuple[Any, Path]) -> None:
+    from il2sim.analysis.report import report_html
+
+    result, db = randomised
+    html = report_html(db, result.run_id)
+    assert "ORR difference" in html and "OS hazard ratio" in html
+    assert all(f">{arm}<" in html for arm in ("high", "low"))
+    assert html.count("<img") == 2  # Kaplan-Meier by arm, forest plot

@@ -42,10 +42,11 @@ from il2sim import __version__
 from il2sim.dosing import PRESETS
 from il2sim.io.config import ConfigError
 from il2sim.io.store import ResultStore, StoreError
-from il2sim.io.trial_config import trial_from_dict
+from il2sim.io.trial_config import trial_file_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
+from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TABLES, TrialSpec
 from il2sim.trial.statistics import toxicity_table
@@ -543,7 +544,7 @@ def _default_text(value: object) -> str:
 
 
 def _trial(content: bytes, filename: str, n_patients: int | None,
-           max_patients: int) -> TrialSpec:
+           max_patients: int) -> TrialSpec | MultiArmTrial:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -552,11 +553,20 @@ def _trial(content: bytes, filename: str, n_patients: int | None,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(filename, None, f"not valid TOML: {exc}") from None
-    spec = trial_from_dict(data, source=filename)
-    if n_patients is not None:
-        spec = dataclasses.replace(spec, n_patients=n_patients)
-    if spec.n_patients > max_patients:
-        raise ConfigError(filename, "n_patients", f"{spec.n_patients} patients is more than "
+    spec = trial_file_from_dict(data, source=filename)
+    if isinstance(spec, MultiArmTrial):  # n_patients: the cohort, every arm counted
+        if n_patients is not None:
+            try:
+                spec = spec.resized(n_patients)
+            except ValueError as exc:
+                raise ConfigError(filename, "n_patients", str(exc)) from None
+        total = spec.n_treated
+    else:
+        if n_patients is not None:
+            spec = dataclasses.replace(spec, n_patients=n_patients)
+        total = spec.n_patients
+    if total > max_patients:
+        raise ConfigError(filename, "n_patients", f"{total} patients is more than "
                           f"this server accepts ({max_patients}); use the command line "
                           "(il2sim trial) for large trials")
     return spec

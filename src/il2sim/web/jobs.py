@@ -22,6 +22,7 @@ from typing import Any
 
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
+from il2sim.trial.arms import MultiArmTrial, run_arms
 from il2sim.trial.runner import TrialSpec, open_run, stream_trial
 from il2sim.web.schemas import JobStatus
 
@@ -100,9 +101,11 @@ class TrialJobs:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="il2sim-trial")
 
-    def submit(self, spec: TrialSpec) -> JobStatus:
-        """Queue a trial; returns its status with the new job id."""
-        job = _Job(job_id=secrets.token_urlsafe(12), name=spec.name, total=spec.n_patients,
+    def submit(self, spec: TrialSpec | MultiArmTrial) -> JobStatus:
+        """Queue a trial; returns its status with the new job id (a multi-arm trial's
+        run id, once done, is its comparison record)."""
+        total = spec.n_treated if isinstance(spec, MultiArmTrial) else spec.n_patients
+        job = _Job(job_id=secrets.token_urlsafe(12), name=spec.name, total=total,
                    created=datetime.now(UTC).isoformat(timespec="seconds"))
         with self._lock:
             self._jobs[job.job_id] = job
@@ -132,7 +135,7 @@ class TrialJobs:
                 job.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, job: _Job, spec: TrialSpec) -> None:
+    def _run(self, job: _Job, spec: TrialSpec | MultiArmTrial) -> None:
         if job.cancel.is_set():
             job.status = "cancelled"
             return
@@ -144,8 +147,11 @@ class TrialJobs:
                 raise Cancelled
 
         try:
-            job.run_id = open_run(self.store, spec, get_model(spec.model))
-            stream_trial(spec, self.store, progress=progress)
+            if isinstance(spec, MultiArmTrial):
+                job.run_id = run_arms(spec, self.store, progress=progress).run_id  # type: ignore[arg-type]
+            else:
+                job.run_id = open_run(self.store, spec, get_model(spec.model))
+                stream_trial(spec, self.store, progress=progress)
             job.status = "done"
         except Cancelled:
             job.status = "cancelled"
