@@ -88,13 +88,13 @@ def _init_w2(model_name: str, regimen: Any, times: Array, cycles: Any,
 
 def _w2_simulate(lo: int, hi: int, rtol: float, atol: float) -> Any:
     from il2sim import get_model, simulate
-    from il2sim.trial.protocol import LabelProtocol
+    from il2sim.protocol import ProtocolDecider
 
     args: dict[str, Any] = {k: {name: v[lo:hi] for name, v in part.items()}
                             for k, part in _STATE["args"].items()}
     return simulate(get_model(_STATE["model_name"]), _STATE["regimen"], times=_STATE["times"],
                     backend="roadrunner", rtol=rtol, atol=atol, on_failure="record",
-                    decider=LabelProtocol(_STATE["cycles"]), **args)
+                    decider=ProtocolDecider(_STATE["cycles"]), **args)
 
 
 def _warm_w2(_: Any) -> None:
@@ -146,7 +146,7 @@ def chunks(n: int, parts: int) -> list[tuple[int, int]]:
 
 class PeerPool:
     """``processes`` spawn-context workers for W1 (``kind="w1"``, payload: SBML string,
-    output times) or W2 (``"w2"``, payload: model name, regimen, output times, label cycles,
+    output times) or W2 (``"w2"``, payload: model name, regimen, output times, label protocol,
     the subsample's ``params``/``initial``/``covariates`` arrays), each warmed on entry."""
 
     def __init__(self, processes: int, kind: str, payload: tuple[Any, ...],

@@ -326,10 +326,12 @@ def workload_1(quick: bool, repeats: int, processes: int = 1
 
 
 # ---------------------------------------------------------------------------------- W2
-def _label_course() -> tuple[Any, dict[int, tuple[int, int]]]:
-    from il2sim.trial.protocol import label_courses
+def _label_course() -> tuple[Any, Any]:
+    """The label course's regimen and its protocol (one course)."""
+    from il2sim.protocol import label_protocol
 
-    return label_courses("600000 IU/kg", 1)
+    protocol = label_protocol("600000 IU/kg", 1)
+    return protocol.regimen(), protocol
 
 
 def _trial_grid(regimen: Any, horizon_days: float) -> Array:
@@ -356,15 +358,15 @@ def _patient_args(model: Model, patients: Any) -> dict[str, Any]:
 def workload_2(quick: bool, repeats: int, processes: int = 1
                ) -> tuple[list[Row], dict[str, Any]]:
     """Flagship model, label course with the label's hold rules, 2 years of follow-up."""
+    from il2sim.protocol import ProtocolDecider
     from il2sim.trial.calibrated import calibrated_population
-    from il2sim.trial.protocol import LabelProtocol
 
     qsp = get_model("il2_qsp")
     n = 40 if quick else 10_000
     n_sub = 4 if quick else 100
     chunk = 1000
     horizon = 19.0 + (30.0 if quick else 730.0)
-    regimen, cycles = _label_course()
+    regimen, protocol = _label_course()
     hours = _trial_grid(regimen, horizon)
     patients = calibrated_population("melanoma").sample(n, 2024)
     sub = np.sort(np.random.default_rng(5).choice(n, n_sub, replace=False))
@@ -373,12 +375,12 @@ def workload_2(quick: bool, repeats: int, processes: int = 1
         "n": n, "n_subsample": n_sub, "horizon_days": horizon, "outputs": len(hours),
         "rtol": rtol, "atol": atol, "patients": "calibrated melanoma population, seed 2024",
         "treatment": "label course (600,000 IU/kg q8h days 1-5 and 15-19, 28 doses) with "
-                     "LabelProtocol hold/stop rules"}
+                     "label protocol hold/stop rules"}
 
     def sim(backend: str, idx: NDArray[np.intp], rtol: float = rtol, atol: float = atol,
             method: str = "LSODA") -> Any:
         return simulate(qsp, regimen, times=hours, backend=backend, rtol=rtol, atol=atol,
-                        method=method, on_failure="record", decider=LabelProtocol(cycles),
+                        method=method, on_failure="record", decider=ProtocolDecider(protocol),
                         **_patient_args(qsp, patients.iloc[idx]))
 
     def values(r: Any) -> Array:
@@ -478,7 +480,7 @@ def workload_2(quick: bool, repeats: int, processes: int = 1
         (1e-6, 1e-8), (1e-9, 1e-11), (1e-9, 1e-13), (1e-10, 1e-13)])
     rr_note = "CVODE, log-state atol mapped"
     sim("roadrunner", sub[:1])  # warm: load the model into libRoadRunner before timing
-    payload = ("il2_qsp", regimen, hours, cycles, _patient_args(qsp, patients.iloc[sub]))
+    payload = ("il2_qsp", regimen, hours, protocol, _patient_args(qsp, patients.iloc[sub]))
     with ExitStack() as stack:  # the worker pool: created and warmed before any timing
         pool = None if processes < 2 else stack.enter_context(
             rr_pool.PeerPool(processes, "w2", payload))
@@ -498,12 +500,12 @@ W3_PARAMS = ("V1", "k10", "ant", "r_T", "ec50_perm", "pmax", "p_L", "p_N", "k_me
 def workload_3(quick: bool, w2_rows: list[Row]) -> tuple[list[Row], dict[str, Any]]:
     """Sobol' indices of the log10 tumour volume at the end of W2's follow-up."""
     from il2sim.analysis.sensitivity import Problem, sobol
-    from il2sim.trial.protocol import LabelProtocol
+    from il2sim.protocol import ProtocolDecider
 
     qsp = get_model("il2_qsp")
     base = 8 if quick else 2048
     horizon = 19.0 + (30.0 if quick else 730.0)
-    regimen, cycles = _label_course()
+    regimen, protocol = _label_course()
     times = np.array([0.0, horizon * 24.0])
     problem = Problem(W3_PARAMS, tuple((0.7 * qsp.param(p).value, 1.3 * qsp.param(p).value)
                                        for p in W3_PARAMS))
@@ -520,7 +522,7 @@ def workload_3(quick: bool, w2_rows: list[Row]) -> tuple[list[Row], dict[str, An
             r = simulate(qsp, regimen, params=params, times=times,
                          covariates={"weight": params["body_weight"]}, backend=name,
                          rtol=1e-6, atol=1e-10, on_failure="record",
-                         decider=LabelProtocol(cycles))
+                         decider=ProtocolDecider(protocol))
             failed += int((r.status != "ok").sum())
             with np.errstate(divide="ignore", invalid="ignore"):
                 y[lo: lo + chunk] = np.log10(r["tumour_volume"][:, -1])

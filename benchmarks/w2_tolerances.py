@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402
 
 from il2sim import get_model, simulate  # noqa: E402
+from il2sim.protocol import ProtocolDecider  # noqa: E402
 from il2sim.trial.calibrated import calibrated_population  # noqa: E402
-from il2sim.trial.protocol import LabelProtocol  # noqa: E402
 
 SETTINGS = [("native", 1e-6, 1e-8), ("native", 1e-6, 1e-10), ("native", 2e-6, 1e-10),
             ("native", 1e-7, 1e-11), ("native", 1e-8, 1e-12), ("native-Rodas4", 1e-6, 1e-10),
@@ -37,7 +37,7 @@ SETTINGS = [("native", 1e-6, 1e-8), ("native", 1e-6, 1e-10), ("native", 2e-6, 1e
 
 def main() -> int:
     qsp = get_model("il2_qsp")
-    regimen, cycles = bench._label_course()
+    regimen, protocol = bench._label_course()
     hours = bench._trial_grid(regimen, 749.0)
     patients = calibrated_population("melanoma").sample(10_000, 2024)
     sub = np.sort(np.random.default_rng(5).choice(10_000, 100, replace=False))
@@ -45,7 +45,7 @@ def main() -> int:
 
     def sim(backend: str, rtol: float, atol: float, method: str = "LSODA") -> Any:
         return simulate(qsp, regimen, times=hours, backend=backend, rtol=rtol, atol=atol,
-                        method=method, on_failure="record", decider=LabelProtocol(cycles),
+                        method=method, on_failure="record", decider=ProtocolDecider(protocol),
                         **args)
 
     def values(r: Any) -> Any:

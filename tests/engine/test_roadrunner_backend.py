@@ -38,7 +38,7 @@ from il2sim import (
 )
 from il2sim.engine import roadrunner_backend
 from il2sim.engine.roadrunner_backend import RoadRunnerBackend
-from il2sim.trial.protocol import LabelProtocol, label_courses
+from il2sim.protocol import ProtocolDecider, label_protocol
 
 pytest.importorskip("roadrunner")
 
@@ -107,14 +107,15 @@ def test_agrees_with_scipy_on_il2_qsp_under_the_label_protocol() -> None:
     """28 scheduled doses, decided per patient by the label's hold rules: a typical patient
     (2 doses held) and a leak-sensitive one (ec50_perm / 4: 22 held)."""
     qsp = get_model("il2_qsp")
-    regimen, cycles = label_courses("600000 IU/kg", 1)
+    protocol = label_protocol("600000 IU/kg", 1)
+    regimen = protocol.regimen()
     hours = np.arange(0.0, 30 * 24 + 1, 2.0)
     args: dict[str, Any] = {"times": hours, "covariates": {"weight": [70.0, 70.0]},
                             "params": {"ec50_perm": [qsp.param("ec50_perm").value,
                                                      qsp.param("ec50_perm").value / 4]},
                             "rtol": 1e-10, "atol": 1e-12}
-    a = rr_simulate(qsp, regimen, decider=LabelProtocol(cycles), **args)
-    b = simulate(qsp, regimen, decider=LabelProtocol(cycles), **args)
+    a = rr_simulate(qsp, regimen, decider=ProtocolDecider(protocol), **args)
+    b = simulate(qsp, regimen, decider=ProtocolDecider(protocol), **args)
     assert len(a.dose_log) == 2 * 28
     assert list(a.dose_log["reason"]) == list(b.dose_log["reason"])
     held = (a.dose_log["status"] == "held").groupby(a.dose_log["patient"]).sum()

@@ -68,11 +68,10 @@ from scipy.stats import qmc
 from il2sim.dosing.doses import Bolus, Depot, Infusion, Intratumoral
 from il2sim.dosing.regimen import Administration, Regimen
 from il2sim.dosing.schedule import Schedule
-from il2sim.engine.decisions import Decision, DoseDecider, GiveAll, Observe
 from il2sim.model.library import get_model
 from il2sim.population.population import Population
+from il2sim.protocol import LABEL_HOLDS, Drug, Protocol
 from il2sim.trial.endpoints import MortalityModel
-from il2sim.trial.protocol import LabelProtocol
 from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson
 
@@ -101,6 +100,8 @@ ROUTES = ("iv", "sc", "it")
 SC depot, intratumoral injection."""
 PARTNER_LABEL = "interferon"
 """The administration label of the combination partner's doses."""
+PARTNER_DRUG = "IFN-alpha"
+"""The drug name of the combination partner's doses (the dose log's ``drug``)."""
 RATES = ("orr", "cr", "hypotension", "hypotension_g34", "trd")
 """The metrics that are proportions of patients (exact intervals)."""
 EFFICACY = ("orr", "cr", "dor_median")
@@ -238,15 +239,26 @@ class Candidate:
             drug = Intratumoral(amount=amount, route="it")
         items = [Administration(drug, Schedule(
             every=f"{self.interval_h:.17g} h", count=self.doses_per_cycle,
-            start=f"{24.0 * CYCLE_PERIOD_DAYS * k:.17g} h"), f"cycle {k + 1}")
-            for k in range(self.cycles)]
+            start=f"{24.0 * CYCLE_PERIOD_DAYS * k:.17g} h"), f"cycle {k + 1}", drug="IL-2",
+            cycle=k + 1) for k in range(self.cycles)]
         if self.ifn_miu > 0:
             weeks = self.cycles * CYCLE_PERIOD_DAYS // 7
             items.append(Administration(
                 Depot(amount=f"{self.ifn_miu:.17g} MIU", route="ifn_sc"),
                 Schedule(weekdays=IFN_WEEKDAYS, weeks=weeks, times=(IFN_TIME,)),
-                PARTNER_LABEL))
+                PARTNER_LABEL, drug=PARTNER_DRUG))
         return Regimen(tuple(items), name=self.name)
+
+    def protocol(self, holds: bool) -> Protocol:
+        """One course of :meth:`regimen`: the IL-2 doses under the label's hold rules
+        (``holds``) or all given, the interferon doses as scheduled."""
+        regimen = self.regimen()
+        drugs = []
+        for name, rules in (("IL-2", LABEL_HOLDS if holds else None), (PARTNER_DRUG, None)):
+            mine = tuple(a for a in regimen.administrations if a.drug == name)
+            if mine:
+                drugs.append(Drug.of(name, Regimen(mine, name=self.name), holds=rules))
+        return Protocol(tuple(drugs), name=self.name)
 
     def as_dict(self) -> dict[str, object]:
         return {"dose_iu_per_kg": self.dose_iu_per_kg, "interval_h": self.interval_h,
@@ -265,52 +277,6 @@ LABEL = Candidate(600000.0, 8.0, 14, 15.0)
 
 
 # --------------------------------------------------------------------------- protocol
-
-
-class _LabelHolds:
-    """The label's hold rules on the IL-2 doses; partner doses are given as scheduled."""
-
-    def __init__(self, cycles: Mapping[int, tuple[int, int]], partner: set[int]) -> None:
-        self.partner = partner
-        self.label = LabelProtocol({d: c for d, c in cycles.items() if d not in partner},
-                                   max_courses=1)
-        self.n = 0
-
-    def start(self, n_patients: int) -> None:
-        self.n = n_patients
-        self.label.start(n_patients)
-
-    def decide(self, t: float, doses: pd.DataFrame, observe: Observe) -> Decision:
-        il2 = ~doses["dose_id"].isin(self.partner).to_numpy()
-        given = np.ones((len(doses), self.n), dtype=bool)
-        reason = np.full((len(doses), self.n), "", dtype=object)
-        if il2.any():
-            decision = self.label.decide(t, doses[il2], observe)
-            given[il2], reason[il2] = decision.given, decision.reason
-        return Decision(given, reason)
-
-
-@dataclass(frozen=True)
-class _Arm(TrialSpec):
-    """A candidate's trial arm: its regimen, every dose given or the label's hold rules."""
-
-    holds: bool = False
-
-    def treatment(self) -> tuple[Regimen, Callable[[], DoseDecider],
-                                 dict[int, tuple[int, int]]]:
-        assert self.regimen is not None
-        events = self.regimen.events()
-        cycles: dict[int, tuple[int, int]] = {}
-        partner: set[int] = set()
-        for dose_id, label in zip(events["dose_id"], events["label"]):
-            if label == PARTNER_LABEL:
-                partner.add(int(dose_id))
-                cycles[int(dose_id)] = (1, 0)
-            else:
-                cycles[int(dose_id)] = (1, int(str(label).split()[-1]))
-        if not self.holds:
-            return self.regimen, GiveAll, cycles
-        return self.regimen, lambda: _LabelHolds(cycles, partner), cycles
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -344,7 +310,7 @@ def _indicators(endpoints: pd.DataFrame, doses: pd.DataFrame,
     ok = e["bor"].notna().to_numpy()
     bor = e["bor"].to_numpy(object)
     grade = pd.to_numeric(e["tox_hypotension_grade"], errors="coerce").to_numpy(float)
-    il2 = doses[doses["label"] != PARTNER_LABEL]
+    il2 = doses[doses["drug"] != PARTNER_DRUG]
     counts = (il2.assign(held=(il2["status"] != "given").astype(float), one=1.0)
               .groupby("patient")[["held", "one"]].sum().reindex(ids).fillna(0.0))
     held, scheduled = counts["held"].to_numpy(float), counts["one"].to_numpy(float)
@@ -474,11 +440,11 @@ class _Evaluator:
 
     def __call__(self, cand: Candidate) -> dict[str, object]:
         n_patients = self.n_patients
-        spec = _Arm(name=cand.name, n_patients=n_patients, seed=self.seed,
-                    population=self.population, model=self.model_name, protocol="regimen",
-                    regimen=cand.regimen(), horizon_days=self.horizon_days,
-                    mortality=self.mortality, backend=self.backend, chunk_size=self.size,
-                    holds=self.holds)
+        spec = TrialSpec(name=cand.name, n_patients=n_patients, seed=self.seed,
+                         population=self.population, model=self.model_name,
+                         protocol="regimen", regimen=cand.regimen(),
+                         plan=cand.protocol(self.holds), horizon_days=self.horizon_days,
+                         mortality=self.mortality, backend=self.backend, chunk_size=self.size)
         frames = [simulate_chunk(spec, self.model, chunk) for chunk in self.chunks]
         endpoints = pd.concat([f["endpoints"] for f in frames], ignore_index=True)
         doses = pd.concat([f["doses"] for f in frames], ignore_index=True)

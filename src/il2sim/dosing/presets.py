@@ -27,8 +27,10 @@ def label_high_dose(dose: str = "600000 IU/kg", infusion: str = "15 min") -> Reg
     """
     drug = Infusion(amount=dose, duration=infusion, route="iv")
     return Regimen((
-        Administration(drug, Schedule(days=range(1, 6), times=_Q8H, max_doses=14), "cycle 1"),
-        Administration(drug, Schedule(days=range(15, 20), times=_Q8H, max_doses=14), "cycle 2"),
+        Administration(drug, Schedule(days=range(1, 6), times=_Q8H, max_doses=14), "cycle 1",
+                       cycle=1),
+        Administration(drug, Schedule(days=range(15, 20), times=_Q8H, max_doses=14), "cycle 2",
+                       cycle=2),
     ), name="label high-dose")
 
 

@@ -1,7 +1,8 @@
 """Regimens: immutable combinations of doses and schedules that expand to an event table.
 
 A :class:`Regimen` is a tuple of :class:`Administration` (one dose on one
-schedule, with a label such as "cycle 1"). Regimens combine with ``+``.
+schedule, with a label such as "cycle 1", and as data the drug, the course and the cycle
+it belongs to). Regimens combine with ``+``.
 :meth:`Regimen.events` expands to a table with one row per dose event, sorted
 by time; amounts stay symbolic (e.g. per kg) until the engine resolves them for
 each patient.
@@ -9,6 +10,7 @@ each patient.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,22 +21,31 @@ from il2sim.dosing.schedule import Schedule
 __all__ = ["Administration", "Regimen", "EVENT_COLUMNS"]
 
 EVENT_COLUMNS = ["dose_id", "time_h", "label", "kind", "route", "amount", "amount_unit",
-                 "duration_h"]
+                 "duration_h", "drug", "course", "cycle"]
 
 
 @dataclass(frozen=True)
 class Administration:
-    """One dose given on one schedule."""
+    """One dose given on one schedule; ``drug``, ``course`` and ``cycle`` say what part of a
+    protocol it is (a hold rule counts per drug, course and cycle)."""
 
     dose: Dose
     schedule: Schedule
     label: str = ""
+    drug: str = ""
+    course: int = 1
+    cycle: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.dose, (Bolus, Depot, Intratumoral, Infusion)):
             raise DoseError(f"administration: {self.dose!r} is not a dose")
         if not isinstance(self.schedule, Schedule):
             raise DoseError(f"administration: {self.schedule!r} is not a schedule")
+        for name in ("course", "cycle"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DoseError(f"administration {name}: must be a positive whole number, "
+                                f"got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,8 @@ class Regimen:
         items = []
         for a in self.administrations:
             times = a.schedule.times_h() + hours
-            items.append(Administration(a.dose, Schedule(at=[f"{t} h" for t in times]), a.label))
+            schedule = Schedule(at=[f"{float(t)!r} h" for t in times])
+            items.append(dataclasses.replace(a, schedule=schedule))
         return Regimen(tuple(items), name=self.name)
 
     @property
@@ -91,6 +103,9 @@ class Regimen:
                     "amount": float(a.dose.quantity.magnitude),
                     "amount_unit": f"{a.dose.quantity.units}",
                     "duration_h": a.dose.duration_h,
+                    "drug": a.drug,
+                    "course": a.course,
+                    "cycle": a.cycle,
                 })
         frame = pd.DataFrame(rows, columns=EVENT_COLUMNS[1:])
         frame = frame.sort_values("time_h", kind="stable").reset_index(drop=True)

@@ -3,13 +3,13 @@
 The event loop asks a :class:`DoseDecider`, at every time where doses are
 scheduled, which of them each patient receives. The decider sees the simulated
 patients just before the dose (states and observables such as systolic blood
-pressure), so hold and stop rules react to the simulated patient. Every
-decision is logged with its reason.
+pressure), so hold and stop rules react to the simulated patient, and the values at
+earlier output times (a scheduled scan's tumour size). Every decision is logged with its
+reason. The rules themselves are :mod:`il2sim.protocol`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,9 +17,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["Decision", "DoseDecider", "GiveAll"]
+__all__ = ["Decision", "DoseDecider", "GiveAll", "Observe"]
 
-Observe = Callable[[str], NDArray[np.float64]]
+
+class Observe(Protocol):
+    """What a decider may look at: every patient's states and observables."""
+
+    def __call__(self, name: str) -> NDArray[np.float64]:
+        """The value of a state or observable for every patient just before the dose."""
+        ...
+
+    def past(self, name: str, times: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Its values ``(N, len(times))`` at earlier output times of the simulation (each
+        of ``times`` must be an output time before the dose; NaN for a failed patient)."""
+        ...
 
 
 @dataclass(frozen=True)

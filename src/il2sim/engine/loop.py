@@ -5,9 +5,9 @@ schedule is common; amounts and decisions are not). At a breakpoint ``t``:
 
 1. doses scheduled at ``t`` are decided per patient (:mod:`~il2sim.engine.decisions`)
    from the states and observables just before ``t``;
-2. given boluses jump their state (in log coordinates ``y <- y + log1p(a*exp(-y))``),
-   given infusions start; infusions ending at ``t`` stop; each patient's input
-   rates are recomputed from its running infusions;
+2. given doses meet the state in :func:`give_dose`: boluses jump their state (in log
+   coordinates ``y <- y + log1p(a*exp(-y))``), infusions start; infusions ending at ``t``
+   stop; each patient's input rates are recomputed from its running infusions;
 3. the backend integrates every patient still running to the next breakpoint (a
    :class:`~il2sim.engine.backend.StepCarryingBackend` starts each patient with the step
    size it ended the previous segment with).
@@ -46,7 +46,7 @@ from il2sim.engine.decisions import DoseDecider
 from il2sim.engine.events import DoseActions
 from il2sim.model.compile import CompiledEvents, CompiledModel
 
-__all__ = ["BatchOutput", "run_batch"]
+__all__ = ["BatchOutput", "give_dose", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -105,16 +105,36 @@ def run_batch(
     decider.start(n)
     log_mask = compiled.log_mask
 
-    def observe(name: str) -> NDArray[np.float64]:
-        x = compiled.to_natural(y)
+    def value(name: str, t: NDArray[np.float64], yy: NDArray[np.float64],
+              pp: NDArray[np.float64], uu: NDArray[np.float64]) -> NDArray[np.float64]:
+        x = compiled.to_natural(yy)
         model = compiled.model
         if name in model.state_names:
             return x[:, model.state_names.index(name)]
         if name in model.observable_names:
             with np.errstate(all="ignore"):
-                obs = compiled.observe(np.full(n, t_now), x, params, u)
+                obs = compiled.observe(t, x, pp, uu)
             return obs[:, model.observable_names.index(name)]
         raise KeyError(f"{name!r} is neither a state nor an observable of {model.name!r}")
+
+    class _Observer:
+        """The decider's view (:class:`~il2sim.engine.decisions.Observe`)."""
+
+        def __call__(self, name: str) -> NDArray[np.float64]:
+            return value(name, np.full(n, t_now), y, params, u)
+
+        def past(self, name: str, at: NDArray[np.float64]) -> NDArray[np.float64]:
+            at = np.asarray(at, dtype=float)
+            idx = np.searchsorted(times, at)
+            if np.any(idx >= out) or np.any(times[np.minimum(idx, len(times) - 1)] != at):
+                raise KeyError(f"{name!r}: past values only at output times before {t_now:g}")
+            rows = np.repeat(np.arange(n), len(at))
+            cols = np.tile(idx, n)
+            pp = params[rows] if p_out.size == 0 else p_out[rows, cols]
+            v = value(name, times[cols], y_out[rows, cols], pp, u_out[rows, cols])
+            return v.reshape(n, len(at))
+
+    observe = _Observer()
 
     def apply(at: float) -> None:
         starting = np.flatnonzero(actions.time == at)
@@ -123,16 +143,7 @@ def run_batch(
             given[starting] = decision.given & alive
             reason[starting] = np.where(alive, decision.reason, "patient failed")
             for k in starting:
-                g = given[k]
-                if actions.infusion[k]:
-                    running[k] = g
-                else:
-                    s = actions.state[k]
-                    a = actions.amount[k]
-                    if log_mask[s]:
-                        y[g, s] = y[g, s] + np.log1p(a[g] * np.exp(-y[g, s]))
-                    else:
-                        y[g, s] = y[g, s] + a[g]
+                give_dose(actions, int(k), given[k], y, running, log_mask)
         running[(actions.end == at) & actions.infusion] = False
         u[:] = 0.0
         for k in infusing:
@@ -212,6 +223,25 @@ def run_batch(
     p_out[alive, out:] = params[alive][:, None, :]
     p_out[~alive] = np.nan
     return BatchOutput(y_out, u_out, status, message, given, reason, p_out)
+
+
+def give_dose(actions: DoseActions, k: int, given: NDArray[np.bool_], y: NDArray[np.float64],
+              running: NDArray[np.bool_], log_mask: NDArray[np.bool_]) -> None:
+    """The one place where a dose meets the state: dose ``k`` for the patients ``given``.
+
+    An infusion starts (``running[k]``; the loop turns it into a rate input until its end);
+    an instantaneous dose of amount ``a`` jumps its state, ``x <- x + a``, written in log
+    coordinates as ``y <- y + log1p(a * exp(-y))`` for a state integrated as its logarithm.
+    """
+    if actions.infusion[k]:
+        running[k] = given
+        return
+    s = actions.state[k]
+    a = actions.amount[k]
+    if log_mask[s]:
+        y[given, s] = y[given, s] + np.log1p(a[given] * np.exp(-y[given, s]))
+    else:
+        y[given, s] = y[given, s] + a[given]
 
 
 _FAILURES = (RuntimeError, ArithmeticError, ValueError)  # SolverFailure, brentq, math

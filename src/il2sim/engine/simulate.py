@@ -321,6 +321,9 @@ def _dose_log(actions: DoseActions, out: BatchOutput, t_end: float) -> pd.DataFr
         "amount": actions.amount[keep].T.ravel(),
         "unit": np.tile(np.array(actions.unit, dtype=object)[keep], m),
         "duration_h": np.tile(table["duration_h"].to_numpy(), m),
+        "drug": np.tile(table["drug"].to_numpy(), m),
+        "course": np.tile(table["course"].to_numpy(), m),
+        "cycle": np.tile(table["cycle"].to_numpy(), m),
         "status": np.where(given.T.ravel(), "given", "held"),
         "reason": out.reason[keep].T.ravel(),
     })

@@ -14,7 +14,8 @@ that pivotal trial; every table is optional)::
     dose = "600000 IU/kg"
     max_courses = 5
     course_interval = "12 week"
-    # kind = "regimen": any regimen, every dose given (same format as scenario files):
+    # kind = "regimen": any regimen under its own hold rules (the label's by default),
+    # courses and retreatment; see il2sim.io.protocol_config for every key:
     # regimen = { preset = "intratumoral", dose = "3 MIU", every = "7 day", count = 4 }
 
     [followup]
@@ -45,16 +46,13 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from il2sim.dosing import DoseError
-from il2sim.dosing.presets import label_high_dose
 from il2sim.io.config import (
     ConfigError,
     _Spec,
-    _strip,
     _validation_error,
     read_toml,
-    regimen_from_toml,
 )
+from il2sim.io.protocol_config import ProtocolSpec, protocol_from_spec
 from il2sim.model.library import MODELS
 from il2sim.population import LogNormal, PopulationError
 from il2sim.trial.allocation import Allocation, split_total
@@ -64,14 +62,6 @@ from il2sim.trial.runner import TrialSpec
 from il2sim.units import UnitError, parse_quantity
 
 __all__ = ["load_trial", "load_trial_file", "trial_file_from_dict", "trial_from_dict"]
-
-
-class ProtocolSpec(_Spec):
-    kind: Literal["label", "regimen"] = "label"
-    dose: str = "600000 IU/kg"
-    max_courses: int = Field(default=5, ge=1, le=10)
-    course_interval: str = "12 week"
-    regimen: Any = None
 
 
 class FollowupSpec(_Spec):
@@ -149,17 +139,7 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
             population = dataclasses.replace(population, params=params)
         except PopulationError as exc:
             raise ConfigError(source, "population", str(exc)) from None
-    regimen = None
-    if spec.protocol.kind == "regimen":
-        if spec.protocol.regimen is None:
-            raise ConfigError(source, "protocol.regimen", "kind = 'regimen' needs a regimen")
-        regimen = regimen_from_toml(spec.protocol.regimen, "protocol.regimen", source=source)
-    elif spec.protocol.regimen is not None:
-        raise ConfigError(source, "protocol.regimen", "only for kind = 'regimen'")
-    try:  # the label course's infusion, as the trial will build it
-        label_high_dose(spec.protocol.dose)
-    except DoseError as exc:
-        raise ConfigError(source, "protocol.dose", _strip(str(exc), "infusion amount")) from None
+    plan = protocol_from_spec(spec.protocol, MODELS[spec.model](), source=source)
     try:
         return TrialSpec(
             name=spec.name,
@@ -168,11 +148,10 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
             population=population,
             model=spec.model,
             protocol=spec.protocol.kind,
-            dose=spec.protocol.dose,
-            max_courses=spec.protocol.max_courses,
-            course_interval_days=_days(spec.protocol.course_interval, source,
-                                       "protocol.course_interval"),
-            regimen=regimen,
+            dose=spec.protocol.dose or "600000 IU/kg",
+            max_courses=plan.courses,
+            course_interval_days=plan.course_every_days,
+            plan=plan,
             horizon_days=spec.followup.years * 365.25,
             first_scan_day=_days(spec.followup.first_scan, source, "followup.first_scan"),
             scan_interval_days=_days(spec.followup.scan_every, source, "followup.scan_every"),

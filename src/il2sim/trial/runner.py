@@ -18,15 +18,14 @@ import numpy as np
 import pandas as pd
 
 from il2sim.dosing.regimen import Regimen
-from il2sim.engine.decisions import DoseDecider, GiveAll
 from il2sim.engine.simulate import simulate
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
 from il2sim.population.population import Population
+from il2sim.protocol import Protocol, ProtocolDecider, Scans, label_protocol, regimen_protocol
 from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, patient_endpoints
-from il2sim.trial.protocol import LabelProtocol, label_courses
 from il2sim.units import parse_quantity
 
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
@@ -39,8 +38,10 @@ VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct
 class TrialSpec:
     """One arm of a virtual trial.
 
-    ``protocol`` is ``"label"`` (label courses with hold, stop and retreatment
-    rules, ``dose`` per kg) or ``"regimen"`` (the given ``regimen``, every dose
+    ``plan``: the :class:`~il2sim.protocol.Protocol` the arm follows. Without one,
+    ``protocol`` builds it: ``"label"`` (:func:`~il2sim.protocol.label_protocol` at ``dose``
+    per kg, ``max_courses`` every ``course_interval_days``) or ``"regimen"`` (the given
+    ``regimen``, every dose
     given). Times in days.
     """
 
@@ -54,6 +55,7 @@ class TrialSpec:
     max_courses: int = 5
     course_interval_days: float = 84.0
     regimen: Regimen | None = None
+    plan: Protocol | None = None
     horizon_days: float = 5 * 365.25
     first_scan_day: float = 47.0
     scan_interval_days: float = 56.0
@@ -69,7 +71,7 @@ class TrialSpec:
     def __post_init__(self) -> None:
         if self.protocol not in ("label", "regimen"):
             raise ValueError(f"trial {self.name!r}: protocol must be 'label' or 'regimen'")
-        if self.protocol == "regimen" and self.regimen is None:
+        if self.protocol == "regimen" and self.regimen is None and self.plan is None:
             raise ValueError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
         if self.n_patients < 1 or self.chunk_size < 1:
             raise ValueError(f"trial {self.name!r}: n_patients and chunk_size must be >= 1")
@@ -87,19 +89,21 @@ class TrialSpec:
         whole = self.population.sample(self.allocation.cohort_size, self.seed)
         return whole.iloc[self.allocation.rows(self.seed)].reset_index(drop=True)
 
-    def treatment(self) -> tuple[Regimen, Callable[[], DoseDecider], dict[int, tuple[int, int]]]:
+    def treatment(self) -> Protocol:
+        """The protocol the arm's patients follow."""
+        if self.plan is not None:
+            return self.plan
         if self.protocol == "label":
-            regimen, cycles = label_courses(self.dose, self.max_courses,
-                                            self.course_interval_days)
-            return regimen, lambda: LabelProtocol(cycles, max_courses=self.max_courses), cycles
+            return label_protocol(self.dose, self.max_courses, self.course_interval_days)
         assert self.regimen is not None
-        events = self.regimen.events()
-        return self.regimen, GiveAll, {int(d): (1, 1) for d in events["dose_id"]}
+        return regimen_protocol(self.regimen)
+
 
     def describe(self) -> dict[str, object]:
         d = asdict(self)
         d["population"] = repr(self.population)
         d["regimen"] = self.regimen.describe() if self.regimen else None
+        d["plan"] = self.plan.describe() if self.plan is not None else None
         for key in ("arm", "allocation"):  # a single-arm trial's config (and run id) as before
             if not d[key]:
                 del d[key]
@@ -128,8 +132,11 @@ def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndar
 def simulate_chunk(spec: TrialSpec, model: Model,
                    patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Simulate and score one chunk of patients; returns the frames to store."""
-    regimen, make_decider, cycles = spec.treatment()
+    protocol = spec.treatment()
+    regimen = protocol.regimen()
     grid_days, daily = _output_days(spec, regimen)
+    scan_days = np.arange(spec.first_scan_day, spec.horizon_days, spec.scan_interval_days)
+    grid_days = np.union1d(grid_days, scan_days)  # the protocol reads the tumour at the scans
     per_day = float(parse_quantity("1 day", what="day").to(model.time_unit).magnitude)
     params = {c: patients[c].to_numpy(float) for c in patients.columns if c in model.param_names}
     if "body_weight" in model.param_names and "weight" in patients:
@@ -140,12 +147,12 @@ def simulate_chunk(spec: TrialSpec, model: Model,
                   if c in patients}
     result = simulate(model, regimen, params, grid_days * per_day, covariates=covariates,
                       initial=initial, backend=spec.backend, rtol=spec.rtol, atol=spec.atol,
-                      on_failure="record", decider=make_decider())
+                      on_failure="record", decider=ProtocolDecider(protocol, scans=Scans(
+                          patients["patient"].to_numpy(), patients["n_lesions"].to_numpy(int),
+                          spec.seed, scan_days * per_day)))
     ids = patients["patient"].to_numpy()
     doses = result.dose_log.copy()
     doses["patient"] = ids[doses["patient"].to_numpy()]
-    doses["course"] = [cycles[int(d)][0] for d in doses["dose_id"]]
-    doses["cycle"] = [cycles[int(d)][1] for d in doses["dose_id"]]
     on_daily = np.isin(grid_days, daily)
     volume = result["tumour_volume"][:, on_daily]
     ok = result.ok
@@ -160,7 +167,6 @@ def simulate_chunk(spec: TrialSpec, model: Model,
         "spo2_min": np.nanmin(vit["spo2"], axis=1),
         "weight_gain_pct_max": np.nanmax(vit["weight_gain_pct"], axis=1),
     })
-    scan_days = np.arange(spec.first_scan_day, spec.horizon_days, spec.scan_interval_days)
     endpoints, scans = patient_endpoints(
         patients[ok].reset_index(drop=True), daily, volume[ok], extremes[ok].reset_index(
             drop=True), doses[doses["patient"].isin(ids[ok])], seed=spec.seed,

@@ -3,7 +3,7 @@
 The request becomes the same dictionary a scenario file parses to, so the web form and
 ``il2sim simulate FILE.toml`` share validation and error messages
 (:func:`il2sim.io.config.scenario_from_dict`). The label course with hold rules uses the
-trial protocol (:class:`il2sim.trial.protocol.LabelProtocol`) as the dose decider, so the
+label protocol (:func:`il2sim.protocol.label_protocol`) as the dose decider, so the
 dose log shows which doses the simulated patient's vital signs withheld, and why.
 
 Plots: curated panels for the flagship models (:data:`PANELS`), then every remaining
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from il2sim.engine.simulate import simulate
 from il2sim.io.config import ConfigError, Scenario, scenario_from_dict
 from il2sim.model.spec import Model
-from il2sim.trial.protocol import LabelProtocol, label_courses
+from il2sim.protocol import ProtocolDecider, ProtocolError, label_protocol
 from il2sim.units import parse_quantity
 from il2sim.web.schemas import DoseRow, Panel, ScenarioRequest, ScenarioResult, Series
 
@@ -120,14 +120,16 @@ def run_scenario(request: ScenarioRequest) -> ScenarioResult:
         if missing:
             raise ConfigError(SOURCE, "regimen.label_course", f"the hold rules read "
                               f"{', '.join(missing)}, which model {model.name!r} does not have")
-        if "T" not in model.state_names:
-            raise ConfigError(SOURCE, "regimen.label_course", f"model {model.name!r} has no "
-                              "tumour state T for the retreatment rule")
         try:
-            regimen, cycles = label_courses(course.dose, course.courses)
-        except ValueError as exc:
+            protocol = label_protocol(course.dose, course.courses)
+        except (ValueError, ProtocolError) as exc:
             raise ConfigError(SOURCE, "regimen.label_course.dose", str(exc)) from None
-        decider = LabelProtocol(cycles, max_courses=course.courses)
+        missing = [o for o in protocol.observables if o not in model.observable_names
+                   and o not in model.state_names]
+        if missing:
+            raise ConfigError(SOURCE, "regimen.label_course", f"model {model.name!r} has no "
+                              f"{', '.join(missing)} for the retreatment rule")
+        regimen, decider = protocol.regimen(), ProtocolDecider(protocol)
         if "weight" not in scenario.covariates:
             raise ConfigError(SOURCE, "weight", "the label dose is per kg: give a weight")
     try:
@@ -147,7 +149,7 @@ def run_scenario(request: ScenarioRequest) -> ScenarioResult:
                      reason=str(r.reason)) for r in log.itertuples()] if len(log) else []
     described = dataclasses.replace(scenario, regimen=regimen).describe()
     if course is not None:
-        described += "\n  hold and stop rules of the label (LabelProtocol)"
+        described += "\n  hold, stop and retreatment rules of the label (label_protocol)"
     return ScenarioResult(
         model=model.name, status=str(result.status[0]), message=result.message[0],
         time_unit=unit, times=[float(t) * scale for t in scenario.times],
