@@ -19,8 +19,15 @@ Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
    and the median of ``pmax`` (sigma 0.5) that gives 71% hypotension (SBP < 90);
 3. repeat once with proposals centred on that answer (log-normal, 1.5x wider), which
    raises the effective sample size, and keep the second answer;
-4. choose the treatment-related death intercept ``a_trd`` so that the weighted mean
-   death probability equals the target;
+4. choose the scale ``k_trd`` of the treatment-related death hazard
+   h_trd = k_trd * s(t)^gamma_trd (``il2sim.trial.endpoints``) so that the weighted mean
+   death probability equals the target. The cohorts are simulated with k_trd = 0, so each
+   patient's leak exposure S = integral of s^gamma_trd runs to the disease death or the
+   horizon; under k_trd the patient dies of treatment with probability 1 - exp(-k_trd S)
+   (first passage of the cumulative hazard k_trd S(t) past an exponential draw, before
+   the disease death), and k_trd solves sum w (1 - exp(-k_trd S)) / sum w = target.
+   Only patients whose toxicity passed grade 2 have S > 0, so their weighted share is the
+   most that any k_trd can reach; a target above it is reported, not reached;
 5. write ``src/il2sim/trial/calibration/<indication>.json`` with the result, the
    targets, the achieved weighted rates, the effective sample sizes and the seed.
 
@@ -108,7 +115,8 @@ def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: 
     )
     spec = TrialSpec(f"{indication} calibration", n_patients=n, seed=seed,
                      population=population, horizon_days=HORIZON_DAYS, backend=backend,
-                     chunk_size=100, mortality=MortalityModel(h_disease=H_DISEASE[indication]))
+                     chunk_size=100,
+                     mortality=MortalityModel(h_disease=H_DISEASE[indication], k_trd=0.0))
     t0 = time.perf_counter()
     result = run_trial(spec, progress=lambda k: print(".", end="", flush=True))
     print(f" {n} patients in {time.perf_counter() - t0:.0f} s")
@@ -181,6 +189,25 @@ def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, floa
     return medians, achieved, weights
 
 
+def fit_trd(exposure: np.ndarray, weights: np.ndarray, target: float
+            ) -> tuple[float, float, float]:
+    """Step 4: ``k_trd`` with weighted mean 1 - exp(-k_trd S) equal to ``target``.
+
+    Returns k_trd, the weighted death rate it gives, and the ceiling (weighted share with
+    S > 0). A target at or above the ceiling has no answer: the largest k_trd on the search
+    range (1e6 per day) is returned with the rate it reaches, to be reported.
+    """
+    exposure = np.nan_to_num(exposure, nan=0.0)
+
+    def trd(log_k: float) -> float:
+        return float(np.sum(weights * -np.expm1(-math.exp(log_k) * exposure)) / weights.sum())
+
+    ceiling = float(np.sum(weights * (exposure > 0)) / weights.sum())
+    lo, hi = math.log(1e-6), math.log(1e6)
+    log_k = hi if trd(hi) <= target else optimize.brentq(lambda x: trd(x) - target, lo, hi)
+    return math.exp(log_k), trd(log_k), ceiling
+
+
 def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, object]:
     target = TARGETS[indication]
     proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
@@ -195,14 +222,9 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, obj
         # round 2 samples around the round-1 answer, wider than the target distributions
         sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
         proposal = {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
-    severity = (np.maximum(0, 90 - frame["sbp_min"].to_numpy(float)) / 10
-                + np.maximum(0, frame["creatinine_max"].to_numpy(float) - 1.5))
-    b_trd = MortalityModel().b_trd
-
-    def trd(a: float) -> float:
-        return float(np.sum(weights / (1 + np.exp(-(a + b_trd * severity)))) / weights.sum())
-
-    a_trd = optimize.brentq(lambda a: trd(a) - target["trd"], -30, 10)
+    k_trd, trd, ceiling = fit_trd(frame["leak_exposure"].to_numpy(float), weights,
+                                  target["trd"])
+    gamma_trd = MortalityModel().gamma_trd
     sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
     params = {k: {"median": medians[k], "sigma": sigmas[k]} for k in SIGMA}
     params.update({k: {"median": m, "sigma": s} for k, (m, s) in PK.items()})
@@ -211,10 +233,11 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, obj
         "targets": target,
         "params": params,
         "effects": EFFECTS,
-        "mortality": {"h_disease": H_DISEASE[indication], "a_trd": a_trd, "b_trd": b_trd,
-                      "v_ref": MortalityModel().v_ref,
+        "mortality": {"h_disease": H_DISEASE[indication], "k_trd": k_trd,
+                      "gamma_trd": gamma_trd, "v_ref": MortalityModel().v_ref,
                       "beta_burden": MortalityModel().beta_burden},
-        "achieved": {**rounds[-1]["achieved"], "trd": trd(a_trd)},
+        "achieved": {**rounds[-1]["achieved"], "trd": trd,
+                     "trd_ceiling": ceiling},
         "rounds": rounds,
         "proposal": {"n_per_round": n, "seed": seed, "backend": backend,
                      "round1_ranges": RANGES, "horizon_days": HORIZON_DAYS},

@@ -1,14 +1,21 @@
 """Clinical endpoints of virtual patients: response, survival, toxicity grades.
 
-Mortality model [assumption, calibrated in scripts/calibrate_trials.py]:
+Mortality model [assumption, calibrated in scripts/calibrate_trials.py]: two competing
+hazards along the simulated trajectory (:func:`death_days`),
 
-- disease-driven death with hazard growing with tumour burden,
-      h(t) = h_disease * (V(t)/v_ref)^beta_burden         per day
-  so that patients whose tumour disappears stop dying of it;
-- treatment-related death during a course with probability
-      p = 1/(1 + exp(-(a_trd + b_trd*s))),  s = max(0, 90 - SBP_min)/10 + max(0, Cr_max - 1.5)
-  (severity of the capillary leak syndrome: hypotension and renal failure were the
-  causes of the label's treatment-related deaths), on the day of the lowest SBP.
+- disease-driven death, growing with tumour burden, so that patients whose tumour
+  disappears stop dying of it:
+      h_disease(t) = h_disease * (V(t)/v_ref)^beta_burden                 per day
+- treatment-related death, from the severity of the capillary leak syndrome beyond
+  grade 2 (:func:`leak_severity`), so its risk grows with both the depth and the duration
+  of the leak and is zero in a patient whose toxicity never passes grade 2:
+      h_trd(t) = k_trd * s(t)^gamma_trd                                   per day
+  Hypotension and renal failure (RCC; Fyfe et al. 1995, J Clin Oncol 13:688) and sepsis
+  (melanoma; Atkins et al. 1999, J Clin Oncol 17:2105) caused the label's treatment-related
+  deaths; sepsis is not simulated, so its deaths are carried by the leak's organ failure.
+
+The death time depends only on the trajectory before it, so the runner cuts a patient's
+doses, scans and vitals at death (docs/design.md, "Death inside the simulation").
 
 Toxicity grades follow CTCAE v5 where a simulated observable maps onto a term:
 hypotension (SBP < 90: grade 2; < 80: 3; < 70: 4), oliguria (urine < 160 mL per
@@ -32,7 +39,21 @@ from numpy.typing import NDArray
 from il2sim.population.population import sum_of_diameters
 from il2sim.trial.response import RECIST, WHO, best_response, measure
 
-__all__ = ["MortalityModel", "patient_rng", "patient_endpoints", "toxicity_grades"]
+__all__ = ["CR_ULN", "MortalityModel", "death_days", "leak_severity", "patient_endpoints",
+           "patient_rng", "toxicity_grades"]
+
+CR_ULN = 1.2
+"""Upper limit of normal of serum creatinine, mg/dL [assumption: adult reference range]."""
+SBP_GRADE = (90.0, 80.0, 70.0)
+"""Systolic pressure (mmHg) below which hypotension is grade 2, 3, 4 [assumption: CTCAE v5
+grades hypotension by the intervention it needs; these pressures stand for it]."""
+CR_GRADE = (1.5, 3.0, 6.0)
+"""Creatinine (x ULN) above which creatinine increased is grade 2, 3, 4 (CTCAE v5)."""
+SPO2_GRADE = (92.0, 88.0)
+"""SpO2 (%) below which hypoxia is grade 2 (on exertion) and 3 (at rest; CTCAE v5)."""
+SPO2_SEVERE = 80.0
+"""SpO2 (%) at which the hypoxia term of the leak severity reaches 1 [assumption: CTCAE v5
+gives hypoxia no numeric grade 4]."""
 
 
 def patient_rng(seed: int, patient: int, stream: int) -> np.random.Generator:
@@ -42,11 +63,77 @@ def patient_rng(seed: int, patient: int, stream: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class MortalityModel:
+    """Hazards of disease-driven and treatment-related death (module docstring)."""
+
     h_disease: float = 1.2e-3      # 1/day at the reference burden
     v_ref: float = 50.0            # mL
     beta_burden: float = 0.5
-    a_trd: float = -5.5
-    b_trd: float = 1.0
+    k_trd: float = 0.5             # 1/day at leak severity 1 (grade 4)
+    gamma_trd: float = 2.0         # [assumption] deeper failure weighs more than longer
+
+
+def leak_severity(sbp: NDArray[np.float64], creatinine: NDArray[np.float64],
+                  spo2: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Severity of the capillary leak syndrome beyond grade 2 (dimensionless):
+
+        s = max(0, 80 - SBP)/10 + max(0, Cr/ULN - 3)/3 + max(0, 88 - SpO2)/8
+
+    one term per organ failure by which the leak kills (circulation, kidney, lung). Each
+    term is exactly 0 while its toxicity is at grade 2 or less (the grade-3 cuts
+    ``SBP_GRADE``, ``CR_GRADE``, ``SPO2_GRADE``, as in :func:`toxicity_grades`) and 1 at grade
+    4 (SBP 70 mmHg, creatinine 6 x ULN; SpO2 ``SPO2_SEVERE``). Arrays of any one shape.
+    """
+    hypotension = np.maximum(0.0, SBP_GRADE[1] - sbp) / (SBP_GRADE[1] - SBP_GRADE[2])
+    renal = np.maximum(0.0, creatinine / CR_ULN - CR_GRADE[1]) / (CR_GRADE[2] - CR_GRADE[1])
+    lung = np.maximum(0.0, SPO2_GRADE[1] - spo2) / (SPO2_GRADE[1] - SPO2_SEVERE)
+    return np.asarray(hypotension + renal + lung, dtype=float)
+
+
+def death_days(days: NDArray[np.float64], volume_ml: NDArray[np.float64],
+               severity: NDArray[np.float64], patients: NDArray[np.int64], *, seed: int,
+               mortality: MortalityModel
+               ) -> tuple[NDArray[np.float64], list[str], NDArray[np.float64]]:
+    """Each patient's day of death, its cause, and the leak exposure until then.
+
+    On the simulation grid t_0 < ... < t_M (``days``; ``volume_ml`` and ``severity`` of shape
+    (N, M+1)), each hazard keeps its value at the grid point before (left-point rule), so
+    the cumulative hazard at t depends only on the trajectory up to t:
+
+        H(t) = sum_{t_k < t} h(t_k) (min(t_{k+1}, t) - t_k)
+
+    A cause's latent death time is the first t with H(t) = -log(u), u uniform from the
+    patient's stream 1 (first draw: treatment, second: disease); the earlier one is the
+    death, ``inf`` if neither comes by t_M. The exposure is the integral of s^gamma_trd
+    to the death (or t_M), with the same rule.
+    """
+    m = mortality
+    dt = np.diff(days)
+    h_trd = m.k_trd * severity**m.gamma_trd
+    h_dis = m.h_disease * (np.maximum(volume_ml, 0.0) / m.v_ref) ** m.beta_burden
+    draws = np.array([patient_rng(seed, int(p), 1).uniform(size=2) for p in patients])
+    draws = draws.reshape(len(patients), 2)
+    t_trd = _first_passage(days, dt, h_trd, -np.log(draws[:, 0]))
+    t_dis = _first_passage(days, dt, h_dis, -np.log(draws[:, 1]))
+    death = np.minimum(t_trd, t_dis)
+    cause = ["" if math.isinf(d) else ("treatment" if a <= b else "disease")
+             for d, a, b in zip(death, t_trd, t_dis)]
+    span = np.clip(np.minimum(days[1:], death[:, None]) - days[:-1], 0.0, None)
+    exposure = np.sum(severity[:, :-1] ** m.gamma_trd * span, axis=1)
+    return death, cause, exposure
+
+
+def _first_passage(days: NDArray[np.float64], dt: NDArray[np.float64],
+                   hazard: NDArray[np.float64], target: NDArray[np.float64]
+                   ) -> NDArray[np.float64]:
+    """First t with the left-point cumulative hazard equal to ``target`` (inf if none)."""
+    cum = np.concatenate([np.zeros((len(hazard), 1)), np.cumsum(hazard[:, :-1] * dt, axis=1)],
+                         axis=1)
+    below = np.sum(cum < target[:, None], axis=1)       # >= 1, since cum[:, 0] = 0 < target
+    out = np.full(len(hazard), math.inf)
+    hit = np.flatnonzero(below < cum.shape[1])
+    k = below[hit] - 1                                  # the interval [t_k, t_k+1) of death
+    out[hit] = days[k] + (target[hit] - cum[hit, k]) / hazard[hit, k]
+    return out
 
 
 def _grade(value: NDArray[np.float64], cuts: list[tuple[float, int]], *,
@@ -60,18 +147,17 @@ def _grade(value: NDArray[np.float64], cuts: list[tuple[float, int]], *,
 
 def toxicity_grades(extremes: pd.DataFrame) -> pd.DataFrame:
     """CTCAE-like grades from per-patient extremes of the vital observables."""
-    cr_uln = 1.2
     return pd.DataFrame({
         "tox_hypotension_grade": _grade(extremes["sbp_min"].to_numpy(float),
-                                        [(90, 2), (80, 3), (70, 4)], below=True),
+                                        list(zip(SBP_GRADE, (2, 3, 4))), below=True),
         "tox_oliguria_grade": _grade(extremes["urine_min"].to_numpy(float),
                                      [(160, 1), (80, 3)], below=True),
-        "tox_creatinine_grade": _grade(extremes["creatinine_max"].to_numpy(float) / cr_uln,
-                                       [(1, 1), (1.5, 2), (3, 3), (6, 4)], below=False),
+        "tox_creatinine_grade": _grade(extremes["creatinine_max"].to_numpy(float) / CR_ULN,
+                                       [(1, 1), *zip(CR_GRADE, (2, 3, 4))], below=False),
         "tox_confusion_grade": _grade(extremes["confusion_max"].to_numpy(float),
                                       [(0.999, 1), (1.999, 2), (2.999, 3)], below=False),
         "tox_hypoxia_grade": _grade(extremes["spo2_min"].to_numpy(float),
-                                    [(92, 2), (88, 3)], below=True),
+                                    list(zip(SPO2_GRADE, (2, 3))), below=True),
         "tox_weight_gain_grade": _grade(extremes["weight_gain_pct_max"].to_numpy(float),
                                         [(5, 1), (10, 2), (20, 3)], below=False),
     })
@@ -87,13 +173,16 @@ def patient_endpoints(
     seed: int,
     horizon_days: float,
     scan_days: NDArray[np.float64],
-    mortality: MortalityModel,
+    death_day: NDArray[np.float64],
+    death_cause: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Endpoints (one row per patient) and scans (one row per patient and scan).
 
     ``volume_ml``: tumour volume on the daily grid ``days``, shape (N, n_days);
     ``extremes``: per patient ``sbp_min``, ``sbp_min_day``, ``urine_min``,
-    ``creatinine_max``, ``confusion_max``, ``spo2_min``, ``weight_gain_pct_max``.
+    ``creatinine_max``, ``confusion_max``, ``spo2_min``, ``weight_gain_pct_max``;
+    ``death_day`` (``inf``: none) and ``death_cause`` from :func:`death_days`; ``doses`` and
+    ``extremes`` already cut at death.
     """
     rows, scans = [], []
     grades = toxicity_grades(extremes)
@@ -103,28 +192,12 @@ def patient_endpoints(
     n_given_of = given["patient"].value_counts()
     courses_of = (given.groupby("patient")["course"].nunique() if "course" in doses
                   else pd.Series(dtype="int64"))
-    sbp_min, sbp_min_day, cr_max = (extremes[c].to_numpy(float) for c in (
-        "sbp_min", "sbp_min_day", "creatinine_max"))
     for i, p in enumerate(patients.itertuples(index=False)):
         pid = int(p.patient)
         n_les = int(p.n_lesions)
         vol = volume_ml[i]
-        # deaths
-        rng_d = patient_rng(seed, pid, 1)
-        sev = max(0.0, 90.0 - float(sbp_min[i])) / 10.0 + max(0.0, float(cr_max[i]) - 1.5)
         n_given = int(n_given_of.get(pid, 0))
-        received = n_given > 0
-        p_trd = 1 / (1 + math.exp(-(mortality.a_trd + mortality.b_trd * sev))) if received else 0
-        trd = rng_d.uniform() < p_trd
-        burden = np.maximum(vol, 0) / mortality.v_ref
-        hazard = mortality.h_disease * burden**mortality.beta_burden
-        cum = np.concatenate([[0.0], np.cumsum(0.5 * (hazard[1:] + hazard[:-1]) * np.diff(days))])
-        target = -math.log(rng_d.uniform())
-        death_disease = float(np.interp(target, cum, days)) if cum[-1] >= target else math.inf
-        death_trd = float(sbp_min_day[i]) if trd else math.inf
-        death = min(death_disease, death_trd, math.inf)
-        cause = "" if math.isinf(death) else ("treatment" if death_trd <= death_disease
-                                             else "disease")
+        death, cause = float(death_day[i]), death_cause[i]
         # scans while alive
         rng_s = patient_rng(seed, pid, 0)
         sd_days = np.concatenate([[0.0], scan_days[scan_days < min(death, horizon_days)]])

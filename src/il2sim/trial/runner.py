@@ -25,7 +25,7 @@ from il2sim.model.spec import Model
 from il2sim.population.population import Population
 from il2sim.protocol import Protocol, ProtocolDecider, Scans, label_protocol, regimen_protocol
 from il2sim.trial.allocation import Allocation
-from il2sim.trial.endpoints import MortalityModel, patient_endpoints
+from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
 from il2sim.units import parse_quantity
 
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
@@ -151,12 +151,25 @@ def simulate_chunk(spec: TrialSpec, model: Model,
                           patients["patient"].to_numpy(), patients["n_lesions"].to_numpy(int),
                           spec.seed, scan_days * per_day)))
     ids = patients["patient"].to_numpy()
+    ok = result.ok
+    # death inside the simulation: its time depends only on the trajectory before it, so
+    # cutting every dose, scan and vital sign after it is stopping the simulation there
+    vit = {v: result[v] for v in VITALS}
+    death = np.full(len(ids), math.inf)
+    cause = np.full(len(ids), "", dtype=object)
+    exposure = np.full(len(ids), math.nan)
+    death[ok], causes, exposure[ok] = death_days(
+        grid_days, result["tumour_volume"][ok],
+        leak_severity(vit["sbp"][ok], vit["creatinine"][ok], vit["spo2"][ok]), ids[ok],
+        seed=spec.seed, mortality=spec.mortality)
+    cause[ok] = causes
+    alive = grid_days[None, :] <= death[:, None]
+    vit = {v: np.where(alive, x, np.nan) for v, x in vit.items()}
     doses = result.dose_log.copy()
+    doses = doses[doses["time_h"].to_numpy() / 24.0 < death[doses["patient"].to_numpy()]]
     doses["patient"] = ids[doses["patient"].to_numpy()]
     on_daily = np.isin(grid_days, daily)
     volume = result["tumour_volume"][:, on_daily]
-    ok = result.ok
-    vit = {v: result[v] for v in VITALS}
     lowest = np.nanargmin(np.where(np.isnan(vit["sbp"]), np.inf, vit["sbp"]), axis=1)
     extremes = pd.DataFrame({
         "sbp_min": np.nanmin(vit["sbp"], axis=1),
@@ -166,11 +179,13 @@ def simulate_chunk(spec: TrialSpec, model: Model,
         "confusion_max": np.nanmax(vit["confusion"], axis=1),
         "spo2_min": np.nanmin(vit["spo2"], axis=1),
         "weight_gain_pct_max": np.nanmax(vit["weight_gain_pct"], axis=1),
+        "leak_exposure": exposure,
     })
     endpoints, scans = patient_endpoints(
         patients[ok].reset_index(drop=True), daily, volume[ok], extremes[ok].reset_index(
             drop=True), doses[doses["patient"].isin(ids[ok])], seed=spec.seed,
-        horizon_days=spec.horizon_days, scan_days=scan_days, mortality=spec.mortality)
+        horizon_days=spec.horizon_days, scan_days=scan_days, death_day=death[ok],
+        death_cause=list(cause[ok]))
     frame = patients.copy()
     frame["status"] = result.status
     frame["message"] = list(result.message)
