@@ -369,12 +369,12 @@ def rate_rule(formula: str, var: str = "S") -> str:
 REFUSED = {
     "delay in an event": SPECIES.format(const="true", init=1) + rate_rule("-S")
     + '<listOfEvents><event useValuesFromTriggerTime="true"><trigger initialValue="false" '
-      'persistent="true">' + mathml("delay(S, 1) > 1") + '</trigger><listOfEventAssignments>'
+      'persistent="true">' + mathml("delay(S, time) > 1") + '</trigger><listOfEventAssignments>'
       '<eventAssignment variable="S">' + mathml("2") + "</eventAssignment>"
       "</listOfEventAssignments></event></listOfEvents>",
     "algebraic rules": SPECIES.format(const="true", init=1) + PARAM
     + f"<listOfRules><algebraicRule>{mathml('p - S')}</algebraicRule></listOfRules>",
-    "delay": SPECIES.format(const="true", init=1) + rate_rule("-delay(S, 1)"),
+    "delay": SPECIES.format(const="true", init=1) + rate_rule("-delay(S, S)"),
     "rateOf": SPECIES.format(const="true", init=1) + PARAM
     + '<listOfRules><assignmentRule variable="p">' + mathml("2*S") + "</assignmentRule>"
       '</listOfRules><listOfReactions><reaction id="r" reversible="false"><listOfProducts>'

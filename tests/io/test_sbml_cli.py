@@ -49,13 +49,13 @@ def test_import_of_the_curated_kp98_file(shared_data: Path) -> None:
 def test_bad_files_are_one_line_errors_with_exit_2(tmp_path: Path, shared_data: Path) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text("<sbml")
-    delayed = shared_data / "sbml-test-suite/cases/01401/01401-sbml-l3v2.xml"
+    delayed = shared_data / "sbml-test-suite/cases/00981/00981-sbml-l3v2.xml"
     for path, message in ((tmp_path / "missing.xml", "no such file"),
                           (bad, "not valid SBML"),
-                          (delayed, "delay() is not supported")):
+                          (delayed, "the delay must be constant")):
         result = CliRunner().invoke(cli, ["import", str(path)])
         assert result.exit_code == 2, result.output
         assert result.stderr.count("\n") == 1 and message in result.stderr
-    result = CliRunner().invoke(cli, ["import", str(delayed).replace("01401", "00001"),
+    result = CliRunner().invoke(cli, ["import", str(delayed).replace("00981", "00001"),
                                       "--simulate", "-1"])
     assert result.exit_code == 2 and "positive" in result.stderr

@@ -23,6 +23,11 @@ root finding on the triggers' relations; a relation linear in time alone is cros
 exactly), the execution waits ``delay`` in a queue of pending events, simultaneous
 executions go by priority, and every trigger is evaluated again after each execution.
 Outputs at an event time are reported after the event.
+
+A model with delays (``delay(x, d)``) needs a backend with ``supports_delays`` (the SciPy
+one): each patient gets a :class:`~il2sim.engine.delays.DelayHistory` that the backend
+fills step by step, and the delayed values at the output times are returned in
+:attr:`BatchOutput.z` for the observables.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from il2sim.engine.backend import (
     StepCarryingBackend,
 )
 from il2sim.engine.decisions import DoseDecider
+from il2sim.engine.delays import DelayHistory
 from il2sim.engine.events import DoseActions
 from il2sim.model.compile import CompiledEvents, CompiledModel
 
@@ -60,6 +66,7 @@ class BatchOutput:
     given: NDArray[np.bool_]      # (n_events, N)
     reason: NDArray[np.object_]   # (n_events, N)
     p: NDArray[np.float64] | None = None  # (N, n_times, n_params) when events set parameters
+    z: NDArray[np.float64] | None = None  # (N, n_times, n_delays): delayed values, if any
 
 
 def run_batch(
@@ -79,13 +86,21 @@ def run_batch(
     n, ns = y0.shape
     runner = None
     p_out = np.empty((0, 0, 0))
+    histories: list[DelayHistory] | None = None
+    if compiled.delays is not None:
+        if not getattr(backend, "supports_delays", False):
+            raise SolverFailure(f"model {compiled.model.name!r} uses delay(), which backend "
+                                f"{backend.name!r} cannot simulate; use backend='scipy'")
+        zero_u = np.zeros(len(compiled.input_names))
+        histories = [DelayHistory(compiled, 0.0, y0[i], params[i], zero_u) for i in range(n)]
     if compiled.events is not None:
         if not hasattr(backend, "integrate_to_root"):
             raise SolverFailure(f"backend {backend.name!r} cannot simulate model events")
         params = params.copy()  # events may set parameters
         runner = _EventRunner(compiled, compiled.events, backend,  # type: ignore[arg-type]
                               params, rtol=rtol, atol=atol,
-                              rng=rng if rng is not None else np.random.default_rng(0))
+                              rng=rng if rng is not None else np.random.default_rng(0),
+                              histories=histories)
         p_out = np.repeat(params[:, None, :], len(times), axis=1)
     ni = len(compiled.input_names)
     ne = actions.n_events
@@ -164,8 +179,8 @@ def run_batch(
                 fail(i, exc, out)
 
     # the step size each patient's integrator ended the last segment with (0: none yet)
-    carrier = (cast(StepCarryingBackend, backend) if hasattr(backend, "integrate_from")
-               else None)
+    carrier = (cast(StepCarryingBackend, backend)
+               if hasattr(backend, "integrate_from") and histories is None else None)
     next_step = np.zeros(n)
     t_end = float(times[-1])
     t_now = 0.0
@@ -196,6 +211,10 @@ def run_batch(
                                              rtol=rtol, atol=atol)
                 if seg.next_step is not None:
                     next_step[idx] = seg.next_step
+            elif histories is not None:
+                seg = backend.integrate(  # type: ignore[call-arg]  # supports_delays
+                    compiled, t_now, t_next, y[idx], params[idx], u[idx], times[out:hi],
+                    rtol=rtol, atol=atol, history=[histories[i] for i in idx])
             else:
                 seg = backend.integrate(compiled, t_now, t_next, y[idx], params[idx], u[idx],
                                         times[out:hi], rtol=rtol, atol=atol)
@@ -218,11 +237,30 @@ def run_batch(
     y_out[alive, out:] = y[alive][:, None, :]
     u_out[alive, out:] = u[alive][:, None, :]
     status = ["ok" if a else "failed" for a in alive]
-    if runner is None:
-        return BatchOutput(y_out, u_out, status, message, given, reason)
-    p_out[alive, out:] = params[alive][:, None, :]
-    p_out[~alive] = np.nan
-    return BatchOutput(y_out, u_out, status, message, given, reason, p_out)
+    if runner is not None:
+        p_out[alive, out:] = params[alive][:, None, :]
+        p_out[~alive] = np.nan
+    z_out = None
+    if histories is not None:
+        z_out = _delayed_outputs(histories, times, y_out, params if runner is None else p_out,
+                                 u_out, alive)
+    return BatchOutput(y_out, u_out, status, message, given, reason,
+                       None if runner is None else p_out, z_out)
+
+
+def _delayed_outputs(histories: list[DelayHistory], times: NDArray[np.float64],
+                     y_out: NDArray[np.float64], p: NDArray[np.float64],
+                     u_out: NDArray[np.float64], alive: NDArray[np.bool_],
+                     ) -> NDArray[np.float64]:
+    """The delayed values at the output times, per patient (``p``: ``(N, n_params)`` or
+    ``(N, n_times, n_params)``); NaN for a failed patient."""
+    n, nt = y_out.shape[:2]
+    z = np.full((n, nt, histories[0].delays.n), np.nan)
+    for i in map(int, np.flatnonzero(alive)):
+        for j, t in enumerate(times):
+            p_ij = p[i, j] if p.ndim == 3 else p[i]
+            z[i, j] = histories[i].values(float(t), y_out[i, j], p_ij, u_out[i, j])
+    return z
 
 
 def give_dose(actions: DoseActions, k: int, given: NDArray[np.bool_], y: NDArray[np.float64],
@@ -276,8 +314,10 @@ class _EventRunner:
 
     def __init__(self, compiled: CompiledModel, events: CompiledEvents,
                  backend: RootFindingBackend, params: NDArray[np.float64], *, rtol: float,
-                 atol: float | NDArray[np.float64], rng: np.random.Generator) -> None:
+                 atol: float | NDArray[np.float64], rng: np.random.Generator,
+                 histories: list[DelayHistory] | None = None) -> None:
         self.cm = compiled
+        self.histories = histories
         self.rng = rng
         self.ev = events
         self.backend = backend
@@ -297,6 +337,14 @@ class _EventRunner:
         self.ops = {op: ops == op for op in (">", ">=", "<", "<=")}
 
     # -- signs and triggers -----------------------------------------------------------------
+    def _ux(self, i: int, t: float, y: NDArray[np.float64], u: NDArray[np.float64],
+            p: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """The inputs followed by the delayed values at ``t`` (``u`` itself without delays)."""
+        if self.histories is None:
+            return u
+        p = self.params[i] if p is None else p
+        return np.concatenate((u, self.histories[i].values(t, y, p, u)))
+
     def _x(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Natural coordinates (``y`` itself, not a copy, when no state is a log)."""
         return self.cm.to_natural(y) if self.any_log else y
@@ -312,13 +360,14 @@ class _EventRunner:
         0 where an atom is 0, rather than just after ``t``. Returns the atoms' values."""
         p = self.params[i]
         x = self._x(y)
-        g = self.ev.atoms(t, x, p, u)
+        ux = self._ux(i, t, y, u)
+        g = self.ev.atoms(t, x, p, ux)
         new = np.sign(g)
         if exact:
             self.signs[i] = new
             return np.asarray(g, dtype=float)
         if self.time_atoms.size:
-            a = self.ev.slopes(t, x, p, u)
+            a = self.ev.slopes(t, x, p, ux)
             for k in self.time_atoms:
                 b = g[k] - a[k] * t
                 if abs(g[k]) <= 8 * np.finfo(float).eps * max(abs(a[k] * t), abs(b)):
@@ -326,8 +375,9 @@ class _EventRunner:
         zero = [k for k in self.roots if new[k] == 0]
         if zero:  # look ahead along the solution: the sign just after t
             step = 1e-7 * max(1.0, abs(t))
-            ahead = y + step * self.cm.rhs_one(t, y, p, u)
-            g_ahead = self.ev.atoms(t + step, self._x(ahead), p, u)
+            ahead = y + step * self.cm.rhs_one(t, y, p, ux)
+            g_ahead = self.ev.atoms(t + step, self._x(ahead), p,
+                                    self._ux(i, t + step, ahead, u))
             for k in zero:
                 new[k] = np.sign(g_ahead[k])
         if keep is not None:
@@ -346,7 +396,7 @@ class _EventRunner:
 
     def _evaluate(self, fn: Callable[..., NDArray[np.float64]], i: int, t: float,
                   y: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray(fn(t, self._x(y), self.params[i], u), dtype=float)
+        return np.asarray(fn(t, self._x(y), self.params[i], self._ux(i, t, y, u)), dtype=float)
 
     def _check_triggers(self, i: int, t: float, y: NDArray[np.float64],
                         u: NDArray[np.float64]) -> None:
@@ -393,7 +443,7 @@ class _EventRunner:
             values = chosen.values if chosen.values is not None else \
                 self._evaluate(ev.values[k], i, t, y, u)
             x = self._x(y).copy()
-            before = np.asarray(ev.atoms(t, x, p, u), dtype=float)
+            before = np.asarray(ev.atoms(t, x, p, self._ux(i, t, y, u)), dtype=float)
             for (is_state, j), value in zip(ev.targets[k], values):
                 if is_state:
                     x[j] = value
@@ -452,7 +502,8 @@ class _EventRunner:
                 stop = min(stop, e.time)
             if self.time_atoms.size:
                 x = self._x(y)
-                g, a = ev.atoms(t, x, p, u), ev.slopes(t, x, p, u)
+                ux = self._ux(i, t, y, u)
+                g, a = ev.atoms(t, x, p, ux), ev.slopes(t, x, p, ux)
                 for k in self.time_atoms:
                     if a[k] != 0 and self.signs[i, k] != np.sign(a[k]):
                         at = t - g[k] / a[k]
@@ -462,9 +513,10 @@ class _EventRunner:
             hit = -1
             if stop > t:
                 roots, directions = self._root_functions(i, t, u)
+                history = {} if self.histories is None else {"history": self.histories[i]}
                 seg = self.backend.integrate_to_root(
                     self.cm, t, stop, y, p.copy(), u, t_eval[done:upto], roots, directions,
-                    rtol=self.rtol, atol=self.atol)
+                    rtol=self.rtol, atol=self.atol, **history)
                 m = seg.y_eval.shape[0]
                 y_eval[done:done + m] = seg.y_eval
                 p_eval[done:done + m] = p
@@ -489,7 +541,8 @@ class _EventRunner:
                 self._signs(i, t, y, u, keep=keep)
             if crossing >= 0 and t == stop:
                 x = self._x(y)
-                self.signs[i, crossing] = np.sign(ev.slopes(t, x, p, u)[crossing])
+                self.signs[i, crossing] = np.sign(
+                    ev.slopes(t, x, p, self._ux(i, t, y, u))[crossing])
             y = self._execute_due(i, t, y, u)
             if t >= t1:
                 break
@@ -502,6 +555,7 @@ class _EventRunner:
         from its current logical sign. An atom of sign 0 (``g`` stays 0 at ``t0``) is NaN
         at ``t0``, so that its zero there is not a root."""
         atoms, p, natural = self.ev.atoms, self.params[i].copy(), self._x
+        extend = self._ux
         roots: list[RootFunction] = []
         directions: list[float] = []
         for k in self.roots:
@@ -511,7 +565,7 @@ class _EventRunner:
                   ) -> float:
                 if zero and t == t0:
                     return math.nan
-                return float(atoms(t, natural(y), p, u)[k])
+                return float(atoms(t, natural(y), p, extend(i, t, y, u, p))[k])
             roots.append(g)
             directions.append(-float(self.signs[i, k]))
         return roots, directions

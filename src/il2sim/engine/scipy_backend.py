@@ -3,12 +3,14 @@
 Default method LSODA (switches to BDF when the problem turns stiff) with the
 analytic Jacobian of the compiled model; BDF, Radau and explicit Runge-Kutta
 methods are available. This backend is the oracle the faster ones are checked
-against.
+against. It is also the one that simulates delays (``delay(x, d)``): given a
+:class:`~il2sim.engine.delays.DelayHistory` per patient, it steps through the history's
+breakpoints with steps no longer than the smallest delay and records every step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau, solve_ivp
 from scipy.optimize import brentq
 
 from il2sim.engine.backend import RootFunction, RootSegment, SegmentOutput, SolverFailure
+from il2sim.engine.delays import DelayHistory
 from il2sim.model.compile import CompiledModel
 
 __all__ = ["METHODS", "ScipyBackend"]
@@ -52,6 +55,7 @@ class ScipyBackend:
     method: str = "LSODA"
     max_evaluations: int = 200_000
     name: str = "scipy"
+    supports_delays: bool = True
 
     def integrate(
         self,
@@ -65,7 +69,10 @@ class ScipyBackend:
         *,
         rtol: float,
         atol: float | NDArray[np.float64],
+        history: Sequence[DelayHistory] | None = None,
     ) -> SegmentOutput:
+        """As :meth:`AbstractBackend.integrate`; ``history``: one per patient, for a model
+        with delays."""
         n = y.shape[0]
         y_eval = np.full((n, len(t_eval), y.shape[1]), np.nan)
         y_end = np.full_like(y, np.nan)
@@ -76,8 +83,14 @@ class ScipyBackend:
                 # Trial steps far outside the solution may overflow; the integrator then
                 # rejects the step, and a non-finite result fails the patient.
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    y_eval[i], y_end[i] = self._one(compiled, t0, t1, y[i], p[i], u[i],
-                                                    t_eval, rtol, atol)
+                    if history is not None:
+                        seg = self.integrate_to_root(compiled, t0, t1, y[i], p[i], u[i],
+                                                     t_eval, (), (), rtol=rtol, atol=atol,
+                                                     history=history[i])
+                        y_eval[i], y_end[i] = seg.y_eval, seg.y
+                    else:
+                        y_eval[i], y_end[i] = self._one(compiled, t0, t1, y[i], p[i], u[i],
+                                                        t_eval, rtol, atol)
                 ok[i] = True
             except (SolverFailure, FloatingPointError, ValueError, ZeroDivisionError,
                     OverflowError) as exc:
@@ -98,15 +111,32 @@ class ScipyBackend:
         *,
         rtol: float,
         atol: float | NDArray[np.float64],
+        history: DelayHistory | None = None,
     ) -> RootSegment:
         """One patient from ``t0`` to the first root of ``roots`` or to ``t1``.
 
         SciPy's step-by-step solver (the class ``solve_ivp`` uses for ``method``) is driven
         here: after each step, a root function that changed sign in its direction between
         the step's ends (a value of exactly 0 at the start of a step does not count) is
-        located by Brent's method on the step's dense output.
+        located by Brent's method on the step's dense output. With a delay ``history``, the
+        solver restarts at each of its breakpoints, steps at most the smallest delay, and
+        every step is recorded in it.
         """
-        rhs, jac = compiled.rhs_one, compiled.jac_one
+        options: dict[str, Any] = {}
+        pieces = [t0, t1]
+        rhs: Callable[[float, NDArray[np.float64]], Any]
+        jac: Callable[[float, NDArray[np.float64]], Any]
+        if history is not None:
+            rhs = history.wrap(compiled.rhs_one, p, u)
+            jac = history.wrap(compiled.jac_one, p, u)
+            options["max_step"] = history.max_step(p, u)
+            pieces = [t0, *history.breakpoints(t0, t1, p, u), t1]
+        else:
+            def rhs(tt: float, yy: NDArray[np.float64]) -> Any:
+                return compiled.rhs_one(tt, yy, p, u)
+
+            def jac(tt: float, yy: NDArray[np.float64]) -> Any:
+                return compiled.jac_one(tt, yy, p, u)
         evaluations = 0
         limit = self.max_evaluations
 
@@ -116,11 +146,11 @@ class ScipyBackend:
             if evaluations > limit:
                 raise SolverFailure(f"more than {limit} right-hand-side evaluations near "
                                     f"t={tt:g} (stiff blow-up or a singularity?)")
-            return rhs(tt, yy, p, u)
+            result: NDArray[np.float64] = rhs(tt, yy)
+            return result
 
-        options: dict[str, Any] = {}
         if self.method in _IMPLICIT:
-            options["jac"] = lambda tt, yy: jac(tt, yy, p, u)
+            options["jac"] = jac
         n_eval = len(t_eval)
         y_eval = np.full((n_eval, len(y)), np.nan)
         done = int(np.searchsorted(t_eval, t0, side="right"))
@@ -128,34 +158,41 @@ class ScipyBackend:
         if t1 <= t0:
             return RootSegment(float(t0), y.copy(), y_eval[:done], -1)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            solver = _SOLVERS[self.method](fun, t0, y.copy(), t1, rtol=rtol, atol=atol,
-                                           **options)
             g_old = np.array([root(t0, y) for root in roots])
-            t_old = t0
-            while True:
-                message = solver.step()
-                if solver.status == "failed":
-                    raise SolverFailure(f"at t={t_old:g}: {message}")
-                t_new, y_new = float(solver.t), solver.y
-                dense = solver.dense_output()
-                g_new = np.array([root(t_new, y_new) for root in roots])
-                found: list[tuple[float, int]] = []
-                for k, direction in enumerate(directions):
-                    a, b = g_old[k], g_new[k]
-                    up = direction >= 0 and a < 0 <= b
-                    down = direction <= 0 and a > 0 >= b
-                    if up or down:
-                        found.append((_locate(roots[k], dense, t_old, t_new), k))
-                t_hit, hit = min(found) if found else (t_new, -1)
-                close = 64 * np.finfo(float).eps * max(1.0, abs(t_hit))
-                also = tuple(k for at, k in found if k != hit and at - t_hit <= close)
-                stop = t_hit if hit >= 0 else t_new
-                upto = int(np.searchsorted(t_eval, stop, side="left" if hit >= 0 else "right"))
-                if upto > done:
-                    y_eval[done:upto] = dense(t_eval[done:upto]).T
-                    done = upto
-                if hit >= 0 or solver.status == "finished":
-                    y_stop = dense(stop) if hit >= 0 else y_new.copy()
+            t_old, y_new = t0, y.copy()
+            for piece_start, piece_end in zip(pieces[:-1], pieces[1:]):
+                solver = _SOLVERS[self.method](fun, piece_start, y_new.copy(), piece_end,
+                                               rtol=rtol, atol=atol, **options)
+                while True:
+                    message = solver.step()
+                    if solver.status == "failed":
+                        raise SolverFailure(f"at t={t_old:g}: {message}")
+                    t_new, y_new = float(solver.t), solver.y
+                    dense = solver.dense_output()
+                    g_new = np.array([root(t_new, y_new) for root in roots])
+                    found: list[tuple[float, int]] = []
+                    for k, direction in enumerate(directions):
+                        a, b = g_old[k], g_new[k]
+                        up = direction >= 0 and a < 0 <= b
+                        down = direction <= 0 and a > 0 >= b
+                        if up or down:
+                            found.append((_locate(roots[k], dense, t_old, t_new), k))
+                    t_hit, hit = min(found) if found else (t_new, -1)
+                    close = 64 * np.finfo(float).eps * max(1.0, abs(t_hit))
+                    also = tuple(k for at, k in found if k != hit and at - t_hit <= close)
+                    stop = t_hit if hit >= 0 else t_new
+                    if history is not None:
+                        history.record(t_old, stop, dense, p, u)
+                    upto = int(np.searchsorted(t_eval, stop,
+                                               side="left" if hit >= 0 else "right"))
+                    if upto > done:
+                        y_eval[done:upto] = dense(t_eval[done:upto]).T
+                        done = upto
+                    if hit >= 0 or solver.status == "finished":
+                        y_stop = dense(stop) if hit >= 0 else y_new.copy()
+                        break
+                    g_old, t_old = g_new, t_new
+                if hit >= 0:
                     break
                 g_old, t_old = g_new, t_new
         y_eval = y_eval[:done]

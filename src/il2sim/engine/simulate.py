@@ -112,6 +112,9 @@ def simulate(
     if model.events and not hasattr(solver, "integrate_to_root"):
         raise EngineError(f"model {model.name!r} has events, which backend {backend!r} cannot "
                           "simulate; use backend='scipy'")
+    if compiled.delays is not None and not getattr(solver, "supports_delays", False):
+        raise EngineError(f"model {model.name!r} uses delay(), which backend {backend!r} "
+                          "cannot simulate; use backend='scipy'")
     out = run_batch(compiled, solver, compiled.to_internal(x0), p, actions, t_out,
                     decider if decider is not None else GiveAll(), rtol=rtol, atol=tol,
                     progress=progress, rng=np.random.default_rng(0 if seed is None else seed))
@@ -130,7 +133,8 @@ def simulate(
         flat_x = states.reshape(size * nt, -1)
         flat_p = (cast(NDArray[np.float64], _RepeatedRows(p, nt)) if out.p is None
                   else out.p.reshape(size * nt, -1))
-        flat_u = out.u.reshape(size * nt, -1)
+        flat_u = out.u.reshape(size * nt, -1) if out.z is None else \
+            np.concatenate((out.u, out.z), axis=2).reshape(size * nt, -1)
         observables = compiled.observe(np.tile(t_out, size), flat_x, flat_p, flat_u)
         observables = observables.reshape(size, nt, -1)
     return SimulationResult(

@@ -40,7 +40,8 @@ first (submodel ids prefixed ``<submodel>__``); one that cannot be flattened (an
 model file that cannot be read, say) is refused.
 
 Refused (never simulated wrongly): algebraic rules and fast reactions without a unique
-exact solution, ``delay``, ``rateOf`` of an assigned variable, SBML packages other than
+exact solution, ``delay`` with a delay that is not constant (or of a variable whose
+initial assignment depends on time), ``rateOf`` of an assigned variable, SBML packages other than
 comp and layout/render (fbc, ...), dose events written by il2sim, Level 1. Constraints are
 ignored (they check a simulation, they do not change it).
 
@@ -88,6 +89,7 @@ from il2sim.model.spec import (
     Param,
     State,
 )
+from il2sim.model.spec import delay as delay_fn
 from il2sim.units import UnitError, to_magnitude
 
 __all__ = ["SbmlImport", "import_sbml", "read_sbml"]
@@ -745,6 +747,8 @@ class _Reader:
         expr = self._replace_rate_of(expr, self.equations, sid)
         self._evaluating.append(sid)
         try:
+            if expr.has(delay_fn):
+                expr = self._before_start(expr, sid)
             subs = {s: sympy.Float(self.value(self.by_name[str(s)]))
                     for s in expr.free_symbols if s != TIME}
             subs[TIME] = sympy.Integer(0)
@@ -757,6 +761,52 @@ class _Reader:
             self._evaluating.pop()
         self.values[sid] = number
         return number
+
+    def _expand_rules(self, expr: Expr, depth: int = 0) -> Expr:
+        """``expr`` with assignment-rule symbols replaced by their rules (recursively)."""
+        subs = {}
+        for symbol in expr.free_symbols:
+            sid = self.by_name.get(str(symbol))
+            if sid in self.rules and depth < 100:
+                subs[symbol] = self._expand_rules(
+                    self._replace_rate_of(self.rules[sid], self.equations, sid), depth + 1)
+        return expr.xreplace(subs) if subs else expr
+
+    def _before_start(self, expr: Expr, where: str) -> Expr:
+        """``expr`` at t = 0 with each ``delay(x, d)`` as ``x`` at time ``-d``: states and
+        parameters at their initial values, assignment rules (which hold at all times) of
+        time at ``-d`` (SBML Test Suite cases 01318, 01522)."""
+        def history(term: Expr) -> Expr:
+            arg, lag = term.args
+            lag = lag.xreplace({s: sympy.Float(self.value(self.by_name[str(s)]))
+                                for s in lag.free_symbols if s != TIME})
+            return self._expand_rules(arg).xreplace({TIME: -lag})
+        return expr.replace(lambda e: isinstance(e, delay_fn), history)
+
+    def _check_delays(self, exprs: Iterable[Expr]) -> None:
+        """Refuse a delayed variable whose initial assignment depends on time: SBML takes
+        that assignment as its history before t = 0 (Test Suite case 00938), il2sim the
+        initial value; and delays in a model with fast reactions (case 01539)."""
+        for expr in exprs:
+            for term in expr.atoms(delay_fn):
+                if term.args[0].has(delay_fn) or term.args[1].has(delay_fn):
+                    raise self.fail(f"{term}: a nested delay is not supported", "delay")
+                if not self._constant_in_time(term.args[1]) or \
+                        term.args[1].free_symbols & {sympy.Symbol(self.names[sid], real=True)
+                                                     for sid in self.event_targets
+                                                     if sid in self.names}:
+                    raise self.fail(f"{term}: the delay must be constant (il2sim simulates "
+                                    "delays of numbers and parameters only)", "delay")
+                if self.moieties:
+                    raise self.fail(f"{term} in a model with fast reactions: SBML's history "
+                                    "before t = 0 is the state before their equilibrium, "
+                                    "which il2sim does not keep", "delay")
+                for symbol in self._expand_rules(term.args[0]).free_symbols:
+                    sid = self.by_name.get(str(symbol))
+                    if sid in self.initial_math and self.initial_math[sid].has(TIME):
+                        raise self.fail(f"{term}: {sid!r} has an initial assignment of time, "
+                                        "which SBML takes as its history before t = 0; il2sim "
+                                        "holds the initial value there", "delay")
 
     # -- the model -------------------------------------------------------------------------
     def _equations(self) -> None:
@@ -925,9 +975,11 @@ class _Reader:
             amount_text[name] = to_text(self.amount_equations[sid])
         # which symbols the dynamics use
         used: set[str] = set()
-        event_exprs = [e for _, trigger, delay, priority, assignments in self.event_math
-                       for e in (trigger, delay, priority, *(v for _, v in assignments))
+        event_exprs = [e for _, trigger, lag, priority, assignments in self.event_math
+                       for e in (trigger, lag, priority, *(v for _, v in assignments))
                        if e is not None]
+        self._check_delays((*equations.values(), *rules.values(),
+                            *self.amount_equations.values(), *event_exprs))
         for expr in (*equations.values(), *rules.values(), *self.amount_equations.values(),
                      *event_exprs):
             used |= {str(s) for s in expr.free_symbols}
@@ -1133,6 +1185,17 @@ class _Reader:
     def _replace_rate_of(self, expr: Expr, equations: Mapping[str, Expr], where: str) -> Expr:
         if not expr.has(_RATE_OF):
             return expr
+        if expr.has(delay_fn):  # before t = 0 the history is constant: every rate is 0
+            def delayed(term: Expr) -> Expr:
+                arg, lag = term.args
+                if not arg.has(_RATE_OF):
+                    return term
+                before = arg.replace(lambda e: isinstance(e, _RATE_OF),
+                                     lambda e: sympy.Integer(0))
+                after = self._replace_rate_of(arg, equations, where)
+                return sympy.Piecewise((delay_fn(after, lag), lag <= TIME),
+                                       (delay_fn(before, lag), True))
+            expr = expr.replace(lambda e: isinstance(e, delay_fn), delayed)
 
         def rate(symbol: Expr) -> Expr:
             sid = self.by_name[str(symbol)]

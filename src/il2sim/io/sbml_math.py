@@ -3,7 +3,8 @@
 Reading (:class:`MathReader`) turns a libSBML ``ASTNode`` into a SymPy expression over
 il2sim symbol names, inlining function definitions. Everything the il2sim model spec
 cannot express exactly is refused with an :class:`SbmlError` naming the construct
-(``delay``, ``rateOf`` of an expression, ...); nothing is approximated. Functions
+(``rateOf`` of an expression, ...); nothing is approximated. ``delay(x, d)`` is the
+spec's :class:`~il2sim.model.spec.delay`. Functions
 that have an exact form in the spec's function set are rewritten:
 
     sinh(x) = (exp(x) - exp(-x))/2          arcsinh(x) = log(x + sqrt(x^2 + 1))
@@ -31,6 +32,8 @@ import sympy
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 from sympy.printing.str import StrPrinter
+
+from il2sim.model.spec import delay
 
 __all__ = [
     "AVOGADRO",
@@ -309,8 +312,9 @@ class MathReader:
         if kind == libsbml.AST_FUNCTION:
             return self._call(node.getName(), [num(i) for i in range(len(args))], where, stack)
         if kind == libsbml.AST_FUNCTION_DELAY:
-            raise SbmlError(f"{where}: delay() is not supported (il2sim models are ODEs "
-                            "without delays)", "delay")
+            if len(args) != 2:
+                raise SbmlError(f"{where}: delay() takes 2 arguments", "invalid SBML")
+            return delay(num(0), num(1))
         if kind == libsbml.AST_FUNCTION_RATE_OF:
             if self.rate_of is None or len(args) != 1 or not args[0].isName():
                 raise SbmlError(f"{where}: rateOf() of an expression is not supported",

@@ -33,10 +33,11 @@ from il2sim.cache import cache_dir
 from il2sim.model import internal as _internal
 from il2sim.model.fingerprint import model_fingerprint
 from il2sim.model.internal import EXP_CAP as _EXP_CAP
-from il2sim.model.internal import internal_form, observables_natural
+from il2sim.model.internal import delay_symbols, internal_form, observables_natural
 from il2sim.model.spec import Model
+from il2sim.model.spec import delay as delay_fn
 
-__all__ = ["CompiledEvents", "CompiledModel", "compile_model"]
+__all__ = ["CompiledDelays", "CompiledEvents", "CompiledModel", "compile_model"]
 
 FloatArray = NDArray[np.float64]
 BatchFn = Callable[[Any, FloatArray, FloatArray, FloatArray], FloatArray]
@@ -59,6 +60,10 @@ class CompiledModel:
             shape ``(N, n_states)``, ``p`` ``(N, n_params)``, ``u`` ``(N, n_inputs)``;
             ``observe`` takes natural coordinates ``x``.
         rhs_one, jac_one: the same for one patient (1-D arrays).
+        events: the model's events, or None.
+        delays: the model's delayed values, or None. With delays, every ``u`` these
+            functions take holds the inputs followed by the delayed values (one per
+            ``delay(x, d)`` term), which only the SciPy backend supplies.
     """
 
     model: Model
@@ -72,6 +77,7 @@ class CompiledModel:
     jac_one: ScalarFn
     source: str
     events: CompiledEvents | None = None
+    delays: CompiledDelays | None = None
 
     @property
     def n_states(self) -> int:
@@ -106,6 +112,8 @@ def compile_model(model: Model) -> CompiledModel:
         cached = _load(model) or _compile(model)
         if model.events:
             cached = dataclasses.replace(cached, events=_compile_events(model))
+        if model.has_delays:
+            cached = dataclasses.replace(cached, delays=_compile_delays(model))
         _CACHE[model] = cached
     return cached
 
@@ -337,10 +345,17 @@ def _compile_events(model: Model) -> CompiledEvents:
     n = len(sym.states)
     xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(n))
     ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
-    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(sym.inputs)))
+    n_inputs = len(internal_form(model).input_names)
+    delayed = delay_symbols(model)
+    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(n_inputs + len(delayed)))
     tt = sympy.Symbol("_t", real=True)
     rename = {**dict(zip(sym.params, ps)), **dict(zip(sym.inputs, us)), sym.t: tt,
-              **dict(zip(sym.states, xs))}
+              **dict(zip(sym.states, xs)), **dict(zip(delayed.values(), us[n_inputs:]))}
+    delay_us = set(us[n_inputs:])
+
+    def renamed(expr: sympy.Basic) -> Any:
+        return expr.xreplace(delayed).xreplace(rename)
+
     atoms: list[sympy.Expr] = []
     ops: list[str] = []
     index: dict[tuple[sympy.Expr, str], int] = {}
@@ -348,7 +363,7 @@ def _compile_events(model: Model) -> CompiledEvents:
     for event in sym.events:
         replace: dict[Any, sympy.Symbol] = {}
         for rel in sorted(event.trigger.atoms(sympy.core.relational.Relational), key=str):
-            g = sympy.expand(rel.lhs - rel.rhs).xreplace(rename)
+            g = renamed(sympy.expand(rel.lhs - rel.rhs))
             key = (g, _OPS[type(rel)])
             if key not in index:
                 index[key] = len(atoms)
@@ -361,7 +376,7 @@ def _compile_events(model: Model) -> CompiledEvents:
     slopes: list[sympy.Expr] = []
     for g in atoms:
         a = sympy.diff(g, tt)
-        if g.free_symbols & set(xs):
+        if g.free_symbols & (set(xs) | delay_us):  # a delayed value changes in time
             kinds.append("root")
             slopes.append(sympy.Integer(0))
         elif not g.has(tt):
@@ -385,7 +400,7 @@ def _compile_events(model: Model) -> CompiledEvents:
         return fn
 
     def optional(expr: sympy.Expr | None, name: str) -> ScalarFn | None:
-        return None if expr is None else scalar(name, [expr.xreplace(rename)])
+        return None if expr is None else scalar(name, [renamed(expr)])
 
     return CompiledEvents(
         names=tuple(e.name for e in model.events),
@@ -396,13 +411,64 @@ def _compile_events(model: Model) -> CompiledEvents:
         triggers=tuple(triggers),
         targets=tuple(tuple((t in state_index, state_index.get(t, param_index.get(t, -1)))
                             for t in e.targets) for e in sym.events),
-        values=tuple(scalar("values", [v.xreplace(rename) for v in e.values])
+        values=tuple(scalar("values", [renamed(v) for v in e.values])
                      for e in sym.events),
         delays=tuple(optional(e.delay, "delay") for e in sym.events),
         priorities=tuple(optional(e.priority, "priority") for e in sym.events),
         persistent=tuple(e.persistent for e in model.events),
         initial_value=tuple(e.initial_value for e in model.events),
         use_trigger_values=tuple(e.use_values_from_trigger_time for e in model.events),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledDelays:
+    """Numeric form of a model's delayed values ``delay(x_k, d_k)``, in natural coordinates.
+
+    Attributes:
+        terms: the ``delay(x, d)`` terms, as text, in the order of their inputs.
+        args: per term, ``f(s, x, p, u)`` -> ``(1,)``: the delayed expression ``x_k`` at
+            time ``s`` from the states, parameters and inputs then (``u`` without delays).
+        lags: ``f(t, x, p, u)`` -> ``(n_terms,)``: the delays ``d_k`` (of parameters only).
+        dynamic: whether the equations or events use a delayed value (else only
+            observables do, and the solution needs no breakpoints).
+    """
+
+    terms: tuple[str, ...]
+    args: tuple[ScalarFn, ...]
+    lags: ScalarFn
+    dynamic: bool = True
+
+    @property
+    def n(self) -> int:
+        return len(self.terms)
+
+
+def _compile_delays(model: Model) -> CompiledDelays:
+    """Scalar functions for the delayed expressions and their delays."""
+    sym = model.symbolic
+    xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(len(sym.states)))
+    ps = tuple(sympy.Symbol(f"_p{j}", real=True) for j in range(len(sym.params)))
+    us = tuple(sympy.Symbol(f"_u{j}", real=True) for j in range(len(sym.inputs)))
+    tt = sympy.Symbol("_t", real=True)
+    rename = {**dict(zip(sym.params, ps)), **dict(zip(sym.inputs, us)), sym.t: tt,
+              **dict(zip(sym.states, xs))}
+
+    def scalar(name: str, exprs: Sequence[sympy.Expr]) -> ScalarFn:
+        source = _function_source(name, [e.xreplace(rename) for e in exprs], (len(exprs),),
+                                  xs, ps, us, tt, batched=False)
+        namespace: dict[str, Any] = {"numpy": np, "math": math, "scipy": scipy}
+        exec(compile(source, f"<il2sim delays {model.name}>", "exec"), namespace)
+        fn: ScalarFn = namespace[name]
+        return fn
+
+    return CompiledDelays(
+        terms=tuple(str(term) for term in sym.delays),
+        args=tuple(scalar("arg", [term.args[0]]) for term in sym.delays),
+        lags=scalar("lags", [term.args[1] for term in sym.delays]),
+        dynamic=any(e is not None and e.has(delay_fn) for e in (
+            *sym.rhs, *(x for ev in sym.events
+                        for x in (ev.trigger, *ev.values, ev.delay, ev.priority)))),
     )
 
 

@@ -8,6 +8,9 @@ expressions. Internal coordinates: ``y_i = log(x_i)`` for states declared
     dy_i/dt = f_i(t, x, p, u)/x_i   (log states),   dy_i/dt = f_i(t, x, p, u)   (linear)
 
 and the analytic Jacobian ``J_ij = d(dy_i/dt)/dy_j`` by symbolic differentiation.
+A delayed value ``delay(x, d)`` (the k-th of the model's, in sorted order) becomes the
+input ``_u<n_inputs + k>``, which the SciPy backend fills from the solution's history; the
+Jacobian treats it as a constant (it depends on past states only).
 Every route without a named input gets an implicit input ``rate_<route>`` added
 to d(state)/dt. Symbols are renamed positionally (``_y0``, ``_p0``, ``_u0``,
 ``_t``) for code generation. Computed once per model object.
@@ -22,7 +25,7 @@ import sympy
 
 from il2sim.model.spec import Model
 
-__all__ = ["EXP_CAP", "InternalForm", "internal_form", "observables_natural"]
+__all__ = ["EXP_CAP", "InternalForm", "delay_symbols", "internal_form", "observables_natural"]
 
 # exp() arguments are capped at 709 (exp(709) = 8.2e307, the largest safe value) so that
 # a trial step far outside the solution's range gives a large finite derivative, which the
@@ -88,8 +91,10 @@ def _build(model: Model) -> InternalForm:
             input_names.append(name)
             extra_rates[route.name] = sympy.Symbol(name, real=True)
     inputs = tuple(sym.inputs) + tuple(extra_rates.values())
+    delayed = delay_symbols(model)
+    inputs = inputs + tuple(delayed.values())
 
-    rhs_natural = list(sym.rhs)
+    rhs_natural = [e.xreplace(delayed) for e in sym.rhs]
     for route in model.routes:
         if route.name in extra_rates:
             i = model.state_names.index(route.state)
@@ -115,6 +120,12 @@ def _build(model: Model) -> InternalForm:
     if any(e.has(tt) for e in rhs):
         dfdt = tuple(_derivative(e, tt) for e in rhs)
     return InternalForm(log_mask, tuple(input_names), tt, ys, ps, us, rhs, jac, dfdt)
+
+
+def delay_symbols(model: Model) -> dict[sympy.Basic, sympy.Symbol]:
+    """Each ``delay(x, d)`` term of the model -> the symbol standing for its value."""
+    return {term: sympy.Symbol(f"_delay{k}", real=True)
+            for k, term in enumerate(model.symbolic.delays)}
 
 
 def _derivative(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
@@ -156,6 +167,8 @@ def observables_natural(model: Model, form: InternalForm
     both evaluate."""
     sym = model.symbolic
     xs = tuple(sympy.Symbol(f"_x{j}", real=True) for j in range(len(sym.states)))
+    delayed = delay_symbols(model)
     rename = {**dict(zip(sym.params, form.ps)), **dict(zip(sym.inputs, form.us)),
-              sym.t: form.t, **dict(zip(sym.states, xs))}
-    return xs, tuple(e.xreplace(rename) for e in sym.observables)
+              sym.t: form.t, **dict(zip(sym.states, xs)),
+              **dict(zip(delayed.values(), form.us[len(form.input_names):]))}
+    return xs, tuple(e.xreplace(delayed).xreplace(rename) for e in sym.observables)

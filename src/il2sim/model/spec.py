@@ -33,11 +33,29 @@ __all__ = [
     "Param",
     "State",
     "Intermediate",
+    "delay",
 ]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class delay(sympy.Function):  # type: ignore[misc]  # noqa: N801  # SymPy is untyped
+    """``delay(x, d)``: the value of the expression ``x`` at time ``t - d`` (SBML's delay
+    csymbol, SBML Level 3 Version 2 section 3.4.7). Before the start ``t0`` the states,
+    parameters and inputs keep their values at ``t0`` and time is ``t - d`` itself, so an
+    expression of time alone (an SBML assignment rule ``P = time``) is that expression at
+    ``t - d``. ``d`` must be constant: a number or parameters no event sets. Simulated by
+    the SciPy backend only (:mod:`il2sim.engine.delays`)."""
+
+    nargs = 2
+
+    def _eval_is_real(self) -> bool:
+        return True
+
+
 # Functions and constants allowed in equations, by their name in an equation string.
 ALLOWED_FUNCTIONS: dict[str, object] = {
+    "delay": delay,
     "pi": sympy.pi,
     "exp": sympy.exp,
     "log": sympy.log,
@@ -368,6 +386,11 @@ class Model:
 
     # -- names ------------------------------------------------------------
     @property
+    def has_delays(self) -> bool:
+        """Whether an equation, observable or event uses ``delay(x, d)``."""
+        return bool(self.symbolic.delays)
+
+    @property
     def state_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.states)
 
@@ -444,6 +467,7 @@ class SymbolicForm:
     intermediates: dict[str, sympy.Expr]
     observables: tuple[sympy.Expr, ...]
     events: tuple[SymbolicEvent, ...] = ()
+    delays: tuple[delay, ...] = ()
 
     @staticmethod
     def from_model(model: Model) -> SymbolicForm:
@@ -519,8 +543,31 @@ class SymbolicForm:
                 priority=None if event.priority is None else
                 parse(event.priority, f"priority of {where}", inter_ns).xreplace(substitutions),
             ))
+        delays = _check_delays(model, t, (*rhs, *observables, *(
+            e for ev in events for e in (ev.trigger, *ev.values, ev.delay, ev.priority)
+            if e is not None)))
         return SymbolicForm(t, states, params, inputs, rhs, intermediates, observables,
-                            tuple(events))
+                            tuple(events), delays)
+
+
+def _check_delays(model: Model, t: sympy.Symbol, exprs: Iterable[sympy.Basic],
+                  ) -> tuple[delay, ...]:
+    """The distinct ``delay(x, d)`` terms of ``exprs``, checked: ``x`` holds no delay and
+    ``d`` is constant (numbers and parameters no event sets)."""
+    found: set[delay] = set()
+    for expr in exprs:
+        found |= expr.atoms(delay)
+    set_by_events = {target for e in model.events for target, _ in e.assignments}
+    params = set(model.param_names) - set_by_events
+    for term in found:
+        arg, lag = term.args
+        if arg.has(delay) or lag.has(delay):
+            raise ModelError(f"model {model.name!r}: nested delay {term} is not supported")
+        bad = sorted(str(s) for s in lag.free_symbols if str(s) not in params)
+        if bad:
+            raise ModelError(f"model {model.name!r}: delay {term}: the delay must be constant "
+                             f"(numbers and parameters no event sets), not depend on {bad[0]!r}")
+    return tuple(sorted(found, key=str))
 
 
 @dataclass(frozen=True)
