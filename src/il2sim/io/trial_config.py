@@ -170,6 +170,7 @@ def load_trial(path: str | Path) -> TrialSpec:
     """Read and validate a trial file."""
     return trial_from_dict(read_toml(path), source=str(path))
 
+
 # --------------------------------------------------------------------------- multi-arm trials
 
 

@@ -98,7 +98,6 @@ class TrialSpec:
         assert self.regimen is not None
         return regimen_protocol(self.regimen)
 
-
     def describe(self) -> dict[str, object]:
         d = asdict(self)
         d["population"] = repr(self.population)
