@@ -21,7 +21,8 @@ file cannot be written.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -101,6 +102,28 @@ def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                     transient=True, disable=not console.is_terminal)
+
+
+@contextmanager
+def _dask(workers: int | None, scheduler: str | None) -> Iterator[object | None]:
+    """The Dask client of ``--workers`` (a local cluster, closed on exit) or ``--scheduler``,
+    or None for a serial run."""
+    if workers is not None and scheduler is not None:
+        raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
+                          "not both")
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from il2sim.trial.runner import dask_client
+
+    client = dask_client(workers=workers, scheduler=scheduler)
+    try:
+        yield client
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()  # type: ignore[attr-defined]
+        if cluster is not None:
+            cluster.close()
 
 
 def _require_store(db: Path) -> None:
@@ -390,12 +413,9 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     from il2sim.io.store import ResultStore
     from il2sim.io.trial_config import load_trial_file
     from il2sim.trial.arms import MultiArmTrial
-    from il2sim.trial.runner import dask_client, stream_trial
+    from il2sim.trial.runner import stream_trial
     from il2sim.trial.stored import load_stored_trial
 
-    if workers is not None and scheduler is not None:
-        raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
-                          "not both")
     if not trial_file.is_file():
         raise ConfigError(str(trial_file), None, "no such file")
     spec = load_trial_file(trial_file)
@@ -411,20 +431,11 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     spec = dataclasses.replace(spec, **changes) if changes else spec
     progress = _progress()
     task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
-    client = (dask_client(workers=workers, scheduler=scheduler)
-              if workers is not None or scheduler is not None else None)
-    try:
-        with ResultStore(db) as store:
-            with progress:
-                run_id = stream_trial(spec, store, client=client,
-                                      progress=lambda k: progress.advance(task, k))
-            stored = load_stored_trial(store, run_id)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()  # type: ignore[attr-defined]
-            if cluster is not None:
-                cluster.close()
+    with _dask(workers, scheduler) as client, ResultStore(db) as store:
+        with progress:
+            run_id = stream_trial(spec, store, client=client,
+                                  progress=lambda k: progress.advance(task, k))
+        stored = load_stored_trial(store, run_id)
     out = _console()
     out.print(_frame_table(stored.summary(), f"{spec.name} (seed {spec.seed})"))
     out.print(f"stored in {db}")
@@ -440,7 +451,6 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
     """``il2sim trial`` on a multi-arm file: every arm, side by side, and the comparisons."""
     from il2sim.io.store import ResultStore
     from il2sim.trial.arms import MultiArmTrial, run_arms
-    from il2sim.trial.runner import dask_client
     from il2sim.trial.stored import load_stored_trial
 
     assert isinstance(trial, MultiArmTrial)
@@ -453,25 +463,16 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
         trial = trial.with_arms(backend=backend)
     progress = _progress()
     task = progress.add_task(f"trial: {trial.name}", total=trial.n_treated)
-    client = (dask_client(workers=workers, scheduler=scheduler)
-              if workers is not None or scheduler is not None else None)
-    try:
-        with ResultStore(db) as store:
-            with progress:
-                result = run_arms(trial, store, client=client,
-                                  progress=lambda k: progress.advance(task, k))
-            target = out_dir or Path("out") / trial_file.stem
-            written: list[Path] = []
-            if not no_plots:
-                for spec in trial.arms:
-                    stored = load_stored_trial(store, result.arm_runs[spec.arm])
-                    written += stored.write(target / spec.arm)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()  # type: ignore[attr-defined]
-            if cluster is not None:
-                cluster.close()
+    with _dask(workers, scheduler) as client, ResultStore(db) as store:
+        with progress:
+            result = run_arms(trial, store, client=client,
+                              progress=lambda k: progress.advance(task, k))
+        target = out_dir or Path("out") / trial_file.stem
+        written: list[Path] = []
+        if not no_plots:
+            for spec in trial.arms:
+                stored = load_stored_trial(store, result.arm_runs[spec.arm])
+                written += stored.write(target / spec.arm)
     out = _console()
     labels = ", ".join(f"{a.arm} = {label}" for a, label in zip(trial.arms, trial.labels))
     out.print(_frame_table(result.summary, f"{trial.name} ({trial.design}, seed "
@@ -870,33 +871,20 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
     """
     from il2sim.analysis.report import write_pdf
     from il2sim.io.store import ResultStore
-    from il2sim.trial.runner import dask_client
     from il2sim.validation.atlas import atlas
     from il2sim.validation.report import format_value, write_validation_report
     from il2sim.validation.run import validate
     from il2sim.validation.stored import save_validation
 
-    if workers is not None and scheduler is not None:
-        raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
-                          "not both")
     trials = atlas(trial_ids)
     progress = _progress()
     task = progress.add_task("validation", total=None)
-    client = (dask_client(workers=workers, scheduler=scheduler)
-              if workers is not None or scheduler is not None else None)
-    try:
-        with ResultStore(db) as store:
-            with progress:
-                result = validate(trials, store, replicates=replicates, client=client,
-                                  progress=lambda done, total: progress.update(
-                                      task, completed=done, total=total))
-            run_id = save_validation(store, result, trials)
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()  # type: ignore[attr-defined]
-            if cluster is not None:
-                cluster.close()
+    with _dask(workers, scheduler) as client, ResultStore(db) as store:
+        with progress:
+            result = validate(trials, store, replicates=replicates, client=client,
+                              progress=lambda done, total: progress.update(
+                                  task, completed=done, total=total))
+        run_id = save_validation(store, result, trials)
     out = _console()
     card = result.scorecard()
     out.print(_frame_table(card.assign(compatible=[f"{c} of {n}" for c, n in zip(
