@@ -124,8 +124,26 @@ def test_failed_first_write_leaves_no_table(store: ResultStore) -> None:
         store.write_chunk(run, 0, frames)
     tables = set(store.query("SELECT table_name FROM duckdb_tables()")["table_name"])
     assert tables == {"meta", "runs", "chunks", "analyses", "analysis_tables",
-                      "analysis_figures"}  # patients, doses, observations rolled back
+                      "analysis_figures", "run_columns"}  # patients, doses, ... rolled back
     assert store.done_chunks(run) == set()
+
+
+def test_runs_of_different_kinds_share_a_store(store: ResultStore) -> None:
+    """A second run writing other columns (an HIV trial after a tumour trial) widens the
+    table; each run reads back exactly its own columns and values, and its later chunks
+    must keep its columns."""
+    tumour = store.create_run(**RUN)
+    store.write_chunk(tumour, 0, chunk_frames(0))
+    before = store.table(tumour, "endpoints")
+    hiv = store.create_run(**{**RUN, "name": "hiv", "seed": 99})
+    frames = {"endpoints": pd.DataFrame({"patient": [0, 1], "cd4_mean": [612.5, 480.0]})}
+    store.write_chunk(hiv, 0, frames)
+    pd.testing.assert_frame_equal(store.table(tumour, "endpoints"), before)
+    got = store.table(hiv, "endpoints")
+    assert got.columns.tolist() == ["run_id", "patient", "cd4_mean"]
+    assert got["cd4_mean"].tolist() == [612.5, 480.0]
+    with pytest.raises(StoreError, match=r"chunk 1: table 'endpoints'.*missing \['cd4_mean'\]"):
+        store.write_chunk(hiv, 1, {"endpoints": pd.DataFrame({"patient": [2]})})
 
 
 def test_any_exception_mid_chunk_rolls_back(store: ResultStore,

@@ -24,6 +24,7 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
     doses         run_id, patient, ...             after ``patient`` come from the first
     observations  run_id, patient, ...             DataFrame written to the table, and
     endpoints     run_id, patient, ...             every later write must have the same
+    run_columns   run_id, name, columns (JSON)     the columns each run wrote to each table
     analyses          analysis_id (primary key), run_id, kind, name, created, params (JSON)
     analysis_tables   analysis_id, name, position, n_rows, data (Parquet bytes)
     analysis_figures  analysis_id, name, position, png (PNG bytes)
@@ -38,6 +39,11 @@ analysis' parameters as JSON with an ``"analysis"`` key naming its kind, so
 bytes, so dtypes, the index, NaN and infinities come back unchanged
 (:meth:`ResultStore.load_analysis`). The analysis tables are created when a store is
 opened for writing; a file written before they existed reads as having no analyses.
+
+Runs of different kinds write different columns (a tumour trial's endpoints are not an HIV
+trial's): a run's first chunk fixes *its* columns (``run_columns``), adding to the table any
+column it lacks (NULL in other runs' rows); every later chunk of the run must have the same
+columns, and :meth:`ResultStore.table` returns a run's own columns only.
 
 Timestamps are UTC. Each column's type is fixed by the first write; a later value
 goes in only if it converts to that type and back unchanged (ints, or floats such as
@@ -143,6 +149,11 @@ _ANALYSIS_SCHEMA = {
         position INTEGER NOT NULL,
         png BLOB NOT NULL,
         PRIMARY KEY (analysis_id, name))""",
+    "run_columns": """CREATE TABLE run_columns (
+        run_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        columns VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, name))""",
 }
 
 
@@ -448,6 +459,8 @@ class ResultStore:
             for name in self._existing_tables():
                 self.con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
             self._delete_analyses(run_id, None, None)
+            if "run_columns" in self._tables():
+                self.con.execute("DELETE FROM run_columns WHERE run_id = ?", [run_id])
             self.con.execute("DELETE FROM chunks WHERE run_id = ?", [run_id])
             self.con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
 
@@ -470,9 +483,10 @@ class ResultStore:
         """
         self._check_table_name(name)
         self._require_run(run_id)
+        own = self._shown_columns(run_id, name)
         if patients is None:
-            return self.con.execute(self._select(name), [run_id]).fetchdf()
-        return self.con.execute(self._select(name, subset=True),
+            return self.con.execute(self._select(name, own=own), [run_id]).fetchdf()
+        return self.con.execute(self._select(name, subset=True, own=own),
                                 [run_id, [int(p) for p in patients]]).fetchdf()
 
     def query(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None,
@@ -521,7 +535,7 @@ class ResultStore:
             count = self.con.execute(f"SELECT count(*) FROM {name} WHERE run_id = ?",
                                      [run_id]).fetchone()
             if count is not None and count[0]:
-                selects[name] = self._select(name)
+                selects[name] = self._select(name, own=self._shown_columns(run_id, name))
         written = []
         for name, select in selects.items():
             target = folder / f"{name}.parquet"
@@ -872,12 +886,27 @@ class ResultStore:
                         f"CAST(patient AS INTEGER) AS patient"
                         f"{', ' if others else ''}{others} FROM {view} LIMIT 0")
             table = self._columns(name)
-        written = [c for c in table if c != "run_id"]
+        own = self._run_columns(run_id, name)
+        if own is None:  # the run's first chunk: its columns, added to the table if new
+            new = [c for c in incoming if c not in table]
+            untyped = [c for c in new if incoming[c] == '"NULL"']
+            if untyped:
+                raise self._error(run_id, f"{where}: columns {untyped} have no values, so "
+                                  "their type is unknown on the run's first write; give "
+                                  "them a dtype (e.g. .astype('float64'))")
+            for column in new:
+                con.execute(f"ALTER TABLE {name} ADD COLUMN {_ident(column)} "
+                            f"{incoming[column]}")
+            table = self._columns(name)
+            own = [c for c in table if c in incoming]
+            con.execute("INSERT INTO run_columns VALUES (?, ?, ?)",
+                        [run_id, name, json.dumps(own)])
+        written = [c for c in table if c in own]
         missing = sorted(set(written) - set(incoming))
         extra = sorted(set(incoming) - set(written))
         if missing or extra:
-            raise self._error(run_id, f"{where}: columns differ from the table's: "
-                              f"missing {missing}, extra {extra}")
+            raise self._error(run_id, f"{where}: columns differ from the run's first "
+                              f"chunk's: missing {missing}, extra {extra}")
         expressions = [self._conversion(run_id, where, view, column, incoming[column],
                                         table[column]) for column in written]
         clash = con.execute(
@@ -913,10 +942,31 @@ class ResultStore:
                               f"first write fixes its types)")
         return f"CAST({quoted} AS {target})"
 
-    def _select(self, name: str, *, subset: bool = False) -> str:
+    def _run_columns(self, run_id: str, name: str) -> list[str] | None:
+        """The columns ``run_id`` wrote to table ``name`` (``None``: not written yet, or a
+        file from before runs kept their columns)."""
+        if "run_columns" not in self._tables():
+            return None
+        row = self.con.execute("SELECT columns FROM run_columns WHERE run_id = ? AND name = ?",
+                               [run_id, name]).fetchone()
+        return None if row is None else list(json.loads(row[0]))
+
+    def _shown_columns(self, run_id: str, name: str) -> list[str] | None:
+        """The columns :meth:`table` returns for a run: its own; none beyond ``patient``
+        for a run without rows there; a file from before runs kept their columns, all."""
+        own = self._run_columns(run_id, name)
+        if own is not None or name not in self._tables():
+            return own
+        any_row = self.con.execute(f"SELECT 1 FROM {name} WHERE run_id = ? LIMIT 1",
+                                   [run_id]).fetchone()
+        return None if any_row is not None else ["patient"]
+
+    def _select(self, name: str, *, subset: bool = False, own: list[str] | None = None) -> str:
         """The ordered SELECT of a run's rows (parameters: run id, then with ``subset``
-        the list of patients)."""
+        the list of patients); ``own``: the run's columns (default: the table's)."""
         columns = self._columns(name)
+        if own is not None:
+            columns = {c: k for c, k in columns.items() if c in own or c == "run_id"}
         if not columns:  # never written: no rows, the two columns every table has
             return ("SELECT CAST(? AS VARCHAR) AS run_id, CAST(NULL AS INTEGER) AS patient "
                     "WHERE false" + (" AND ? IS NOT NULL" if subset else ""))
@@ -924,7 +974,8 @@ class ResultStore:
         rest = [c for c in columns if c not in ("run_id", "patient")]
         keys = ["patient"] + [c for c in rest if c == "time"] + [c for c in rest if c != "time"]
         order = ", ".join(_ident(c) for c in keys)
-        return f"SELECT * FROM {name} WHERE run_id = ?{among} ORDER BY {order}"
+        shown = ", ".join(_ident(c) for c in columns)
+        return f"SELECT {shown} FROM {name} WHERE run_id = ?{among} ORDER BY {order}"
 
 
 def _analysis_id(run_id: str, kind: str, name: str) -> str:
