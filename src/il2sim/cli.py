@@ -482,15 +482,26 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
               + ", ".join(f"{k} {v}" for k, v in result.arm_runs.items()) + ")")
     if not no_plots:
         from il2sim.trial.comparison import plot_forest
+        from il2sim.trial.hiv import is_hiv
         from il2sim.trial.plots import plot_km
 
         target.mkdir(parents=True, exist_ok=True)
         result.summary.to_csv(target / "summary.csv")
         result.comparisons.to_csv(target / "comparisons.csv", index=False)
-        plot_km(result.endpoints, by="arm", path=target / "kaplan_meier.png")
-        plot_forest(result.comparisons, path=target / "forest.png")
-        written += [target / n for n in ("summary.csv", "comparisons.csv",
-                                         "kaplan_meier.png", "forest.png")]
+        names = ["summary.csv", "comparisons.csv"]
+        if is_hiv(result.endpoints):  # the CD4 count by arm, drawn with the trial's record
+            from il2sim.io.store import ResultStore
+            from il2sim.trial.arms import COMPARISON_KIND, COMPARISON_NAME
+
+            with ResultStore(db, read_only=True) as store:
+                record = store.load_analysis(result.run_id, COMPARISON_KIND, COMPARISON_NAME)
+            (target / "cd4.png").write_bytes(record.figures["cd4"])
+            names.append("cd4.png")
+        else:
+            plot_km(result.endpoints, by="arm", path=target / "kaplan_meier.png")
+            plot_forest(result.comparisons, path=target / "forest.png")
+            names += ["kaplan_meier.png", "forest.png"]
+        written += [target / n for n in names]
         out.print(f"wrote {len(written)} files to {target}/")
 
 
@@ -522,7 +533,11 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
             endpoints = store.table(run_id, "endpoints")
             doses = store.table(run_id, "doses")
             if not endpoints.empty:  # an analysis run has no patients
-                out.print(_frame_table(summary_table(endpoints, doses), f"run {run_id}"))
+                from il2sim.trial.hiv import hiv_summary, is_hiv
+
+                table = hiv_summary(endpoints) if is_hiv(endpoints) else \
+                    summary_table(endpoints, doses)
+                out.print(_frame_table(table, f"run {run_id}"))
             analyses = store.analyses(run_id)
             if not analyses.empty:
                 out.print(_frame_table(analyses[["kind", "name", "created", "tables",

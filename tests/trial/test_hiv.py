@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from scipy import stats
 
 from il2sim import get_model, presets, simulate
-from il2sim.trial.hiv import HIV_ENTRY_CD4, hiv_endpoints, hiv_initial, hiv_population
+from il2sim.cli import cli
+from il2sim.io.config import ConfigError
+from il2sim.io.trial_config import trial_file_from_dict, trial_from_dict
+from il2sim.protocol import Protocol, ProtocolDecider, ProtocolError, no_drug_protocol
+from il2sim.trial.arms import MultiArmTrial
+from il2sim.trial.hiv import (
+    HIV_ENTRY_CD4,
+    compare_hiv_arms,
+    hiv_endpoints,
+    hiv_initial,
+    hiv_population,
+)
+from il2sim.trial.runner import TrialSpec, run_trial
 
 
 def test_entry_cd4_has_the_trials_median_and_criterion() -> None:
@@ -47,3 +65,112 @@ def test_endpoints_of_a_known_course() -> None:
     assert out["cd4_auc_week1"].tolist() == pytest.approx([24.5, 0.0])
     assert out["cycles_given"].tolist() == [2, 0]
     assert out["doses_given"].tolist() == [2, 0]
+
+
+# --------------------------------------------------------------------------- HIV trials
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "trials" / "esprit2009.toml"
+
+
+def _arm(name: str, n: int, **population: float) -> TrialSpec:
+    data = tomllib.loads(EXAMPLE.read_text())
+    if population:
+        data["population"] = population
+    trial = trial_file_from_dict(data, source=str(EXAMPLE))
+    assert isinstance(trial, MultiArmTrial)
+    spec = next(a for a in trial.resized(2 * n).arms if a.arm == name)
+    return dataclasses.replace(spec, chunk_size=n)
+
+
+def test_control_arm_stays_at_its_baseline() -> None:
+    """ART alone (kind = "none"): no dose, and every visit's CD4 count is the patient's
+    baseline (the exact steady state on therapy)."""
+    result = run_trial(_arm("art", 6))
+    assert result.doses.empty
+    e = result.endpoints
+    np.testing.assert_allclose(e["cd4_mean"], e["cd4_baseline"], rtol=1e-5)
+    visits = result.scans.merge(e[["patient", "cd4_baseline"]], on="patient")
+    np.testing.assert_allclose(visits["cd4"], visits["cd4_baseline"], rtol=1e-5)
+    assert visits.groupby("patient")["day"].apply(list).iloc[0][:3] == [0.0, 28.0, 56.0]
+    assert (e["cycles_given"] == 0).all() and (e["cd4_mean_change"].abs() < 1e-2).all()
+
+
+def test_il2_arm_gives_three_induction_cycles_then_cycles_while_cd4_below_target() -> None:
+    """ESPRIT's design: the 3 induction cycles to everyone, then a cycle every 8 weeks from
+    week 24 when the CD4 count at its first dose is below 1000 (and the cycle before was
+    given). Checked on the dose log against the CD4 count simulated at those times."""
+    spec = _arm("il2", 10)
+    result = run_trial(spec)
+    doses, e = result.doses, result.endpoints
+    given = doses[doses["status"] == "given"]
+    induction = given[given["course"] == 1].groupby("patient")["cycle"].nunique()
+    assert (induction == 3).all() and len(induction) == 10
+    # the CD4 count at each course's first dose, simulated with the same protocol
+    model = get_model("il2_hiv")
+    patients = spec.cohort()
+    params, initial = hiv_initial(model, patients)
+    first = doses.groupby("course")["time"].min()
+    run = simulate(model, spec.treatment().regimen(), params,
+                   np.union1d([0.0], first.to_numpy()), initial=initial, backend="scipy",
+                   decider=ProtocolDecider(spec.treatment()), rtol=1e-8, atol=1e-10)
+    cd4 = pd.DataFrame(run["cd4"][:, 1:], columns=first.index)
+    stopped = 0
+    for i, pid in enumerate(patients["patient"]):
+        mine = given[given["patient"] == pid]
+        courses = set(mine["course"])
+        for k in first.index[1:]:
+            expected = (k - 1) in courses and cd4.loc[i, k] < 1000.0
+            assert (k in courses) == expected, (pid, k, cd4.loc[i, k])
+        stopped += max(first.index) not in courses
+        row = e[e["patient"] == pid].iloc[0]
+        assert row["cycles_given"] == 2 + len(courses) and row["doses_given"] == len(mine)
+    assert 0 < stopped < 10  # both branches are exercised
+
+
+def test_cd4_difference_is_welchs() -> None:
+    """The difference of the arms' mean time-averaged CD4 with Welch's interval, as SciPy's
+    Welch t-test computes it."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(650, 120, 37), rng.normal(470, 90, 29)
+    e = pd.DataFrame({"patient": range(66), "arm": ["il2"] * 37 + ["art"] * 29,
+                      "cd4_mean": np.concatenate([a, b])})
+    row = compare_hiv_arms(e, "art").iloc[0]
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert row["estimate"] == pytest.approx(a.mean() - b.mean())
+    assert (row["lo"], row["hi"]) == pytest.approx((ci.low, ci.high))
+    assert row["p_value"] == pytest.approx(ref.pvalue)
+    assert row["measure"] == "CD4 mean difference" and (row["n"], row["n_control"]) == (37, 29)
+
+
+@pytest.mark.parametrize(("change", "key", "words"), [
+    ({"model": "il2_qsp"}, "model", "indication 'hiv' needs model 'il2_hiv'"),
+    ({"indication": "rcc"}, "model", "model 'il2_hiv' needs indication = 'hiv'"),
+    ({"protocol": {"kind": "none", "regimen": {"preset": "hiv_subcutaneous_cycles"}}},
+     "protocol.regimen", "kind = 'none' gives no study drug"),
+    ({"population": {"entry_cd4_median": 250.0}}, "population.entry_cd4_minimum",
+     "not below the median"),
+])
+def test_bad_hiv_input_is_one_line_naming_file_and_key(change: dict[str, object], key: str,
+                                                       words: str) -> None:
+    data = {"name": "t", "model": "il2_hiv", "indication": "hiv", "n_patients": 4,
+            "seed": 1, "protocol": {"kind": "none"}, **change}
+    with pytest.raises(ConfigError) as info:
+        trial_from_dict(data, source="bad.toml")
+    assert info.value.key == key and words in info.value.problem
+    assert str(info.value).startswith(f"bad.toml: {key}: ") and "\n" not in str(info.value)
+
+
+def test_no_drug_protocol_has_one_course() -> None:
+    assert no_drug_protocol().regimen().administrations == ()
+    with pytest.raises(ProtocolError, match="one course"):
+        Protocol((), courses=2)
+
+
+def test_cli_runs_the_esprit_example(tmp_path: Path) -> None:
+    db, out = tmp_path / "store.duckdb", tmp_path / "out"
+    result = CliRunner().invoke(cli, ["trial", str(EXAMPLE), "--patients", "20", "--db",
+                                      str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "CD4 mean difference" in result.output and "IL-2 cycles given" in result.output
+    assert (out / "cd4.png").stat().st_size > 0 and (out / "il2" / "summary.csv").exists()

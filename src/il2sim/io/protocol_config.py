@@ -33,6 +33,12 @@ several drugs in ``[[protocol.drugs]]``, each with the keys of the one-drug form
     #           relative = ["weight_gain_pct > 15"], relative_to_stop = 3, holds_to_stop = 3,
     #           discontinue_if = ["confusion >= 3"] }
 
+No study drug (``kind = "none"``, a control arm on background therapy alone, e.g.
+antiretroviral therapy in an HIV trial): no other key::
+
+    [protocol]
+    kind = "none"
+
 A rule names a state or observable of the trial's model; every problem (an observable the
 model lacks, a cap below 1, a drug without a regimen, an unknown key) is one
 :class:`~il2sim.io.config.ConfigError` naming the file and key.
@@ -56,6 +62,7 @@ from il2sim.protocol import (
     Protocol,
     ProtocolError,
     label_protocol,
+    no_drug_protocol,
 )
 from il2sim.units import UnitError, parse_quantity
 
@@ -82,7 +89,7 @@ class DrugSpec(_Spec):
 
 
 class ProtocolSpec(_Spec):
-    kind: Literal["label", "regimen"] = "label"
+    kind: Literal["label", "regimen", "none"] = "label"
     dose: str | None = None
     max_courses: int | None = Field(default=None, ge=1, le=20)
     course_interval: str = "12 week"
@@ -172,6 +179,12 @@ def protocol_from_spec(spec: ProtocolSpec, model: Model, *, source: str = "<tria
     Raises:
         ConfigError: naming ``source`` and the key under ``where``.
     """
+    if spec.kind == "none":
+        given = sorted(spec.model_fields_set - {"kind"})
+        if given:
+            raise ConfigError(source, f"{where}.{given[0]}", "kind = 'none' gives no study "
+                              "drug: no other key")
+        return no_drug_protocol()
     course_every = _hours(spec.course_interval, source, f"{where}.course_interval") / 24
     if spec.kind == "label":
         extra = [k for k in (*_DRUG_KEYS, "drugs", "first_retreatment")

@@ -5,7 +5,7 @@ that pivotal trial; every table is optional)::
 
     name = "Metastatic RCC, high-dose IL-2"
     model = "il2_qsp"
-    indication = "rcc"                 # rcc | melanoma
+    indication = "rcc"                 # rcc | melanoma | hiv (model il2_hiv; see below)
     n_patients = 255
     seed = 1
 
@@ -34,6 +34,16 @@ that pivotal trial; every table is optional)::
 
 A file with ``[[arms]]`` is a multi-arm trial (:func:`trial_file_from_dict`).
 
+``indication = "hiv"`` (model ``il2_hiv``): people with HIV on antiretroviral therapy
+(:func:`~il2sim.trial.hiv.hiv_population`), CD4 and viral-load endpoints, no tumour, no
+scans and no mortality (clinical endpoints are not modelled); ``[protocol] kind = "none"``
+is therapy alone, and IL-2 cycles may follow the CD4 count (``retreat_if = "cd4 < 1000"``).
+The entry CD4 may be set::
+
+    [population]
+    entry_cd4_median = 457             # cells/uL (default: ESPRIT's)
+    entry_cd4_minimum = 300            # the entry criterion
+
 Every problem raises :class:`~il2sim.io.config.ConfigError` naming the file and key.
 """
 
@@ -58,6 +68,8 @@ from il2sim.population import LogNormal, PopulationError
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.calibrated import INDICATIONS, calibrated_mortality, calibrated_population
+from il2sim.trial.endpoints import MortalityModel
+from il2sim.trial.hiv import HIV, HIV_ENTRY_CD4, HIV_MODEL, hiv_population
 from il2sim.trial.runner import TrialSpec
 from il2sim.units import UnitError, parse_quantity
 
@@ -77,6 +89,8 @@ class LogNormalSpec(_Spec):
 
 class PopulationSpec(_Spec):
     params: dict[str, LogNormalSpec] = Field(default_factory=dict)
+    entry_cd4_median: float | None = Field(default=None, gt=0)
+    entry_cd4_minimum: float | None = Field(default=None, gt=0)
 
 
 class TrialSimulationSpec(_Spec):
@@ -124,10 +138,27 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
     if spec.model not in MODELS:
         raise ConfigError(source, "model", f"unknown model {spec.model!r}; known: "
                           f"{', '.join(sorted(MODELS))}")
-    if spec.indication not in INDICATIONS:
+    if spec.indication not in (*INDICATIONS, HIV):
         raise ConfigError(source, "indication", f"unknown indication {spec.indication!r}; "
-                          f"known: {', '.join(INDICATIONS)}")
-    population = calibrated_population(spec.indication)
+                          f"known: {', '.join((*INDICATIONS, HIV))}")
+    if (spec.indication == HIV) != (spec.model == HIV_MODEL):
+        raise ConfigError(source, "model", f"indication 'hiv' needs model {HIV_MODEL!r}"
+                          if spec.indication == HIV else f"model {HIV_MODEL!r} needs "
+                          "indication = 'hiv'")
+    entry = {k: getattr(spec.population, k) for k in ("entry_cd4_median", "entry_cd4_minimum")
+             if getattr(spec.population, k) is not None}
+    if entry and spec.indication != HIV:
+        raise ConfigError(source, f"population.{next(iter(entry))}", "only for indication "
+                          "= 'hiv'")
+    if spec.indication == HIV:
+        median = entry.get("entry_cd4_median", HIV_ENTRY_CD4[0])
+        minimum = entry.get("entry_cd4_minimum", HIV_ENTRY_CD4[1])
+        if not minimum < median:
+            raise ConfigError(source, "population.entry_cd4_minimum", f"{minimum:g} is not "
+                              f"below the median {median:g}")
+        population = hiv_population(median, minimum)
+    else:
+        population = calibrated_population(spec.indication)
     if spec.population.params:
         params = dict(population.params)
         for name, dist in spec.population.params.items():
@@ -155,7 +186,8 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
             horizon_days=spec.followup.years * 365.25,
             first_scan_day=_days(spec.followup.first_scan, source, "followup.first_scan"),
             scan_interval_days=_days(spec.followup.scan_every, source, "followup.scan_every"),
-            mortality=calibrated_mortality(spec.indication),
+            mortality=(MortalityModel() if spec.indication == HIV
+                       else calibrated_mortality(spec.indication)),
             backend=spec.simulation.backend,
             chunk_size=spec.simulation.chunk_size,
             rtol=spec.simulation.rtol,

@@ -7,9 +7,11 @@ from il2sim.protocol.protocol import (
     Drug,
     Protocol,
     label_protocol,
+    no_drug_protocol,
     regimen_protocol,
 )
 from il2sim.protocol.rules import LABEL_HOLDS, Condition, HoldRules, ProtocolError
 
 __all__ = ["LABEL_HOLDS", "RETREATMENT", "Condition", "Drug", "HoldRules", "Protocol",
-           "ProtocolDecider", "ProtocolError", "Scans", "label_protocol", "regimen_protocol"]
+           "ProtocolDecider", "ProtocolError", "Scans", "label_protocol", "no_drug_protocol",
+           "regimen_protocol"]

@@ -1,6 +1,7 @@
 """A treatment protocol: drugs with their courses, cycles, caps and rules, and retreatment.
 
-A :class:`Protocol` is one or more :class:`Drug` s given together in courses:
+A :class:`Protocol` is one or more :class:`Drug` s given together in courses (or none: a
+control arm without a study drug, :func:`no_drug_protocol`):
 
 - a drug's course is a list of cycles, each a regimen timed from the start of the course
   (``maintenance``: the cycles of courses 2 and later, when they differ from course 1);
@@ -37,7 +38,8 @@ from il2sim.dosing.regimen import Administration, Regimen
 from il2sim.dosing.schedule import Schedule
 from il2sim.protocol.rules import LABEL_HOLDS, Condition, HoldRules, ProtocolError
 
-__all__ = ["RETREATMENT", "Drug", "Protocol", "label_protocol", "regimen_protocol"]
+__all__ = ["RETREATMENT", "Drug", "Protocol", "label_protocol", "no_drug_protocol",
+           "regimen_protocol"]
 
 RETREATMENT = ("shrinkage", "response", "response_or_stable", "always")
 """Retreatment rules on the measured tumour (RECIST 1.1 at the scheduled scans):
@@ -111,8 +113,9 @@ class Protocol:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drugs", tuple(self.drugs))
-        if not self.drugs:
-            raise ProtocolError("protocol: give at least one drug with its regimen")
+        if not self.drugs and self.courses != 1:
+            raise ProtocolError("protocol: without a drug (no study drug) there is one course "
+                                f"of nothing, not {self.courses}")
         names = [d.name for d in self.drugs]
         if len(set(names)) != len(names):
             raise ProtocolError(f"protocol: drug names must differ, got {names}")
@@ -251,3 +254,8 @@ def regimen_protocol(regimen: Regimen, *, holds: HoldRules | None = None,
     (``None``: every dose given)."""
     return Protocol((Drug.of(name or regimen.name or "drug", regimen, holds=holds),),
                     name=regimen.name)
+
+
+def no_drug_protocol(name: str = "no study drug") -> Protocol:
+    """No study drug: a control arm on background therapy alone (an empty regimen)."""
+    return Protocol((), name=name)

@@ -27,6 +27,7 @@ from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
+from il2sim.trial.hiv import compare_hiv_arms, is_hiv, plot_cd4, visit_means
 from il2sim.trial.plots import plot_km
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.trial.stored import load_stored_trial
@@ -159,7 +160,9 @@ def run_arms(trial: MultiArmTrial, store: ResultStore, *,
     summary.columns.name = "arm"
     endpoints = pd.concat(frames, ignore_index=True)
     paired = trial.design == "crossover"
-    comparisons = compare_arms(endpoints, trial.control, paired=paired)
+    hiv = is_hiv(endpoints)
+    comparisons = (compare_hiv_arms if hiv else compare_arms)(endpoints, trial.control,
+                                                              paired=paired)
     labels = dict(zip((a.arm for a in trial.arms), trial.labels))
     params: dict[str, Any] = {
         "design": trial.design, "control": trial.control, "seed": trial.seed,
@@ -173,8 +176,9 @@ def run_arms(trial: MultiArmTrial, store: ResultStore, *,
         model_version=model_version(model), seed=trial.seed, n_patients=trial.cohort_size,
         params=params)
     title = f"{trial.name} ({trial.design}, seed {trial.seed})"
-    figures = {"kaplan_meier": _png(plot_km(endpoints, by="arm", title=title)),
-               "forest": _png(plot_forest(comparisons, title=title))}
+    figures = ({"cd4": _png(plot_cd4(visit_means(store, runs), title=title))} if hiv else
+               {"kaplan_meier": _png(plot_km(endpoints, by="arm", title=title)),
+                "forest": _png(plot_forest(comparisons, title=title))})
     store.save_analysis(record, COMPARISON_KIND, COMPARISON_NAME, params,
                         tables={"arms": summary, "comparisons": comparisons,
                                 "comparison_table": comparison_table(comparisons)},

@@ -265,6 +265,11 @@ def comparison_table(comparisons: pd.DataFrame, *, confidence: float = 0.95) -> 
             col[f"ORR difference, % points ({level})"] = (
                 f"{100 * row.estimate:+.1f} ({100 * row.lo:+.1f} to {100 * row.hi:+.1f}), "
                 f"{_p_text(row.p_value)}")
+        elif row.measure.endswith("difference"):  # a mean difference in its own unit
+            col[f"{row.measure}, cells/uL ({level})" if row.measure.startswith("CD4")
+                else f"{row.measure} ({level})"] = (
+                f"{row.estimate:+.1f} ({row.lo:+.1f} to {row.hi:+.1f}), "
+                f"{_p_text(row.p_value)}")
         elif math.isfinite(row.estimate):
             col[f"{row.measure} ({level})"] = (f"{row.estimate:.2f} ({row.lo:.2f}-"
                                                f"{row.hi:.2f}), {_p_text(row.p_value)}")

@@ -23,9 +23,17 @@ from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
 from il2sim.population.population import Population
-from il2sim.protocol import Protocol, ProtocolDecider, Scans, label_protocol, regimen_protocol
+from il2sim.protocol import (
+    Protocol,
+    ProtocolDecider,
+    Scans,
+    label_protocol,
+    no_drug_protocol,
+    regimen_protocol,
+)
 from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
+from il2sim.trial.hiv import HIV, simulate_hiv_chunk
 from il2sim.units import parse_quantity
 
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
@@ -40,9 +48,9 @@ class TrialSpec:
 
     ``plan``: the :class:`~il2sim.protocol.Protocol` the arm follows. Without one,
     ``protocol`` builds it: ``"label"`` (:func:`~il2sim.protocol.label_protocol` at ``dose``
-    per kg, ``max_courses`` every ``course_interval_days``) or ``"regimen"`` (the given
-    ``regimen``, every dose
-    given). Times in days.
+    per kg, ``max_courses`` every ``course_interval_days``), ``"regimen"`` (the given
+    ``regimen``, every dose given) or ``"none"`` (no study drug). Times in days.
+    ``indication = "hiv"``: an HIV trial (:mod:`il2sim.trial.hiv`).
     """
 
     name: str
@@ -69,8 +77,9 @@ class TrialSpec:
     allocation: Allocation | None = None
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("label", "regimen"):
-            raise ValueError(f"trial {self.name!r}: protocol must be 'label' or 'regimen'")
+        if self.protocol not in ("label", "regimen", "none"):
+            raise ValueError(f"trial {self.name!r}: protocol must be 'label', 'regimen' or "
+                             "'none'")
         if self.protocol == "regimen" and self.regimen is None and self.plan is None:
             raise ValueError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
         if self.n_patients < 1 or self.chunk_size < 1:
@@ -95,6 +104,8 @@ class TrialSpec:
             return self.plan
         if self.protocol == "label":
             return label_protocol(self.dose, self.max_courses, self.course_interval_days)
+        if self.protocol == "none":
+            return no_drug_protocol()
         assert self.regimen is not None
         return regimen_protocol(self.regimen)
 
@@ -131,6 +142,8 @@ def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndar
 def simulate_chunk(spec: TrialSpec, model: Model,
                    patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Simulate and score one chunk of patients; returns the frames to store."""
+    if spec.indication == HIV:
+        return simulate_hiv_chunk(spec, model, patients)
     protocol = spec.treatment()
     regimen = protocol.regimen()
     grid_days, daily = _output_days(spec, regimen)

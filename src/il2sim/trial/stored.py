@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.io.store import ResultStore
+from il2sim.trial.hiv import hiv_summary, is_hiv, plot_cd4, visit_means
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.statistics import DoseDelivery, summary_table
 
@@ -74,15 +75,21 @@ class StoredTrial:
         shown: endpoints of the patients drawn in per-patient figures (all when the trial
             has at most ``plotted`` patients).
         scans: the scans of the ``shown`` patients.
+        visits: an HIV trial's mean CD4 at each visit
+            (:func:`~il2sim.trial.hiv.visit_means`, every patient), else ``None``.
     """
 
     endpoints: pd.DataFrame
     delivery: DoseDelivery
     shown: pd.DataFrame
     scans: pd.DataFrame
+    visits: pd.DataFrame | None = None
 
     def summary(self) -> pd.DataFrame:
-        """The headline numbers (:func:`~il2sim.trial.statistics.summary_table`)."""
+        """The headline numbers (:func:`~il2sim.trial.statistics.summary_table`, or for an
+        HIV trial :func:`~il2sim.trial.hiv.hiv_summary`)."""
+        if self.visits is not None:
+            return hiv_summary(self.endpoints)
         return summary_table(self.endpoints, self.delivery)
 
     def figure(self, name: str, path: Path | None = None) -> Figure:
@@ -103,10 +110,15 @@ class StoredTrial:
         return fig
 
     def write(self, out_dir: Path) -> list[Path]:
-        """Write ``summary.csv`` and every figure as ``<name>.png`` to ``out_dir``."""
+        """Write ``summary.csv`` and every figure as ``<name>.png`` to ``out_dir`` (an HIV
+        trial: the CD4 count over time, ``cd4.png``)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [out_dir / "summary.csv"]
         self.summary().to_csv(written[0])
+        if self.visits is not None:
+            written.append(out_dir / "cd4.png")
+            plot_cd4(self.visits, path=written[-1])
+            return written
         for name in TRIAL_FIGURES:
             written.append(out_dir / f"{name}.png")
             self.figure(name, written[-1])
@@ -140,5 +152,6 @@ def load_stored_trial(store: ResultStore, run_id: str, *, plotted: int = PLOTTED
         scans = store.table(run_id, "observations", patients=chosen.tolist())
     else:
         shown, scans = endpoints, store.table(run_id, "observations")
+    visits = visit_means(store, {"all": run_id}) if is_hiv(endpoints) else None
     return StoredTrial(endpoints=endpoints, delivery=stored_dose_delivery(store, run_id),
-                       shown=shown, scans=scans)
+                       shown=shown, scans=scans, visits=visits)

@@ -6,7 +6,7 @@ One TOML file per trial in ``validation/atlas/`` (a new trial is a new file)::
     title = "..."                     # clinical words
     model = "il2_qsp"
     indication = "rcc"                # the calibrated virtual population (rcc, melanoma), or
-                                      # "hiv" (declared; no virtual population yet)
+                                      # "hiv" (il2sim.trial.hiv; model il2_hiv)
     criteria = "WHO"                  # response criteria the trial used: WHO | RECIST | none
     population = "..."                # entry criteria, in words
     design = "..."                    # the regimen and protocol, in words
@@ -52,14 +52,18 @@ from pydantic import Field, ValidationError
 from il2sim.io.config import ConfigError, _Spec, _validation_error, read_toml
 from il2sim.io.trial_config import trial_from_dict
 from il2sim.trial.calibrated import INDICATIONS
+from il2sim.trial.hiv import HIV
 from il2sim.trial.runner import TrialSpec
 from il2sim.trial.statistics import clopper_pearson
 from il2sim.validation.endpoints import ADVERSE_EVENTS, ENDPOINTS, Endpoint
 
 __all__ = ["Arm", "Observed", "Outcome", "PublishedTrial", "atlas", "load_published_trial"]
 
-DECLARED_INDICATIONS = ("hiv",)
+DECLARED_INDICATIONS: tuple[str, ...] = ()
 """Indications an atlas file may name before il2sim has a virtual population for them."""
+
+RUNNABLE = (*INDICATIONS, HIV)
+"""Indications whose arms il2sim simulates."""
 
 
 class _ArmFile(_Spec):
@@ -230,9 +234,9 @@ def _build(source: str, data: Mapping[str, Any],
         spec = _TrialFile.model_validate(dict(data))
     except ValidationError as exc:
         raise _validation_error(exc, source, "") from None
-    if spec.indication not in INDICATIONS + DECLARED_INDICATIONS:
+    if spec.indication not in RUNNABLE + DECLARED_INDICATIONS:
         raise ConfigError(source, "indication", f"unknown indication {spec.indication!r}; "
-                          f"known: {', '.join(INDICATIONS + DECLARED_INDICATIONS)}")
+                          f"known: {', '.join(RUNNABLE + DECLARED_INDICATIONS)}")
     arms = tuple(_arm(source, spec, i, a, others) for i, a in enumerate(spec.arms))
     names = [a.name for a in arms]
     if len(set(names)) != len(names):
