@@ -96,6 +96,17 @@ def test_hazard_ratio_without_events_in_an_arm_is_not_estimable() -> None:
     assert math.isnan(hr) and math.isnan(p) and "not estimable" in test
 
 
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_hazard_ratio_of_a_monotone_likelihood_is_not_estimable() -> None:
+    """Both treated patients die before the only control death, with the other control
+    censored in between: at every death the dying arm is the whole risk set's riskier one,
+    so the partial likelihood rises without bound in the log hazard ratio (Bryson & Johnson,
+    Technometrics 23:381, 1981). Before this was caught, exp() overflowed."""
+    hr, lo, hi, p, test = hazard_ratio(np.array([1.0, 2, 3, 5]), np.array([1, 1, 0, 1]),
+                                       np.array([1, 1, 0, 0]))
+    assert math.isnan(hr) and math.isnan(lo) and "monotone likelihood" in test
+
+
 def _endpoints(arm: str, responders: int, n: int, scale: float, seed: int,
                first_patient: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

@@ -134,6 +134,13 @@ def newcombe_paired_difference(a: int, b: int, c: int, d: int, *,
     return max(-1.0, diff - delta), min(1.0, diff + eps)
 
 
+_MAX_LOG_HR = 700.0
+"""Past this log hazard ratio (or interval end) the partial likelihood has run off to
+infinity (every event of one arm before every event of the other: monotone likelihood,
+Bryson & Johnson, Technometrics 23:381, 1981) and exp() overflows: the ratio is reported
+as not estimable."""
+
+
 def hazard_ratio(time: np.ndarray[Any, Any], event: np.ndarray[Any, Any],
                  treated: np.ndarray[Any, Any], *, cluster: np.ndarray[Any, Any] | None = None,
                  confidence: float = 0.95) -> tuple[float, float, float, float, str]:
@@ -141,7 +148,8 @@ def hazard_ratio(time: np.ndarray[Any, Any], event: np.ndarray[Any, Any],
 
     Without ``cluster``: model-based Wald interval, log-rank p-value. With ``cluster`` (one
     id per row; the same patient in both arms): robust sandwich variance clustered by id and
-    its Wald p-value. NaN (test "not estimable") when an arm has no event.
+    its Wald p-value. NaN (test "not estimable") when an arm has no event or the partial
+    likelihood has no finite maximum.
     """
     z = _z(confidence)
     t = np.asarray(time, dtype=float)
@@ -160,6 +168,9 @@ def hazard_ratio(time: np.ndarray[Any, Any], event: np.ndarray[Any, Any],
         test = "Cox Wald, robust (paired)"
     row = fitter.summary.loc["treated"]
     b, se = float(row["coef"]), float(row["se(coef)"])
+    if not (math.isfinite(b) and math.isfinite(se)) or abs(b) + z * se > _MAX_LOG_HR:
+        return (math.nan, math.nan, math.nan, math.nan,
+                "not estimable (monotone likelihood: no finite hazard ratio)")
     if cluster is not None:
         p = float(row["p"])
     return math.exp(b), math.exp(b - z * se), math.exp(b + z * se), p, test
