@@ -887,7 +887,7 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
     from il2sim.analysis.report import write_pdf
     from il2sim.io.store import ResultStore
     from il2sim.validation.atlas import atlas
-    from il2sim.validation.report import format_value, write_validation_report
+    from il2sim.validation.report import endpoint_rows, write_validation_report
     from il2sim.validation.run import validate
     from il2sim.validation.stored import save_validation
 
@@ -902,24 +902,16 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
         run_id = save_validation(store, result, trials)
     out = _console()
     card = result.scorecard()
-    out.print(_frame_table(card.assign(compatible=[f"{c} of {n}" for c, n in zip(
-        card["compatible"], card["outcomes"])])[["trial", "title", "compatible",
-                                                 "not_simulated"]],
+    out.print(_frame_table(pd.DataFrame({
+        "trial": card["short"], "compatible": [f"{c} of {n}" for c, n in zip(
+            card["compatible"], card["outcomes"])], "not simulated": card["not_simulated"]}),
         f"validation: {replicates} replicate trials per arm"))
-    misses = result.scores[result.scores["status"] != "compatible"]
+    rows = endpoint_rows(result.scores)
+    misses = rows[rows["verdict"] != "compatible"]
     if len(misses):
-        out.print(_frame_table(pd.DataFrame({
-            "trial": misses["trial"], "endpoint": misses["label"], "arm": misses["arm"],
-            "published": [format_value(v, u) for v, u in zip(misses["observed"],
-                                                                misses["unit"])],
-            "simulated (95% PI)": [
-                f"{format_value(m, u)} ({format_value(lo, u)} to {format_value(hi, u)})"
-                if s != "not simulated" else "-" for m, lo, hi, u, s in zip(
-                    misses["simulated"], misses["simulated_lo"], misses["simulated_hi"],
-                    misses["unit"], misses["status"])],
-            "verdict": [f"{s}: {r}" if r else s for s, r in zip(misses["status"],
-                                                                 misses["reason"])],
-        }).reset_index(drop=True), "endpoints the model misses"))
+        out.print(_frame_table(misses.assign(verdict=[
+            f"{v}: {r}" if r else v for v, r in zip(misses["verdict"], misses["reason"])])
+            .drop(columns="reason").reset_index(drop=True), "endpoints the model misses"))
     out.print(f"stored in {db} (run {run_id})")
     path = write_validation_report(result, trials, output)
     out.print(f"wrote {path}")

@@ -4,6 +4,7 @@ One TOML file per trial in ``validation/atlas/`` (a new trial is a new file)::
 
     id = "c1_rcc_pivotal"
     title = "..."                     # clinical words
+    short = "C1 RCC (Fyfe 1995)"      # a short name for tables
     model = "il2_qsp"
     indication = "rcc"                # the calibrated virtual population (rcc, melanoma), or
                                       # "hiv" (il2sim.trial.hiv; model il2_hiv)
@@ -93,6 +94,7 @@ class _OutcomeFile(_Spec):
 class _TrialFile(_Spec):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
+    short: str = Field(min_length=1, max_length=40)
     model: str = "il2_qsp"
     indication: str
     criteria: Literal["WHO", "RECIST", "none"]
@@ -184,6 +186,7 @@ class Arm:
 class PublishedTrial:
     id: str
     title: str
+    short: str
     model: str
     indication: str
     criteria: str
@@ -242,8 +245,9 @@ def _build(source: str, data: Mapping[str, Any],
     if len(set(names)) != len(names):
         raise ConfigError(source, "arms", "two arms have the same name")
     outcomes = tuple(_outcome(source, spec, i, o, names) for i, o in enumerate(spec.outcomes))
-    return PublishedTrial(spec.id, spec.title, spec.model, spec.indication, spec.criteria,
-                          spec.population, spec.design, spec.follow_up_years, spec.seed,
+    return PublishedTrial(spec.id, spec.title, spec.short, spec.model, spec.indication,
+                          spec.criteria, spec.population, spec.design, spec.follow_up_years,
+                          spec.seed,
                           spec.deviations, dict(spec.sources), arms, outcomes, source)
 
 

@@ -29,8 +29,9 @@ def _scale(unit: str) -> float:
     return 100.0 if unit == "%" else 1.0
 
 
-def _row_text(row: pd.Series) -> str:
-    return textwrap.shorten(f"{row['label']} ({row['arm']})", 70, placeholder="...")
+def _row_text(row: pd.Series, single_arm: bool) -> str:
+    text = row["label"] if single_arm else f"{row['label']} ({row['arm']})"
+    return textwrap.shorten(text, 70, placeholder="...")
 
 
 def plot_forest(scores: pd.DataFrame, trial: str) -> Figure:
@@ -39,6 +40,7 @@ def plot_forest(scores: pd.DataFrame, trial: str) -> Figure:
     if rows.empty:
         raise ValueError(f"plot_forest: no outcomes of trial {trial!r}")
     units = list(dict.fromkeys(rows["unit"]))
+    single_arm = rows["arm"].nunique() == 1
     heights = [max(1, (rows["unit"] == u).sum()) for u in units]
     fig = Figure(figsize=(10, 1.2 + 0.42 * sum(heights) + 0.6 * len(units)))
     FigureCanvasAgg(fig)
@@ -76,7 +78,7 @@ def plot_forest(scores: pd.DataFrame, trial: str) -> Figure:
             elif not math.isnan(mid):
                 ax.plot(mid, y - 0.16, "o", color=color, ms=6)
         ax.set_yticks([-float(i) for i in range(len(part))],
-                      [_row_text(r) for _, r in part.iterrows()], fontsize=9)
+                      [_row_text(r, single_arm) for _, r in part.iterrows()], fontsize=9)
         ax.set_ylim(-len(part) + 0.4, 0.6)
         ax.set_xlim(0, right)
         ax.set_xlabel(unit if unit != "%" else "% of patients", fontsize=9)
@@ -123,7 +125,8 @@ def plot_calibration(scores: pd.DataFrame) -> Figure:
         label = "% of patients" if unit == "%" else unit
         ax.set_xlabel(f"published ({label})")
         ax.set_ylabel(f"simulated ({label})")
-        ax.set_title(f"{len(part)} endpoints in {label}", fontsize=10)
+        ax.set_title(f"{len(part)} endpoint{'s' if len(part) != 1 else ''} in {label}",
+                     fontsize=10)
         ax.set_aspect("equal")
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Published against simulated, every scored endpoint", fontsize=11)

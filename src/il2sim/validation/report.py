@@ -75,11 +75,11 @@ _ORDER = {"not compatible": 0, "not estimable": 1, "not simulated": 2, "compatib
 
 
 def endpoint_rows(scores: pd.DataFrame, *, misses_first: bool = True) -> pd.DataFrame:
-    """Every scored endpoint in clinical words: ``trial`` (title), ``endpoint``, ``arm``,
+    """Every scored endpoint in clinical words: ``trial`` (short name), ``endpoint``, ``arm``,
     ``published``, ``simulated`` (median and 95% prediction interval), ``verdict``,
     ``reason``; the misses first (not compatible, not estimable, not simulated)."""
     frame = pd.DataFrame({
-        "trial": scores["title"], "endpoint": scores["label"], "arm": scores["arm"],
+        "trial": scores["short"], "endpoint": scores["label"], "arm": scores["arm"],
         "published": [_observed(r) for _, r in scores.iterrows()],
         "simulated": [_simulated(r) for _, r in scores.iterrows()],
         "verdict": scores["status"], "reason": scores["reason"].fillna(""),

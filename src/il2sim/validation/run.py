@@ -109,11 +109,11 @@ class Validation:
     def scorecard(self) -> pd.DataFrame:
         """Compatible outcomes per trial and overall (not simulated ones count as misses)."""
         s = self.scores
-        rows = [{"trial": t, "title": g["title"].iloc[0],
+        rows = [{"trial": t, "title": g["title"].iloc[0], "short": g["short"].iloc[0],
                  "compatible": int((g["status"] == "compatible").sum()), "outcomes": len(g),
                  "not_simulated": int((g["status"] == "not simulated").sum())}
                 for t, g in s.groupby("trial", sort=False)]
-        rows.append({"trial": "all", "title": "All trials",
+        rows.append({"trial": "all", "title": "All trials", "short": "All trials",
                      "compatible": sum(r["compatible"] for r in rows),
                      "outcomes": sum(r["outcomes"] for r in rows),
                      "not_simulated": sum(r["not_simulated"] for r in rows)})
@@ -147,7 +147,8 @@ def validate(trials: Sequence[PublishedTrial], store: ResultStore, *,
         progress: called with (patients done, patients in all) as chunks finish.
 
     Returns:
-        :class:`Validation`; ``scores`` has per outcome ``trial``, ``title``, ``outcome``
+        :class:`Validation`; ``scores`` has per outcome ``trial``, ``title``, ``short``,
+        ``outcome``
         (index within the trial), ``endpoint``, ``label`` (clinical words), ``arm`` (the
         arm's label), ``unit``, ``observed``, ``observed_lo``, ``observed_hi`` (95% CI of a
         count, else the values the observation allows), ``allowed_lo``, ``allowed_hi``,
@@ -196,7 +197,7 @@ def _score(trial: PublishedTrial, i: int, outcome: Outcome,
     obs = outcome.observed
     arm_label = ("all arms" if outcome.arm == "all" else trial.arm(outcome.arm).label)
     row: dict[str, Any] = {
-        "trial": trial.id, "title": trial.title, "outcome": i,
+        "trial": trial.id, "title": trial.title, "short": trial.short, "outcome": i,
         "endpoint": outcome.endpoint.name, "label": outcome.label, "arm": arm_label,
         "unit": outcome.endpoint.unit, "observed": obs.point,
         "observed_lo": obs.interval()[0], "observed_hi": obs.interval()[1],

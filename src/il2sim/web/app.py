@@ -404,7 +404,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         card = result.scorecard()
         return ValidationDetail(
             info=_validation_info(run_id), rule=VALIDATION_RULE,
-            scorecard=[{"trial": str(r["title"]), "compatible": int(r["compatible"]),
+            scorecard=[{"trial": str(r["short"]), "compatible": int(r["compatible"]),
                         "outcomes": int(r["outcomes"]),
                         "not_simulated": int(r["not_simulated"])}
                        for _, r in card.iterrows()],
