@@ -612,3 +612,14 @@ def test_a_streaming_writer_keeps_no_written_blocks_in_memory(tmp_path: Path) ->
         used, on_disk = _write_incompressible(store, 1_200_000, 40_000, seed=2)
         assert used <= 16e6 and on_disk > 2 * 16e6
         assert _memory_limit_bytes(store) == pytest.approx(512e6, rel=0.01)
+
+
+def test_a_new_store_goes_in_a_new_folder(tmp_path: Path) -> None:
+    """`--db results/run.duckdb` in a folder that does not exist yet creates it (it used to
+    fail with DuckDB's 'Cannot open file'); a reader still needs an existing file."""
+    path = tmp_path / "new" / "deeper" / "s.duckdb"
+    with pytest.raises(StoreError, match="no such file"):
+        ResultStore(path, read_only=True)
+    with ResultStore(path) as store:
+        assert store.runs().empty
+    assert path.is_file()

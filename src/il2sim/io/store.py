@@ -243,6 +243,11 @@ class ResultStore:
             raise StoreError(f"{self._where}: no such file (read_only opens an existing store)")
         config: dict[str, str | bool | int | float | list[str]] = (
             {} if memory_limit is None else {"memory_limit": str(memory_limit)})
+        if not read_only:
+            try:  # a new store may go in a new folder
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"{self._where}: cannot create its folder: {error}") from None
         try:
             self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
                 str(self.path), read_only=read_only, config=config)
