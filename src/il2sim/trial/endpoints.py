@@ -23,14 +23,37 @@ hypotension (SBP < 90: grade 2; < 80: 3; < 70: 4), oliguria (urine < 160 mL per
 > 6: 4), confusion (score >= 1: 1, >= 2: 2, >= 3: 3), hypoxia (SpO2 < 92: 2,
 < 88: 3), weight gain (>= 5%: 1, >= 10%: 2, >= 20%: 3).
 
+Exposure-response toxicities (:func:`drive_toxicity_grades`): chills, diarrhoea, vomiting,
+bilirubin increased and platelet count decreased share one cause, the peak ``D`` of the
+model's cytokine drive (``cytokine_drive``, leak component). Patient i has a sensitivity
+s_ie per event e, log-normal with median 1 and sigma ``DRIVE_OMEGA`` [assumption: independent
+between events], drawn from the patient's stream 2, and reaches the severity
+
+    x_ie = s_ie * D_i / theta_e
+
+with theta_e the drive at which the median patient reaches grade 1, fitted to the label
+incidence (scripts/calibrate_toxicity.py; ``calibration/toxicity.json``). x is read on each
+term's CTCAE v5 scale [assumption: the severity is proportional to it]: diarrhoea, extra
+stools per day (1: >= 1, 2: >= 4, 3: >= 7); vomiting, episodes per day (CTCAE v4.03: 1, 3,
+6; v5 grades it by intervention); bilirubin, x ULN (1: > 1, 2: > 1.5, 3: > 3, 4: > 10);
+platelets, LLN/count with LLN 150,000/mm3 (1: > 1, 2: > 2, 3: > 3, 4: > 6, i.e. below
+75,000, 50,000, 25,000); chills (CTCAE has no number; 2: >= 2, 3: >= 4 [assumption]).
+
+Peripheral oedema is mechanistic, read from the interstitial fluid excess Vi - Vi0 (L) of
+the capillary leak: grade 1 once it is clinically evident, grades 2 and 3 by the limb volume
+rise of CTCAE v5 "edema limbs" (> 10%, > 30%), the limb swelling by the same fraction as a
+70 kg (70 L) body [assumption] (``OEDEMA_GRADE_L``).
+
 Every random draw of a patient comes from ``numpy.random.default_rng((seed, patient))``,
 so results do not depend on how patients are chunked or distributed.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -39,7 +62,8 @@ from numpy.typing import NDArray
 from il2sim.population.population import sum_of_diameters
 from il2sim.trial.response import RECIST, WHO, best_response, measure
 
-__all__ = ["CR_ULN", "MortalityModel", "death_days", "leak_severity", "patient_endpoints",
+__all__ = ["CR_ULN", "DRIVE_EVENTS", "DRIVE_OMEGA", "MortalityModel", "death_days",
+           "drive_thresholds", "drive_toxicity_grades", "leak_severity", "patient_endpoints",
            "patient_rng", "toxicity_grades"]
 
 CR_ULN = 1.2
@@ -54,10 +78,27 @@ SPO2_GRADE = (92.0, 88.0)
 SPO2_SEVERE = 80.0
 """SpO2 (%) at which the hypoxia term of the leak severity reaches 1 [assumption: CTCAE v5
 gives hypoxia no numeric grade 4]."""
+DRIVE_EVENTS: dict[str, tuple[float, ...]] = {
+    "chills": (1.0, 2.0, 4.0),
+    "diarrhoea": (1.0, 4.0, 7.0),
+    "vomiting": (1.0, 3.0, 6.0),
+    "bilirubin": (1.0, 1.5, 3.0, 10.0),
+    "thrombocytopenia": (1.0, 2.0, 3.0, 6.0),
+}
+"""Exposure-response toxicities and the severities x at which each reaches grade 1, 2, ...
+(module docstring)."""
+DRIVE_OMEGA = 0.5
+"""Log-normal sigma of the per-patient sensitivity to the cytokine drive [assumption: about
+the spread of the peak drive itself between patients of the pivotal cohorts (log-SD 0.4)]."""
+OEDEMA_GRADE_L = (2.5, 7.0, 21.0)
+"""Interstitial excess (L) from which peripheral oedema is grade 1, 2, 3. Grade 1: the
+interstitial volume "may expand by several liters before the abnormality is evident"
+(Harrison's Principles of Internal Medicine, chapter Edema) [assumption: 2.5 L]; grades 2
+and 3: 10% and 30% of a 70 L body (CTCAE v5 edema limbs)."""
 
 
 def patient_rng(seed: int, patient: int, stream: int) -> np.random.Generator:
-    """The generator of one patient's ``stream`` (0: scans, 1: deaths)."""
+    """The generator of one patient's ``stream`` (0: scans, 1: deaths, 2: toxicity)."""
     return np.random.default_rng([seed, patient, stream])
 
 
@@ -137,10 +178,10 @@ def _first_passage(days: NDArray[np.float64], dt: NDArray[np.float64],
 
 
 def _grade(value: NDArray[np.float64], cuts: list[tuple[float, int]], *,
-           below: bool) -> NDArray[np.int64]:
+           below: bool, inclusive: bool = False) -> NDArray[np.int64]:
     grade = np.zeros(value.shape, dtype=np.int64)
     for cut, g in cuts:
-        hit = value < cut if below else value > cut
+        hit = value < cut if below else (value >= cut if inclusive else value > cut)
         grade = np.where(hit, np.maximum(grade, g), grade)
     return grade
 
@@ -163,6 +204,37 @@ def toxicity_grades(extremes: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def drive_thresholds() -> dict[str, float]:
+    """theta_e of each exposure-response toxicity, as fitted by scripts/calibrate_toxicity.py."""
+    path = resources.files("il2sim.trial").joinpath("calibration/toxicity.json")
+    data = json.loads(path.read_text())
+    return {e: float(data["thresholds"][e]) for e in DRIVE_EVENTS}
+
+
+def drive_toxicity_grades(extremes: pd.DataFrame, patients: NDArray[np.int64], *, seed: int,
+                          thresholds: dict[str, float] | None = None) -> pd.DataFrame:
+    """Grades of the exposure-response toxicities and peripheral oedema (module docstring).
+
+    ``extremes``: per patient ``cytokine_drive_max`` and ``interstitial_excess_max`` (L);
+    ``patients``: the patient ids, whose stream 2 gives the sensitivities (one normal per
+    event, in the order of :data:`DRIVE_EVENTS`); ``thresholds``: theta_e (default
+    :func:`drive_thresholds`).
+    """
+    theta = drive_thresholds() if thresholds is None else thresholds
+    drive = extremes["cytokine_drive_max"].to_numpy(float)
+    z = np.array([patient_rng(seed, int(p), 2).standard_normal(len(DRIVE_EVENTS))
+                  for p in patients]).reshape(len(patients), len(DRIVE_EVENTS))
+    out = {}
+    for k, (event, cuts) in enumerate(DRIVE_EVENTS.items()):
+        x = np.exp(DRIVE_OMEGA * z[:, k]) * drive / theta[event]
+        out[f"tox_{event}_grade"] = _grade(x, [(c, g + 1) for g, c in enumerate(cuts)],
+                                           below=False, inclusive=True)
+    excess = extremes["interstitial_excess_max"].to_numpy(float)
+    out["tox_oedema_grade"] = _grade(excess, list(zip(OEDEMA_GRADE_L, (1, 2, 3))),
+                                     below=False, inclusive=True)
+    return pd.DataFrame(out)
+
+
 def patient_endpoints(
     patients: pd.DataFrame,
     days: NDArray[np.float64],
@@ -180,12 +252,14 @@ def patient_endpoints(
 
     ``volume_ml``: tumour volume on the daily grid ``days``, shape (N, n_days);
     ``extremes``: per patient ``sbp_min``, ``sbp_min_day``, ``urine_min``,
-    ``creatinine_max``, ``confusion_max``, ``spo2_min``, ``weight_gain_pct_max``;
+    ``creatinine_max``, ``confusion_max``, ``spo2_min``, ``weight_gain_pct_max``,
+    ``cytokine_drive_max``, ``interstitial_excess_max``;
     ``death_day`` (``inf``: none) and ``death_cause`` from :func:`death_days`; ``doses`` and
     ``extremes`` already cut at death.
     """
     rows, scans = [], []
-    grades = toxicity_grades(extremes)
+    grades = pd.concat([toxicity_grades(extremes), drive_toxicity_grades(
+        extremes, patients["patient"].to_numpy(), seed=seed)], axis=1)
     # dose counts per patient, counted once for the chunk
     given = doses[(doses["status"] == "given").to_numpy(dtype=bool)]
     n_scheduled = doses["patient"].value_counts()

@@ -70,7 +70,8 @@ RESPONSE_CATEGORIES: frozenset[str] = frozenset({"CR", "PR"})
 """Objective responses."""
 
 TOXICITIES: tuple[str, ...] = (
-    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain",
+    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain", "oedema",
+    "chills", "diarrhoea", "vomiting", "bilirubin", "thrombocytopenia",
 )
 """Toxicities graded per patient, read from the columns ``tox_<name>_grade`` (0-4)."""
 

@@ -20,6 +20,18 @@ escape rate from 9.4 to 14.9 %/h (x1.59; Ballmer-Weber et al. 1995, Br J Cancer 
     dCr/dt = k_cr*(cr0 - (MAP/map0)^n_renal*Cr)
     SpO2 = 98 - smax_o2*x^2/(x^2 + x50^2),  x = Vi/Vi0 - 1   (pulmonary oedema)
     dCf/dt = k_cf*(cfmax*C/(C + ec50_cf) - Cf)                (confusion score 0-4)
+    dDcy/dt = k_cy*((N/N0)*occ_int - Dcy)                      (cytokine drive)
+
+The cytokine drive ``Dcy`` is IL-2 signalling through the intermediate-affinity receptor
+of the NK pool (its size times its occupancy), low-pass filtered [assumption: NK and
+memory-CD8 cells release the TNF-alpha, IL-1 and IFN-gamma behind the constitutional and
+gastrointestinal toxicity of high-dose IL-2: plasma TNF-alpha rose from 14 to 765 pg/mL
+2 h after a bolus (Mier et al. 1988, J Clin Immunol 8:426), and the daily toxicity score
+(fever, chills, hypotension) tracked serum IFN-gamma, both peaking on the 5th day of daily
+IL-2 (Cancer Immunol Immunother 1991, 34:49, PMID 1760811)]. It is one shared state: the
+exposure-response toxicities (chills, diarrhoea, vomiting, bilirubin, thrombocytopenia)
+are graded from its peak (``il2sim.trial.endpoints.drive_toxicity_grades``), so their
+dependence on dose and schedule comes from it alone.
 
 Calibration [assumption]: a typical 70 kg patient on the label regimen becomes
 hypotensive (SBP < 90 mmHg) within the first cycle, as 71% of label patients
@@ -49,13 +61,15 @@ def leak_component() -> Component:
     return Component(
         name="leak",
         description="capillary leak: permeability effect, plasma and interstitial fluid, "
-                    "blood pressure, heart rate, urine, creatinine, SpO2, confusion",
+                    "blood pressure, heart rate, urine, creatinine, SpO2, confusion, "
+                    "cytokine drive",
         states=(
             State("P", 0.0, "1", "rise of capillary permeability over baseline"),
             State("Vp", 3.0, "L", "plasma volume"),
             State("Vi", 12.0, "L", "interstitial fluid volume"),
             State("Cr", 1.0, "mg/dL", "serum creatinine"),
             State("Cf", 0.0, "1", "confusion score (0-4)"),
+            State("Dcy", 0.0, "1", "cytokine drive (filtered NK intermediate-receptor signal)"),
         ),
         params=(
             Param("Vp0", 3.0, "L", "normal plasma volume", GUYTON),
@@ -97,6 +111,9 @@ def leak_component() -> Component:
             Param("ec50_cf", 1500.0, "IU/mL", "plasma IL-2 for half-maximal confusion",
                   "assumption: confusion in 34% of label patients"),
             Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),
+            Param("k_cy", 1.0 / 24.0, "1/h", "rise and fall of the cytokine drive",
+                  "assumption: a day, so the drive builds over days of 8-hourly doses as "
+                  "toxicity and IFN-gamma did (Cancer Immunol Immunother 1991, 34:49)"),
             Param("body_weight", 70.0, "kg", "body weight before treatment",
                   "covariate (70 kg reference adult)", (20.0, 300.0)),
         ),
@@ -122,6 +139,10 @@ def leak_component() -> Component:
             Observable("weight_gain_pct", "100*(Vp + Vi - Vp0 - Vi0)/body_weight", "%",
                        "weight gain over baseline"),
             Observable("permeability", "1 + P", "1", "relative capillary permeability"),
+            Observable("interstitial_excess", "Vi - Vi0", "L",
+                       "interstitial fluid above normal (oedema)"),
+            Observable("cytokine_drive", "Dcy", "1",
+                       "cytokine drive of the exposure-response toxicities"),
         ),
         terms={
             "P": "k_perm*(pmax*C_iu/(C_iu + ec50_perm) + p_act*(act - a8_0) - P)",
@@ -129,5 +150,6 @@ def leak_component() -> Component:
             "Vi": "filtration - lymph",
             "Cr": "k_cr*(cr0 - renal*Cr)",
             "Cf": "k_cf*(cfmax*C_iu/(C_iu + ec50_cf) - Cf)",
+            "Dcy": "k_cy*((N/N0)*occ_int - Dcy)",
         },
     )
