@@ -16,7 +16,6 @@ from il2sim.analysis.optimize import (
     OptimisationResult,
     SearchSpace,
     evaluate,
-    km_median,
     optimise,
     pareto_front,
     plot_pareto,
@@ -24,7 +23,7 @@ from il2sim.analysis.optimize import (
 from il2sim.dosing.presets import label_high_dose
 from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 from il2sim.trial.runner import TrialSpec, run_trial
-from il2sim.trial.statistics import km_summary
+from il2sim.trial.statistics import km_median, km_summary
 
 SMALL = {"n_patients": 40, "seed": 11, "horizon_days": 200.0, "backend": "native",
          "n_boot": 50}

@@ -19,7 +19,6 @@ from il2sim.analysis.optimize import (
     OptimisationResult,
     SearchSpace,
     evaluate,
-    km_median,
     optimise,
     pareto_front,
     plot_pareto,
@@ -46,7 +45,7 @@ from il2sim.analysis.stored import (
 
 __all__ = [
     "EFFICACY", "LABEL", "TOXICITY", "Candidate", "OptimisationResult", "SearchSpace",
-    "evaluate", "km_median", "optimise", "pareto_front", "plot_pareto",
+    "evaluate", "optimise", "pareto_front", "plot_pareto",
     "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "TrialOutput",
     "biomarker_analysis", "compare_feature_sets", "figure_png", "model_output", "morris",
     "plot_importance", "plot_roc", "plot_sensitivity", "report_html", "save_biomarkers",

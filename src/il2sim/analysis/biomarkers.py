@@ -56,8 +56,9 @@ from sklearn.metrics import roc_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from il2sim.trial.statistics import is_responder
+
 __all__ = [
-    "RESPONSE_BOR",
     "BiomarkerResult",
     "ModelKind",
     "biomarker_analysis",
@@ -71,9 +72,6 @@ ModelKind = Literal["logistic", "forest"]
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` with classifier fits done and due."""
 PathLike = str | Path
-
-#: RECIST best overall responses counted as response (objective response).
-RESPONSE_BOR: tuple[str, ...] = ("CR", "PR")
 
 #: Columns of a trial's ``patients`` table that are bookkeeping, not candidate markers.
 _BOOKKEEPING = ("patient", "arm", "status", "message")
@@ -528,7 +526,7 @@ def trial_features(patients: pd.DataFrame, endpoints: pd.DataFrame, *,
         joined = joined[joined["bor"] != "NE"]
     joined = joined.set_index("patient")
     columns = list(dict.fromkeys([*baseline, *on_treatment]))
-    response = joined["bor"].isin(RESPONSE_BOR).rename("responder")
+    response = is_responder(joined["bor"]).rename("responder")
     return joined[columns], response
 
 

@@ -73,10 +73,10 @@ from il2sim.population.population import Population
 from il2sim.protocol import LABEL_HOLDS, Drug, Protocol
 from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.runner import TrialSpec, simulate_chunk
-from il2sim.trial.statistics import clopper_pearson
+from il2sim.trial.statistics import clopper_pearson, held_doses, is_responder, km_median
 
 __all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "SEARCH_METHODS", "TOXICITY", "Candidate",
-           "OptimisationResult", "SearchSpace", "evaluate", "km_median", "optimise",
+           "OptimisationResult", "SearchSpace", "evaluate", "optimise",
            "pareto_front", "plot_pareto"]
 
 DOSE_RANGE = (1.0e3, 2.0e6)
@@ -282,26 +282,6 @@ LABEL = Candidate(600000.0, 8.0, 14, 15.0)
 # --------------------------------------------------------------------------- evaluation
 
 
-def km_median(t: NDArray[np.float64], event: NDArray[np.bool_]) -> float:
-    """Kaplan-Meier median: the first time ``S(t) <= 0.5``.
-
-    ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` over distinct event times ``t_i`` with ``d_i``
-    events among ``n_i`` at risk (Kaplan & Meier, JASA 53:457, 1958). ``inf`` when the
-    curve stays above 0.5, NaN for no patients.
-    """
-    t = np.asarray(t, dtype=float)
-    e = np.asarray(event, dtype=bool)
-    if t.size == 0:
-        return math.nan
-    times, inverse = np.unique(t, return_inverse=True)
-    deaths = np.bincount(inverse, weights=e.astype(float), minlength=len(times))
-    leaving = np.bincount(inverse, minlength=len(times))
-    at_risk = len(t) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
-    surv = np.cumprod(1.0 - deaths / at_risk)
-    below = np.flatnonzero(surv <= 0.5 + 1e-12)
-    return float(times[below[0]]) if below.size else math.inf
-
-
 def _indicators(endpoints: pd.DataFrame, doses: pd.DataFrame,
                 ids: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-patient values of the rates and of ``held``, shape (len(RATES) + 1, n), NaN for
@@ -310,19 +290,15 @@ def _indicators(endpoints: pd.DataFrame, doses: pd.DataFrame,
     ok = e["bor"].notna().to_numpy()
     bor = e["bor"].to_numpy(object)
     grade = pd.to_numeric(e["tox_hypotension_grade"], errors="coerce").to_numpy(float)
-    il2 = doses[doses["drug"] != PARTNER_DRUG]
-    counts = (il2.assign(held=(il2["status"] != "given").astype(float), one=1.0)
-              .groupby("patient")[["held", "one"]].sum().reindex(ids).fillna(0.0))
-    held, scheduled = counts["held"].to_numpy(float), counts["one"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        held_fraction = np.where(scheduled > 0, held / scheduled, 0.0)
+    counts = held_doses(doses[doses["drug"] != PARTNER_DRUG]).reindex(ids).fillna(0.0)
+    held, scheduled = counts["held"].to_numpy(float), counts["listed"].to_numpy(float)
     values = np.vstack([
-        np.isin(bor, ["CR", "PR"]),
+        is_responder(bor).to_numpy(),
         bor == "CR",
         e["sbp_min"].to_numpy(float) < 90.0,
         grade >= 3,
         (e["death_cause"].fillna("") == "treatment").to_numpy(),
-        held_fraction,
+        counts["fraction_held"].to_numpy(float),
     ]).astype(float)
     values[:, ~ok] = np.nan
     return values, np.vstack([held, scheduled])
@@ -332,7 +308,7 @@ def _dor(endpoints: pd.DataFrame, ids: NDArray[np.int64]) -> tuple[NDArray[np.fl
                                                                     NDArray[np.bool_]]:
     """Per patient: duration of response (NaN for non-responders and failures) and event."""
     e = endpoints.set_index("patient").reindex(ids)
-    responder = e["bor"].isin(["CR", "PR"]).to_numpy()
+    responder = is_responder(e["bor"]).to_numpy()
     dor = np.where(responder, pd.to_numeric(e["dor_d"], errors="coerce").to_numpy(float),
                    np.nan)
     event = e["dor_event"].fillna(False).to_numpy(bool)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import tomllib
@@ -43,9 +42,9 @@ from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.statistics import (
     DAYS_PER_MONTH,
-    RESPONSE_CATEGORIES,
     TREATMENT_DEATH,
     dose_delivery,
+    is_responder,
     km_summary,
     response_rates,
     summary_table,
@@ -295,7 +294,7 @@ def _efficacy(endpoints: pd.DataFrame, scans: pd.DataFrame, img: _Images) -> str
              _guard(lambda: _table(_rates_text(response_rates(endpoints))))]
     parts.append(_guard(lambda: img.figure(plots.plot_waterfall(endpoints),
                                            "Waterfall: best change of the sum of diameters")))
-    responders = "bor" in endpoints and bool(endpoints["bor"].isin(RESPONSE_CATEGORIES).any())
+    responders = "bor" in endpoints and bool(is_responder(endpoints["bor"]).any())
     if responders:
         parts.append(_guard(lambda: img.figure(
             plots.plot_swimmer(endpoints, responders_only=True),
@@ -566,9 +565,7 @@ class _Images:
         self.dpi = dpi
 
     def figure(self, fig: Figure, caption: str) -> str:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight")
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        data = base64.b64encode(plots.figure_png(fig, dpi=self.dpi)).decode("ascii")
         return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
                 f"<figcaption>{_e(caption)}</figcaption></figure>")
 

@@ -44,6 +44,7 @@ from il2sim.engine.simulate import simulate
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
 from il2sim.trial.runner import TrialSpec, simulate_chunk
+from il2sim.trial.statistics import held_doses, is_responder
 
 __all__ = [
     "ModelOutput",
@@ -585,11 +586,9 @@ class TrialOutput:
         ok = (frames["patients"]["status"] == "ok").to_numpy()
         ends = frames["endpoints"].set_index("patient").reindex(np.arange(n))
         if self.output == "responder":
-            y = np.where(ends["bor"].isna(), np.nan,
-                         ends["bor"].isin(["CR", "PR"]).astype(float))
+            y = np.where(ends["bor"].isna(), np.nan, is_responder(ends["bor"]).astype(float))
         elif self.output == "held_fraction":
-            doses = frames["doses"]
-            held = (doses["status"] != "given").groupby(doses["patient"]).mean()
+            held = held_doses(frames["doses"])["fraction_held"]
             y = held.reindex(np.arange(n)).to_numpy(float)
         else:
             y = pd.to_numeric(ends[self.output], errors="coerce").to_numpy(float)

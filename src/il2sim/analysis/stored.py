@@ -12,26 +12,18 @@ every analysis stored with the run (:func:`il2sim.analysis.report.report_html`).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from il2sim.analysis.biomarkers import BiomarkerResult, plot_importance, plot_roc
 from il2sim.analysis.optimize import OptimisationResult, plot_pareto
 from il2sim.analysis.sensitivity import plot_sensitivity
 from il2sim.io.store import ResultStore
+from il2sim.trial.plots import figure_png
 
 __all__ = ["figure_png", "save_biomarkers", "save_optimisation", "save_sensitivity"]
-
-
-def figure_png(fig: Figure, *, dpi: float = 100) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _model_version(model: str) -> str:

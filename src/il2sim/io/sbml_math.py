@@ -437,10 +437,6 @@ def _number(value: Expr) -> libsbml.ASTNode:
     return node
 
 
-def _relational(kind: int) -> Callable[[libsbml.ASTNode, libsbml.ASTNode], libsbml.ASTNode]:
-    return lambda a, b: _node(kind, a, b)
-
-
 _WRITE_FUNCTIONS: dict[type, int] = {
     sympy.exp: libsbml.AST_FUNCTION_EXP,
     sympy.log: libsbml.AST_FUNCTION_LN,

@@ -39,7 +39,7 @@ from il2sim.model.internal import EXP_CAP as _EXP_CAP
 from il2sim.model.internal import InternalForm, internal_form, observables_natural
 from il2sim.model.spec import Model
 
-__all__ = ["InternalForm", "c_source", "internal_form"]
+__all__ = ["c_source"]
 
 
 class _CPrinter(C99CodePrinter):  # type: ignore[misc]  # SymPy is untyped

@@ -89,7 +89,7 @@ class ProtocolDecider:
         """Per patient: may course ``course`` follow on the measured tumour, and why not."""
         # the trial's own measurement and criteria (imported here: il2sim.trial imports this)
         from il2sim.trial.endpoints import patient_rng
-        from il2sim.trial.response import RECIST, classify_scans, measure
+        from il2sim.trial.response import RECIST, RESPONSE_CATEGORIES, classify_scans, measure
 
         assert self.baseline is not None
         n, rule = self.n, self.protocol.retreat_if
@@ -126,7 +126,7 @@ class ProtocolDecider:
                 ok[i] = series[i][-1] < self.baseline[i]
                 why[i] = "" if ok[i] else "not retreated: no shrinkage"
             elif rule == "response":
-                ok[i] = last in ("CR", "PR")
+                ok[i] = last in RESPONSE_CATEGORIES
                 why[i] = "" if ok[i] else f"not retreated: {last}, no response"
             else:
                 ok[i] = True

@@ -14,13 +14,11 @@ by arm, forest plot).
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from il2sim.io.store import ResultStore
 from il2sim.model.fingerprint import model_version
@@ -28,7 +26,7 @@ from il2sim.model.library import get_model
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
 from il2sim.trial.hiv import compare_hiv_arms, is_hiv, plot_cd4, visit_means
-from il2sim.trial.plots import plot_km
+from il2sim.trial.plots import figure_png, plot_km
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.trial.stored import load_stored_trial
 
@@ -133,12 +131,6 @@ class ArmsResult:
         return comparison_table(self.comparisons)
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    return buffer.getvalue()
-
-
 def run_arms(trial: MultiArmTrial, store: ResultStore, *,
              progress: Callable[[int], None] | None = None,
              client: object | None = None) -> ArmsResult:
@@ -176,9 +168,10 @@ def run_arms(trial: MultiArmTrial, store: ResultStore, *,
         model_version=model_version(model), seed=trial.seed, n_patients=trial.cohort_size,
         params=params)
     title = f"{trial.name} ({trial.design}, seed {trial.seed})"
-    figures = ({"cd4": _png(plot_cd4(visit_means(store, runs), title=title))} if hiv else
-               {"kaplan_meier": _png(plot_km(endpoints, by="arm", title=title)),
-                "forest": _png(plot_forest(comparisons, title=title))})
+    figures = ({"cd4": figure_png(plot_cd4(visit_means(store, runs), title=title), dpi=120)}
+               if hiv else
+               {"kaplan_meier": figure_png(plot_km(endpoints, by="arm", title=title), dpi=120),
+                "forest": figure_png(plot_forest(comparisons, title=title), dpi=120)})
     store.save_analysis(record, COMPARISON_KIND, COMPARISON_NAME, params,
                         tables={"arms": summary, "comparisons": comparisons,
                                 "comparison_table": comparison_table(comparisons)},

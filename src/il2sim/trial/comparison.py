@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from scipy.stats import binomtest, fisher_exact, norm
 
 from il2sim.trial.plots import _figure, _finish
-from il2sim.trial.statistics import RESPONSE_CATEGORIES, _durations, _require
+from il2sim.trial.statistics import _durations, _require, is_responder
 
 __all__ = ["COMPARISON_COLUMNS", "HAZARDS", "compare_arms", "comparison_table",
            "hazard_ratio", "newcombe_difference", "newcombe_paired_difference",
@@ -218,8 +218,8 @@ def compare_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
             both = other.merge(ref, on="patient", suffixes=("", "_c"))
             if both.empty:
                 raise ValueError(f"{what}: arms {arm!r} and {control!r} share no patient")
-            r1 = both["bor"].isin(RESPONSE_CATEGORIES).to_numpy()
-            r0 = both["bor_c"].isin(RESPONSE_CATEGORIES).to_numpy()
+            r1 = is_responder(both["bor"]).to_numpy()
+            r0 = is_responder(both["bor_c"]).to_numpy()
             a, b = int((r1 & r0).sum()), int((r1 & ~r0).sum())
             c, d = int((~r1 & r0).sum()), int((~r1 & ~r0).sum())
             lo, hi = newcombe_paired_difference(a, b, c, d, confidence=confidence)
@@ -229,8 +229,8 @@ def compare_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
                          "p_value": p, "test": "exact McNemar (paired)"})
         else:
             n, n0 = len(other), len(ref)
-            k1 = int(other["bor"].isin(RESPONSE_CATEGORIES).sum())
-            k0 = int(ref["bor"].isin(RESPONSE_CATEGORIES).sum())
+            k1 = int(is_responder(other["bor"]).sum())
+            k0 = int(is_responder(ref["bor"]).sum())
             lo, hi = newcombe_difference(k1, n, k0, n0, confidence=confidence)
             p = float(fisher_exact([[k1, n - k1], [k0, n0 - k0]]).pvalue)
             rows.append({"measure": ORR, "estimate": k1 / n - k0 / n0, "lo": lo, "hi": hi,

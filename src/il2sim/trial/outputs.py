@@ -1,5 +1,4 @@
-"""A trial's figures and tables on disk: summary, waterfall, swimmer, spider, KM, doses,
-toxicity."""
+"""A trial's standard figures: waterfall, swimmer, spider, KM, doses, toxicity."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.trial import plots
-from il2sim.trial.statistics import DoseDelivery, summary_table
+from il2sim.trial.statistics import DoseDelivery, is_responder
 
-__all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES", "write_trial_outputs"]
+__all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES"]
 
 # Any-grade rates in the 525 patients of the Proleukin label's adverse reactions table (the
 # RCC and melanoma trials), for reference markers.
@@ -28,7 +27,7 @@ DrawFigure = Callable[[pd.DataFrame, pd.DataFrame | DoseDelivery, pd.DataFrame, 
 TRIAL_FIGURES: dict[str, DrawFigure] = {
     "waterfall": lambda e, d, s, path: plots.plot_waterfall(e, path=path),
     "swimmer": lambda e, d, s, path: plots.plot_swimmer(
-        e, responders_only=bool(e["bor"].isin(["CR", "PR"]).any()), path=path),
+        e, responders_only=bool(is_responder(e["bor"]).any()), path=path),
     "spider": lambda e, d, s, path: plots.plot_spider(s, e, path=path),
     "kaplan_meier": lambda e, d, s, path: plots.plot_km(e, path=path),
     "dose_delivery": lambda e, d, s, path: plots.plot_dose_delivery(d, path=path),
@@ -37,18 +36,3 @@ TRIAL_FIGURES: dict[str, DrawFigure] = {
 }
 """The standard trial figures, by name (files ``<name>.png``; the web app serves them too)."""
 
-
-def write_trial_outputs(endpoints: pd.DataFrame, doses: pd.DataFrame, scans: pd.DataFrame,
-                        out_dir: Path) -> list[Path]:
-    """Write the summary table (CSV) and the standard trial figures (PNG) to ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    summary = summary_table(endpoints, doses)
-    path = out_dir / "summary.csv"
-    summary.to_csv(path)
-    written.append(path)
-    for name, draw in TRIAL_FIGURES.items():
-        target = out_dir / f"{name}.png"
-        draw(endpoints, doses, scans, target)
-        written.append(target)
-    return written

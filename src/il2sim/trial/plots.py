@@ -14,6 +14,7 @@ Eur J Cancer 45:228) are drawn as dashed lines.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,7 +32,6 @@ from il2sim.trial.statistics import (
     BOR_CATEGORIES,
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
-    RESPONSE_CATEGORIES,
     TOXICITIES,
     TREATMENT_DEATH,
     DoseDelivery,
@@ -39,6 +39,7 @@ from il2sim.trial.statistics import (
     _groups,
     _require,
     dose_delivery,
+    is_responder,
     toxicity_table,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "PD_THRESHOLD_PCT",
     "PR_THRESHOLD_PCT",
     "TimeUnit",
+    "figure_png",
     "plot_dose_delivery",
     "plot_km",
     "plot_spider",
@@ -102,6 +104,14 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if not isinstance(parent, Figure):
         raise ValueError("ax does not belong to a figure")
     return parent, ax
+
+
+def figure_png(fig: Figure, *, dpi: float | None = 100, tight: bool = True) -> bytes:
+    """A matplotlib figure as PNG bytes, at ``dpi`` (``None``: the figure's own), cropped to
+    its drawn extent when ``tight``."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    return buffer.getvalue()
 
 
 def _finish(fig: Figure, path: PathLike | None, dpi: float) -> Figure:
@@ -177,7 +187,7 @@ def plot_waterfall(endpoints: pd.DataFrame, *, clip_pct: float = 100.0, title: s
     ax.set_xlabel(f"patients with a measured change ({len(x)} of {len(endpoints)})")
     ax.set_ylabel("best change in sum of diameters (%)")
     ax.grid(axis="y", color="0.9", zorder=0)
-    n_resp = int(np.isin(bor, list(RESPONSE_CATEGORIES)).sum())
+    n_resp = int(is_responder(bor).sum())
     orr = 100.0 * n_resp / len(endpoints)
     ax.set_title(title if title is not None else
                  f"Best change from baseline (n = {len(endpoints)}, ORR {orr:.0f}%)")
@@ -216,7 +226,7 @@ def plot_swimmer(endpoints: pd.DataFrame, *, responders_only: bool = False,
     _require(endpoints, cols, what)
     scale = _scale(time_unit)
     data = endpoints
-    responder = data["bor"].isin(RESPONSE_CATEGORIES)
+    responder = is_responder(data["bor"])
     if responders_only:
         data = data[responder]
         responder = responder[responder]
@@ -269,7 +279,7 @@ def plot_swimmer(endpoints: pd.DataFrame, *, responders_only: bool = False,
     bor_handles = [Patch(facecolor=BOR_COLORS[b], label=b) for b in BOR_CATEGORIES
                    if b in set(bor)]
     ax.legend(handles=[*bor_handles, *handles], fontsize=8, loc="lower right", framealpha=0.9)
-    n_resp = int(np.isin(bor, list(RESPONSE_CATEGORIES)).sum())
+    n_resp = int(is_responder(bor).sum())
     default = (f"Swimmer plot ({n} responders)" if responders_only else
                f"Swimmer plot ({n} patients, {n_resp} responder{'' if n_resp == 1 else 's'})")
     ax.set_title(title if title is not None else default)

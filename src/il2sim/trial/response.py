@@ -22,10 +22,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Criteria", "RECIST", "WHO", "ResponseCriteriaError", "best_response",
-           "classify_scans", "measure"]
+__all__ = ["RECIST", "RESPONSE_CATEGORIES", "WHO", "Criteria", "ResponseCriteriaError",
+           "best_response", "classify_scans", "is_responder", "measure"]
+
+RESPONSE_CATEGORIES: frozenset[str] = frozenset({"CR", "PR"})
+"""Objective responses: the best overall responses that make a patient a responder."""
+
+
+def is_responder(bor: ArrayLike) -> pd.Series:
+    """Per patient, whether the best overall response ``bor`` is an objective response (CR or
+    PR, :data:`RESPONSE_CATEGORIES`); a missing response (a failed patient) is ``False``.
+
+    Returns a boolean Series, with ``bor``'s index when ``bor`` is a Series.
+    """
+    return pd.Series(bor, dtype=object).isin(RESPONSE_CATEGORIES)
 
 
 class ResponseCriteriaError(ValueError):
@@ -111,7 +124,7 @@ def best_response(days: NDArray[np.float64], sod: NDArray[np.float64], n_lesions
                     return float(post[k])
         return np.nan
 
-    response_day = first_confirmed(("CR", "PR"))
+    response_day = first_confirmed(tuple(sorted(RESPONSE_CATEGORIES)))
     if not np.isnan(response_day):
         best = "CR" if not np.isnan(first_confirmed(("CR",))) else "PR"
     if best == "SD" and not (post[:stop] >= criteria.sd_min_days).any():

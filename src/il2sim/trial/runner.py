@@ -19,6 +19,7 @@ import pandas as pd
 
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.simulate import simulate
+from il2sim.io.store import DATA_TABLES
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
@@ -39,8 +40,7 @@ from il2sim.units import parse_quantity
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
            "simulate_chunk", "stream_trial"]
 
-VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct",
-          "interstitial_excess", "cytokine_drive")
+VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,6 @@ def simulate_chunk(spec: TrialSpec, model: Model,
         "confusion_max": np.nanmax(vit["confusion"], axis=1),
         "spo2_min": np.nanmin(vit["spo2"], axis=1),
         "weight_gain_pct_max": np.nanmax(vit["weight_gain_pct"], axis=1),
-        "interstitial_excess_max": np.nanmax(vit["interstitial_excess"], axis=1),
-        "cytokine_drive_max": np.nanmax(vit["cytokine_drive"], axis=1),
         "leak_exposure": exposure,
     })
     endpoints, scans = patient_endpoints(
@@ -229,7 +227,7 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
     if store is not None:
         run_id = stream_trial(spec, store, progress=progress, client=client)
         tables = {name: store.table(run_id, name)  # type: ignore[attr-defined]
-                  for name in TABLES}
+                  for name in DATA_TABLES}
     else:
         collected: dict[int, dict[str, pd.DataFrame]] = {}
 
@@ -238,7 +236,7 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
 
         _run_chunks(spec, get_model(spec.model), set(), keep, progress, client)
         tables = {name: pd.concat([collected[k][name] for k in sorted(collected)],
-                                  ignore_index=True) for name in TABLES}
+                                  ignore_index=True) for name in DATA_TABLES}
     return TrialResult(spec, tables["patients"], tables["doses"], tables["observations"],
                        tables["endpoints"])
 
@@ -307,9 +305,6 @@ def _run_chunks(spec: TrialSpec, model: Model, done: set[int],
         following = next(todo, None)
         if following is not None:
             running.add(submit(following))  # type: ignore[no-untyped-call]
-
-
-TABLES = ("patients", "doses", "observations", "endpoints")
 
 
 def _remote_chunk(spec: TrialSpec, patients: pd.DataFrame, k: int

@@ -44,7 +44,10 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
+from numpy.typing import ArrayLike
 from scipy.stats import binomtest
+
+from il2sim.trial.response import RESPONSE_CATEGORIES, is_responder
 
 __all__ = [
     "BOR_CATEGORIES",
@@ -57,6 +60,9 @@ __all__ = [
     "clopper_pearson",
     "dor_summary",
     "dose_delivery",
+    "held_doses",
+    "is_responder",
+    "km_median",
     "km_summary",
     "response_rates",
     "summary_table",
@@ -66,12 +72,8 @@ __all__ = [
 BOR_CATEGORIES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 """Best overall response categories (RECIST 1.1; NE = not evaluable)."""
 
-RESPONSE_CATEGORIES: frozenset[str] = frozenset({"CR", "PR"})
-"""Objective responses."""
-
 TOXICITIES: tuple[str, ...] = (
-    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain", "oedema",
-    "chills", "diarrhoea", "vomiting", "bilirubin", "thrombocytopenia",
+    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain",
 )
 """Toxicities graded per patient, read from the columns ``tox_<name>_grade`` (0-4)."""
 
@@ -208,6 +210,24 @@ def response_rates(endpoints: pd.DataFrame, by: str | None = "arm", *,
 
 
 # --------------------------------------------------------------------------- survival
+
+
+def km_median(t: ArrayLike, event: ArrayLike) -> float:
+    """Kaplan-Meier median of durations ``t`` with events ``event`` (else censored): the first
+    time with ``S(t) <= 0.5`` on the curve of :class:`lifelines.KaplanMeierFitter`; ``inf``
+    when the curve stays above 0.5, NaN for no patients (Kaplan & Meier, JASA 53:457, 1958).
+
+    A curve that reaches 0.5 exactly (e.g. 4 events among 8) can land a rounding error above
+    it (``7/8 * 6/7 * 5/6 * 4/5``); 0.5 + 1e-12 counts as reached, where lifelines'
+    ``median_survival_time_`` would take the next event time or ``inf``.
+    """
+    t = np.asarray(t, dtype=float)
+    if t.size == 0:
+        return math.nan
+    kmf = KaplanMeierFitter().fit(t, event_observed=np.asarray(event, dtype=bool))
+    surv = kmf.survival_function_.iloc[:, 0]
+    reached = surv.index[surv.to_numpy() <= 0.5 + 1e-12]
+    return float(reached[0]) if len(reached) else math.inf
 
 
 def _km_row(t: np.ndarray[Any, np.dtype[np.float64]], e: np.ndarray[Any, np.dtype[np.bool_]],
@@ -463,6 +483,16 @@ def dose_delivery(doses: pd.DataFrame, *, per: str = "course",
     held = frame.loc[frame["held"], "reason"].fillna("").astype(str).str.strip()
     held = held.where(held != "", "unspecified")
     return DoseDelivery.from_counts(counts, held.value_counts())
+
+
+def held_doses(doses: pd.DataFrame) -> pd.DataFrame:
+    """Per patient (the index, sorted), the doses of the log ``doses`` that were ``held``
+    (status other than ``"given"``), ``listed`` (every row) and ``fraction_held`` =
+    held / listed. Unlike :func:`dose_delivery`, every listed dose counts, courses never
+    started included."""
+    counts = (doses.assign(held=(doses["status"] != "given").astype(float), listed=1.0)
+              .groupby("patient")[["held", "listed"]].sum())
+    return counts.assign(fraction_held=counts["held"] / counts["listed"])
 
 
 # --------------------------------------------------------------------------- summary

@@ -36,7 +36,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from il2sim.trial.statistics import DAYS_PER_MONTH, RESPONSE_CATEGORIES, km_summary
+from il2sim.trial.statistics import DAYS_PER_MONTH, RESPONSE_CATEGORIES, is_responder, km_summary
 
 __all__ = ["ADVERSE_EVENTS", "ENDPOINTS", "Endpoint", "NotSimulated", "SimulatedArm"]
 
@@ -189,7 +189,7 @@ def _cr_progression_free(arms: Arms, arm: str, params: Mapping[str, Any],
 
 def _late_progression(arms: Arms, arm: str, params: Mapping[str, Any], criteria: str) -> float:
     frame = _arm(arms, arm).endpoints
-    responders = frame[frame["bor"].isin(RESPONSE_CATEGORIES)]
+    responders = frame[is_responder(frame["bor"])]
     late = (responders["dor_d"] > 30 * DAYS_PER_MONTH) & responders["dor_event"].astype(bool)
     return float(late.sum())
 

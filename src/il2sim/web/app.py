@@ -36,19 +36,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from matplotlib.figure import Figure
 
 from il2sim import __version__
 from il2sim.dosing import PRESETS
 from il2sim.io.config import ConfigError
-from il2sim.io.store import ResultStore, StoreError
+from il2sim.io.store import DATA_TABLES, ResultStore, StoreError
 from il2sim.io.trial_config import trial_file_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.outputs import TRIAL_FIGURES
-from il2sim.trial.runner import TABLES, TrialSpec
+from il2sim.trial.runner import TrialSpec
 from il2sim.trial.statistics import toxicity_table
 from il2sim.trial.stored import StoredTrial, load_stored_trial
 from il2sim.validation.atlas import atlas
@@ -284,7 +283,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                      for k, v in summary.iloc[:, 0].items()],
             toxicity=[{"toxicity": str(k), **{c: _cell(v) for c, v in row.items()}}
                       for k, row in tox.iterrows()],
-            figures=list(FIGURES), tables=list(TABLES), analyses=analyses)
+            figures=list(FIGURES), tables=list(DATA_TABLES), analyses=analyses)
 
     @app.get("/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png",
              tags=["results"], response_class=Response,
@@ -316,7 +315,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         except ValueError as exc:
             raise HTTPException(422, f"figure {name!r} cannot be drawn for this run: {exc}") \
                 from None
-        return Response(_png(fig), media_type="image/png")
+        return Response(plots.figure_png(fig, dpi=None, tight=False), media_type="image/png")
 
     @app.get("/api/runs/{run_id}/tables/{name}.{fmt}", tags=["results"],
              response_class=Response,
@@ -326,8 +325,8 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     def table(run_id: str, name: str, fmt: str) -> Response:
         """Download one of the run's tables (patients, doses, observations, endpoints) as
         CSV or Parquet."""
-        if name not in TABLES:
-            raise HTTPException(404, f"no table {name!r}; known: {', '.join(TABLES)}")
+        if name not in DATA_TABLES:
+            raise HTTPException(404, f"no table {name!r}; known: {', '.join(DATA_TABLES)}")
         if fmt not in ("csv", "parquet"):
             raise HTTPException(404, f"no format {fmt!r}; known: csv, parquet")
         _trial_run(run_id)
@@ -379,7 +378,8 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             frame = _table(run_id, "endpoints").copy()
             frame["arm"] = _label(_finished(run_id))
             frames.append(frame)
-        return Response(_png(plots.plot_km(pd.concat(frames, ignore_index=True), by="arm")),
+        return Response(plots.figure_png(plots.plot_km(pd.concat(frames, ignore_index=True),
+                                                         by="arm"), dpi=None, tight=False),
                         media_type="image/png")
 
     # --------------------------------------------------------------- validation
@@ -620,12 +620,6 @@ def _cell(value: object) -> str | float | int | None:
     if math.isinf(number):
         return "inf" if number > 0 else "-inf"
     return int(number) if isinstance(value, np.integer) else number
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def _validation_text(exc: RequestValidationError) -> str:
