@@ -31,7 +31,7 @@ import argparse
 import time
 from pathlib import Path
 
-from il2sim.analysis.optimize import Candidate, SearchSpace, evaluate, optimise, plot_pareto
+from il2sim.analysis.optimize import Candidate, SearchSpace, evaluate, optimize, plot_pareto
 from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 
 N_PATIENTS = 200        # virtual patients per candidate (the same patients for all)
@@ -70,7 +70,7 @@ def main(out: Path, db: Path | None) -> None:
 
     print(f"Evaluating {N_CANDIDATES} candidates + the label regimen on {N_PATIENTS} "
           "calibrated RCC virtual patients, label hold rules applied (native backend)...")
-    result = optimise(SPACE, population=population, mortality=mortality,
+    result = optimize(SPACE, population=population, mortality=mortality,
                       n_patients=N_PATIENTS, seed=SEED, n_candidates=N_CANDIDATES,
                       efficacy=EFFICACY, toxicity=TOXICITY, constraints=CEILINGS, holds=True,
                       horizon_days=HORIZON_DAYS, backend="native", method=METHOD,
@@ -116,11 +116,11 @@ def main(out: Path, db: Path | None) -> None:
                 title=f"RCC, {N_PATIENTS} virtual patients per regimen, label holds")
     print(f"\nPlot written to {out}.")
     if db is not None:
-        from il2sim.analysis.stored import save_optimisation
+        from il2sim.analysis.stored import save_optimization
         from il2sim.io.store import ResultStore
 
         with ResultStore(db) as store:
-            run_id = save_optimisation(store, result, name="optimize rcc (example)",
+            run_id = save_optimization(store, result, name="optimize rcc (example)",
                                        params={"space": SPACE.as_dict(), "seed": SEED,
                                                "n_patients": N_PATIENTS,
                                                "n_candidates": N_CANDIDATES,

@@ -962,7 +962,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
                      horizon_days: float, refine: int, seed: int, out_dir: Path, db: Path,
                      run_id: str | None, no_store: bool) -> None:
     """Search regimens for the best efficacy under toxicity ceilings (Pareto front)."""
-    from il2sim.analysis.optimize import SearchSpace, optimise, plot_pareto
+    from il2sim.analysis.optimize import SearchSpace, optimize, plot_pareto
     from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 
     constraints = dict(_ceiling(text) for text in ceilings)
@@ -980,7 +980,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
     task = progress.add_task(f"regimens ({method})", total=(refine + 1) * candidates + 1)
     try:
         with progress:
-            result = optimise(space, population=calibrated_population(indication),
+            result = optimize(space, population=calibrated_population(indication),
                               n_patients=patients, seed=seed, n_candidates=candidates,
                               efficacy=efficacy, toxicity=toxicity, constraints=constraints,
                               holds=holds, horizon_days=horizon_days, refine=refine,
@@ -1013,7 +1013,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
         out.print(f"no candidate meets {limits}")
     out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png")
     if not no_store:
-        from il2sim.analysis.stored import save_optimisation
+        from il2sim.analysis.stored import save_optimization
         from il2sim.io.store import ResultStore
 
         params = {"indication": indication, "n_patients": patients, "seed": seed,
@@ -1021,7 +1021,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
                   "horizon_days": horizon_days, "refine": refine, "method": method,
                   "evaluated": len(result.table)}
         with ResultStore(db) as store:
-            stored = save_optimisation(store, result, name=f"optimize {indication}",
+            stored = save_optimization(store, result, name=f"optimize {indication}",
                                        params=params, run_id=run_id)
         out.print(f"stored with run {stored} in {db}")
 

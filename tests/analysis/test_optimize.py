@@ -13,10 +13,10 @@ from il2sim.analysis.optimize import (
     METRICS,
     RATES,
     Candidate,
-    OptimisationResult,
+    OptimizationResult,
     SearchSpace,
     evaluate,
-    optimise,
+    optimize,
     pareto_front,
     plot_pareto,
 )
@@ -168,13 +168,13 @@ def test_search_space_sampling() -> None:
         space.sample(4, 1, method="grid")
 
 
-def test_optimise_places_label_on_front(population, mortality,  # type: ignore[no-untyped-def]
+def test_optimize_places_label_on_front(population, mortality,  # type: ignore[no-untyped-def]
                                         tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    result = optimise(SearchSpace(), population=population, mortality=mortality,
+    result = optimize(SearchSpace(), population=population, mortality=mortality,
                       n_candidates=5, max_toxicity=0.7, include=(),
                       progress=lambda done, total, c: calls.append((done, total)), **SMALL)
-    assert isinstance(result, OptimisationResult)
+    assert isinstance(result, OptimizationResult)
     table = result.table
     assert table["is_label"].sum() == 1 and len(table) == 6
     assert calls[-1] == (6, 6)
@@ -197,18 +197,18 @@ def test_optimise_places_label_on_front(population, mortality,  # type: ignore[n
     assert fig.axes[0].get_xlabel() == "hypotension (%)"
 
 
-def test_optimise_rejects_bad_input(population) -> None:  # type: ignore[no-untyped-def]
+def test_optimize_rejects_bad_input(population) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="unknown metric 'held' for efficacy"):
-        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+        optimize(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  efficacy="held")
     with pytest.raises(ValueError, match="ceiling on trd is a fraction"):
-        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+        optimize(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  constraints={"trd": 4})
     with pytest.raises(ValueError, match="unknown metric"):
-        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+        optimize(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  max_toxicity=0.5, toxicity="nausea")
     with pytest.raises(ValueError, match="fraction"):
-        optimise(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
+        optimize(SearchSpace(), population=population, n_patients=5, seed=1, n_candidates=2,
                  max_toxicity=50)
 
 
@@ -283,7 +283,7 @@ def test_label_with_holds_is_the_label_trial_arm(population,  # type: ignore[no-
 def test_constraints_select_the_best_feasible(population,  # type: ignore[no-untyped-def]
                                               mortality) -> None:
     ceilings = {"hypotension_g34": 0.1, "held": 0.2}
-    result = optimise(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
+    result = optimize(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
                       population=population, mortality=mortality, n_candidates=4,
                       efficacy="cr", toxicity="held", holds=True, constraints=ceilings,
                       n_patients=30, seed=2, horizon_days=150.0, n_boot=20)
@@ -295,7 +295,7 @@ def test_constraints_select_the_best_feasible(population,  # type: ignore[no-unt
         best = t[t["candidate"] == result.best].iloc[0]
         assert best["feasible"] and best["cr"] == t.loc[t["feasible"], "cr"].max()
     assert set(result.summary()["name"]) >= {LABEL.name}
-    again = optimise(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
+    again = optimize(SearchSpace(routes=("iv", "sc"), ifn_miu=(0.0, 6.0)),
                      population=population, mortality=mortality, n_candidates=4,
                      efficacy="cr", toxicity="held", holds=True, constraints=ceilings,
                      n_patients=30, seed=2, horizon_days=150.0, n_boot=20)
@@ -342,7 +342,7 @@ def test_documented_example_runs_and_is_reproducible(tmp_path: Path,
 def test_refinement_zooms_in_on_the_best(population, mortality) -> None:  # type: ignore[no-untyped-def]
     args = dict(population=population, mortality=mortality, n_patients=20, seed=4,
                 horizon_days=120.0, n_boot=20)
-    result = optimise(SearchSpace(routes=("iv", "sc")), n_candidates=4, max_toxicity=0.9,
+    result = optimize(SearchSpace(routes=("iv", "sc")), n_candidates=4, max_toxicity=0.9,
                       refine=1, **args)  # type: ignore[arg-type]
     t = result.table
     assert list(t["round"].unique()) == [0, 1] and (t["round"] == 1).sum() == 4
@@ -360,7 +360,7 @@ def test_refinement_zooms_in_on_the_best(population, mortality) -> None:  # type
     for m in ("orr_n", "hypotension_n", "trd_n", "orr_se"):
         assert alone[m] == late[m]
     with pytest.raises(ValueError, match="refine"):
-        optimise(SearchSpace(), n_candidates=2, refine=-1, **args)  # type: ignore[arg-type]
+        optimize(SearchSpace(), n_candidates=2, refine=-1, **args)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- differential evolution
@@ -384,7 +384,7 @@ def synthetic(c: Candidate) -> dict[str, float]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_differential_evolution_finds_a_known_optimum(seed: int) -> None:
     calls: list[tuple[int, int]] = []
-    result = optimise(SYNTHETIC_SPACE, seed=seed, n_candidates=400, method="de",
+    result = optimize(SYNTHETIC_SPACE, seed=seed, n_candidates=400, method="de",
                       max_toxicity=0.6, evaluator=synthetic,
                       progress=lambda done, total, c: calls.append((done, total)))
     assert result.method == "de" and result.best is not None
@@ -409,7 +409,7 @@ def test_differential_evolution_beats_the_quasi_random_search_at_equal_budget() 
     de, qr = [], []
     for seed in range(5):
         for method, out in (("de", de), ("sobol", qr)):
-            r = optimise(SYNTHETIC_SPACE, seed=seed, n_candidates=150, method=method,
+            r = optimize(SYNTHETIC_SPACE, seed=seed, n_candidates=150, method=method,
                          max_toxicity=0.6, evaluator=synthetic)
             assert r.best is not None
             out.append(synthetic(r.best)["orr"])
@@ -419,7 +419,7 @@ def test_differential_evolution_beats_the_quasi_random_search_at_equal_budget() 
 def test_differential_evolution_is_reproducible_and_respects_ceilings() -> None:
     args = {"seed": 7, "n_candidates": 60, "method": "de", "evaluator": synthetic,
             "constraints": {"hypotension": 0.45}, "conservative": True}
-    a, b = optimise(SYNTHETIC_SPACE, **args), optimise(SYNTHETIC_SPACE, **args)  # type: ignore[arg-type]
+    a, b = optimize(SYNTHETIC_SPACE, **args), optimize(SYNTHETIC_SPACE, **args)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(a.table.drop(columns="candidate"),
                                   b.table.drop(columns="candidate"))
     assert a.best == b.best and a.best is not None
@@ -427,12 +427,12 @@ def test_differential_evolution_is_reproducible_and_respects_ceilings() -> None:
     assert a.best.dose_iu_per_kg <= 400000.0
     assert list(a.table["feasible"]) == list(a.table["hypotension_hi"] <= 0.45)
     assert a.table.loc[a.table["candidate"] == a.best, "feasible"].iloc[0]
-    other = optimise(SYNTHETIC_SPACE, **{**args, "seed": 8})  # type: ignore[arg-type]
+    other = optimize(SYNTHETIC_SPACE, **{**args, "seed": 8})  # type: ignore[arg-type]
     assert list(other.table["name"]) != list(a.table["name"])
 
 
 def test_differential_evolution_without_a_feasible_candidate_returns_none() -> None:
-    result = optimise(SYNTHETIC_SPACE, seed=1, n_candidates=30, method="de",
+    result = optimize(SYNTHETIC_SPACE, seed=1, n_candidates=30, method="de",
                       max_toxicity=0.1, evaluator=synthetic)      # every dose >= 200k: 0.2
     assert result.best is None and not result.table["feasible"].any()
     assert len(result.table) == 31                              # the whole budget was spent
@@ -446,18 +446,18 @@ def test_search_space_grid_and_single_candidate() -> None:
     one = SearchSpace(dose_iu_per_kg=(3e5, 3e5), interval_h=(8, 8), doses_per_cycle=(10, 10),
                       routes=("sc",))
     assert one.grid() == (1, 1, 1, 1, 1, 1)
-    result = optimise(one, seed=1, n_candidates=5, method="de", evaluator=synthetic)
+    result = optimize(one, seed=1, n_candidates=5, method="de", evaluator=synthetic)
     assert list(result.table["name"]) == [LABEL.name, "300k IU/kg SC q8h x10"]
 
 
-def test_optimise_rejects_bad_search_settings(population) -> None:  # type: ignore[no-untyped-def]
+def test_optimize_rejects_bad_search_settings(population) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="method must be one of sobol, lhs, de"):
-        optimise(SearchSpace(), seed=1, n_candidates=2, method="grid", evaluator=synthetic)
+        optimize(SearchSpace(), seed=1, n_candidates=2, method="grid", evaluator=synthetic)
     with pytest.raises(ValueError, match="refine is for the quasi-random searches"):
-        optimise(SearchSpace(), seed=1, n_candidates=2, method="de", refine=1,
+        optimize(SearchSpace(), seed=1, n_candidates=2, method="de", refine=1,
                  evaluator=synthetic)
     with pytest.raises(ValueError, match="give population and n_patients"):
-        optimise(SearchSpace(), seed=1, n_candidates=2, population=population)
+        optimize(SearchSpace(), seed=1, n_candidates=2, population=population)
 
 
 @pytest.mark.slow
@@ -467,7 +467,7 @@ def test_differential_evolution_on_virtual_patients(population,  # type: ignore[
     the same patients (common random numbers), the label is placed."""
     args = {"population": population, "mortality": mortality, "n_patients": 20, "seed": 4,
             "horizon_days": 120.0, "n_boot": 20}
-    result = optimise(SearchSpace(routes=("iv", "sc")), n_candidates=3, method="de",
+    result = optimize(SearchSpace(routes=("iv", "sc")), n_candidates=3, method="de",
                       constraints={"hypotension_g34": 0.3}, **args)  # type: ignore[arg-type]
     t = result.table
     assert len(t) == 4 and t["is_label"].sum() == 1

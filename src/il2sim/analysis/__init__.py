@@ -16,10 +16,10 @@ from il2sim.analysis.optimize import (
     LABEL,
     TOXICITY,
     Candidate,
-    OptimisationResult,
+    OptimizationResult,
     SearchSpace,
     evaluate,
-    optimise,
+    optimize,
     pareto_front,
     plot_pareto,
 )
@@ -39,16 +39,16 @@ from il2sim.analysis.sensitivity import (
 from il2sim.analysis.stored import (
     figure_png,
     save_biomarkers,
-    save_optimisation,
+    save_optimization,
     save_sensitivity,
 )
 
 __all__ = [
-    "EFFICACY", "LABEL", "TOXICITY", "Candidate", "OptimisationResult", "SearchSpace",
-    "evaluate", "optimise", "pareto_front", "plot_pareto",
+    "EFFICACY", "LABEL", "TOXICITY", "Candidate", "OptimizationResult", "SearchSpace",
+    "evaluate", "optimize", "pareto_front", "plot_pareto",
     "BiomarkerResult", "ModelOutput", "Problem", "SensitivityError", "TrialOutput",
     "biomarker_analysis", "compare_feature_sets", "figure_png", "model_output", "morris",
     "plot_importance", "plot_roc", "plot_sensitivity", "report_html", "save_biomarkers",
-    "save_optimisation", "save_sensitivity", "sobol", "sobol_convergence", "trial_features",
+    "save_optimization", "save_sensitivity", "sobol", "sobol_convergence", "trial_features",
     "trial_output", "write_report",
 ]

@@ -9,7 +9,7 @@ runs candidates on the *same* virtual patients (common random numbers: one popul
 sample, and the per-patient random streams of scans and deaths seeded by ``(seed,
 patient)``), so differences between candidates are differences of the regimen, not of the
 sample. :func:`pareto_front` marks the non-dominated candidates (maximise efficacy,
-minimise toxicity) and :func:`optimise` searches a :class:`SearchSpace` with a scrambled
+minimise toxicity) and :func:`optimize` searches a :class:`SearchSpace` with a scrambled
 Sobol' sequence or a Latin hypercube (SciPy's ``qmc``), or by differential evolution
 (``scipy.optimize.differential_evolution`` with the toxicity ceilings as constraints;
 Storn & Price, J Glob Optim 11:341, 1997), always including the label regimen so it is
@@ -76,7 +76,7 @@ from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson, held_doses, is_responder, km_median
 
 __all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "SEARCH_METHODS", "TOXICITY", "Candidate",
-           "OptimisationResult", "SearchSpace", "evaluate", "optimise",
+           "OptimizationResult", "SearchSpace", "evaluate", "optimize",
            "pareto_front", "plot_pareto"]
 
 DOSE_RANGE = (1.0e3, 2.0e6)
@@ -107,7 +107,7 @@ RATES = ("orr", "cr", "hypotension", "hypotension_g34", "trd")
 EFFICACY = ("orr", "cr", "dor_median")
 """Efficacy metrics (larger is better)."""
 TOXICITY = ("hypotension", "hypotension_g34", "trd", "held")
-"""Toxicity metrics (smaller is better); each can carry a ceiling in :func:`optimise`."""
+"""Toxicity metrics (smaller is better); each can carry a ceiling in :func:`optimize`."""
 METRICS = ("orr", "cr", "hypotension", "hypotension_g34", "trd", "held", "dor_median")
 """The per-candidate metrics :func:`evaluate` reports."""
 
@@ -116,7 +116,7 @@ Progress = Callable[[int, int, "Candidate"], None]
 Evaluator = Callable[["Candidate"], Mapping[str, object]]
 """The metrics of one candidate, ``evaluator(candidate) -> {"orr": ..., ...}``."""
 SEARCH_METHODS = ("sobol", "lhs", "de")
-"""Search methods of :func:`optimise`: scrambled Sobol', Latin hypercube, differential
+"""Search methods of :func:`optimize`: scrambled Sobol', Latin hypercube, differential
 evolution."""
 
 
@@ -676,8 +676,8 @@ class SearchSpace:
 
 
 @dataclass(frozen=True)
-class OptimisationResult:
-    """What :func:`optimise` found.
+class OptimizationResult:
+    """What :func:`optimize` found.
 
     Attributes:
         table: every evaluated candidate (as :func:`evaluate`) with ``pareto``,
@@ -742,7 +742,7 @@ class OptimisationResult:
         return self.table.loc[keep, cols].sort_values([self.toxicity, self.efficacy])
 
 
-def optimise(space: SearchSpace, *, seed: int, n_candidates: int,
+def optimize(space: SearchSpace, *, seed: int, n_candidates: int,
              population: Population | None = None, n_patients: int | None = None,
              max_toxicity: float | None = None, efficacy: str = "orr",
              toxicity: str = "hypotension", constraints: Mapping[str, float] | None = None,
@@ -751,7 +751,7 @@ def optimise(space: SearchSpace, *, seed: int, n_candidates: int,
              mortality: MortalityModel | None = None, horizon_days: float = 365.0,
              backend: str = "native", model: str = "il2_qsp", n_boot: int = 200,
              evaluator: Evaluator | None = None,
-             progress: Progress | None = None) -> OptimisationResult:
+             progress: Progress | None = None) -> OptimizationResult:
     """Search ``space`` for the most effective regimen under toxicity ceilings.
 
     Evaluates ``include`` (the label regimen always, even if ``include`` omits it) and up to
@@ -822,35 +822,35 @@ def optimise(space: SearchSpace, *, seed: int, n_candidates: int,
             outside (0, 1), or neither ``evaluator`` nor ``population`` and ``n_patients``.
     """
     if efficacy not in EFFICACY:
-        raise ValueError(f"optimise: unknown metric {efficacy!r} for efficacy; known: "
+        raise ValueError(f"optimize: unknown metric {efficacy!r} for efficacy; known: "
                          f"{', '.join(EFFICACY)}")
     ceilings = dict(constraints or {})
     if max_toxicity is not None:
         ceilings[toxicity] = max_toxicity
     for metric in (toxicity, *ceilings):
         if metric not in TOXICITY:
-            raise ValueError(f"optimise: unknown metric {metric!r} for toxicity; known: "
+            raise ValueError(f"optimize: unknown metric {metric!r} for toxicity; known: "
                              f"{', '.join(TOXICITY)}")
     for metric, ceiling in ceilings.items():
         if isinstance(ceiling, bool) or not 0.0 <= float(ceiling) <= 1.0:
-            raise ValueError(f"optimise: the ceiling on {metric} is a fraction in [0, 1], "
+            raise ValueError(f"optimize: the ceiling on {metric} is a fraction in [0, 1], "
                              f"got {ceiling}")
     if n_candidates < 1:
-        raise ValueError(f"optimise: n_candidates must be >= 1, got {n_candidates}")
+        raise ValueError(f"optimize: n_candidates must be >= 1, got {n_candidates}")
     if method not in SEARCH_METHODS:
-        raise ValueError(f"optimise: method must be one of {', '.join(SEARCH_METHODS)}, "
+        raise ValueError(f"optimize: method must be one of {', '.join(SEARCH_METHODS)}, "
                          f"got {method!r}")
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
-        raise ValueError(f"optimise: refine must be a whole number >= 0, got {refine!r}")
+        raise ValueError(f"optimize: refine must be a whole number >= 0, got {refine!r}")
     if method == "de" and refine:
-        raise ValueError("optimise: refine is for the quasi-random searches ('sobol', "
+        raise ValueError("optimize: refine is for the quasi-random searches ('sobol', "
                          "'lhs'); differential evolution spends the whole budget itself")
     if not 0.0 < shrink < 1.0:
-        raise ValueError(f"optimise: shrink must be in (0, 1), got {shrink}")
+        raise ValueError(f"optimize: shrink must be in (0, 1), got {shrink}")
     limits = {k: float(v) for k, v in ceilings.items()}
     if evaluator is None:
         if population is None or n_patients is None:
-            raise ValueError("optimise: give population and n_patients (or an evaluator)")
+            raise ValueError("optimize: give population and n_patients (or an evaluator)")
         evaluator = _Evaluator(population=population, n_patients=n_patients, seed=seed,
                                mortality=mortality, horizon_days=horizon_days,
                                backend=backend, model=model, holds=holds, n_boot=n_boot,
@@ -885,7 +885,7 @@ def optimise(space: SearchSpace, *, seed: int, n_candidates: int,
     table = pareto_front(log.table(), efficacy, toxicity)
     ranked, table["feasible"] = _select(table, efficacy, toxicity, limits, conservative)
     best = ranked[0] if ranked else None
-    return OptimisationResult(table, best, efficacy, toxicity, limits, conservative, method)
+    return OptimizationResult(table, best, efficacy, toxicity, limits, conservative, method)
 
 
 class _Log:
@@ -938,7 +938,7 @@ DE_STALL = 50
 
 def _evolve(space: SearchSpace, log: _Log, budget: int, seed: int, efficacy: str,
             toxicity: str, limits: Mapping[str, float], conservative: bool) -> None:
-    """Differential evolution over ``space`` (see :func:`optimise`), filling ``log``."""
+    """Differential evolution over ``space`` (see :func:`optimize`), filling ``log``."""
     grid = space.grid()
     free = [j for j, k in enumerate(grid) if k != 1]
     if not free:  # a single candidate: nothing to search

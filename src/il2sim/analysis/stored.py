@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 
 from il2sim.analysis.biomarkers import BiomarkerResult, plot_importance, plot_roc
-from il2sim.analysis.optimize import OptimisationResult, plot_pareto
+from il2sim.analysis.optimize import OptimizationResult, plot_pareto
 from il2sim.analysis.sensitivity import plot_sensitivity
 from il2sim.io.store import ResultStore
 from il2sim.trial.plots import figure_png
 
-__all__ = ["figure_png", "save_biomarkers", "save_optimisation", "save_sensitivity"]
+__all__ = ["figure_png", "save_biomarkers", "save_optimization", "save_sensitivity"]
 
 
 def _model_version(model: str) -> str:
@@ -44,14 +44,14 @@ def _target(store: ResultStore, run_id: str | None, *, kind: str, name: str, mod
                                      n_patients=_int(store, params, size), params=params)
 
 
-def save_optimisation(store: ResultStore, result: OptimisationResult, *, name: str,
+def save_optimization(store: ResultStore, result: OptimizationResult, *, name: str,
                       params: Mapping[str, Any], run_id: str | None = None,
                       model: str = "il2_qsp", replace: bool = True) -> str:
     """Store a regimen search: every candidate, the front summary and the Pareto plot.
 
     Main arguments:
         store: an open, writable store.
-        result: what :func:`~il2sim.analysis.optimize.optimise` returned.
+        result: what :func:`~il2sim.analysis.optimize.optimize` returned.
         name: the analysis' name (and the analysis run's, when one is created).
         params: the search settings (``seed`` and ``n_patients`` are required when no
             ``run_id`` is given: they identify the analysis run).
@@ -91,7 +91,7 @@ def save_sensitivity(store: ResultStore, indices: pd.DataFrame, *, name: str,
                      model: str = "il2_qsp", replace: bool = True) -> str:
     """Store a Sobol' or Morris analysis: the indices, the convergence table, a tornado plot.
 
-    Arguments as :func:`save_optimisation`; ``indices`` from
+    Arguments as :func:`save_optimization`; ``indices`` from
     :func:`~il2sim.analysis.sensitivity.sobol` or :func:`~il2sim.analysis.sensitivity.morris`,
     ``index`` the plotted column, ``convergence`` from
     :func:`~il2sim.analysis.sensitivity.sobol_convergence` (optional).
