@@ -1,13 +1,20 @@
-"""The ``il2sim`` command line: list and show models, simulate a scenario.
+"""The ``il2sim`` command line: models, simulation, virtual trials, their analyses, the web app.
 
-    il2sim models
-    il2sim show kp1998
+    il2sim models                                   # the library models
+    il2sim show kp1998                              # one model's states and parameters
     il2sim simulate examples/pk_konrad_bolus.toml --out results
     il2sim simulate --model aldesleukin_pk --preset label_high_dose \\
         --weight "70 kg" --height "175 cm" --end "21 day" --out results
-    il2sim export kp1998 -o kp1998.xml
+    il2sim export kp1998 -o kp1998.xml              # SBML
     il2sim import BIOMD0000000732.xml --simulate "100 day"
-    il2sim serve
+    il2sim trial examples/trials/rcc.toml           # a virtual trial, stored
+    il2sim results                                  # stored runs; il2sim results RUN --export dir/
+    il2sim report RUN -o report.html                # HTML report of a run and its analyses
+    il2sim optimize --indication rcc --route iv --route sc    # regimens on a Pareto front
+    il2sim sensitivity examples/pk_konrad_bolus.toml --param k10=0.03:0.06 --param V1=2:3.5
+    il2sim biomarkers RUN                           # baseline features that predict response
+    il2sim validate c1 c5                           # published trials of the atlas, scored
+    il2sim serve                                    # the web app
 
 Command-line options override the scenario file (see :mod:`il2sim.io.config`
 for its format). The commands only parse, call the library and print.
