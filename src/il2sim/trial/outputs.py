@@ -16,7 +16,9 @@ __all__ = ["LABEL_TOXICITY", "TRIAL_FIGURES"]
 # Any-grade rates in the 525 patients of the Proleukin label's adverse reactions table (the
 # RCC and melanoma trials), for reference markers.
 LABEL_TOXICITY = {"hypotension": 0.71, "oliguria": 0.63, "confusion": 0.34,
-                  "creatinine": 0.33, "weight_gain": 0.16}
+                  "creatinine": 0.33, "weight_gain": 0.16, "oedema": 0.28, "chills": 0.52,
+                  "diarrhoea": 0.67, "vomiting": 0.50, "bilirubin": 0.40,
+                  "thrombocytopenia": 0.37}
 
 
 DrawFigure = Callable[[pd.DataFrame, pd.DataFrame | DoseDelivery, pd.DataFrame, Path | None],
