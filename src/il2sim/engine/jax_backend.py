@@ -59,7 +59,7 @@ __all__ = ["SOLVERS", "JaxBackend", "JaxStats", "jax_rhs", "jax_source", "requir
 
 # Method name -> diffrax solver class. SciPy's names map to the nearest kind (the implicit
 # ones to Kvaerno5, the explicit ones to the explicit pair of the same order), so that
-# simulate(..., backend="jax") works with its default method="LSODA".
+# simulate(..., backend="jax", method=...) takes every method the SciPy backend takes.
 SOLVERS: dict[str, str] = {
     "Kvaerno5": "Kvaerno5", "Kvaerno4": "Kvaerno4", "Kvaerno3": "Kvaerno3",
     "Tsit5": "Tsit5", "Dopri5": "Dopri5", "Dopri8": "Dopri8", "Bosh3": "Bosh3",
@@ -367,10 +367,10 @@ class JaxBackend:
     """diffrax over a batch, vectorised with ``jax.vmap`` and compiled with ``jax.jit``.
 
     Main arguments:
-        method: a diffrax solver (``"Kvaerno5"`` stiff, the default through SciPy's
-            names; ``"Kvaerno3"``, ``"Kvaerno4"``; explicit ``"Tsit5"``, ``"Dopri5"``,
-            ``"Dopri8"``, ``"Bosh3"``) or a SciPy method name: LSODA, BDF and Radau give
-            Kvaerno5, RK45 Dopri5, RK23 Bosh3, DOP853 Dopri8 (see ``SOLVERS``).
+        method: a diffrax solver (``"Kvaerno5"`` stiff, the default; ``"Kvaerno3"``,
+            ``"Kvaerno4"``; explicit ``"Tsit5"``, ``"Dopri5"``, ``"Dopri8"``, ``"Bosh3"``) or a
+            SciPy method name: LSODA, BDF and Radau give Kvaerno5, RK45 Dopri5, RK23 Bosh3,
+            DOP853 Dopri8 (see ``SOLVERS``).
 
     Other arguments:
         max_steps: step attempts per patient and segment before the patient fails. It
@@ -386,7 +386,7 @@ class JaxBackend:
         EngineError: JAX or diffrax is not installed, or an unknown method.
     """
 
-    method: str = "LSODA"
+    method: str = "Kvaerno5"
     max_steps: int = 100_000
     step_to_outputs: bool = False
     name: str = "jax"

@@ -273,7 +273,7 @@ class NativeBackend:
         method: ``"Rodas5P"`` (order 5, embedded order 4, dense output of order 4;
             Steinebach 2023) or ``"Rodas4"`` (order 4, embedded 3, dense output 3; Hairer &
             Wanner 1996, Section IV.7); both stiff, L-stable, stiffly accurate. The SciPy
-            backend's method names (``simulate``'s default is ``"LSODA"``) select Rodas5P.
+            backend's method names select Rodas5P (the default).
 
     Other arguments:
         threads: threads per batch; ``None``: ``$IL2SIM_THREADS``, else every core this
@@ -283,7 +283,7 @@ class NativeBackend:
     ``stats`` accumulates steps, rejections, evaluations and time spent in C.
     """
 
-    method: str = "LSODA"
+    method: str = DEFAULT_METHOD
     threads: int | None = None
     max_steps: int = 500_000
     name: str = "native"

@@ -124,9 +124,8 @@ class RoadRunnerBackend:
     """libRoadRunner (CVODE, stiff BDF) per patient on il2sim's SBML export.
 
     Main arguments:
-        method: ignored; accepted so that ``simulate(..., backend="roadrunner")`` works
-            with its default ``method="LSODA"``. Any SciPy backend method name or
-            ``"CVODE"``.
+        method: ``"CVODE"`` (the default), or any SciPy backend method name, accepted and
+            ignored so that a scenario's method works with this backend too.
 
     Other arguments:
         negative: what to do when CVODE returns a non-positive value for a state il2sim
@@ -136,7 +135,7 @@ class RoadRunnerBackend:
         log_floor: CVODE's absolute tolerance for a log state is ``atol * log_floor``.
     """
 
-    method: str = "LSODA"
+    method: str = "CVODE"
     negative: str = "clip"
     max_steps: int = 500_000
     log_floor: float = 1e-200

@@ -45,7 +45,7 @@ def simulate(
     initial: Mapping[str, ArrayLike] | None = None,
     n: int | None = None,
     backend: str = "scipy",
-    method: str = "LSODA",
+    method: str | None = None,
     rtol: float = 1e-6,
     atol: float | Mapping[str, float] = 1e-9,
     on_failure: str | None = None,
@@ -69,7 +69,9 @@ def simulate(
             per-m2 doses.
         initial: initial-state overrides by name.
         n: number of patients when nothing else fixes it.
-        backend, method: integrator (``scipy`` with LSODA by default, stiff-capable).
+        backend, method: integrator; ``backend`` ``scipy`` by default, ``method`` ``None``
+            for the backend's own default, each stiff-capable (SciPy LSODA, native Rodas5P,
+            JAX Kvaerno5, libRoadRunner CVODE).
         rtol, atol: tolerances; ``atol`` may be a mapping state -> value. For
             log-integrated states atol acts on log(x), i.e. as a relative tolerance.
         on_failure: ``"raise"`` or ``"record"``; default raises for a single
@@ -92,7 +94,8 @@ def simulate(
     regimen = regimen if regimen is not None else Regimen.none()
     if not isinstance(regimen, Regimen):
         raise EngineError(f"simulate: {regimen!r} is not a Regimen")
-    if method not in METHODS and not (backend == "native" and method in NATIVE_METHODS):
+    if method is not None and method not in METHODS and not (
+            backend == "native" and method in NATIVE_METHODS):
         raise EngineError(f"unknown method {method!r}; known: {', '.join(METHODS)} (and, with "
                           f"backend='native', {', '.join(NATIVE_METHODS)})")
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
@@ -106,7 +109,7 @@ def simulate(
     actions = resolve_events(compiled, regimen, p, cov)
     tol = _atol(model, atol)
     try:
-        solver = BACKENDS[backend](method=method)
+        solver = BACKENDS[backend]() if method is None else BACKENDS[backend](method=method)
     except KeyError:
         raise EngineError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}") from None
     if model.events and not hasattr(solver, "integrate_to_root"):
