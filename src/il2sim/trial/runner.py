@@ -40,7 +40,8 @@ from il2sim.units import parse_quantity
 __all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
            "simulate_chunk", "stream_trial"]
 
-VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct")
+VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct",
+          "interstitial_excess", "cytokine_drive")
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ def simulate_chunk(spec: TrialSpec, model: Model,
         "confusion_max": np.nanmax(vit["confusion"], axis=1),
         "spo2_min": np.nanmin(vit["spo2"], axis=1),
         "weight_gain_pct_max": np.nanmax(vit["weight_gain_pct"], axis=1),
+        "interstitial_excess_max": np.nanmax(vit["interstitial_excess"], axis=1),
+        "cytokine_drive_max": np.nanmax(vit["cytokine_drive"], axis=1),
         "leak_exposure": exposure,
     })
     endpoints, scans = patient_endpoints(

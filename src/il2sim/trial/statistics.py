@@ -73,7 +73,8 @@ BOR_CATEGORIES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 """Best overall response categories (RECIST 1.1; NE = not evaluable)."""
 
 TOXICITIES: tuple[str, ...] = (
-    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain",
+    "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain", "oedema",
+    "chills", "diarrhoea", "vomiting", "bilirubin", "thrombocytopenia",
 )
 """Toxicities graded per patient, read from the columns ``tox_<name>_grade`` (0-4)."""
 
