@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import beta
 
+from il2sim.trial.plots import plot_toxicity
 from il2sim.trial.statistics import (
     DAYS_PER_YEAR,
     TOXICITIES,
@@ -17,6 +18,7 @@ from il2sim.trial.statistics import (
     dor_summary,
     dose_delivery,
     km_summary,
+    recorded_toxicities,
     response_rates,
     summary_table,
     toxicity_table,
@@ -314,3 +316,17 @@ def test_summary_table_formats_headline_numbers() -> None:
     assert "+)" in col["median CR duration, years (range)"]  # the longest CR is ongoing
     assert table.index.name == "measure"
     assert summary_table(frame, by=None).columns.tolist() == ["all"]
+
+
+def test_a_run_stored_before_a_toxicity_was_modelled_is_still_summarised() -> None:
+    """Runs stored before the cytokine-drive events had no ``tox_diarrhoea_grade`` etc.:
+    the summary and the toxicity figure show the terms they recorded (toxicity_table with
+    an explicit list still names a missing column)."""
+    frame = endpoints_table(["CR", "PD", "SD"]).drop(columns="tox_diarrhoea_grade")
+    assert "diarrhoea" not in recorded_toxicities(frame)
+    assert recorded_toxicities(endpoints_table(["CR"])) == TOXICITIES
+    text = summary_table(frame).index
+    assert not any("diarrhoea" in t for t in text) and any("hypotension" in t for t in text)
+    plot_toxicity(frame)
+    with pytest.raises(ValueError, match="'tox_diarrhoea_grade'"):
+        toxicity_table(frame)

@@ -46,6 +46,7 @@ from il2sim.trial.statistics import (
     dose_delivery,
     is_responder,
     km_summary,
+    recorded_toxicities,
     response_rates,
     summary_table,
     toxicity_table,
@@ -321,7 +322,8 @@ def _km_table(endpoints: pd.DataFrame, time: str, event: str) -> str:
 
 
 def _toxicity(endpoints: pd.DataFrame, img: _Images) -> str:
-    parts = [_guard(lambda: _table(_tox_text(toxicity_table(endpoints)))),
+    parts = [_guard(lambda: _table(_tox_text(toxicity_table(
+        endpoints, toxicities=recorded_toxicities(endpoints))))),
              _guard(lambda: img.figure(plots.plot_toxicity(endpoints, reference=LABEL_TOXICITY),
                                        "Toxicity incidence (diamonds: label, 525 patients)"))]
     parts.append("<h3>Treatment-related deaths</h3>")

@@ -32,7 +32,6 @@ from il2sim.trial.statistics import (
     BOR_CATEGORIES,
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
-    TOXICITIES,
     TREATMENT_DEATH,
     DoseDelivery,
     _durations,
@@ -40,6 +39,7 @@ from il2sim.trial.statistics import (
     _require,
     dose_delivery,
     is_responder,
+    recorded_toxicities,
     toxicity_table,
 )
 
@@ -511,7 +511,7 @@ def plot_dose_delivery(doses: pd.DataFrame | DoseDelivery, *, per: str = "course
 # --------------------------------------------------------------------------- toxicity
 
 
-def plot_toxicity(endpoints: pd.DataFrame, *, toxicities: Sequence[str] = TOXICITIES,
+def plot_toxicity(endpoints: pd.DataFrame, *, toxicities: Sequence[str] | None = None,
                   reference: Mapping[str, float] | None = None, title: str | None = None,
                   ax: Axes | None = None, path: PathLike | None = None,
                   figsize: tuple[float, float] = (7.5, 4.5), dpi: float = 120) -> Figure:
@@ -527,12 +527,15 @@ def plot_toxicity(endpoints: pd.DataFrame, *, toxicities: Sequence[str] = TOXICI
         endpoints: per-patient endpoints (``tox_<name>_grade``, ``death_cause``).
 
     Other arguments:
-        toxicities: names to show, top to bottom; reference: any-grade fractions by name.
+        toxicities: names to show, top to bottom (default: every one the run recorded,
+            :func:`~il2sim.trial.statistics.recorded_toxicities`); reference: any-grade
+            fractions by name.
 
     Raises:
         ValueError: as :func:`~il2sim.trial.statistics.toxicity_table`.
     """
-    tab = toxicity_table(endpoints, toxicities=toxicities)
+    tab = toxicity_table(endpoints, toxicities=(
+        recorded_toxicities(endpoints) if toxicities is None else toxicities))
     rows = tab.drop(index=TREATMENT_DEATH)
     k = len(rows)
     fig, ax = _axes(ax, figsize)

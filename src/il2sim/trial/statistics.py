@@ -55,6 +55,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "RESPONSE_CATEGORIES",
     "TOXICITIES",
+    "recorded_toxicities",
     "TREATMENT_DEATH",
     "DoseDelivery",
     "clopper_pearson",
@@ -368,6 +369,12 @@ def _tox_rows(grp: pd.DataFrame, toxicities: Sequence[str], what: str) -> pd.Dat
                        "any_grade": "float64", "grade3_4": "float64"})
 
 
+def recorded_toxicities(endpoints: pd.DataFrame) -> tuple[str, ...]:
+    """The :data:`TOXICITIES` whose ``tox_<name>_grade`` column ``endpoints`` holds: all of
+    them for a run of this version, fewer for a run stored before a term was modelled."""
+    return tuple(t for t in TOXICITIES if f"tox_{t}_grade" in endpoints)
+
+
 def toxicity_table(endpoints: pd.DataFrame, *, toxicities: Sequence[str] = TOXICITIES,
                    by: str | None = None) -> pd.DataFrame:
     """Incidence of each toxicity at any grade and at grade 3-4, and treatment-related deaths.
@@ -554,7 +561,8 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
     pfs = km_summary(endpoints, "pfs_d", "pfs_event", by, confidence=confidence,
                      landmarks_y=())
     dor = dor_summary(endpoints, by, confidence=confidence)
-    tox = toxicity_table(endpoints, by=by)
+    recorded = recorded_toxicities(endpoints)
+    tox = toxicity_table(endpoints, toxicities=recorded, by=by)
     level = f"{100 * confidence:g}% CI"
     month, year = DAYS_PER_MONTH, DAYS_PER_YEAR
     columns: dict[Any, dict[str, str]] = {}
@@ -574,7 +582,7 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
         col["median CR duration, years (range)"] = _dor_text(dor.loc[(label, "CR")], year)
         t = tox.loc[label] if by is not None else tox
         col["treatment-related deaths, %"] = _pct(t.loc[TREATMENT_DEATH, "any_grade"])
-        for name in TOXICITIES:
+        for name in recorded:
             col[f"{name.replace('_', ' ')}, % any grade / grade 3-4"] = (
                 f"{_pct(t.loc[name, 'any_grade'], 0)} / {_pct(t.loc[name, 'grade3_4'], 0)}"
             )

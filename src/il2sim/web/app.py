@@ -48,7 +48,7 @@ from il2sim.trial import plots
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TrialSpec
-from il2sim.trial.statistics import toxicity_table
+from il2sim.trial.statistics import recorded_toxicities, toxicity_table
 from il2sim.trial.stored import StoredTrial, load_stored_trial
 from il2sim.validation.atlas import atlas
 from il2sim.validation.report import endpoint_rows, validation_html
@@ -276,7 +276,8 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                               analyses=analyses)
         stored = _stored(run_id)
         summary = stored.summary()
-        tox = toxicity_table(stored.endpoints)
+        tox = toxicity_table(stored.endpoints,
+                             toxicities=recorded_toxicities(stored.endpoints))
         return RunSummary(
             run=info,
             summary=[{"measure": str(k), "value": str(v)}
