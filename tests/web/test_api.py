@@ -18,14 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from web_fixtures import SMALL_TRIAL, wait_for
+from web_fixtures import SMALL_TRIAL, save_synthetic_validation, wait_for
 
 from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model, list_models
-from il2sim.validation.atlas import atlas
-from il2sim.validation.endpoints import SimulatedArm
-from il2sim.validation.run import score
-from il2sim.validation.stored import save_validation
 from il2sim.web import create_app
 from il2sim.web.app import SWAGGER_UI_URL
 
@@ -479,33 +475,11 @@ def test_bad_analysis_requests(with_analyses: tuple[TestClient, str, str], path:
 # ----------------------------------------------------------------------- validation
 
 
-def _synthetic_arm(n: int, rng: np.random.Generator) -> SimulatedArm:
-    """A simulated arm with every column the pivotal endpoints read (random values)."""
-    bor = rng.choice(["CR", "PR", "SD", "PD"], size=n, p=[0.07, 0.08, 0.35, 0.5])
-    frame = pd.DataFrame({
-        "bor": bor, "bor_who": bor, "dor_d": np.where(np.isin(bor, ["CR", "PR"]),
-                                                      rng.uniform(30, 1500, n), np.nan),
-        "dor_event": rng.uniform(size=n) < 0.5, "os_d": rng.uniform(10, 1800, n),
-        "os_event": rng.uniform(size=n) < 0.8, "pfs_d": rng.uniform(10, 900, n),
-        "pfs_event": rng.uniform(size=n) < 0.9,
-        "death_cause": rng.choice(["", "disease", "treatment"], size=n, p=[0.2, 0.76, 0.04]),
-        **{f"tox_{t}_grade": rng.integers(0, 4, n) for t in (
-            "hypotension", "oliguria", "creatinine", "confusion", "hypoxia", "weight_gain")},
-    })
-    return SimulatedArm(frame, rng.integers(10, 29, n).astype(float))
-
-
 @pytest.fixture()
 def with_validation(tmp_path: Path, examples: Path) -> Iterator[tuple[TestClient, str]]:
     """A store holding a validation of C1 and C3 scored on synthetic arms (no simulation)."""
-    trials = atlas(["c1", "c3"])
-    rng = np.random.default_rng(5)
-    arms = {(a.key, r): _synthetic_arm(a.n, rng) for t in trials for a in t.arms
-            for r in range(3)}
-    result = score(trials, arms, 3)
     db = tmp_path / "web.duckdb"
-    with ResultStore(db) as store:
-        run_id = save_validation(store, result, trials)
+    run_id = save_synthetic_validation(db, ["c1", "c3"])
     with TestClient(create_app(db, examples=examples, max_patients=50)) as c:
         yield c, run_id
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from web_fixtures import SMALL_TRIAL
+from web_fixtures import SMALL_TRIAL, save_synthetic_validation
 
 from il2sim.model.library import get_model
 from il2sim.web import create_app
@@ -90,7 +90,8 @@ def test_models_page_lists_models_and_shows_parameters(page: Any, server: str) -
     pg.get_by_text("as text").click()
     assert "dT/dt" in pg.get_by_test_id("equations").inner_text()
     math = pg.get_by_test_id("mathml").locator("math")
-    assert math.count() == len(get_model("il2_qsp").intermediates) + 22
+    model = get_model("il2_qsp")  # one block per intermediate and per state equation
+    assert math.count() == len(model.intermediates) + len(model.states)
     # rendered as MathML: each block has a real layout box
     assert math.first.bounding_box()["height"] > 10
     _shot(pg, "model")
@@ -185,3 +186,38 @@ def test_trial_from_example_and_upload_then_results(page: Any, server: str,
     pg.wait_for_function(
         "document.querySelector('[data-testid=compare-km]').naturalWidth > 0")
     _shot(pg, "compare")
+
+
+@pytest.fixture()
+def validated(tmp_path: Path) -> str:
+    """A validation of C1 and C3 (synthetic arms) in the store the server will open."""
+    return save_synthetic_validation(tmp_path / "web.duckdb", ["c1", "c3"])
+
+
+def test_validation_page_shows_scorecard_misses_and_figures(validated: str, page: Any,
+                                                            server: str) -> None:
+    page.goto(f"{server}/#/validation")
+    score = page.get_by_test_id("validation-score")
+    score.wait_for()
+    assert "published endpoints are compatible with the model" in score.inner_text()
+    assert "null" not in page.locator("main").inner_text().split()  # no part printed as null
+    card = page.get_by_test_id("validation-scorecard")
+    assert "C1 RCC" in card.inner_text() and "All trials" in card.inner_text()
+    rows = page.get_by_test_id("validation-endpoints").locator("tbody tr")
+    assert rows.count() == 22
+    verdicts = [rows.nth(i).locator("td").last.inner_text() for i in range(rows.count())]
+    first_ok = next((i for i, v in enumerate(verdicts) if v.startswith("compatible")),
+                    len(verdicts))
+    assert all(v.startswith("compatible") for v in verdicts[first_ok:])  # misses first
+    images = page.locator("figure img")
+    assert images.count() == 3  # calibration, forest C1, forest C3
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=images.nth(i).element_handle())
+    with page.expect_popup() as popup:
+        page.get_by_test_id("validation-report").click()
+    report = popup.value
+    report.wait_for_load_state()
+    assert "Validation against published IL-2 trials" in report.content()
+    _shot(page, "validation")

@@ -60,7 +60,8 @@ async function show(render) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading..."));
   try {
     const content = await render();
-    root.replaceChildren(...[content].flat());
+    // a view may leave out a part (null): never print it as the text "null"
+    root.replaceChildren(...[content].flat(Infinity).filter((c) => c !== null && c !== undefined));
   } catch (e) {
     root.replaceChildren(errorBox(e.message));
   }
