@@ -26,7 +26,7 @@ Kaplan-Meier curves by arm are :func:`il2sim.trial.plots.plot_km` with ``by="arm
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,25 @@ def hazard_ratio(time: np.ndarray[Any, Any], event: np.ndarray[Any, Any],
     return math.exp(b), math.exp(b - z * se), math.exp(b + z * se), p, test
 
 
+def arms_against(endpoints: pd.DataFrame, control: str, by: str, what: str
+                 ) -> Iterator[tuple[Any, pd.DataFrame, pd.DataFrame]]:
+    """``(arm, its rows, the control arm's rows)`` for every arm but ``control``, in order of
+    first appearance.
+
+    Raises:
+        ValueError: an unknown control arm, or no other arm.
+    """
+    arms = list(pd.unique(endpoints[by]))
+    if control not in arms:
+        raise ValueError(f"{what}: no arm {control!r}; arms: {', '.join(map(str, arms))}")
+    if len(arms) < 2:
+        raise ValueError(f"{what}: one arm only")
+    ref = endpoints[endpoints[by] == control]
+    for arm in arms:
+        if arm != control:
+            yield arm, endpoints[endpoints[by] == arm], ref
+
+
 def compare_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
                  paired: bool = False, confidence: float = 0.95) -> pd.DataFrame:
     """Every other arm against ``control``: ORR difference, OS and PFS hazard ratios.
@@ -203,17 +222,8 @@ def compare_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
     what = "compare_arms"
     _require(endpoints, [by, "patient", "bor", *(c for pair in HAZARDS.values() for c in pair)],
              what)
-    arms = list(pd.unique(endpoints[by]))
-    if control not in arms:
-        raise ValueError(f"{what}: no arm {control!r}; arms: {', '.join(map(str, arms))}")
-    if len(arms) < 2:
-        raise ValueError(f"{what}: one arm only")
-    ref = endpoints[endpoints[by] == control]
     rows: list[dict[str, Any]] = []
-    for arm in arms:
-        if arm == control:
-            continue
-        other = endpoints[endpoints[by] == arm]
+    for arm, other, ref in arms_against(endpoints, control, by, what):
         if paired:
             both = other.merge(ref, on="patient", suffixes=("", "_c"))
             if both.empty:

@@ -45,7 +45,7 @@ from il2sim.engine.simulate import simulate
 from il2sim.model.spec import Model
 from il2sim.population import LogNormal, Normal, Population
 from il2sim.protocol import ProtocolDecider, Scans
-from il2sim.trial.comparison import COMPARISON_COLUMNS
+from il2sim.trial.comparison import COMPARISON_COLUMNS, arms_against
 from il2sim.trial.plots import _figure, _finish
 
 if TYPE_CHECKING:
@@ -256,16 +256,8 @@ def compare_hiv_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
     Welch-Satterthwaite degrees of freedom ``nu`` and Welch's t-test (Welch BL, Biometrika
     34:28, 1947). The same patients in both arms (``paired``, crossover): the paired t
     interval and test on patients in both arms."""
-    arms = list(pd.unique(endpoints[by]))
-    if control not in arms:
-        raise ValueError(f"compare_hiv_arms: no arm {control!r}; arms: "
-                         f"{', '.join(map(str, arms))}")
-    ref = endpoints[endpoints[by] == control]
     rows: list[dict[str, Any]] = []
-    for arm in arms:
-        if arm == control:
-            continue
-        other = endpoints[endpoints[by] == arm]
+    for arm, other, ref in arms_against(endpoints, control, by, "compare_hiv_arms"):
         if paired:
             both = other.merge(ref, on="patient", suffixes=("", "_c"))
             diff = (both["cd4_mean"] - both["cd4_mean_c"]).to_numpy(float)
