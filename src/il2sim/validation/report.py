@@ -44,7 +44,7 @@ def format_value(value: float, unit: str) -> str:
     if unit == "months":
         return f"{value:.1f} months"
     if unit in ("doses", "patients"):
-        return f"{value:g} {unit}"
+        return f"{value:g} {unit[:-1] if value == 1 else unit}"
     return f"{value:.0f} {unit}"
 
 
