@@ -580,3 +580,27 @@ def test_page_and_assets_are_served(client: TestClient) -> None:
     assert client.get("/static/app.js").status_code == 200
     plotly = client.get("/vendor/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+
+
+def test_an_hiv_run_is_shown_with_its_cd4_figure(tmp_path: Path, examples: Path) -> None:
+    """An HIV arm's page has its summary and the CD4 figure, no toxicity grades and no
+    tumour figures (asking for one is a one-sentence 422, not a server error)."""
+    import dataclasses
+
+    from il2sim.io.trial_config import load_trial_file
+    from il2sim.trial.runner import stream_trial
+
+    trial = load_trial_file(Path(__file__).parents[2] / "examples/trials/esprit2009.toml")
+    arm = dataclasses.replace(trial.resized(4).arms[0], horizon_days=120.0)
+    db = tmp_path / "web.duckdb"
+    with ResultStore(db) as store:
+        run_id = stream_trial(arm, store)
+    with TestClient(create_app(db, examples=examples, max_patients=50)) as client:
+        body = client.get(f"/api/runs/{run_id}").json()
+        assert body["figures"] == ["cd4"] and body["toxicity"] == []
+        assert any("CD4" in row["measure"] for row in body["summary"])
+        png = client.get(f"/api/runs/{run_id}/figures/cd4.png")
+        assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+        assert "cannot be drawn" in _detail(client.get(
+            f"/api/runs/{run_id}/figures/waterfall.png"), 422)
+        assert client.get(f"/api/runs/{run_id}/report.html").status_code == 200

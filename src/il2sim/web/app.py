@@ -46,6 +46,7 @@ from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots
 from il2sim.trial.arms import MultiArmTrial
+from il2sim.trial.hiv import is_hiv, plot_cd4
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TrialSpec
 from il2sim.trial.statistics import recorded_toxicities, toxicity_table
@@ -84,6 +85,8 @@ __all__ = ["DEFAULT_EXAMPLES", "MAX_UPLOAD_BYTES", "create_app"]
 MAX_UPLOAD_BYTES = 256 * 1024
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "trials"
 FIGURES = TRIAL_FIGURES
+HIV_FIGURE = "cd4"
+"""The figure of an HIV trial's run: the mean CD4 count over time."""
 _STATIC = resources.files("il2sim.web") / "static"
 SWAGGER_UI_URL = "/vendor/swagger-ui"
 """Where the Swagger UI assets of the fastapi-swagger package (swagger-ui-dist) are served."""
@@ -276,15 +279,20 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                               analyses=analyses)
         stored = _stored(run_id)
         summary = stored.summary()
-        tox = toxicity_table(stored.endpoints,
-                             toxicities=recorded_toxicities(stored.endpoints))
+        if is_hiv(stored.endpoints):  # CD4 and viral load; no tumour, no toxicity grades
+            toxicity: list[dict[str, Any]] = []
+            figures = [HIV_FIGURE]
+        else:
+            tox = toxicity_table(stored.endpoints,
+                                 toxicities=recorded_toxicities(stored.endpoints))
+            toxicity = [{"toxicity": str(k), **{c: _cell(v) for c, v in row.items()}}
+                        for k, row in tox.iterrows()]
+            figures = list(FIGURES)
         return RunSummary(
             run=info,
             summary=[{"measure": str(k), "value": str(v)}
                      for k, v in summary.iloc[:, 0].items()],
-            toxicity=[{"toxicity": str(k), **{c: _cell(v) for c, v in row.items()}}
-                      for k, row in tox.iterrows()],
-            figures=list(FIGURES), tables=list(DATA_TABLES), analyses=analyses)
+            toxicity=toxicity, figures=figures, tables=list(DATA_TABLES), analyses=analyses)
 
     @app.get("/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png",
              tags=["results"], response_class=Response,
@@ -307,12 +315,19 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                                                  404: {"description": "No such run or figure"}})
     def figure(run_id: str, name: str) -> Response:
         """A standard trial figure as PNG: kaplan_meier, waterfall, swimmer, spider,
-        toxicity, dose_delivery."""
-        if name not in FIGURES:
-            raise HTTPException(404, f"no figure {name!r}; known: {', '.join(FIGURES)}")
+        toxicity, dose_delivery; cd4 (the mean CD4 count over time) for an HIV trial."""
+        if name not in (*FIGURES, HIV_FIGURE):
+            raise HTTPException(404, f"no figure {name!r}; known: "
+                                f"{', '.join((*FIGURES, HIV_FIGURE))}")
         _trial_run(run_id)
+        stored = _stored(run_id)
         try:
-            fig = _stored(run_id).figure(name)
+            if name == HIV_FIGURE:
+                if stored.visits is None:
+                    raise ValueError("the CD4 figure is for HIV trials")
+                fig = plot_cd4(stored.visits)
+            else:
+                fig = stored.figure(name)
         except ValueError as exc:
             raise HTTPException(422, f"figure {name!r} cannot be drawn for this run: {exc}") \
                 from None
