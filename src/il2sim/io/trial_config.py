@@ -122,15 +122,20 @@ def _days(text: str, source: str, key: str) -> float:
         raise ConfigError(source, key, str(exc)) from None
 
 
+def _refuse_unknown_keys(data: Mapping[str, Any], spec: type[_Spec], source: str) -> None:
+    """A top-level key the file format lacks is an error naming it and the known keys."""
+    unknown = [k for k in data if k not in spec.model_fields]
+    if unknown:
+        raise ConfigError(source, unknown[0], "unknown key; known: "
+                          + ", ".join(spec.model_fields))
+
+
 def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> TrialSpec:
     """Validate a parsed trial file and build the :class:`TrialSpec`."""
     if "arms" in data:
         raise ConfigError(source, "arms", "a multi-arm trial; this needs a single-arm trial "
                           "(il2sim trial runs both)")
-    unknown = [k for k in data if k not in TrialFileSpec.model_fields]
-    if unknown:
-        raise ConfigError(source, unknown[0], "unknown key; known: "
-                          + ", ".join(TrialFileSpec.model_fields))
+    _refuse_unknown_keys(data, TrialFileSpec, source)
     try:
         spec = TrialFileSpec.model_validate(dict(data))
     except ValidationError as exc:
@@ -305,10 +310,7 @@ def trial_file_from_dict(data: Mapping[str, Any], *,
     if "protocol" in data:
         raise ConfigError(source, "protocol", "a multi-arm trial gives each arm its own "
                           "[arms.protocol]")
-    unknown = [k for k in data if k not in MultiArmFileSpec.model_fields]
-    if unknown:
-        raise ConfigError(source, unknown[0], "unknown key; known: "
-                          + ", ".join(MultiArmFileSpec.model_fields))
+    _refuse_unknown_keys(data, MultiArmFileSpec, source)
     if not isinstance(data["arms"], list):
         raise ConfigError(source, "arms", "expected an array of tables ([[arms]])")
     for i, arm in enumerate(data["arms"]):

@@ -31,7 +31,7 @@ def _scale(unit: str) -> float:
 
 def _row_text(row: pd.Series, single_arm: bool) -> str:
     text = row["label"] if single_arm else f"{row['label']} ({row['arm']})"
-    return textwrap.shorten(text, 70, placeholder="...")
+    return textwrap.shorten(text, 70, placeholder="\u2026")  # an ellipsis marks the cut
 
 
 def plot_forest(scores: pd.DataFrame, trial: str) -> Figure:
