@@ -18,11 +18,16 @@ with ``q_m = sum_j H_mj k_j`` (dense output). Methods:
   Mathematics* 63, 27 (2023): 8 stages, order 5, embedded order 4, dense output of order 4;
   coefficients as published in OrdinaryDiffEq.jl (``Rodas5PTableau``).
 
-The stage code is generated from the tableau as straight-line C with the coefficients as
-literals (zero terms dropped, ``y + sum a_ij k_j`` updated incrementally where a row is the
-previous one plus the previous stage). The Jacobian is the model's analytic one
-(``il2_rhs_jac``), evaluated once per accepted step and reused after a rejection; ``W`` is
-factorised by Gaussian elimination with partial pivoting.
+The C that does not depend on the tableau is in ``engine/rodas_c/`` (package data, read as
+a resource): ``helpers.c`` (dense LU, error norm, first step), ``solve.c`` (one patient's
+integration, a template whose ``IL2_...`` placeholders take the method's code) and
+``batch.c`` (the exported entry points and the thread fan-out). The generated source is part
+of the key naming a compiled library (``native_backend._library_key``), so a change to a
+file builds a new library. The stage code is generated from the tableau as straight-line C
+with the coefficients as literals (zero terms dropped, ``y + sum a_ij k_j`` updated
+incrementally where a row is the previous one plus the previous stage). The Jacobian is
+the model's analytic one (``il2_rhs_jac``), evaluated once per accepted step and reused
+after a rejection; ``W`` is factorised by Gaussian elimination with partial pivoting.
 
 Error control as in ``rodas.f``: the root-mean-square norm of ``k_s`` scaled by
 ``atol_i + rtol * max(|y_i|, |y_new_i|)`` (per-state ``atol``); step-size factor
@@ -44,7 +49,9 @@ iteration matrix.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from importlib import resources
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "RODAS4", "RODAS5P", "STATUS_MESSAGES",
            "RosenbrockMethod", "integrator_c"]
@@ -209,7 +216,7 @@ def integrator_c(method: str | RosenbrockMethod = DEFAULT_METHOD) -> str:
     root = "sqrt(sqrt({x}))" if q == 4 else f"pow({{x}}, {_lit(1.0 / q)})"
     arrays = ", ".join(f"k{i + 1}[NS]" for i in range(m.stages))
     dense = ", ".join(f"q{r + 1}[NS]" for r in range(len(m.dense)))
-    body = (SOLVE_C.replace("IL2_STAGE_ARRAYS", f"double {arrays}, {dense};")
+    body = (_c_file("solve.c").replace("IL2_STAGE_ARRAYS", f"double {arrays}, {dense};")
             .replace("IL2_STAGES", _stages(m))
             .replace("IL2_RHS_PER_STEP", str(m.stages - 1))
             .replace("IL2_ERROR_STAGE", f"k{m.stages}")
@@ -230,364 +237,16 @@ def integrator_c(method: str | RosenbrockMethod = DEFAULT_METHOD) -> str:
               "#else\n#define IL2_SOLVE(b) il2_lu_solve(W, piv, dinv, b)\n#endif\n"
               "enum { IL2_OK = 0, IL2_TOO_MANY_STEPS = 1, IL2_UNDERFLOW = 2, IL2_NONFINITE = 3,\n"
               "       IL2_SINGULAR = 4 };\n\n")
-    return header + HELPERS_C + body + TAIL_C
+    return header + _c_file("helpers.c") + body + _c_file("batch.c")
+
+_C_DIR = "rodas_c"
 
 
-HELPERS_C = r"""
-/* LU with partial pivoting, rows swapped whole (as LAPACK dgetf2); the reciprocals of
-   the pivots go to dinv so that solves multiply instead of divide. 0 or 1 + bad column. */
-static int il2_lu(double *restrict a, int *restrict piv, double *restrict dinv) {
-    for (int k = 0; k < NS; ++k) {
-        int p = k;
-        double big = fabs(a[k * NS + k]);
-        for (int i = k + 1; i < NS; ++i) {
-            double v = fabs(a[i * NS + k]);
-            if (v > big) { big = v; p = i; }
-        }
-        piv[k] = p;
-        if (!(big > 0.0) || !isfinite(big)) return k + 1;
-        if (p != k) {
-            for (int j = 0; j < NS; ++j) {
-                double tmp = a[k * NS + j]; a[k * NS + j] = a[p * NS + j]; a[p * NS + j] = tmp;
-            }
-        }
-        double inv = 1.0 / a[k * NS + k];
-        dinv[k] = inv;
-        for (int i = k + 1; i < NS; ++i) {
-            double m = a[i * NS + k] * inv;
-            a[i * NS + k] = m;
-            if (m != 0.0)
-                for (int j = k + 1; j < NS; ++j) a[i * NS + j] -= m * a[k * NS + j];
-        }
-    }
-    return 0;
-}
-
-static inline void il2_lu_solve(const double *restrict a, const int *restrict piv,
-                                const double *restrict dinv, double *restrict b) {
-    for (int k = 0; k < NS; ++k) {
-        int p = piv[k];
-        double tmp = b[k]; b[k] = b[p]; b[p] = tmp;
-    }
-    for (int i = 1; i < NS; ++i) {
-        double s = b[i];
-        for (int j = 0; j < i; ++j) s -= a[i * NS + j] * b[j];
-        b[i] = s;
-    }
-    for (int i = NS - 1; i >= 0; --i) {
-        double s = b[i];
-        for (int j = i + 1; j < NS; ++j) s -= a[i * NS + j] * b[j];
-        b[i] = s * dinv[i];
-    }
-}
-
-#define IL2_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define IL2_MIN(a, b) ((a) < (b) ? (a) : (b))
-
-static int il2_all_finite(const double *v) {
-    for (int i = 0; i < NS; ++i) if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
-/* root-mean-square of v_i / (atol_i + rtol * max(|a_i|, |b_i|)) */
-static double il2_norm(const double *v, const double *a, const double *b, double rtol,
-                       const double *atol) {
-    double s = 0.0;
-    for (int i = 0; i < NS; ++i) {
-        double w = atol[i] + rtol * IL2_MAX(fabs(a[i]), fabs(b[i]));
-        double q = v[i] / w;
-        s += q * q;
-    }
-    return sqrt(s / NS);
-}
-
-/* Starting step (Hairer, Norsett & Wanner I, Section II.4) for an error estimate of order
-   IL2_ERR_ORDER. */
-static double il2_first_step(double t0, double span, const double *y, const double *f0,
-                             const double *p, const double *u, double rtol,
-                             const double *atol) {
-    double y1[NS], f1[NS], d[NS];
-    double d0 = il2_norm(y, y, y, rtol, atol), d1 = il2_norm(f0, y, y, rtol, atol);
-    double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-    if (h0 > span) h0 = span;
-    for (int i = 0; i < NS; ++i) y1[i] = y[i] + h0 * f0[i];
-    il2_rhs(t0 + h0, y1, p, u, f1);
-    for (int i = 0; i < NS; ++i) d[i] = f1[i] - f0[i];
-    double d2 = il2_norm(d, y, y, rtol, atol) / h0;
-    double dm = d1 > d2 ? d1 : d2;   /* NaN d2 gives NaN */
-    if (!isfinite(dm)) return IL2_MIN(h0, span);
-    double h1 = dm <= 1e-15 ? IL2_MAX(1e-6, h0 * 1e-3) : pow(0.01 / dm, 1.0 / (IL2_ERR_ORDER + 1));
-    double h = IL2_MIN(100.0 * h0, h1);
-    return IL2_MIN(h, span);
-}
-
-"""
-
-SOLVE_C = r"""
-/* Integrate one patient from t0 to t1; y in: start, out: end. */
-static int il2_solve(double t0, double t1, double *y, const double *p, const double *u,
-                     long n_eval, const double *t_eval, double rtol, const double *atol,
-                     double *y_eval, long max_steps, double *t_fail, long *stats,
-                     double *h_io) {
-    double f0[NS], ft[NS], J[NS * NS], W[NS * NS], dinv[NS];
-    IL2_STAGE_ARRAYS
-    double yt[NS], yn[NS];
-    int piv[NS];
-    long steps = 0, rejected = 0, nfev = 0, njev = 0, attempts = 0;
-    long e = 0;
-    /* the step for the next segment: the incoming one until a step is taken */
-    double h_next = h_io != NULL ? *h_io : 0.0;
-    double t = t0;
-    int status = IL2_OK;
-
-    while (e < n_eval && t_eval[e] <= t0) {
-        memcpy(y_eval + e * NS, y, sizeof(double) * NS);
-        ++e;
-    }
-    double span = t1 - t0;
-    if (!(span > 0.0)) goto done;
-
-    il2_rhs_jac(t, y, p, u, f0, J);
-    ++nfev; ++njev;
-    if (IL2_TIME_DEPENDENT) il2_dfdt(t, y, p, u, ft);
-    else memset(ft, 0, sizeof ft);
-    if (!il2_all_finite(y) || !il2_all_finite(f0) || !il2_all_finite(J)) {
-        status = IL2_NONFINITE; goto done;
-    }
-    if (span <= 64.0 * DBL_EPSILON * IL2_MAX(fabs(t0), fabs(t1))) {
-        /* a segment at the rounding level of t (two nearly equal breakpoints): one Euler
-           step is exact to that level, where the step-size check below would fail */
-        for (int i = 0; i < NS; ++i) y[i] += span * f0[i];
-        t = t1;
-        ++steps;
-        goto done;
-    }
-    double h;
-    if (h_io != NULL && *h_io > 0.0) {
-        h = *h_io;   /* the step size the previous segment ended with */
-    } else {
-        h = il2_first_step(t0, span, y, f0, p, u, rtol, atol);
-        ++nfev;
-        if (!(h > 0.0)) h = 1e-6 * span;
-    }
-    /* a first step at the rounding level of t is a poor guess (a state starting at 0 with
-       a large rate), not an underflow: start a little above it (as SciPy's min_step) */
-    double h_min = 128.0 * DBL_EPSILON * IL2_MAX(fabs(t0), fabs(t1));
-    if (h < h_min) h = h_min;
-    if (h > span) h = span;
-    int first = 1, reject = 0, singular = 0;
-    double h_acc = h, err_acc = 1e-2;
-    h_next = h;
-
-    for (;;) {
-        if (attempts >= max_steps) { status = IL2_TOO_MANY_STEPS; break; }
-        ++attempts;
-        int last = 0;
-        double h_want = h;
-        if (t + 1.0001 * h >= t1) { h = t1 - t; last = 1; }
-        if (0.1 * h <= fabs(t) * DBL_EPSILON || h <= 0.0 || t + h == t) {
-            status = IL2_UNDERFLOW; break;
-        }
-        double fac1 = 1.0 / (h * GAMMA), ih = 1.0 / h;
-        for (int i = 0; i < NS * NS; ++i) W[i] = -J[i];
-        for (int i = 0; i < NS; ++i) W[i * NS + i] += fac1;
-        int sparse = 0;
-#if IL2_SPARSE_LU
-        sparse = il2_lu_sparse(W, dinv) == 0;
-        if (!sparse) {  /* a pivot failed the threshold test: the dense LU, from scratch */
-            for (int i = 0; i < NS * NS; ++i) W[i] = -J[i];
-            for (int i = 0; i < NS; ++i) W[i * NS + i] += fac1;
-        }
-#endif
-        if (!sparse && il2_lu(W, piv, dinv) != 0) {
-            if (++singular >= 5) { status = IL2_SINGULAR; break; }
-            h *= 0.5; reject = 1; continue;
-        }
-        IL2_STAGES
-        nfev += IL2_RHS_PER_STEP;
-
-        double err = il2_norm(IL2_ERROR_STAGE, y, yn, rtol, atol);
-        if (!isfinite(err) || !il2_all_finite(yn)) {
-            /* a trial step left the range where the model is finite: shrink and retry */
-            ++rejected; reject = 1; h *= 0.2; continue;
-        }
-        singular = 0;
-        double fac = IL2_ERR_ROOT(err) / SAFE;
-        fac = IL2_MAX(1.0 / FAC_MAX, IL2_MIN(1.0 / FAC_MIN, fac));
-        double h_new = h / fac;
-        if (err <= 1.0) {
-            if (!first) { /* Gustafsson's predictive controller */
-                double g = (h_acc / h) * IL2_ERR_ROOT(err * err / err_acc) / SAFE;
-                g = IL2_MAX(1.0 / FAC_MAX, IL2_MIN(1.0 / FAC_MIN, g));
-                fac = IL2_MAX(fac, g);
-                h_new = h / fac;
-            }
-            h_acc = h;
-            err_acc = IL2_MAX(1e-2, err);
-            /* for the next segment: the controller's step, or the one a truncated last
-               step was cut from */
-            h_next = (last && h < h_want) ? IL2_MAX(h_want, h_new) : h_new;
-            first = 0;
-            ++steps;
-            double t_new = last ? t1 : t + h;
-            if (e < n_eval && t_eval[e] <= t_new) {
-                IL2_DENSE_COEFFS
-                while (e < n_eval && t_eval[e] <= t_new) {
-                    double *out = y_eval + e * NS;
-                    if (t_eval[e] >= t_new) {
-                        memcpy(out, yn, sizeof yn);
-                    } else {
-                        double s = (t_eval[e] - t) / h, r = 1.0 - s;
-                        IL2_DENSE_VALUE
-                    }
-                    ++e;
-                }
-            }
-            memcpy(y, yn, sizeof yn);
-            t = t_new;
-            if (last) break;
-            il2_rhs_jac(t, y, p, u, f0, J);
-            ++nfev; ++njev;
-            if (IL2_TIME_DEPENDENT) il2_dfdt(t, y, p, u, ft);
-            if (!il2_all_finite(f0) || !il2_all_finite(J)) { status = IL2_NONFINITE; break; }
-            if (h_new > span) h_new = span;
-            if (reject && h_new > h) h_new = h;
-            reject = 0;
-            h = h_new;
-        } else {
-            ++rejected;
-            reject = 1;
-            h = first ? 0.1 * h : h_new;
-        }
-    }
-done:
-    if (h_io != NULL) *h_io = status == IL2_OK ? h_next : 0.0;
-    *t_fail = t;
-    stats[0] = steps; stats[1] = rejected; stats[2] = nfev; stats[3] = njev;
-    return status;
-}
-
-"""
-
-TAIL_C = r"""
-int il2_n_states(void) { return NS; }
-int il2_n_params(void) { return IL2_NP; }
-int il2_n_inputs(void) { return IL2_NU; }
-
-/* The model functions at one point, for tests: f (NS) and J (NS*NS, row-major). */
-void il2_eval(double t, const double *y, const double *p, const double *u, double *f,
-              double *J) {
-    il2_rhs_jac(t, y, p, u, f, J);
-}
-
-/* Solve W x = b (row-major W) as a step does: the sparse LU when the model has one and its
-   pivots pass the threshold test, else the dense LU. b is overwritten with x. Returns 1
-   (sparse), 0 (dense) or -1 (singular). For tests. */
-int il2_linear_solve(const double *w, double *b) {
-    double W[NS * NS], dinv[NS];
-    int piv[NS], sparse = 0;
-    memcpy(W, w, sizeof W);
-#if IL2_SPARSE_LU
-    sparse = il2_lu_sparse(W, dinv) == 0;
-    if (!sparse) memcpy(W, w, sizeof W);
-#endif
-    if (!sparse && il2_lu(W, piv, dinv) != 0) return -1;
-    IL2_SOLVE(b);
-    return sparse;
-}
-
-/* Run `worker(arg)` on min(threads, n, 256) threads, the caller's included, and wait for
-   them all; workers take patients from an atomic counter in `arg`. Threads live for this
-   call only. Returns the number of threads used. */
-static int il2_fan_out(void *(*worker)(void *), void *arg, long n, int threads) {
-    int nt = threads > 1 ? threads : 1;
-    if (nt > n) nt = n > 1 ? (int)n : 1;
-    if (nt > 256) nt = 256;
-    pthread_t tid[256];
-    int started = 0;
-    for (int k = 1; k < nt; ++k) {
-        if (pthread_create(&tid[started], NULL, worker, arg) != 0) break;
-        ++started;
-    }
-    worker(arg);
-    for (int k = 0; k < started; ++k) pthread_join(tid[k], NULL);
-    return started + 1;
-}
-
-/* Observables at every output point of n patients: x (n, nt, NS) natural states, u (n, nt,
-   NU), p (n, NP), or (n, nt, NP) when p_per_time, out (n, nt, NO); patients shared out over
-   threads as il2_integrate. */
-typedef struct {
-    long n, nt, next;
-    int p_per_time;
-    const double *t, *x, *p, *u;
-    double *out;
-} il2_obs_batch;
-
-static void *il2_obs_worker(void *arg) {
-    il2_obs_batch *b = (il2_obs_batch *)arg;
-    for (;;) {
-        long i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
-        if (i >= b->n) break;
-        for (long k = 0; k < b->nt; ++k) {
-            long at = i * b->nt + k;
-            const double *pp = b->p + (b->p_per_time ? at : i) * IL2_NP;
-            double o[IL2_NO > 0 ? IL2_NO : 1];
-            il2_observe_one(b->t[k], b->x + at * NS, pp, b->u + at * IL2_NU, o);
-            for (int j = 0; j < IL2_NO; ++j) b->out[at * IL2_NO + j] = o[j];
-        }
-    }
-    return NULL;
-}
-
-int il2_n_observables(void) { return IL2_NO; }
-
-void il2_observe(long n, long nt, const double *t, const double *x, const double *p,
-                 int p_per_time, const double *u, double *out, int threads) {
-    il2_obs_batch b = {n, nt, 0, p_per_time, t, x, p, u, out};
-    il2_fan_out(il2_obs_worker, &b, n, threads);
-}
-
-/* One batch: patients are handed out one at a time through an atomic counter. */
-typedef struct {
-    long n, n_eval, max_steps, next;
-    double t0, t1, rtol;
-    const double *y0, *p, *u, *t_eval, *atol;
-    double *y_eval, *y_end, *t_fail, *h_io;
-    int *status;
-    long *stats;
-} il2_batch;
-
-static void *il2_worker(void *arg) {
-    il2_batch *b = (il2_batch *)arg;
-    for (;;) {
-        long i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
-        if (i >= b->n) break;
-        double y[NS];
-        memcpy(y, b->y0 + i * NS, sizeof y);
-        b->status[i] = il2_solve(b->t0, b->t1, y, b->p + i * IL2_NP, b->u + i * IL2_NU,
-                                 b->n_eval, b->t_eval, b->rtol, b->atol,
-                                 b->y_eval + i * b->n_eval * NS, b->max_steps, b->t_fail + i,
-                                 b->stats + 4 * i, b->h_io ? b->h_io + i : NULL);
-        memcpy(b->y_end + i * NS, y, sizeof y);
-    }
-    return NULL;
-}
-
-/* Integrate n patients over [t0, t1] on `threads` threads (the caller's included). Arrays
-   are C-contiguous: y0 and y_end (n, NS), p (n, NP), u (n, NU), atol (NS), t_eval (n_eval),
-   y_eval (n, n_eval, NS), status and t_fail (n), stats (n, 4: steps, rejected,
-   f evaluations, Jacobians), h_io (n or NULL: in, a first step per patient, 0 for the
-   estimate; out, the step the next segment should start with, 0 after a failure). Threads
-   live for one call only (no pool survives it), so the library is safe in a process forked
-   after use; a patient's result never depends on the thread that computed it. Returns the
-   number of threads used. */
-int il2_integrate(long n, double t0, double t1, const double *y0, const double *p,
-                  const double *u, long n_eval, const double *t_eval, double rtol,
-                  const double *atol, double *y_eval, double *y_end, int *status,
-                  double *t_fail, long *stats, long max_steps, int threads, double *h_io) {
-    il2_batch b = {n, n_eval, max_steps, 0, t0, t1, rtol, y0, p, u, t_eval, atol, y_eval,
-                   y_end, t_fail, h_io, status, stats};
-    return il2_fan_out(il2_worker, &b, n, threads);
-}
-"""
+@functools.cache
+def _c_file(name: str) -> str:
+    """``engine/rodas_c/<name>`` (package data) without its leading comment, which says what
+    the file is for and is not part of the generated source."""
+    text = (resources.files("il2sim.engine") / _C_DIR / name).read_text(encoding="utf-8")
+    if not text.startswith("/*"):
+        raise RuntimeError(f"{_C_DIR}/{name}: expected a leading /* ... */ comment")
+    return "\n" + text.split("*/\n", 1)[1]
