@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from il2sim.units import (
     bsa_mosteller,
     check_physiological,
     iu_per_ml_to_pm,
+    parse_dose,
     parse_quantity,
     pm_to_iu_per_ml,
     resolve_amount,
@@ -389,3 +391,24 @@ def test_check_physiological(name: str, inside: list[float], outside: object,
     with pytest.raises(UnitError, match=rf"^patient\.{name}: {re.escape(shown)} is outside the "
                                         "physiological range"):
         check_physiological(name, outside, what=f"patient.{name}")
+
+
+@pytest.mark.parametrize(("call", "hint"), [
+    # A dose's example keeps the dose unit the user wrote; anything else becomes IU.
+    (lambda: parse_dose("abc IU", what="dose"), "'abc IU' does not start with a number; "
+     "write e.g. '5 IU'"),
+    (lambda: parse_dose("abc mg/kg", what="dose"), "write e.g. '5 mg/kg'"),
+    (lambda: parse_dose("abc kg", what="dose"), "write e.g. '5 IU'"),
+    (lambda: parse_dose("5", what="rate", rate=True), "'5' has no unit; write e.g. '5 IU/h'"),
+    # Any other quantity: the example is in the unit asked for, or one of its kind.
+    (lambda: to_magnitude("70", "kg", what="weight"), "'70' has no unit; write e.g. '70 kg'"),
+    (lambda: parse_quantity(70, what="height", unit="cm"), "write e.g. '70 cm'"),
+    (lambda: to_magnitude("abc", "kg", what="weight"), "write e.g. '5 kg'"),
+    (lambda: to_magnitude("abc IU", "kg", what="weight"), "write e.g. '5 kg'"),
+    (lambda: to_magnitude("abc lb", "kg", what="weight"), "write e.g. '5 lb'"),
+])
+def test_hints_are_written_in_a_unit_of_the_quantity_asked_for(
+        call: Callable[[], object], hint: str) -> None:
+    with pytest.raises(UnitError) as info:
+        call()
+    assert str(info.value).endswith(hint)

@@ -153,12 +153,16 @@ def _check_finite(q: Quantity, text: str, what: str) -> None:
         raise UnitError(f"{what}: {text!r} is not finite")
 
 
-def parse_quantity(value: object, *, what: str) -> Quantity:
+def parse_quantity(value: object, *, what: str, unit: str | None = None,
+                   fits: Callable[[str], bool] | None = None) -> Quantity:
     """Turn ``value`` (a :class:`pint.Quantity` or text such as ``"600000 IU/kg"``,
     ``"18 MIU/m**2"``, ``"18 MIU/m^2"``, ``"1.1 mg"``, ``"8 h"``) into a quantity of :data:`ureg`.
 
     A bare number (``5`` or ``"5"``), text without a leading number, an unknown unit, bad syntax
     or a non-finite value raises :class:`UnitError` naming ``what`` and the offending text.
+    ``unit`` is the unit the caller expects (``"kg"`` for a weight): the error's example is
+    written in it (:func:`_example_unit`), never in a unit of another kind; ``fits`` tells
+    instead which written units the example may keep (a dose: any unit of a dose).
     """
     if isinstance(value, pint.Quantity):
         q: Quantity = value
@@ -168,11 +172,13 @@ def parse_quantity(value: object, *, what: str) -> Quantity:
             except Exception as exc:
                 raise UnitError(f"{what}: unknown unit in {value!r}") from exc
         if not _has_units(q):
-            raise UnitError(f"{what}: '{q.magnitude}' has no unit; write e.g. '{q.magnitude} IU'")
+            raise UnitError(f"{what}: '{q.magnitude}' has no unit; write e.g. "
+                            f"'{q.magnitude} {_example_unit('', unit, fits)}'")
         _check_finite(q, _fmt(q), what)
         return q
     if isinstance(value, (bool, int, float, np.integer, np.floating)):
-        raise UnitError(f"{what}: '{value}' has no unit; write e.g. '{value} IU'")
+        raise UnitError(f"{what}: '{value}' has no unit; write e.g. "
+                        f"'{value} {_example_unit('', unit, fits)}'")
     if not isinstance(value, str):
         raise UnitError(
             f"{what}: expected a quantity such as '5 IU', got {type(value).__name__} {value!r}"
@@ -181,16 +187,42 @@ def parse_quantity(value: object, *, what: str) -> Quantity:
     if not text:
         raise UnitError(f"{what}: empty text; write a quantity such as '5 IU'")
     if not _NUMBER_START_RE.match(text):
-        raise UnitError(f"{what}: {text!r} does not start with a number; write e.g. '5 {text}'")
+        raise UnitError(f"{what}: {text!r} does not start with a number; write e.g. "
+                        f"'5 {_example_unit(text, unit, fits)}'")
     try:
         parsed: object = ureg.parse_expression(text)
     except Exception as exc:  # pint raises many types (UndefinedUnitError, TokenError, ...)
         detail = f" ({exc})" if str(exc) else ""
         raise UnitError(f"{what}: cannot read {text!r} as a quantity{detail}") from exc
     if not isinstance(parsed, pint.Quantity) or not _has_units(parsed):
-        raise UnitError(f"{what}: '{text}' has no unit; write e.g. '{text} IU'")
+        raise UnitError(f"{what}: '{text}' has no unit; write e.g. "
+                        f"'{text} {_example_unit('', unit, fits)}'")
     _check_finite(parsed, text, what)
     return parsed
+
+
+def _example_unit(text: str, expected: str | None,
+                  fits: Callable[[str], bool] | None = None) -> str:
+    """The unit for an error's example: the unit written in ``text`` (all of it, or what
+    follows its first word: ``'abc IU'`` -> ``IU``) when it is of ``expected``'s kind (or
+    ``fits`` it), else ``expected`` itself (``IU`` when the caller expects nothing in
+    particular)."""
+    default = expected or "IU"
+    for candidate in (text.strip(), text.strip().partition(" ")[2].strip()):
+        if not candidate:
+            continue
+        try:
+            written = ureg.parse_units(candidate)
+        except Exception:  # pint raises many types for text that is not a unit
+            continue
+        if not tuple(Q_(1.0, written).unit_items()):
+            continue
+        if fits is not None:
+            if fits(candidate):
+                return candidate
+        elif expected is None or Q_(1.0, written).is_compatible_with(expected):
+            return candidate
+    return default
 
 
 def _parse_unit(text: str, *, what: str) -> pint.Unit:
@@ -239,6 +271,15 @@ def _dose_part(name: str, power: float) -> str | None:
     return next((part for part, d in divisors.items() if dim == d), None)
 
 
+def _is_dose(unit: str, rate: bool) -> bool:
+    """Whether ``unit`` is a unit of a dose (or of a rate): for an error's example."""
+    try:
+        parse_dose(f"1 {unit}", what="", rate=rate)
+    except UnitError:
+        return False
+    return True
+
+
 def parse_dose(value: object, *, what: str, rate: bool = False) -> Quantity:
     """A dose amount (``rate=False``) or an infusion rate (``rate=True``) as a quantity.
 
@@ -250,7 +291,8 @@ def parse_dose(value: object, *, what: str, rate: bool = False) -> Quantity:
     ``"5 m"``, ``"5 percent"`` or ``"5 IU*h"`` raise :class:`UnitError` naming ``what``.
     Checked once here, so every way in (library, TOML, CLI, presets, web) refuses the same.
     """
-    q = parse_quantity(value, what=what)
+    q = parse_quantity(value, what=what, unit="IU/h" if rate else "IU",
+                       fits=lambda unit: _is_dose(unit, rate))
     shown = value.strip() if isinstance(value, str) else _fmt(q)
     if q.check("[time]"):
         raise UnitError(f"{what}: {shown!r} is a time, not an amount")
@@ -288,7 +330,7 @@ def to_magnitude(q: Quantity | str, unit: str, *, what: str) -> float:
 
     Raises :class:`UnitError` naming ``what`` when the units are incompatible or unknown.
     """
-    qq = parse_quantity(q, what=what)
+    qq = parse_quantity(q, what=what, unit=unit)
     target = _parse_unit(unit, what=what)
     try:
         mag = qq.to(target, ALDESLEUKIN_CONTEXT).magnitude
@@ -324,7 +366,7 @@ def _resolve(
     bsa_m2: object,
     what: str,
 ) -> FloatArray | float:
-    q = parse_quantity(value, what=what)
+    q = parse_quantity(value, what=what, unit=target_text)
     shown = value.strip() if isinstance(value, str) else _fmt(q)
     weight = _covariate(weight_kg, "weight_kg")
     bsa = _covariate(bsa_m2, "bsa_m2")
