@@ -1,21 +1,59 @@
 """Input and output at the boundary: scenario and trial files (TOML), SBML, result files
-and the DuckDB result store."""
+and the DuckDB result store.
 
-from il2sim.io.config import (
-    ConfigError,
-    Scenario,
-    load_scenario,
-    override,
-    parse_assignment,
-    read_toml,
-    regimen_from_toml,
-    scenario_from_dict,
-)
-from il2sim.io.output import plot_result, write_outputs
-from il2sim.io.sbml import SbmlError, export_sbml, import_sbml, read_sbml
-from il2sim.io.store import ResultStore, StoreError
+The names are imported on first use (PEP 562 module ``__getattr__``): importing one
+submodule (the light :mod:`il2sim.io.base`, the store) does not load matplotlib and libsbml.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from il2sim.io.base import ConfigError
+    from il2sim.io.config import (
+        Scenario,
+        load_scenario,
+        override,
+        parse_assignment,
+        read_toml,
+        regimen_from_toml,
+        scenario_from_dict,
+    )
+    from il2sim.io.output import plot_result, write_outputs
+    from il2sim.io.sbml import SbmlError, export_sbml, import_sbml, read_sbml
+    from il2sim.io.store import ResultStore, StoreError
+
+_HOMES = {
+    "il2sim.io.base": ("ConfigError",),
+    "il2sim.io.config": ("Scenario", "load_scenario", "override", "parse_assignment",
+                         "read_toml", "regimen_from_toml", "scenario_from_dict"),
+    "il2sim.io.output": ("plot_result", "write_outputs"),
+    "il2sim.io.sbml": ("SbmlError", "export_sbml", "import_sbml", "read_sbml"),
+    "il2sim.io.store": ("ResultStore", "StoreError"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+"""The module each public name lives in."""
 
 __all__ = ["ConfigError", "ResultStore", "SbmlError", "Scenario", "StoreError", "export_sbml",
            "import_sbml", "load_scenario", "override", "parse_assignment", "plot_result",
            "read_sbml", "read_toml", "regimen_from_toml", "scenario_from_dict",
            "write_outputs"]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (then cached here)."""
+    module = _HOME.get(name)
+    if module is None:  # a submodule, as when everything was imported eagerly
+        if importlib.util.find_spec(f"il2sim.io.{name}") is None:
+            raise AttributeError(f"module 'il2sim.io' has no attribute {name!r}")
+        return importlib.import_module(f"il2sim.io.{name}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

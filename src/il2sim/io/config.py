@@ -97,6 +97,7 @@ from il2sim.dosing import (
     Schedule,
 )
 from il2sim.engine import BACKENDS, SimulationResult, output_times, simulate
+from il2sim.io.base import MAX_OUTPUT_VALUES, ConfigError
 from il2sim.model import Model, ModelError, Param, State, get_model
 from il2sim.units import (
     PHYSIOLOGICAL_BOUNDS,
@@ -125,26 +126,6 @@ __all__ = [
     "regimen_from_toml",
     "scenario_from_dict",
 ]
-
-
-class ConfigError(ValueError):
-    """A scenario or config file is malformed: one line naming the file, key and problem.
-
-    Attributes:
-        source: the file (or ``"<command line>"``).
-        key: the key path (``regimen[0].amount``), a line number for bad TOML, or None.
-        problem: what is wrong.
-    """
-
-    def __init__(self, source: str, key: str | None, problem: str) -> None:
-        self.source = source
-        self.key = key
-        self.problem = " ".join(str(problem).split())
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {self.problem}")
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str | None, str]]:
-        return (type(self), (self.source, self.key, self.problem))
 
 
 # --------------------------------------------------------------------------- raw values
@@ -596,10 +577,6 @@ def _show(value: Values) -> str:
 
 
 _COVARIATE_UNITS = {name: unit for name, (_, _, unit) in PHYSIOLOGICAL_BOUNDS.items()}
-
-MAX_OUTPUT_VALUES = 50_000_000
-"""The most values (output times x patients x states and observables) one scenario may
-produce: 400 MB as float64, some GB as CSV. Checked before anything is computed or written."""
 
 
 def _values(raw: PerPatient, convert: Callable[[Scalar, str], float], key: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,12 +20,10 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from il2sim.engine import SimulationResult
+from il2sim.io.base import FORMATS, Format
 from il2sim.units import to_magnitude
 
 __all__ = ["Format", "plot_result", "write_outputs"]
-
-Format = Literal["csv", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "parquet")
 
 
 def write_outputs(result: SimulationResult, out_dir: str | Path, name: str, *,
