@@ -14,6 +14,7 @@ import il2sim
 from il2sim.analysis import (
     Problem,
     SensitivityError,
+    convergence_change,
     model_output,
     morris,
     plot_sensitivity,
@@ -91,6 +92,20 @@ def test_sobol_convergence_settles() -> None:
     # the largest n of the table is the plain sobol() result with the same seed
     direct = sobol(ishigami, ISHIGAMI, n=8192, seed=11)
     np.testing.assert_allclose(st.loc[8192].to_numpy(), direct["ST"].to_numpy())
+
+
+def test_convergence_change_holds_the_plain_sobol_indices_at_both_sizes() -> None:
+    """``il2sim sensitivity --convergence``'s table: the indices at N/2 and N are those of
+    separate sobol() runs with the same seed (nested designs), and the change is set
+    against ST's confidence half-width at N."""
+    change = convergence_change(sobol_convergence(ishigami, ISHIGAMI, ns=(1024, 2048),
+                                                  seed=5), 2048)
+    half, full = (sobol(ishigami, ISHIGAMI, n=n, seed=5) for n in (1024, 2048))
+    np.testing.assert_allclose(change["ST (N/2)"], half["ST"])
+    np.testing.assert_allclose(change["S1 (N)"], full["S1"])
+    np.testing.assert_allclose(change["|dST|"], (full["ST"] - half["ST"]).abs())
+    assert change["settled"].tolist() == (change["|dST|"] <= full["ST_conf"]).tolist()
+    np.testing.assert_allclose(change["ST (N)"], ST_EXACT, atol=0.03)
 
 
 def test_morris_inert_input_has_zero_mu_star() -> None:

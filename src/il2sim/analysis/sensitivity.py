@@ -51,6 +51,7 @@ __all__ = [
     "Problem",
     "SensitivityError",
     "TrialOutput",
+    "convergence_change",
     "model_output",
     "morris",
     "plot_sensitivity",
@@ -304,6 +305,23 @@ def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 51
         frames.append(f.reset_index().assign(n=k))
     out = pd.concat(frames, ignore_index=True)
     return out[["n", "input", "S1", "S1_conf", "ST", "ST_conf"]]
+
+
+def convergence_change(long: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Indices at N/2 and N from :func:`sobol_convergence`'s table (with both sizes), and
+    how much they moved against their confidence half-widths.
+
+    Returns:
+        One row per input: ``S1 (N/2)``, ``S1 (N)``, ``ST (N/2)``, ``ST (N)``,
+        ``|dST| = |ST(N) - ST(N/2)|``, ``ST_conf (N)``, and ``settled`` (``|dST| <=
+        ST_conf (N)``).
+    """
+    half = long[long["n"] == n // 2].set_index("input")
+    full = long[long["n"] == n].set_index("input")
+    return pd.DataFrame({"S1 (N/2)": half["S1"], "S1 (N)": full["S1"],
+                         "ST (N/2)": half["ST"], "ST (N)": full["ST"],
+                         "|dST|": (full["ST"] - half["ST"]).abs(), "ST_conf (N)": full["ST_conf"],
+                         "settled": (full["ST"] - half["ST"]).abs() <= full["ST_conf"]})
 
 
 def _sobol_frame(problem: Problem, y: NDArray[np.float64], n: int, second: bool,
