@@ -12,10 +12,10 @@ is released); the patients are shared out over all cores and each keeps its own
 step size.
 
 Libraries are cached on disk by a content hash (the model's fingerprint,
-:func:`il2sim.model.fingerprint.model_fingerprint`, with the generator and integrator
-source, SymPy version, flags, machine type) under ``$IL2SIM_CACHE``, else
-``$XDG_CACHE_HOME/il2sim``, else ``~/.cache/il2sim`` (subfolder ``native``), and in
-memory per model object. A cached library is used without
+:func:`il2sim.model.fingerprint.model_fingerprint`, with the generator source and the
+integrator's generated C, ``engine/rodas_c/*.c`` included, SymPy version, flags, machine
+type) under ``$IL2SIM_CACHE``, else ``$XDG_CACHE_HOME/il2sim``, else ``~/.cache/il2sim``
+(subfolder ``native``), and in memory per model object. A cached library is used without
 any SymPy work or compiler; building one needs ``gcc`` (or ``$CC``).
 """
 

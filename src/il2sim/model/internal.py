@@ -72,13 +72,11 @@ def internal_form(model: Model) -> InternalForm:
 
 
 def _build(model: Model) -> InternalForm:
-    """The model's equations in internal coordinates, as :func:`compile_model` builds them.
-
-    This mirrors the symbolic half of ``il2sim.model.compile._compile`` (implicit route
-    inputs, log transform with merged exponentials, symbolic Jacobian, positional
-    renaming). The native backend's tests compare the generated C against the compiled
-    Python functions on every library model, so a drift between the two fails loudly.
-    """
+    """The model's equations in internal coordinates (see the module docstring): implicit
+    route inputs, log transform with merged exponentials, symbolic Jacobian, positional
+    renaming. Both code generators (``compile._compile``, Python; :mod:`codegen_c`, C)
+    print these expressions, so they cannot drift apart; the native backend's tests
+    compare the C against the compiled Python functions on every library model."""
     sym = model.symbolic
     n = len(sym.states)
     log_mask = tuple(bool(s.log) for s in model.states)
