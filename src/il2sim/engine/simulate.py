@@ -150,6 +150,7 @@ def simulate(
         message=tuple(out.message),
         dose_log=_dose_log(actions, out, float(t_out[-1])),
         param_values=out.p,
+        rtol=rtol,
     )
 
 
@@ -172,8 +173,9 @@ class _RepeatedRows:
 
     The generated observable code reads the parameter columns it uses, one at a time
     (``_p[:, j]``), so only those are repeated: for ``il2_qsp`` a few of ~90 columns. In a
-    profile of a 200-patient W2 batch (label course + 2 years) the full copy took 0.37 s of
-    3.7 s, and 430 MB for 500 patients.
+    profile of 200 ``il2_qsp`` melanoma patients on the label course followed for 2 years
+    (``benchmarks/run.py``) the full copy took 0.37 s of 3.7 s, and 430 MB for 500
+    patients.
     """
 
     def __init__(self, p: NDArray[np.float64], nt: int) -> None:
