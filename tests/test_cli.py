@@ -54,8 +54,8 @@ def test_simulate_konrad_writes_csv_and_png(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out / "pk_konrad_bolus.csv")
     # Konrad 1990: a 1e6 U/m2 bolus gives about 650 U/mL.
-    assert frame["C_plasma"].iloc[0] == pytest.approx(650, rel=0.02)
-    assert list(frame["time"].iloc[[0, -1]]) == [0.0, 480.0]
+    assert frame["C_plasma (IU/mL)"].iloc[0] == pytest.approx(650, rel=0.02)
+    assert list(frame["time (min)"].iloc[[0, -1]]) == [0.0, 480.0]
     doses = pd.read_csv(out / "pk_konrad_bolus_doses.csv")
     assert doses["amount"].tolist() == pytest.approx([1.73e6])
     assert (out / "pk_konrad_bolus.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,9 +70,11 @@ def test_simulate_flags_override_the_file(tmp_path: Path) -> None:
                     "--out", tmp_path)
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(tmp_path / "pk_konrad_bolus.parquet")
-    assert len(frame) == 97 and frame["CL"].iloc[0] == pytest.approx(1000 * 0.05 * 2.66)
+    assert len(frame) == 97 and frame["CL (mL/min)"].iloc[0] == \
+        pytest.approx(1000 * 0.05 * 2.66)
     doses = pd.read_csv(tmp_path / "pk_konrad_bolus_doses.csv")
-    assert doses["time_h"].tolist() == [0.0, 8.0, 16.0, 24.0]
+    assert doses["time (h)"].tolist() == [0.0, 8.0, 16.0, 24.0]
+    assert doses["time (min)"].tolist() == [0.0, 480.0, 960.0, 1440.0]
     assert doses["amount"].tolist() == pytest.approx([720000 * 70] * 4)
     assert not (tmp_path / "pk_konrad_bolus.png").exists()
 
@@ -82,7 +84,8 @@ def test_simulate_without_file(tmp_path: Path) -> None:
                     "--points", "11", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(tmp_path / "kp1998.csv")
-    assert frame["T"].iloc[0] == pytest.approx(1e5) and len(frame) == 11
+    assert frame["T (cell)"].iloc[0] == pytest.approx(1e5) and len(frame) == 11
+    assert frame.columns[1] == "time (day)"
     assert (tmp_path / "kp1998.png").exists()
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "bsa_dubois",
     "bsa_mosteller",
     "check_physiological",
+    "header",
     "iu_per_ml_to_pm",
     "parse_dose",
     "parse_quantity",
@@ -320,6 +321,17 @@ def parse_dose(value: object, *, what: str, rate: bool = False) -> Quantity:
             f"of aldesleukin, cells, or the model's amount unit), optionally per kg or per "
             f"m**2{per_time}")
     return q
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def header(name: str, unit: str) -> str:
+    """The header of a column of values in ``unit``: ``"time (min)"``, ``"C_plasma (IU/mL)"``;
+    a dimensionless quantity (unit ``"1"`` or none) is its name alone. The one place every
+    table written for people (CSV, Parquet, DataFrames) forms its headers."""
+    unit = unit.strip()
+    return name if unit in ("", "1") else f"{name} ({unit})"
 
 
 # --------------------------------------------------------------------------- conversion

@@ -186,13 +186,16 @@ def test_result_tables_are_tidy() -> None:
     r = simulate(MODEL, Regimen.of(Bolus("1000 IU"), Schedule(at=["0 h"])),
                  params={"k": [0.1, 0.2]}, times=[0.0, 1.0, 2.0])
     wide = r.to_frame()
-    assert list(wide.columns) == ["patient", "time", "A", "A_d", "C"]
+    assert list(wide.columns) == ["patient", "time (h)", "A (IU)", "A_d (IU)", "C (IU/L)"]
     assert len(wide) == 6
     long = r.to_frame(long=True)
+    assert list(long.columns) == ["patient", "time (h)", "variable", "unit", "value"]
     assert set(long["variable"]) == {"A", "A_d", "C"}
+    assert set(zip(long["variable"], long["unit"])) == {("A", "IU"), ("A_d", "IU"),
+                                                        ("C", "IU/L")}
     assert len(long) == 18
-    assert long.query("patient == 1 and time == 1.0 and variable == 'C'")["value"].iloc[0] == \
-        pytest.approx(500 * math.exp(-0.2), rel=1e-5)
+    at = long[(long["patient"] == 1) & (long["time (h)"] == 1.0) & (long["variable"] == "C")]
+    assert at["value"].iloc[0] == pytest.approx(500 * math.exp(-0.2), rel=1e-5)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"method": "lsoda"}, "unknown method 'lsoda'"),

@@ -150,6 +150,7 @@ def simulate(
         message=tuple(out.message),
         dose_log=_dose_log(actions, out, float(t_out[-1])),
         param_values=out.p,
+        rtol=rtol,
     )
 
 
