@@ -31,50 +31,48 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-import numpy as np
-import pandas as pd
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
 from il2sim import __version__
-from il2sim.dosing import DoseError
-from il2sim.engine import EngineError, SimulationError, SimulationResult
-from il2sim.engine import simulate as simulate_model
-from il2sim.io.config import (
-    MAX_OUTPUT_VALUES,
-    ConfigError,
-    Scenario,
-    override,
-    parse_assignment,
-    read_toml,
-    scenario_from_dict,
-)
-from il2sim.io.output import FORMATS, Format, write_outputs
-from il2sim.io.sbml import SbmlError, export_sbml, import_sbml
-from il2sim.io.store import StoreError
-from il2sim.model import Model, ModelError, get_model, list_models
-from il2sim.units import UnitError, to_magnitude
+from il2sim.io.base import FORMATS, MAX_OUTPUT_VALUES, ConfigError, Format
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `il2sim --help` starts fast
+    import pandas as pd
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from il2sim.engine import SimulationResult
+    from il2sim.io.config import Scenario
+    from il2sim.model import Model
 
 __all__ = ["cli", "main"]
 
-BAD_INPUT = (ConfigError, ModelError, DoseError, EngineError, UnitError, StoreError)
-"""Errors that mean the input is wrong: exit status 2."""
-FAILED = (SimulationError, OSError)
-"""Errors that mean the work failed: exit status 1."""
 PROGRESS_AFTER_S = 1.0
 """A single simulation shows a progress display once it has run this long."""
+
+
+def _exit_status(exc: Exception) -> int | None:
+    """2 for an error that means the input is wrong, 1 for one that means the work failed,
+    None for any other. The library's error classes are imported here, on the error path."""
+    if isinstance(exc, ConfigError):
+        return 2
+    if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
+        return None
+    from il2sim.dosing import DoseError
+    from il2sim.engine import EngineError, SimulationError
+    from il2sim.io.store import StoreError
+    from il2sim.model import ModelError
+    from il2sim.units import UnitError
+
+    if isinstance(exc, ConfigError | ModelError | DoseError | EngineError | UnitError
+                  | StoreError):
+        return 2
+    if isinstance(exc, SimulationError | OSError):
+        return 1
+    return None
 
 
 class _Commands(click.Group):
@@ -83,10 +81,11 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except BAD_INPUT as exc:
-            _fail(ctx, exc, 2)
-        except FAILED as exc:
-            _fail(ctx, exc, 1)
+        except Exception as exc:
+            status = _exit_status(exc)
+            if status is None:
+                raise
+            _fail(ctx, exc, status)
 
 
 def _fail(ctx: click.Context, exc: Exception, status: int) -> None:
@@ -97,6 +96,8 @@ def _fail(ctx: click.Context, exc: Exception, status: int) -> None:
 
 def _console(*, stderr: bool = False) -> Console:
     """Rich console; wide when not a terminal, so piped tables do not wrap."""
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
@@ -105,6 +106,15 @@ def _console(*, stderr: bool = False) -> Console:
 
 def _progress() -> Progress:
     """A transient progress bar on stderr, shown only on a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = _console(stderr=True)
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -150,6 +160,10 @@ def cli() -> None:
 @cli.command()
 def models() -> None:
     """List the library models."""
+    from rich.table import Table
+
+    from il2sim.model import list_models
+
     table = Table("name", "title", "citation", title="il2sim models", title_justify="left")
     for model in list_models():
         table.add_row(model.name, model.title, model.citation)
@@ -164,6 +178,8 @@ def _bounds(lo: float, hi: float) -> str:
 @click.argument("model_name", metavar="MODEL")
 def show(model_name: str) -> None:
     """Show a model: states, parameters, inputs, routes, observables, equations."""
+    from il2sim.model import get_model
+
     model = get_model(model_name)
     console = _console()
     console.print(f"[bold]{model.name}[/bold]: {model.title}")
@@ -181,6 +197,8 @@ def show(model_name: str) -> None:
 
 
 def _model_tables(model: Model) -> list[Table]:
+    from rich.table import Table
+
     def table(title: str, *columns: str) -> Table:
         return Table(*columns, title=title, title_justify="left", title_style="bold")
 
@@ -248,6 +266,10 @@ def simulate(scenario_file: Path | None, model_name: str | None, preset: str | N
              height: str | None, bsa: str | None, unbounded: bool, end: str | None,
              points: int | None, out_dir: Path, fmt: str, no_plot: bool) -> None:
     """Simulate a scenario; write trajectories, the dose log and a figure to --out."""
+    import numpy as np
+
+    from il2sim.io.output import write_outputs
+
     scenario = _scenario(scenario_file, model_name=model_name, preset=preset, dose=dose,
                          assignments=assignments, weight=weight, height=height, bsa=bsa,
                          end=end, points=points, unbounded=unbounded)
@@ -267,6 +289,8 @@ def _scenario(path: Path | None, *, model_name: str | None, preset: str | None,
               height: str | None, bsa: str | None, end: str | None,
               points: int | None, unbounded: bool = False) -> Scenario:
     """The scenario file with the command-line options applied on top."""
+    from il2sim.io.config import override, parse_assignment, read_toml, scenario_from_dict
+
     if path is None and model_name is None:
         raise ConfigError("<command line>", None, "give a scenario file or --model")
     data = read_toml(path) if path is not None else {}
@@ -310,6 +334,8 @@ def _run(scenario: Scenario) -> SimulationResult:
 
 
 def _summary_table(result: SimulationResult) -> Table:
+    from rich.table import Table
+
     units = {**{s.name: s.unit for s in result.model.states},
              **{o.name: o.unit for o in result.model.observables}}
     frame = result.summary()
@@ -332,6 +358,9 @@ def _summary_table(result: SimulationResult) -> Table:
               help="File to write (default: standard output).")
 def export_command(model_name: str, output: Path | None) -> None:
     """Write a library model as SBML Level 3 Version 2."""
+    from il2sim.io.sbml import SbmlError, export_sbml
+    from il2sim.model import get_model
+
     model = get_model(model_name)
     try:
         text = export_sbml(model, output)
@@ -352,6 +381,12 @@ def export_command(model_name: str, output: Path | None) -> None:
               help="Number of output times with --simulate.")
 def import_command(sbml_file: Path, end: str | None, points: int) -> None:
     """Read an SBML file and show it as an il2sim model (like 'il2sim show')."""
+    import numpy as np
+    from rich.markup import escape
+
+    from il2sim.engine import simulate as simulate_model
+    from il2sim.io.sbml import SbmlError, import_sbml
+
     try:
         model = import_sbml(sbml_file)
     except SbmlError as exc:
@@ -377,6 +412,9 @@ def import_command(sbml_file: Path, end: str | None, points: int) -> None:
 
 def _end_time(text: str, time_unit: str) -> float:
     """``--simulate`` value in model time units: a plain number or a time quantity."""
+    from il2sim.engine import EngineError
+    from il2sim.units import to_magnitude
+
     try:
         value = float(text)
     except ValueError:
@@ -555,6 +593,9 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
 
 
 def _frame_table(frame: pd.DataFrame, title: str) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     index = frame.index.name or ""
     show_index = not isinstance(frame.index, pd.RangeIndex)
@@ -607,7 +648,7 @@ def _analysis_store(db: Path, run_id: str | None, no_store: bool) -> None:
         raise ConfigError("<command line>", "--run", "--run attaches the results to a stored "
                           "run; it cannot go with --no-store")
     if run_id is not None:
-        from il2sim.io.store import ResultStore
+        from il2sim.io.store import ResultStore, StoreError
 
         _require_store(db)
         with ResultStore(db, read_only=True) as store:
@@ -663,6 +704,8 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     """Global sensitivity (Sobol or Morris, SALib) of a scenario's or trial's output."""
     import dataclasses
 
+    import numpy as np
+
     from il2sim.analysis.sensitivity import (
         Func,
         Problem,
@@ -675,6 +718,7 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
         sobol_convergence,
         trial_output,
     )
+    from il2sim.io.config import read_toml, scenario_from_dict
 
     if not scenario_file.is_file():
         raise ConfigError(str(scenario_file), None, "no such file")
@@ -882,6 +926,8 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
     replicate virtual trials of the published size; prints the scorecard and the misses,
     stores everything and writes the report.
     """
+    import pandas as pd
+
     from il2sim.analysis.report import write_pdf
     from il2sim.io.store import ResultStore
     from il2sim.validation.atlas import atlas
