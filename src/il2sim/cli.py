@@ -470,7 +470,7 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
         return
     changes: dict[str, Any] = {}
     if patients is not None:
-        changes["n_patients"] = patients
+        spec = spec.resized(patients)
     if backend is not None:
         changes["backend"] = backend
     spec = dataclasses.replace(spec, **changes) if changes else spec

@@ -27,7 +27,7 @@ from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
 from il2sim.trial.hiv import compare_hiv_arms, is_hiv, plot_cd4, visit_means
 from il2sim.trial.plots import figure_png, plot_km
-from il2sim.trial.runner import TrialSpec, stream_trial
+from il2sim.trial.runner import TrialSpec, counted_name, stream_trial
 from il2sim.trial.stored import load_stored_trial
 
 __all__ = ["COMPARISON_KIND", "COMPARISON_NAME", "ArmsResult", "MultiArmTrial",
@@ -96,8 +96,8 @@ class MultiArmTrial:
                                  f"{len(self.arms)} arms")
             total = sum(first.sizes)
             sizes = split_total(n_patients, tuple(n / total for n in first.sizes))
-        return dataclasses.replace(self, arms=tuple(
-            dataclasses.replace(a, n_patients=sizes[k],
+        return dataclasses.replace(self, name=counted_name(self.name, n_patients), arms=tuple(
+            dataclasses.replace(a, n_patients=sizes[k], name=counted_name(a.name, n_patients),
                                 allocation=Allocation(first.design, sizes, k))
             for k, a in enumerate(self.arms)))
 

@@ -8,9 +8,11 @@ the store without losing or duplicating a patient.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -37,8 +39,18 @@ from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, pa
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
 from il2sim.units import parse_quantity
 
-__all__ = ["TrialResult", "TrialSpec", "dask_client", "open_run", "run_trial",
-           "simulate_chunk", "stream_trial"]
+__all__ = ["TrialResult", "TrialSpec", "counted_name", "dask_client", "open_run",
+           "run_trial", "simulate_chunk", "stream_trial"]
+
+_COUNT = re.compile(r"\bn = \d[\d,]*")
+
+
+def counted_name(name: str, n_patients: int) -> str:
+    """``name`` with the patient count written in it ("... (pivotal, n = 255)") set to
+    ``n_patients``, so that a trial run with ``--patients 100`` is not named after the
+    file's 255; a name without a count is returned unchanged."""
+    return _COUNT.sub(f"n = {n_patients:,}", name)
+
 
 VITALS = ("sbp", "urine_8h", "creatinine", "confusion", "spo2", "weight_gain_pct",
           "interstitial_excess", "cytokine_drive")
@@ -110,6 +122,12 @@ class TrialSpec:
             return no_drug_protocol()
         assert self.regimen is not None
         return regimen_protocol(self.regimen)
+
+    def resized(self, n_patients: int) -> TrialSpec:
+        """The same trial with ``n_patients`` patients, the count in its name updated
+        (:func:`counted_name`)."""
+        return dataclasses.replace(self, n_patients=n_patients,
+                                   name=counted_name(self.name, n_patients))
 
     def describe(self) -> dict[str, object]:
         d = asdict(self)
