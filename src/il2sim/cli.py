@@ -457,8 +457,9 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
 
     from il2sim.io.store import ResultStore
     from il2sim.io.trial_config import load_trial_file
+    from il2sim.model import get_model
     from il2sim.trial.arms import MultiArmTrial
-    from il2sim.trial.runner import stream_trial
+    from il2sim.trial.runner import open_run, stream_trial
     from il2sim.trial.stored import load_stored_trial
 
     if not trial_file.is_file():
@@ -477,6 +478,7 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     progress = _progress()
     task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
     with _dask(workers, scheduler) as client, ResultStore(db) as store:
+        _say_resuming(store, open_run(store, spec, get_model(spec.model)))
         with progress:
             run_id = stream_trial(spec, store, client=client,
                                   progress=lambda k: progress.advance(task, k))
@@ -488,6 +490,18 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
         target = out_dir or Path("out") / trial_file.stem
         written = stored.write(target)
         out.print(f"wrote {len(written)} files to {target}/")
+
+
+def _say_resuming(store: Any, run_id: str) -> None:
+    """One line on stderr when a run is found in the store: resumed, or already complete."""
+    run = store.run(run_id)
+    done, total = int(run["patients_done"]), int(run["n_patients"])
+    if run["status"] == "done":
+        click.echo(f"run {run_id} is already stored ({done} of {total} patients): not "
+                   "recomputed", err=True)
+    elif done > 0:
+        click.echo(f"resuming run {run_id}: {done} of {total} patients already stored",
+                   err=True)
 
 
 def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | None,
@@ -561,7 +575,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
 def results_command(run_id: str | None, db: Path, sql: str | None,
                     export_dir: Path | None) -> None:
     """List stored runs, show one run's summary, query, or export to Parquet."""
-    from il2sim.io.store import ResultStore
+    from il2sim.io.store import ResultStore, partial_warning
     from il2sim.trial.statistics import summary_table
 
     _require_store(db)
@@ -571,10 +585,16 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
             out.print(_frame_table(store.query(sql), "query"))
         elif run_id is None:
             runs = store.runs()
-            cols = [c for c in ("run_id", "name", "model", "seed", "n_patients", "status",
-                                "created") if c in runs]
+            cols = [c for c in ("run_id", "name", "model", "seed", "n_patients",
+                                "patients_done", "status", "created") if c in runs]
             out.print(_frame_table(runs[cols], f"runs in {db}"))
+            for _, row in runs[runs["status"] == "interrupted"].iterrows():
+                click.echo(f"warning: run {row['run_id']}: {partial_warning(row.to_dict())}",
+                           err=True)
         else:
+            warning = partial_warning(store.run(run_id))
+            if warning is not None:
+                click.echo(f"warning: run {run_id}: {warning}", err=True)
             endpoints = store.table(run_id, "endpoints")
             doses = store.table(run_id, "doses")
             if not endpoints.empty:  # an analysis run has no patients

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from il2sim.io.store import DATA_TABLES, ResultStore, StoreError
+from il2sim.io.store import DATA_TABLES, ResultStore, StoreError, partial_warning
 
 CONFIG = json.dumps({"model": "aldesleukin_pk", "n": 40})
 RUN: dict[str, Any] = dict(name="trial", model="aldesleukin_pk", model_version="1", seed=7,
@@ -124,7 +124,8 @@ def test_failed_first_write_leaves_no_table(store: ResultStore) -> None:
         store.write_chunk(run, 0, frames)
     tables = set(store.query("SELECT table_name FROM duckdb_tables()")["table_name"])
     assert tables == {"meta", "runs", "chunks", "analyses", "analysis_tables",
-                      "analysis_figures", "run_columns"}  # patients, doses, ... rolled back
+                      "analysis_figures", "run_columns",
+                      "run_writers"}  # patients, doses, ... rolled back
     assert store.done_chunks(run) == set()
 
 
@@ -198,6 +199,39 @@ def test_create_run_twice_resumes(tmp_path: Path) -> None:
         assert (row["status"], row["config"], row["seed"], row["chunks_done"]) == (
             "running", CONFIG, 7, 2)
         assert row["il2sim_version"] and pd.isna(row["finished"])
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and was reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_run_whose_writer_is_gone_reads_as_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "trial.duckdb"
+    with ResultStore(path) as store:
+        run = store.create_run(**RUN)
+        store.write_chunk(run, 0, chunk_frames(0))
+        live = store.run(run)
+        assert (live["status"], live["patients_done"]) == ("running", 10)  # we write it
+        assert partial_warning(live) == ("the run is running: results may be partial "
+                                         "(10 of 40 patients stored)")
+        store.con.execute("UPDATE run_writers SET pid = ?", [_dead_pid()])
+    with ResultStore(path, read_only=True) as store:
+        gone = store.run(run)
+        assert gone["status"] == "interrupted"
+        assert partial_warning(gone) == (
+            "the run is interrupted: results may be partial (10 of 40 patients stored); run "
+            "the same trial file with the same --db to resume it")
+    with ResultStore(path) as store:  # resumed: this process writes it again
+        assert store.create_run(**RUN) == run and store.run(run)["status"] == "running"
+        for chunk in range(1, 4):
+            store.write_chunk(run, chunk, chunk_frames(chunk))
+        store.finish(run)
+        assert partial_warning(store.run(run)) is None
+        store.delete_run(run)
+        assert store.query("SELECT count(*) AS n FROM run_writers")["n"][0] == 0
 
 
 def test_run_ids(store: ResultStore) -> None:

@@ -37,7 +37,7 @@ from typing import Any, Final
 import pandas as pd
 from matplotlib.figure import Figure
 
-from il2sim.io.store import Analysis, ResultStore
+from il2sim.io.store import Analysis, ResultStore, partial_warning
 from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.statistics import (
@@ -267,9 +267,9 @@ def _design(run: Mapping[str, Any], patients: pd.DataFrame) -> str:
     facts = pd.DataFrame({"value": [_cell(run.get(key)) for key in _RUN_KEYS]},
                          index=pd.Index(_RUN_KEYS, name="field"))
     parts = [_table(facts)]
-    if run.get("status") != "done":
-        parts.append(_note(f"the run is {run.get('status')}: results may be partial "
-                           f"({run.get('chunks_done')} chunk(s) written)"))
+    warning = partial_warning(run)
+    if warning is not None:
+        parts.append(_note(warning))
     if "status" in patients.columns and not patients.empty:
         counts = patients["status"].astype(str).value_counts()
         parts.append("<h3>Simulation status of the patients</h3>"

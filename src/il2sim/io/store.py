@@ -19,6 +19,7 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
     runs          run_id (primary key), created, name, model, model_version,
                   il2sim_version, seed, n_patients, chunk_size, config (the run's
                   full config as text), status ('running' | 'done' | 'failed'), finished
+    run_writers   run_id, host, pid, since         the process writing each run (last opened)
     chunks        run_id, chunk, n (patients), written    primary key (run_id, chunk)
     patients      run_id, patient, ...             one table per entity; the columns
     doses         run_id, patient, ...             after ``patient`` come from the first
@@ -45,6 +46,12 @@ trial's): a run's first chunk fixes *its* columns (``run_columns``), adding to t
 column it lacks (NULL in other runs' rows); every later chunk of the run must have the same
 columns, and :meth:`ResultStore.table` returns a run's own columns only.
 
+A run whose writing process died (killed, the machine stopped) stays ``'running'`` in the
+file; :meth:`ResultStore.runs` reads it as ``'interrupted'`` when the process recorded in
+``run_writers`` is gone from this host (``os.kill(pid, 0)``), and :func:`partial_warning`
+words the warning every reader prints for a run that is not done. [assumption] A process id
+is not reused while its run is listed; a run written on another host keeps ``'running'``.
+
 Timestamps are UTC. Each column's type is fixed by the first write; a later value
 goes in only if it converts to that type and back unchanged (ints, or floats such as
 3.0, into a BIGINT column, yes; 1.5, no). Pandas NaN and None are stored as NULL and
@@ -53,9 +60,11 @@ that hold NULLs).
 
 Concurrency: DuckDB lets one process open a file for writing, and then no other
 process may open it at all; several processes may open it with ``read_only=True``
-when none writes. Run one writer (the process that runs the trial) per file, and
-read results after it finished or from a copy of the file. A :class:`ResultStore`
-is for one thread; give each thread its own.
+when none writes (https://duckdb.org/docs/stable/connect/concurrency). Run one writer
+(the process that runs the trial) per file, and read results after it finished or from a
+copy of the file; opening waits up to :data:`LOCK_WAIT_S` for another process's lock, so a
+writer that opens the file only while it writes (the web server) lets readers in. A
+:class:`ResultStore` is for one thread; give each thread its own.
 
 Every problem raises :class:`StoreError`, one line naming the file, run, table or
 column and the problem::
@@ -69,7 +78,10 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import socket
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -82,7 +94,7 @@ import duckdb
 import pandas as pd
 
 __all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "Analysis",
-           "ResultStore", "StoreError", "default_run_id"]
+           "ResultStore", "StoreError", "default_run_id", "partial_warning"]
 
 SCHEMA_VERSION: Final = 1
 """Version of the table layout; a file written by another version is refused."""
@@ -154,7 +166,27 @@ _ANALYSIS_SCHEMA = {
         name VARCHAR NOT NULL,
         columns VARCHAR NOT NULL,
         PRIMARY KEY (run_id, name))""",
+    "run_writers": """CREATE TABLE run_writers (
+        run_id VARCHAR PRIMARY KEY,
+        host VARCHAR NOT NULL,
+        pid BIGINT NOT NULL,
+        since TIMESTAMP NOT NULL)""",
 }
+
+
+def partial_warning(run: Mapping[str, Any]) -> str | None:
+    """The warning for a run that is not done (a row of :meth:`ResultStore.runs`), or None:
+    ``the run is interrupted: results may be partial (100 of 255 patients stored)``; an
+    interrupted run adds how to resume it. The one wording of the CLI, the report and the
+    web app."""
+    status = run.get("status")
+    if status == "done":
+        return None
+    text = (f"the run is {status}: results may be partial ({run.get('patients_done', 0)} of "
+            f"{run.get('n_patients')} patients stored)")
+    if status == "interrupted":
+        text += "; run the same trial file with the same --db to resume it"
+    return text
 
 
 @dataclass(frozen=True)
@@ -206,6 +238,11 @@ def default_run_id(*, name: str, seed: int, config: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+LOCK_WAIT_S = 5.0
+"""How long opening a store waits for another process's lock to go (the web server holds
+the file only while it writes a chunk, :class:`il2sim.web.jobs.SerialStore`) before it
+gives up with a :class:`StoreError`."""
+
 DEFAULT_MEMORY_LIMIT = "512MB"
 """DuckDB memory limit of a :class:`ResultStore` connection (see its ``memory_limit``)."""
 
@@ -248,13 +285,20 @@ class ResultStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreError(f"{self._where}: cannot create its folder: {error}") from None
-        try:
-            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
-                str(self.path), read_only=read_only, config=config)
-        except duckdb.Error as error:
-            hint = (" (another process has it open: DuckDB allows one writer per file, "
-                    "or several read_only readers)" if "lock" in str(error).lower() else "")
-            raise self._error(None, f"cannot open: {error}{hint}") from error
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(
+                    str(self.path), read_only=read_only, config=config)
+                break
+            except duckdb.Error as error:
+                locked = "lock" in str(error).lower()
+                if locked and time.monotonic() < deadline:  # a writer holding it briefly
+                    time.sleep(0.05)
+                    continue
+                hint = (" (another process has it open: DuckDB allows one writer per file, "
+                        "or several read_only readers)" if locked else "")
+                raise self._error(None, f"cannot open: {error}{hint}") from error
         try:
             self._init_schema()
             row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
@@ -347,6 +391,7 @@ class ResultStore:
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
                 [run_id, _now(), name, model, model_version, _il2sim_version(), seed,
                  n_patients, chunk_size, config])
+            self._record_writer(run_id)
             return run_id
         if row["config"] != config:
             raise self._error(run_id, "exists with a different config; give another run_id "
@@ -359,7 +404,15 @@ class ResultStore:
         if row["status"] == "failed":
             self.con.execute("UPDATE runs SET status = 'running', finished = NULL "
                              "WHERE run_id = ?", [run_id])
+        if row["status"] != "done":
+            self._record_writer(run_id)
         return run_id
+
+    def _record_writer(self, run_id: str) -> None:
+        """Record this process as the one writing ``run_id`` (see :meth:`runs`)."""
+        if "run_writers" in self._tables():
+            self.con.execute("INSERT OR REPLACE INTO run_writers VALUES (?, ?, ?, ?)",
+                             [run_id, socket.gethostname(), os.getpid(), _now()])
 
     def done_chunks(self, run_id: str) -> set[int]:
         """The chunks of a run written so far."""
@@ -464,18 +517,45 @@ class ResultStore:
             for name in self._existing_tables():
                 self.con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
             self._delete_analyses(run_id, None, None)
-            if "run_columns" in self._tables():
-                self.con.execute("DELETE FROM run_columns WHERE run_id = ?", [run_id])
+            for table in ("run_columns", "run_writers"):
+                if table in self._tables():
+                    self.con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self.con.execute("DELETE FROM chunks WHERE run_id = ?", [run_id])
             self.con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
 
     # ------------------------------------------------------------------ reading
 
     def runs(self) -> pd.DataFrame:
-        """All runs, oldest first, with ``chunks_done`` (how many chunks are written)."""
-        return self.con.execute(
+        """All runs, oldest first, with ``chunks_done`` and ``patients_done`` (how many chunks
+        and patients are written); a ``'running'`` run whose writing process is gone from
+        this host reads as ``'interrupted'``."""
+        writers = "run_writers" in self._tables()
+        frame = self.con.execute(
             "SELECT r.*, (SELECT count(*) FROM chunks c WHERE c.run_id = r.run_id) "
-            "AS chunks_done FROM runs r ORDER BY r.created, r.run_id").fetchdf()
+            "AS chunks_done, (SELECT coalesce(sum(n), 0) FROM chunks c "
+            "WHERE c.run_id = r.run_id) AS patients_done"
+            + (", w.host AS writer_host, w.pid AS writer_pid FROM runs r LEFT JOIN "
+               "run_writers w USING (run_id)" if writers else " FROM runs r")
+            + " ORDER BY r.created, r.run_id").fetchdf()
+        frame["patients_done"] = frame["patients_done"].astype("int64")
+        if writers:
+            gone = [status == "running" and _writer_gone(host, pid) for status, host, pid
+                    in zip(frame["status"], frame["writer_host"], frame["writer_pid"])]
+            frame.loc[gone, "status"] = "interrupted"
+            frame = frame.drop(columns=["writer_host", "writer_pid"])
+        return frame
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One row of :meth:`runs` as a dict (status as read there).
+
+        Raises:
+            StoreError: an unknown run.
+        """
+        runs = self.runs()
+        rows = runs[runs["run_id"] == run_id]
+        if rows.empty:
+            raise self._error(run_id, "unknown run id")
+        return {str(key): value for key, value in rows.iloc[0].items()}
 
     def table(self, run_id: str, name: str, *,
               patients: Sequence[int] | None = None) -> pd.DataFrame:
@@ -987,6 +1067,20 @@ def _analysis_id(run_id: str, kind: str, name: str) -> str:
     """The key of an analysis: 16 hex digits of the SHA-256 of (run, kind, name)."""
     text = json.dumps([run_id, kind, name], ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _writer_gone(host: object, pid: Any) -> bool:
+    """Whether the process ``pid`` on ``host`` is known to be gone: on this host and no
+    such process (unknown, False, for another host or no record)."""
+    if not isinstance(host, str) or host != socket.gethostname() or pd.isna(pid):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _il2sim_version() -> str:

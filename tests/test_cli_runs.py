@@ -1,0 +1,76 @@
+"""Stored runs on the command line: a killed run reads as interrupted, a partial run is
+warned about, a rerun says that it resumes (issue 19)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from il2sim.cli import cli
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "trials"
+
+KILLED_AFTER_ONE_CHUNK = """
+import os, signal, sys
+from il2sim.io.store import ResultStore
+from il2sim.io.trial_config import load_trial_file
+from il2sim.model import get_model
+from il2sim.trial.runner import open_run, simulate_chunk
+
+spec = load_trial_file(sys.argv[1])
+model = get_model(spec.model)
+store = ResultStore(sys.argv[2])
+run_id = open_run(store, spec, model)
+store.write_chunk(run_id, 0, simulate_chunk(spec, model, spec.cohort().iloc[:2]))
+print(run_id, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture
+def small_trial(tmp_path: Path) -> Path:
+    """The RCC trial with 4 patients in chunks of 2, one course, 0.3 years."""
+    path = tmp_path / "small.toml"
+    path.write_text((EXAMPLES / "rcc.toml").read_text()
+                    .replace("n_patients = 255", "n_patients = 4")
+                    .replace("chunk_size = 64", "chunk_size = 2")
+                    .replace("max_courses = 5", "max_courses = 1")
+                    .replace("years = 5", "years = 0.3"))
+    return path
+
+
+def test_a_killed_run_is_interrupted_warned_about_and_resumed(tmp_path: Path,
+                                                               small_trial: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_ONE_CHUNK, str(small_trial),
+                             str(db)], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run_id = killed.stdout.strip()
+    runner = CliRunner()
+
+    listed = runner.invoke(cli, ["results", "--db", str(db)])
+    assert listed.exit_code == 0, listed.output
+    assert "interrupted" in listed.stdout and "running" not in listed.stdout
+    assert listed.stderr.strip() == (
+        f"warning: run {run_id}: the run is interrupted: results may be partial (2 of 4 "
+        "patients stored); run the same trial file with the same --db to resume it")
+
+    shown = runner.invoke(cli, ["results", run_id, "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0].startswith(
+        f"warning: run {run_id}: the run is interrupted: results may be partial")
+
+    resumed = runner.invoke(cli, ["trial", str(small_trial), "--db", str(db), "--no-plots"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stderr.splitlines()[0] == (
+        f"resuming run {run_id}: 2 of 4 patients already stored")
+    again = runner.invoke(cli, ["trial", str(small_trial), "--db", str(db), "--no-plots"])
+    assert again.stderr.splitlines()[0] == (
+        f"run {run_id} is already stored (4 of 4 patients): not recomputed")
+    shown = runner.invoke(cli, ["results", run_id, "--db", str(db)])
+    assert "warning" not in shown.output
