@@ -199,3 +199,23 @@ def test_show_unknown_model_exits_2() -> None:
     line = result.stderr.strip()
     assert line.startswith("error: unknown model 'nope'; known: aldesleukin_pk, ")
     assert "kp1998" in line and "\n" not in line
+
+
+def test_simulate_figure_title_shows_set_parameters(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's title says c = 0.02; after --set c=0.035 the figure says 0.035."""
+    import il2sim.io.output as output
+
+    titles: list[str] = []
+    draw = output.result_figure
+
+    def spy(result: object, *, title: str = "") -> object:
+        titles.append(title)
+        return draw(result, title=title)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(output, "result_figure", spy)
+    result = invoke("simulate", EXAMPLES / "kp1998_oscillations.toml", "--set", "c=0.035",
+                    "--points", "11", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert titles == ["KP98 untreated, c = 0.035 1/day"]
+    assert result.stdout.startswith("KP98 untreated, c = 0.035 1/day\n")

@@ -279,7 +279,7 @@ def simulate(scenario_file: Path | None, model_name: str | None, preset: str | N
     for i in np.flatnonzero(~result.ok):
         click.echo(f"warning: patient {i} failed: {result.message[i]}", err=True)
     paths = write_outputs(result, out_dir, scenario.name, fmt=cast(Format, fmt),
-                          title=scenario.title, plot=not no_plot)
+                          title=scenario.heading, plot=not no_plot)
     console.print(_summary_table(result))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()), markup=False)
 

@@ -427,3 +427,23 @@ def test_parse_assignment() -> None:
     assert parse_assignment(" V1 = 3 L ") == ("V1", "3 L")
     with pytest.raises(ConfigError, match="expected name=value"):
         parse_assignment("k10")
+
+
+KP98_FILE = Path(__file__).parents[2] / "examples" / "kp1998_oscillations.toml"
+
+
+@pytest.mark.parametrize(("title", "params", "heading"), [
+    # The example's title states c; --set c=0.035 must not leave it saying 0.02.
+    ("KP98 untreated, c = 0.02", {"c": 0.035}, "KP98 untreated, c = 0.035 1/day"),
+    # A unit written in the title is replaced by the model's, with the value converted.
+    ("c = 2e-2 1/day here", {"c": "0.0015 1/h"}, "c = 0.036 1/day here"),
+    # A parameter set but not named in the title follows on a second line.
+    ("KP98 untreated", {"c": 0.035, "mu2": 0.05}, "KP98 untreated\nc = 0.035 1/day, "
+     "mu2 = 0.05 1/day"),
+    # No title: the model's name and title, then the file's parameters.
+    ("", {}, "kp1998: Kirschner-Panetta 1998 tumour-effector-IL-2 model\nc = 0.02 1/day"),
+])
+def test_heading_shows_the_parameters_used(title: str, params: dict[str, Any],
+                                           heading: str) -> None:
+    data = override(read_toml(KP98_FILE) | {"title": title}, params=params)
+    assert scenario_from_dict(data).heading == heading

@@ -87,6 +87,16 @@ def test_log_axis_when_a_concentration_spans_decades() -> None:
     # Negative rounding noise does not keep a decaying series off the log axis.
     noisy = with_values(r, A=[1e4, 1e3, 1e2, 10.0, 1.0, 0.1, -1e-12, 0.1, 0.1, 0.1, 0.1])
     assert panels(result_figure(noisy))["A"] == "log"
+    # ... and its noise is left out; a positive series keeps its tiny values (a tumour
+    # resolved as a logarithm down to 1e-12 of its peak is not noise).
+    assert np.isnan(line(result_figure(noisy), "A")[6])
+    tiny = with_values(r, A=[1e4, 1e3, 1e2, 10.0, 1.0, 1e-8, 1e-12, 1e-8, 0.1, 0.1, 0.1])
+    assert line(result_figure(tiny), "A")[6] == 1e-12
+
+
+def line(fig: Figure, name: str) -> np.ndarray:
+    ax = next(ax for ax in fig.axes if ax.get_title(loc="left") == name)
+    return np.asarray(ax.get_lines()[0].get_ydata(), dtype=float)
 
 
 def test_result_plot_draws_and_saves(tmp_path: Path) -> None:

@@ -551,10 +551,37 @@ class Scenario:
             rtol=self.options.rtol, atol=self.options.atol, progress=progress,
         )
 
+    @property
+    def heading(self) -> str:
+        """The title of the scenario's outputs, showing the parameters actually used.
+
+        A parameter assignment written in the title (``"KP98 untreated, c = 0.02"``) is set
+        to the value used, in the model's unit (after ``--set c=0.035``: ``"... c =
+        0.035"``); the parameters set but not named in the title follow on a second line.
+        Without a title: the model's name and title.
+        """
+        text = self.title or f"{self.model.name}: {self.model.title}"
+        units = {p.name: p.unit for p in self.model.params}
+        unnamed = []
+        for name, value in self.params.items():
+            shown = f"{_show(value)} {units[name]}".rstrip() if units[name] != "1" \
+                else _show(value)
+            pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\s*=\s*{_NUMBER}"
+                                 rf"(?:\s+(?P<unit>[^\s,;()]+))?")
+            found = pattern.search(text)
+            if found is None:
+                unnamed.append(f"{name} = {shown}")
+                continue
+            written_unit = found.group("unit")
+            keep = written_unit if written_unit and not _is_unit(written_unit) else None
+            text = (text[:found.start()] + f"{name} = {shown}" + (f" {keep}" if keep else "")
+                    + text[found.end():])
+        return text + ("\n" + ", ".join(unnamed) if unnamed else "")
+
     def describe(self) -> str:
         """A few lines: model, patient, regimen, output times."""
         unit = self.model.time_unit
-        lines = [f"{self.title or self.name}",
+        lines = [self.heading.splitlines()[0] if self.title else self.name,
                  f"  model: {self.model.name} ({self.model.title})"]
         if self.covariates:
             lines.append("  patient: " + ", ".join(
@@ -568,6 +595,17 @@ class Scenario:
         lines.append(f"  output: {len(self.times)} times from {self.times[0]:g} to "
                      f"{self.times[-1]:g} {unit}")
         return "\n".join(lines)
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def _is_unit(text: str) -> bool:
+    try:
+        to_magnitude(f"1 {text}", text, what="unit")
+    except UnitError:
+        return False
+    return True
 
 
 def _show(value: Values) -> str:

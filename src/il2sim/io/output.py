@@ -12,8 +12,8 @@ times as vertical lines (infusions shaded over their duration). Two rules keep i
 * a panel is on a log axis when the variable is integrated as a logarithm (cell counts), or
   when none of its values is negative beyond noise and its values above the noise floor
   span at least :data:`LOG_AXIS_DECADES` decades (a concentration decaying after a bolus).
-  On a log axis the values within the noise floor are left out (rounding noise has no
-  logarithm).
+  On a log axis a series that the solver took below zero leaves out its values within the
+  noise floor (rounding noise has no logarithm); any other series only its zeros.
 
 It is drawn with matplotlib's Agg canvas, without pyplot, so nothing needs a display.
 """
@@ -131,7 +131,8 @@ def result_figure(result: SimulationResult, *, title: str = "") -> Figure:
         floor = result.noise_floor(name)
         log = _log_scale(values[result.ok], floor, name in logged)
         if log and name not in logged:
-            values = np.where(values > floor, values, np.nan)
+            signed = bool(np.any(values[np.isfinite(values)] < 0))
+            values = np.where(values > (floor if signed else 0.0), values, np.nan)
         for i, row in enumerate(values):
             ax.plot(t, row, lw=1.0, alpha=1.0 if len(values) == 1 else 0.6,
                     label=f"patient {i}")
