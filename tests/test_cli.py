@@ -219,3 +219,26 @@ def test_simulate_figure_title_shows_set_parameters(tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert titles == ["KP98 untreated, c = 0.035 1/day"]
     assert result.stdout.startswith("KP98 untreated, c = 0.035 1/day\n")
+
+
+@pytest.mark.parametrize(("example", "written", "negative", "key"), [
+    ("rcc.toml", 'dose = "600000 IU/kg"', 'dose = "-600000 IU/kg"', "protocol.dose"),
+    ("local.toml", 'dose = "3 MIU"', 'dose = "-3 MIU"', "protocol.regimen.dose"),
+    ("yang2003.toml", 'amount = "720000 IU/kg"', 'amount = "-720000 IU/kg"',
+     "arms[0].protocol.cycles[0].amount"),
+    ("negrier1998.toml", 'rate = "18 MIU/m**2/day"', 'rate = "-18 MIU/m**2/day"',
+     "arms[0].protocol.cycles[0].rate"),
+])
+def test_trial_with_a_negative_dose_names_file_and_key_and_stores_nothing(
+        tmp_path: Path, example: str, written: str, negative: str, key: str) -> None:
+    text = (EXAMPLES / "trials" / example).read_text()
+    assert written in text
+    trial = tmp_path / "negative.toml"
+    trial.write_text(text.replace(written, negative, 1))
+    db, out = tmp_path / "store.duckdb", tmp_path / "out"
+    result = invoke("trial", trial, "--db", db, "--out", out)
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"error: {trial}: {key}: ") and "\n" not in line
+    assert "must be positive" in line and negative.split('"')[1] in line
+    assert not db.exists() and not out.exists()
