@@ -11,7 +11,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "il2sim"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("il2sim.units", "il2sim.cache"),
+    ("il2sim.units", "il2sim.cache", "il2sim.io.base"),
     ("il2sim.model",),
     ("il2sim.dosing",),
     ("il2sim.engine",),
