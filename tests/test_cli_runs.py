@@ -1,17 +1,21 @@
 """Stored runs on the command line: a killed run reads as interrupted, a partial run is
-warned about, a rerun says that it resumes (issue 19)."""
+warned about, a rerun says that it resumes; a query is written whole as CSV, Parquet or
+JSON (issue 19)."""
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from il2sim.cli import cli
+from il2sim.io.store import ResultStore
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "trials"
 
@@ -74,3 +78,55 @@ def test_a_killed_run_is_interrupted_warned_about_and_resumed(tmp_path: Path,
         f"run {run_id} is already stored (4 of 4 patients): not recomputed")
     shown = runner.invoke(cli, ["results", run_id, "--db", str(db)])
     assert "warning" not in shown.output
+
+
+@pytest.fixture
+def wide_store(tmp_path: Path) -> Path:
+    """A store with one run of 150 patients in a 20-column table."""
+    db = tmp_path / "w.duckdb"
+    frame = pd.DataFrame({"patient": range(150),
+                          **{f"x{i}": [0.5 * i + p for p in range(150)] for i in range(19)}})
+    with ResultStore(db) as store:
+        run = store.create_run(name="wide", model="m", model_version="1", seed=0,
+                               n_patients=150, chunk_size=150, config="{}")
+        store.write_chunk(run, 0, {"patients": frame})
+    return db
+
+
+def test_a_query_is_written_whole_as_csv_parquet_or_json(tmp_path: Path,
+                                                         wide_store: Path) -> None:
+    runner = CliRunner()
+    sql = "SELECT * EXCLUDE (run_id) FROM patients ORDER BY patient"
+    with ResultStore(wide_store, read_only=True) as store:
+        expected = store.query(sql)
+
+    as_table = runner.invoke(cli, ["results", "--db", str(wide_store), "--query", sql])
+    assert as_table.exit_code == 0
+    assert as_table.stderr.strip() == ("150 rows x 20 columns: --format csv (or parquet, "
+                                       "json) and --output FILE write them whole")
+
+    as_csv = runner.invoke(cli, ["results", "--db", str(wide_store), "--query", sql,
+                                 "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(as_csv.stdout)), expected,
+                                  check_dtype=False)
+    for name in ("rows.parquet", "rows.json"):
+        path = tmp_path / name
+        written = runner.invoke(cli, ["results", "--db", str(wide_store), "--query", sql,
+                                      "--output", str(path)])
+        assert written.exit_code == 0, written.output
+        assert written.stderr.strip() == f"wrote {path} (150 rows, {path.suffix[1:]})"
+        back = (pd.read_parquet(path) if path.suffix == ".parquet"
+                else pd.read_json(path, orient="records"))
+        pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+
+    for args, message in (
+            (["--query", sql, "--output", str(tmp_path / "rows.txt")],
+             f"--output: {tmp_path / 'rows.txt'}: give --format, or a file ending in .csv, "
+             ".parquet, .json"),
+            (["--query", sql, "--format", "parquet"],
+             "--format: parquet is binary: give --output FILE"),
+            (["--format", "csv"], "--format: goes with --query")):
+        refused = runner.invoke(cli, ["results", "--db", str(wide_store), *args])
+        assert refused.exit_code == 2
+        assert refused.stderr.strip() == f"error: <command line>: {message}"

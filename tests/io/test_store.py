@@ -234,6 +234,23 @@ def test_a_run_whose_writer_is_gone_reads_as_interrupted(tmp_path: Path) -> None
         assert store.query("SELECT count(*) AS n FROM run_writers")["n"][0] == 0
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_export_query_writes_the_rows_of_query(store: ResultStore, tmp_path: Path,
+                                               fmt: str) -> None:
+    run = store.create_run(**RUN)
+    store.write_chunk(run, 0, chunk_frames(0))
+    sql = "SELECT patient, weight, arm FROM patients ORDER BY patient -- a comment"
+    path = tmp_path / f"rows.{fmt}"
+    assert store.export_query(sql, path, fmt) == 10  # type: ignore[arg-type]
+    read = {"csv": pd.read_csv, "parquet": pd.read_parquet,
+            "json": lambda p: pd.read_json(p, orient="records")}[fmt]
+    pd.testing.assert_frame_equal(read(path), store.query(sql), check_dtype=False)
+    with pytest.raises(StoreError, match="only SELECT statements"):
+        store.export_query("DELETE FROM patients", path, fmt)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="format must be one of csv, parquet, json"):
+        store.export_query(sql, path, "xlsx")  # type: ignore[arg-type]
+
+
 def test_run_ids(store: ResultStore) -> None:
     run = store.create_run(**RUN)
     assert len(run) == 12

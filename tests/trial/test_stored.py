@@ -111,3 +111,31 @@ def test_a_run_without_a_dose_log_has_no_dose_delivery(stored: tuple[ResultStore
         assert (delivery.n_listed, delivery.n_held) == (0, 0) and delivery.counts.empty
         summary = load_stored_trial(bare, bare_id).summary()
     assert summary.loc["doses held, %"].eq("-").all()
+
+
+def test_summary_csv_holds_numbers_that_match_the_printed_table(
+        stored: tuple[ResultStore, str], tmp_path: Path) -> None:
+    """summary.csv: estimate, lower and upper as numbers (issue 19), equal to the printed
+    table and, for the ORR, to the exact (Clopper-Pearson) interval of SciPy."""
+    from scipy.stats import binomtest
+
+    store, run_id = stored
+    trial = load_stored_trial(store, run_id)
+    trial.write(tmp_path)
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert list(table.columns) == ["arm", "measure", "estimate", "lower", "upper", "interval"]
+    assert all(table[c].dtype == float for c in ("estimate", "lower", "upper"))
+    rows = table.set_index("measure")
+    responders = int(trial.endpoints["bor"].isin(["CR", "PR"]).sum())
+    exact = binomtest(responders, 12).proportion_ci(0.95, method="exact")
+    assert rows.loc["ORR, %", ["estimate", "lower", "upper"]].tolist() == pytest.approx(
+        [100 * responders / 12, 100 * exact.low, 100 * exact.high], rel=1e-9)
+    assert rows.loc["ORR, %", "interval"] == "95% CI"
+    printed = trial.summary().iloc[:, 0]
+    orr = rows.loc["ORR, %"]
+    assert printed["ORR, % (95% CI)"] == (
+        f"{orr['estimate']:.1f} ({orr['lower']:.1f}-{orr['upper']:.1f})")
+    given = rows.loc["doses given per course"]
+    assert printed["doses given per course, median (range)"] == (
+        f"{given['estimate']:g} ({given['lower']:.0f}-{given['upper']:.0f})")
+    assert given["interval"] == "range"

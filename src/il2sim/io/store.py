@@ -93,6 +93,8 @@ from typing import Any, Final, Literal
 import duckdb
 import pandas as pd
 
+from il2sim.io.base import TABLE_FORMATS, TableFormat
+
 __all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "Analysis",
            "ResultStore", "StoreError", "default_run_id", "partial_warning"]
 
@@ -581,6 +583,39 @@ class ResultStore:
         Only SELECT statements are accepted, and they run in a transaction that is
         rolled back; this is a guard against mistakes, not a security boundary.
         """
+        self._check_select(sql)
+        try:
+            self.con.begin()
+            try:
+                return self.con.execute(sql, params).fetchdf()
+            finally:
+                self.con.rollback()
+        except duckdb.Error as error:
+            raise self._error(None, f"query: {error}") from error
+
+    def export_query(self, sql: str, path: str | Path, fmt: TableFormat) -> int:
+        """Write the rows of one SELECT statement (checked as :meth:`query`) to a file by
+        DuckDB's ``COPY ... TO``: CSV with a header, Parquet, or JSON (an array of objects).
+        An existing file is replaced. Returns the number of rows written."""
+        self._check_select(sql)
+        if fmt not in TABLE_FORMATS:
+            raise self._error(None, f"export_query: format must be one of "
+                              f"{', '.join(TABLE_FORMATS)}, got {fmt!r}")
+        options = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet",
+                   "json": "FORMAT json, ARRAY true"}[fmt]
+        literal = "'" + str(path).replace("'", "''") + "'"
+        select = sql.strip().rstrip(";")
+        try:
+            self.con.begin()
+            try:
+                row = self.con.execute(f"COPY ({select}\n) TO {literal} ({options})").fetchone()
+            finally:
+                self.con.rollback()
+        except duckdb.Error as error:
+            raise self._error(None, f"query to {path}: {error}") from error
+        return int(row[0]) if row else 0
+
+    def _check_select(self, sql: str) -> None:
         try:
             statements = self.con.extract_statements(sql)
         except duckdb.Error as error:
@@ -591,14 +626,6 @@ class ResultStore:
         if kind != duckdb.StatementType.SELECT:
             raise self._error(None, f"query: only SELECT statements are allowed, got "
                               f"{kind.name}")
-        try:
-            self.con.begin()
-            try:
-                return self.con.execute(sql, params).fetchdf()
-            finally:
-                self.con.rollback()
-        except duckdb.Error as error:
-            raise self._error(None, f"query: {error}") from error
 
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write a run to Parquet: ``runs.parquet`` (its row, config included) and one

@@ -47,13 +47,14 @@ from il2sim.population import LogNormal, Normal, Population
 from il2sim.protocol import ProtocolDecider, Scans
 from il2sim.trial.comparison import COMPARISON_COLUMNS, arms_against
 from il2sim.trial.plots import _figure, _finish
+from il2sim.trial.statistics import SUMMARY_VALUE_COLUMNS
 
 if TYPE_CHECKING:
     from il2sim.trial.runner import TrialSpec
 
 __all__ = ["CD4_DIFFERENCE", "HIV", "HIV_ENTRY_CD4", "HIV_MODEL", "VISIT_DAYS", "compare_hiv_arms",
-           "hiv_endpoints", "hiv_initial", "hiv_population", "hiv_summary", "is_hiv",
-           "plot_cd4", "simulate_hiv_chunk", "visit_means"]
+           "hiv_endpoints", "hiv_initial", "hiv_population", "hiv_summary", "hiv_values",
+           "is_hiv", "plot_cd4", "simulate_hiv_chunk", "visit_means"]
 
 HIV = "hiv"
 """The indication of HIV trials (model ``il2_hiv``)."""
@@ -219,32 +220,61 @@ def hiv_summary(endpoints: pd.DataFrame, by: str | None = "arm", *,
     """The headline numbers of an HIV trial, formatted (one column per group): patients,
     mean CD4 at baseline, the time-averaged CD4 and its change from baseline (mean, t
     interval), CD4 at the end, the area above baseline to week 1, IL-2 cycles and doses given
-    (median, range) and the highest viral load (median, largest)."""
+    (median, range) and the highest viral load (median, largest). The numbers unformatted:
+    :func:`hiv_values`."""
+    return _hiv_summary(endpoints, by, confidence)[0]
+
+
+def hiv_values(endpoints: pd.DataFrame, by: str | None = "arm", *,
+               confidence: float = 0.95) -> pd.DataFrame:
+    """The numbers of :func:`hiv_summary`, unformatted, one row per group and number, with
+    the columns of :func:`~il2sim.trial.statistics.summary_values` (group, measure,
+    estimate, lower, upper, interval: ``"95% CI"``, ``"range"`` or ``""``)."""
+    return _hiv_summary(endpoints, by, confidence)[1]
+
+
+def _hiv_summary(endpoints: pd.DataFrame, by: str | None,
+                 confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`hiv_summary` and :func:`hiv_values`, from one computation."""
     level = f"{100 * confidence:g}% CI"
     groups = [(str(k), g) for k, g in endpoints.groupby(by, sort=False)] \
         if by is not None and by in endpoints else [("all", endpoints)]
     columns: dict[str, dict[str, str]] = {}
+    values: list[tuple[str, str, float, float, float, str]] = []
     for name, g in groups:
+        def put(measure: str, estimate: float, lower: float = math.nan,
+                upper: float = math.nan, interval: str = "", name: str = name) -> None:
+            values.append((name, measure, float(estimate), float(lower), float(upper),
+                           interval))
+
         col = {"patients": str(len(g)),
                "CD4 at baseline, mean, cells/uL": f"{g['cd4_baseline'].mean():.0f}"}
+        put("patients", len(g))
+        put("CD4 at baseline, mean, cells/uL", g["cd4_baseline"].mean())
         for label, column in (("time-averaged CD4", "cd4_mean"),
                               ("time-averaged CD4 change", "cd4_mean_change")):
             m, lo, hi = _mean_interval(g[column].to_numpy(float), confidence)
             col[f"{label}, mean, cells/uL ({level})"] = f"{m:.0f} ({lo:.0f} to {hi:.0f})"
+            put(f"{label}, mean, cells/uL", m, lo, hi, level)
         col["CD4 at the end, mean, cells/uL"] = f"{g['cd4_end'].mean():.0f}"
         col["CD4 above baseline to week 1, mean, cell-days/uL"] = \
             f"{g['cd4_auc_week1'].mean():.0f}"
+        put("CD4 at the end, mean, cells/uL", g["cd4_end"].mean())
+        put("CD4 above baseline to week 1, mean, cell-days/uL", g["cd4_auc_week1"].mean())
         for label, column in (("IL-2 cycles given", "cycles_given"),
                               ("IL-2 doses given", "doses_given")):
             x = g[column]
             col[f"{label}, median (range)"] = f"{x.median():g} ({x.min()}-{x.max()})"
+            put(f"{label}, median", x.median(), x.min(), x.max(), "range")
         vl = g["viral_load_max"]
         col["highest viral load, median (largest), copies/mL"] = \
             f"{vl.median():.3g} ({vl.max():.3g})"
+        put("highest viral load, median, copies/mL", vl.median(), vl.min(), vl.max(), "range")
         columns[name] = col
     out = pd.DataFrame(columns)
     out.index.name = "measure"
-    return out
+    group = by if by is not None else "group"
+    return out, pd.DataFrame(values, columns=[group, *SUMMARY_VALUE_COLUMNS])
 
 
 def compare_hiv_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",

@@ -67,6 +67,7 @@ __all__ = [
     "km_summary",
     "response_rates",
     "summary_table",
+    "summary_values",
     "toxicity_table",
 ]
 
@@ -551,11 +552,38 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
         confidence: level of all intervals.
 
     Returns:
-        A DataFrame of strings indexed by ``measure``, one column per group.
+        A DataFrame of strings indexed by ``measure``, one column per group (the numbers
+        unformatted: :func:`summary_values`).
 
     Raises:
         ValueError: as the underlying functions.
     """
+    return _summary(endpoints, doses, by, confidence)[0]
+
+
+SUMMARY_VALUE_COLUMNS = ("measure", "estimate", "lower", "upper", "interval")
+"""Columns of :func:`summary_values` after the group column."""
+
+
+def summary_values(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | None = None,
+                   by: str | None = "arm", *, confidence: float = 0.95) -> pd.DataFrame:
+    """The numbers of :func:`summary_table`, unformatted, one row per group and number: a
+    tidy table for CSV files and other programs.
+
+    Columns: the group (named ``by``, or ``group``), then :data:`SUMMARY_VALUE_COLUMNS`:
+    ``measure`` (its unit in its name: %, months, years, doses per course), ``estimate``,
+    ``lower`` and ``upper`` (the bounds of ``interval``: ``"95% CI"``, ``"range"``, or
+    ``""`` and NaN for a point value). A median not reached is ``inf``; a percentage of no
+    patients is NaN. A row of :func:`summary_table` with several numbers ("OS at 1 / 2 / 5
+    years", "% any grade / grade 3-4") is one row per number here. Arguments as
+    :func:`summary_table`.
+    """
+    return _summary(endpoints, doses, by, confidence)[1]
+
+
+def _summary(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | None,
+             by: str | None, confidence: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`summary_table` and :func:`summary_values`, from one computation."""
     rr = response_rates(endpoints, by, confidence=confidence)
     os_ = km_summary(endpoints, "os_d", "os_event", by, confidence=confidence)
     pfs = km_summary(endpoints, "pfs_d", "pfs_event", by, confidence=confidence,
@@ -566,26 +594,50 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
     level = f"{100 * confidence:g}% CI"
     month, year = DAYS_PER_MONTH, DAYS_PER_YEAR
     columns: dict[Any, dict[str, str]] = {}
+    values: list[tuple[Any, str, float, float, float, str]] = []
+
+    def put(label: Any, measure: str, estimate: float, lower: float = math.nan,
+            upper: float = math.nan, interval: str = "") -> None:
+        values.append((label, measure, float(estimate), float(lower), float(upper), interval))
+
     for label in rr.index:
         r = rr.loc[label]
         col: dict[str, str] = {"patients": str(int(r["n"]))}
+        put(label, "patients", r["n"])
         for name in ("orr", "cr", "pr"):
             col[f"{name.upper()}, % ({level})"] = (
                 f"{_pct(r[name])} ({_pct(r[f'{name}_lo'])}-{_pct(r[f'{name}_hi'])})"
             )
+            put(label, f"{name.upper()}, %", 100 * r[name], 100 * r[f"{name}_lo"],
+                100 * r[f"{name}_hi"], level)
         o, p = os_.loc[label], pfs.loc[label]
         col[f"median OS, months ({level})"] = _median_text(o, month)
         col["OS at 1 / 2 / 5 years, %"] = " / ".join(
             _pct(o[f"surv_{y}y"]) for y in ("1", "2", "5"))
         col[f"median PFS, months ({level})"] = _median_text(p, month)
+        for what, row in (("OS", o), ("PFS", p)):
+            put(label, f"median {what}, months", row["median_d"] / month,
+                row["median_lo_d"] / month, row["median_hi_d"] / month, level)
+        for y in ("1", "2", "5"):
+            put(label, f"OS at {y} year{'s' if y != '1' else ''}, %", 100 * o[f"surv_{y}y"])
         col["median DoR, months (range)"] = _dor_text(dor.loc[(label, "responders")], month)
         col["median CR duration, years (range)"] = _dor_text(dor.loc[(label, "CR")], year)
+        for measure, row, scale in (("median DoR, months", dor.loc[(label, "responders")],
+                                     month),
+                                    ("median CR duration, years", dor.loc[(label, "CR")],
+                                     year)):
+            if row["n"] > 0:
+                put(label, measure, row["median_d"] / scale, row["min_d"] / scale,
+                    row["max_d"] / scale, "range")
         t = tox.loc[label] if by is not None else tox
         col["treatment-related deaths, %"] = _pct(t.loc[TREATMENT_DEATH, "any_grade"])
+        put(label, "treatment-related deaths, %", 100 * t.loc[TREATMENT_DEATH, "any_grade"])
         for name in recorded:
             col[f"{name.replace('_', ' ')}, % any grade / grade 3-4"] = (
                 f"{_pct(t.loc[name, 'any_grade'], 0)} / {_pct(t.loc[name, 'grade3_4'], 0)}"
             )
+            put(label, f"{name.replace('_', ' ')}, % any grade", 100 * t.loc[name, "any_grade"])
+            put(label, f"{name.replace('_', ' ')}, % grade 3-4", 100 * t.loc[name, "grade3_4"])
         columns[label] = col
     if doses is not None:
         if not isinstance(doses, DoseDelivery):
@@ -606,7 +658,10 @@ def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | 
             col["doses given per course, median (range)"] = (
                 f"{g.median():g} ({g.min()}-{g.max()})")
             col["doses held, %"] = _pct(counts["held"].sum() / counts["listed"].sum())
+            put(label, "doses given per course", g.median(), g.min(), g.max(), "range")
+            put(label, "doses held, %", 100 * counts["held"].sum() / counts["listed"].sum())
     out = pd.DataFrame(columns)
     out.index.name = "measure"
     out.columns.name = _index_name(by)
-    return out
+    numbers = pd.DataFrame(values, columns=[_index_name(by), *SUMMARY_VALUE_COLUMNS])
+    return out, numbers

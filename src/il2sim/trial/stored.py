@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.io.store import ResultStore
-from il2sim.trial.hiv import hiv_summary, is_hiv, plot_cd4, visit_means
+from il2sim.trial.hiv import hiv_summary, hiv_values, is_hiv, plot_cd4, visit_means
 from il2sim.trial.outputs import TRIAL_FIGURES
-from il2sim.trial.statistics import DoseDelivery, summary_table
+from il2sim.trial.statistics import DoseDelivery, summary_table, summary_values
 
 __all__ = ["PER_PATIENT_FIGURES", "PLOTTED_PATIENTS", "StoredTrial", "load_stored_trial",
            "stored_dose_delivery"]
@@ -92,6 +92,14 @@ class StoredTrial:
             return hiv_summary(self.endpoints)
         return summary_table(self.endpoints, self.delivery)
 
+    def summary_values(self) -> pd.DataFrame:
+        """The numbers of :meth:`summary`, unformatted: estimate, lower and upper in their own
+        columns (:func:`~il2sim.trial.statistics.summary_values`, or for an HIV trial
+        :func:`~il2sim.trial.hiv.hiv_values`); what ``summary.csv`` holds."""
+        if self.visits is not None:
+            return hiv_values(self.endpoints)
+        return summary_values(self.endpoints, self.delivery)
+
     def figure(self, name: str, path: Path | None = None) -> Figure:
         """One of :data:`~il2sim.trial.outputs.TRIAL_FIGURES`, saved to ``path`` when
         given; those in :data:`PER_PATIENT_FIGURES` draw the ``shown`` patients."""
@@ -110,11 +118,12 @@ class StoredTrial:
         return fig
 
     def write(self, out_dir: Path) -> list[Path]:
-        """Write ``summary.csv`` and every figure as ``<name>.png`` to ``out_dir`` (an HIV
-        trial: the CD4 count over time, ``cd4.png``)."""
+        """Write ``summary.csv`` (:meth:`summary_values`: numbers, not formatted text) and
+        every figure as ``<name>.png`` to ``out_dir`` (an HIV trial: the CD4 count over time,
+        ``cd4.png``)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [out_dir / "summary.csv"]
-        self.summary().to_csv(written[0])
+        self.summary_values().to_csv(written[0], index=False)
         if self.visits is not None:
             written.append(out_dir / "cd4.png")
             plot_cd4(self.visits, path=written[-1])
