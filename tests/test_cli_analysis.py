@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -158,7 +159,8 @@ def test_morris_of_a_covariate_attached_to_a_run_and_errors(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress]) -> None:
+def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     pop = Population(params={"ant": LogNormal(2.5, 1.0)}, covariates=standard_covariates("rcc"))
     spec = TrialSpec("biomarkers", n_patients=60, seed=4, population=pop, horizon_days=200.0,
                      max_courses=1, backend="native", chunk_size=30)
@@ -166,20 +168,25 @@ def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress]) -> N
     with ResultStore(db) as store:
         run_trial(spec, store=store)
         run_id = str(store.runs()["run_id"].iloc[0])
-    r = invoke("biomarkers", run_id, "--db", str(db), "--out", str(tmp_path),
-               "--on-treatment", "sbp_min")
+    monkeypatch.chdir(tmp_path)
+    r = invoke("biomarkers", run_id, "--db", str(db), "--on-treatment", "sbp_min")
     assert r.exit_code == 0, r.output
-    assert "AUC" in r.output and "ant" in r.output  # antigenicity drives response
+    # antigenicity drives response; features under their clinical labels
+    assert "AUC" in r.output and "tumour antigenicity (immunogenicity)" in r.output
     assert "baseline against on-treatment" in r.output
     # fits: 5 folds x (5 repeats + 200 permutations), for the baseline analysis and for
     # each of the two compared feature sets
     (task,) = bars[-1].tasks
     assert task.total == task.completed == 3 * 5 * (5 + 200)
-    assert (tmp_path / f"{run_id}_roc.png").exists()
+    # the figures go to the run's output folder, not the working directory
+    assert {p.name for p in (tmp_path / "out" / run_id).iterdir()} == {
+        f"{run_id}_roc.png", f"{run_id}_importance.png"}
+    assert not list(tmp_path.glob("*.png"))
     with ResultStore(db, read_only=True) as store:
         (name,) = store.analyses(run_id)["name"]
         stored = store.load_analysis(run_id, "biomarkers", name)
-    assert stored.tables["feature importance"]["feature"].iloc[0] == "ant"
+    top = stored.tables["feature importance"].iloc[0]
+    assert (top["feature"], top["label"]) == ("ant", "tumour antigenicity (immunogenicity)")
     assert list(stored.tables["baseline against on-treatment markers"].index) == [
         "baseline", "baseline + on-treatment"]
     assert set(stored.figures) == {"ROC", "importance"}
@@ -226,7 +233,9 @@ def test_optimize_stores_a_search_and_reports_it(tmp_path: Path) -> None:
     r = invoke("optimize", "--patients", "20", "--candidates", "2", "--seed", "3",
                "--horizon-days", "120", "--out", str(tmp_path), "--db", str(db))
     assert r.exit_code == 0, r.output
-    assert "label regimen: orr" in r.output
+    # rates in percent, as everywhere else (0.075 is 7.5%)
+    assert re.search(r"label regimen: orr \d+\.\d%, hypotension \d+\.\d%", r.output)
+    assert "orr (%)" in r.output and "hypotension <= 60.0%" in r.output
     table = pd.read_csv(tmp_path / "optimize_rcc.csv")
     assert table["is_label"].sum() == 1 and len(table) == 3
     assert table["pareto"].any()

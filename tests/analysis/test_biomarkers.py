@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +11,19 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
+from il2sim import get_model
 from il2sim.analysis.biomarkers import (
+    FEATURE_LABELS,
     BiomarkerResult,
     biomarker_analysis,
     compare_feature_sets,
+    feature_label,
+    labelled,
     plot_importance,
     plot_roc,
     trial_features,
 )
+from il2sim.units import header
 
 N = 400
 FAST = {"repeats": 2, "n_boot": 500, "n_permutations": 199}
@@ -218,3 +224,30 @@ def test_progress_counts_every_classifier_fit(monkeypatch: pytest.MonkeyPatch) -
                          n_boot=50, n_permutations=1, seed=2)
     assert fits[0] == 2 * 3 * (2 + 1)
     assert calls == [(k, fits[0]) for k in range(1, fits[0] + 1)]
+
+
+def test_features_carry_clinical_labels() -> None:
+    """Parameters by their meaning and unit in the model, on-treatment extremes by their
+    observable's, covariates and one-hot levels by FEATURE_LABELS; unknown names as they
+    are."""
+    model = get_model("il2_qsp")
+    meanings = {p.name: (p.meaning, p.unit) for p in model.params}
+    assert feature_label("ant", model) == header(*meanings["ant"])
+    assert feature_label("k10", model) == f"{meanings['k10'][0]} (1/h)"
+    sbp = next(o for o in model.observables if o.name == "sbp")
+    assert feature_label("sbp_min", model) == f"lowest {sbp.meaning} (mmHg)"
+    assert feature_label("f_res") == FEATURE_LABELS["f_res"]
+    assert feature_label("prior_therapy_True") == "prior systemic therapy: yes"
+    assert feature_label("tumour_type_clear_cell") == "tumour type: clear_cell"
+    assert feature_label("x1", model) == "x1" and feature_label("site_kidney") == "site_kidney"
+    table = labelled(pd.DataFrame({"feature": ["ant", "weight"], "importance": [1.0, 0.5]}),
+                     model)
+    assert list(table.columns) == ["feature", "label", "importance"]
+    assert list(table["label"]) == [header(*meanings["ant"]), "body weight (kg)"]
+
+
+def test_importance_plot_uses_labels(found: BiomarkerResult) -> None:
+    result = dataclasses.replace(found, importances=labelled(found.importances).assign(
+        label=lambda t: "label of " + t["feature"]))
+    ticks = {t.get_text() for t in plot_importance(result).axes[0].get_yticklabels()}
+    assert "label of x1" in ticks and "x1" not in ticks

@@ -16,6 +16,8 @@ from il2sim.analysis.optimize import (
     OptimizationResult,
     SearchSpace,
     evaluate,
+    format_metric,
+    in_units,
     optimize,
     pareto_front,
     plot_pareto,
@@ -478,3 +480,17 @@ def test_differential_evolution_on_virtual_patients(population,  # type: ignore[
     alone = evaluate([late["candidate"]], **args).iloc[0]  # type: ignore[arg-type]
     for m in ("orr_n", "hypotension_g34_n", "trd_n", "orr_se"):
         assert alone[m] == late[m]
+
+
+def test_metrics_are_printed_in_percent_and_months() -> None:
+    """Rates as percent like every other table of the package, a median duration in
+    months (30.4375 days), the unit in the header."""
+    assert format_metric("orr", 0.075) == "7.5%"
+    assert format_metric("hypotension", 0.6) == "60.0%"
+    assert format_metric("dor_median", 365.25) == "12.0 months"
+    frame = pd.DataFrame({"name": ["label"], "orr": [0.075], "orr_lo": [0.02],
+                          "dor_median": [182.625], "feasible": [True]})
+    shown = in_units(frame)
+    assert list(shown.columns) == ["name", "orr (%)", "orr_lo (%)", "dor_median (months)",
+                                   "feasible"]
+    assert shown.iloc[0].tolist() == ["label", 7.5, 2.0, 6.0, True]

@@ -56,13 +56,18 @@ from sklearn.metrics import roc_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from il2sim.model import Model
 from il2sim.trial.statistics import is_responder
+from il2sim.units import header
 
 __all__ = [
     "BiomarkerResult",
     "ModelKind",
     "biomarker_analysis",
+    "FEATURE_LABELS",
     "compare_feature_sets",
+    "feature_label",
+    "labelled",
     "plot_importance",
     "plot_roc",
     "trial_features",
@@ -77,6 +82,73 @@ PathLike = str | Path
 _BOOKKEEPING = ("patient", "arm", "status", "message")
 
 _BOOT_CHUNK = 256
+
+FEATURE_LABELS: Mapping[str, str] = {
+    "weight": "body weight (kg)",
+    "height": "height (cm)",
+    "bsa": "body surface area (m**2)",
+    "ecog": "ECOG performance status",
+    "prior_therapy": "prior systemic therapy",
+    "tumour_type": "tumour type",
+    "sod_mm": "sum of lesion diameters (mm)",
+    "baseline_sod_mm": "sum of lesion diameters at baseline (mm)",
+    "n_lesions": "number of lesions",
+    "f_res": "fraction of the tumour in the immune-escape clone",
+    "urine_min": "lowest urine output per 8-h shift (mL)",
+    "doses_given": "doses given",
+    "doses_scheduled": "doses scheduled",
+    "courses": "courses given",
+    "leak_exposure": "capillary-leak exposure",
+}
+"""Clinical labels of the features that are not a parameter or observable of the model:
+the virtual patient's covariates and tumour, and on-treatment counts. A model parameter is
+labelled by its own meaning and unit, and an on-treatment extreme (``sbp_min``) by its
+observable's (:func:`feature_label`), so each is written once, where it is defined."""
+
+
+_LEVELS = {"True": "yes", "False": "no"}
+
+
+def feature_label(feature: str, model: Model | None = None) -> str:
+    """The clinical label of a feature column: :data:`FEATURE_LABELS`, else the meaning
+    and unit of the model's parameter (``ant``: "tumour antigenicity (immunogenicity)"),
+    else "lowest"/"highest" and the observable's meaning for ``<observable>_min``/``_max``
+    (``sbp_min``: "lowest systolic blood pressure (mmHg)"); a one-hot column
+    (``prior_therapy_True``) is its column's label and the level. Else the name itself."""
+    direct = _label(feature, model)
+    if direct is not None:
+        return direct
+    parts = feature.split("_")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest labelled column name first
+        label = _label("_".join(parts[:cut]), model)
+        if label is not None:
+            level = "_".join(parts[cut:])
+            return f"{label}: {_LEVELS.get(level, level)}"
+    return feature
+
+
+def _label(name: str, model: Model | None) -> str | None:
+    if name in FEATURE_LABELS:
+        return FEATURE_LABELS[name]
+    if model is None:
+        return None
+    params = {p.name: p for p in model.params}
+    if name in params:
+        return header(params[name].meaning, params[name].unit)
+    observables = {o.name: o for o in model.observables}
+    stem, _, end = name.rpartition("_")
+    if stem in observables and end in ("min", "max"):
+        o = observables[stem]
+        return header(f"{'lowest' if end == 'min' else 'highest'} {o.meaning}", o.unit)
+    return None
+
+
+def labelled(importances: pd.DataFrame, model: Model | None = None) -> pd.DataFrame:
+    """``importances`` with a ``label`` column after ``feature`` (:func:`feature_label`)."""
+    out = importances.drop(columns="label", errors="ignore")
+    out.insert(out.columns.get_loc("feature") + 1, "label",
+               [feature_label(str(f), model) for f in out["feature"]])
+    return out
 
 
 @dataclass(frozen=True)
@@ -133,7 +205,8 @@ class BiomarkerResult:
 
     def summary(self) -> str:
         """One line: AUC (95% CI), permutation p, best feature."""
-        top = self.importances["feature"].iloc[0] if len(self.importances) else "-"
+        names = self.importances.get("label", self.importances["feature"])
+        top = names.iloc[0] if len(self.importances) else "-"
         return (f"{self.model}: AUC {self.auc:.3f} (95% CI {self.auc_low:.3f}-"
                 f"{self.auc_high:.3f}), permutation p = {self.p_value:.3g}, "
                 f"{self.n_responders}/{self.n_patients} responders, top feature {top}")
@@ -577,9 +650,10 @@ def plot_importance(result: BiomarkerResult, path: PathLike | None = None, *,
         the figure; saved to ``path`` when given (format from the suffix).
     """
     imp = result.importances.head(top).iloc[::-1]
-    fig, ax = _figure(figsize or (6.0, 1.0 + 0.35 * len(imp)))
+    names = imp["label"] if "label" in imp.columns else imp["feature"]
+    fig, ax = _figure(figsize or (7.5, 1.0 + 0.35 * len(imp)))
     colors = np.where(imp["importance"] >= 0, "tab:green", "tab:red")
-    ax.barh(imp["feature"], imp["importance"], xerr=imp["sd"].fillna(0.0), color=colors,
+    ax.barh(names, imp["importance"], xerr=imp["sd"].fillna(0.0), color=colors,
             error_kw={"elinewidth": 0.8, "ecolor": "black"})
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set(xlabel=result.importance_kind, title=title or f"{result.model}: feature importance")

@@ -74,10 +74,11 @@ from il2sim.protocol import LABEL_HOLDS, Drug, Protocol
 from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson, held_doses, is_responder, km_median
+from il2sim.units import header
 
 __all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "SEARCH_METHODS", "TOXICITY", "Candidate",
-           "OptimizationResult", "SearchSpace", "evaluate", "optimize",
-           "pareto_front", "plot_pareto"]
+           "OptimizationResult", "SearchSpace", "evaluate", "format_metric", "in_units",
+           "optimize", "pareto_front", "plot_pareto"]
 
 DOSE_RANGE = (1.0e3, 2.0e6)
 """Allowed IL-2 dose per administration, IU/kg (the label dose is 600,000 IU/kg)."""
@@ -1085,8 +1086,29 @@ def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
 
 
 def _scale(metric: str) -> tuple[float, str]:
-    """Plot factor and unit: rates in %, a median duration in months (30.4375 d)."""
+    """Display factor and unit: rates in %, a median duration in months (30.4375 d)."""
     return (1.0 / 30.4375, "months") if metric == "dor_median" else (100.0, "%")
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A metric as printed: a fraction 0.075 as ``7.5%``, a median duration in months."""
+    factor, unit = _scale(metric)
+    return f"{value * factor:.1f}{unit}" if unit == "%" else f"{value * factor:.1f} {unit}"
+
+
+def in_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its metric columns (:data:`METRICS`, with their ``_lo``/``_hi``) in
+    display units, one decimal, the unit in the header: ``orr`` 0.075 -> ``orr (%)`` 7.5."""
+    renamed: dict[str, str] = {}
+    out = frame.copy()
+    for column in frame.columns:
+        metric = next((m for m in METRICS if column in (m, f"{m}_lo", f"{m}_hi")), None)
+        if metric is None or not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        factor, unit = _scale(metric)
+        out[column] = (frame[column] * factor).round(1)
+        renamed[column] = header(column, unit)
+    return out.rename(columns=renamed)
 
 
 def _err(frame: pd.DataFrame, col: str) -> NDArray[np.float64] | None:
