@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from il2sim import __version__
-from il2sim.io.base import FORMATS, MAX_OUTPUT_VALUES, ConfigError, Format
+from il2sim.io.base import (
+    FORMATS,
+    MAX_OUTPUT_VALUES,
+    TABLE_FORMATS,
+    ConfigError,
+    Format,
+    TableFormat,
+)
 
 if TYPE_CHECKING:  # the rest is imported where it is used: `il2sim --help` starts fast
     import pandas as pd
@@ -508,6 +515,8 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
                      patients: int | None, backend: str | None, no_plots: bool,
                      workers: int | None, scheduler: str | None) -> None:
     """``il2sim trial`` on a multi-arm file: every arm, side by side, and the comparisons."""
+    import pandas as pd
+
     from il2sim.io.store import ResultStore
     from il2sim.trial.arms import MultiArmTrial, run_arms
     from il2sim.trial.stored import load_stored_trial
@@ -528,10 +537,13 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
                               progress=lambda k: progress.advance(task, k))
         target = out_dir or Path("out") / trial_file.stem
         written: list[Path] = []
+        values: list[pd.DataFrame] = []  # summary.csv: each arm's numbers
         if not no_plots:
             for spec in trial.arms:
                 stored = load_stored_trial(store, result.arm_runs[spec.arm])
                 written += stored.write(target / spec.arm)
+                numbers = stored.summary_values()
+                values.append(numbers.assign(**{str(numbers.columns[0]): spec.arm}))
     out = _console()
     labels = ", ".join(f"{a.arm} = {label}" for a, label in zip(trial.arms, trial.labels))
     out.print(_frame_table(result.summary, f"{trial.name} ({trial.design}, seed "
@@ -545,7 +557,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
         from il2sim.trial.plots import plot_km
 
         target.mkdir(parents=True, exist_ok=True)
-        result.summary.to_csv(target / "summary.csv")
+        pd.concat(values, ignore_index=True).to_csv(target / "summary.csv", index=False)
         result.comparisons.to_csv(target / "comparisons.csv", index=False)
         names = ["summary.csv", "comparisons.csv"]
         if is_hiv(result.endpoints):  # the CD4 count by arm, drawn with the trial's record
@@ -570,19 +582,35 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
               show_default=True)
 @click.option("--query", "sql", metavar="SQL", help="A SELECT over runs, patients, doses, "
               "observations, endpoints.")
+@click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS),
+              help="Write the query's rows whole in this format (to standard output, or to "
+                   "--output) instead of a table on the terminal.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the query's rows to this file (format from --format or the "
+                   "file's suffix: .csv, .parquet, .json).")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write the run's tables as Parquet files to this directory.")
-def results_command(run_id: str | None, db: Path, sql: str | None,
-                    export_dir: Path | None) -> None:
-    """List stored runs, show one run's summary, query, or export to Parquet."""
+def results_command(run_id: str | None, db: Path, sql: str | None, fmt: str | None,
+                    output: Path | None, export_dir: Path | None) -> None:
+    """List stored runs, show one run's summary, query (as a table, CSV, Parquet or JSON),
+    or export to Parquet."""
     from il2sim.io.store import ResultStore, partial_warning
     from il2sim.trial.statistics import summary_table
 
+    if sql is None and (fmt is not None or output is not None):
+        raise ConfigError("<command line>", "--format" if fmt else "--output",
+                          "goes with --query")
     _require_store(db)
     out = _console()
     with ResultStore(db, read_only=True) as store:
-        if sql is not None:
-            out.print(_frame_table(store.query(sql), "query"))
+        if sql is not None and (fmt is not None or output is not None):
+            _query_to_file(store, sql, fmt, output)
+        elif sql is not None:
+            frame = store.query(sql)
+            out.print(_frame_table(frame, "query"))
+            if frame.shape[1] > QUERY_TABLE_COLUMNS or len(frame) > QUERY_TABLE_ROWS:
+                click.echo(f"{len(frame)} rows x {frame.shape[1]} columns: --format csv "
+                           "(or parquet, json) and --output FILE write them whole", err=True)
         elif run_id is None:
             runs = store.runs()
             cols = [c for c in ("run_id", "name", "model", "seed", "n_patients",
@@ -610,6 +638,37 @@ def results_command(run_id: str | None, db: Path, sql: str | None,
             if export_dir is not None:
                 for path in store.export_parquet(run_id, export_dir):
                     out.print(f"wrote {path}")
+
+
+QUERY_TABLE_COLUMNS = 12
+QUERY_TABLE_ROWS = 100
+"""Beyond this many columns or rows a query's terminal table points to --format/--output."""
+
+
+def _query_to_file(store: Any, sql: str, fmt: str | None, output: Path | None) -> None:
+    """``il2sim results --query`` with --format or --output: DuckDB writes the rows whole
+    (to standard output through a temporary file when there is no --output)."""
+    import shutil
+    import sys
+    import tempfile
+
+    if fmt is None:
+        assert output is not None
+        fmt = output.suffix.lstrip(".").lower()
+        if fmt not in TABLE_FORMATS:
+            raise ConfigError("<command line>", "--output", f"{output}: give --format, or a "
+                              f"file ending in .{', .'.join(TABLE_FORMATS)}")
+    if output is not None:
+        n = store.export_query(sql, output, cast(TableFormat, fmt))
+        click.echo(f"wrote {output} ({n} rows, {fmt})", err=True)
+        return
+    if fmt == "parquet":
+        raise ConfigError("<command line>", "--format", "parquet is binary: give --output FILE")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"query.{fmt}"
+        store.export_query(sql, path, cast(TableFormat, fmt))
+        with path.open(encoding="utf-8") as text:
+            shutil.copyfileobj(text, sys.stdout)
 
 
 def _frame_table(frame: pd.DataFrame, title: str) -> Table:
