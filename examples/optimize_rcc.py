@@ -22,7 +22,11 @@ include it).
 
 Run (a few minutes with the native backend; the numbers are fixed by ``SEED``)::
 
-    python examples/optimize_rcc.py [out.png] [--db results.duckdb] [--method de]
+    python examples/optimize_rcc.py [out.png] [--db results.duckdb] [--method de] [--force]
+
+The figure goes to ``optimize_rcc_example.png`` by default (``il2sim optimize`` writes
+``optimize_rcc.png``); an existing file is refused unless ``--force``, so that nothing is
+replaced silently.
 """
 
 from __future__ import annotations
@@ -132,10 +136,13 @@ def main(out: Path, db: Path | None) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", nargs="?", type=Path, default=Path("optimize_rcc.png"))
+    parser.add_argument("out", nargs="?", type=Path, default=Path("optimize_rcc_example.png"))
     parser.add_argument("--db", type=Path, help="store the search in this DuckDB file")
     parser.add_argument("--method", choices=("sobol", "lhs", "de"), default=METHOD,
                         help="search method (de: differential evolution)")
+    parser.add_argument("--force", action="store_true", help="replace an existing figure")
     args = parser.parse_args()
+    if args.out.exists() and not args.force:  # checked before the search, not after
+        parser.error(f"{args.out} exists; give another file name or --force to replace it")
     METHOD = args.method
     main(args.out, args.db)

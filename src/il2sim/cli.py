@@ -448,7 +448,10 @@ DEFAULT_DB = Path("il2sim-results.duckdb")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
               show_default=True, help="DuckDB file the run is stored in (and resumed from).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the summary and figures [default: out/<file stem>].")
+              help="Directory for the summary and figures [default: out/<file stem>, or "
+                   "out/<store stem>/<file stem> with a --db other than the default].")
+@click.option("--force", is_flag=True,
+              help="Replace the files in --out even when they are another store's run's.")
 @click.option("--patients", type=click.IntRange(min=1), help="Override the number of patients.")
 @click.option("--backend", type=click.Choice(["native", "scipy", "roadrunner"]),
               help="Override the backend.")
@@ -456,7 +459,8 @@ DEFAULT_DB = Path("il2sim-results.duckdb")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Run chunks on a local Dask cluster of this many worker processes.")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask scheduler.")
-def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: int | None,
+def trial_command(trial_file: Path, db: Path, out_dir: Path | None, force: bool,
+                  patients: int | None,
                   backend: str | None, no_plots: bool, workers: int | None,
                   scheduler: str | None) -> None:
     """Run a virtual trial; print its summary, store it, draw its figures."""
@@ -472,8 +476,13 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     if not trial_file.is_file():
         raise ConfigError(str(trial_file), None, "no such file")
     spec = load_trial_file(trial_file)
+    target = out_dir or _trial_folder(trial_file, db)
+    if not no_plots:
+        from il2sim.trial.outputs import check_folder
+
+        check_folder(target, db, force=force)
     if isinstance(spec, MultiArmTrial):
-        _multi_arm_trial(spec, trial_file, db, out_dir, patients, backend, no_plots,
+        _multi_arm_trial(spec, trial_file, db, target, patients, backend, no_plots,
                          workers, scheduler)
         return
     changes: dict[str, Any] = {}
@@ -494,9 +503,27 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, patients: in
     out.print(_frame_table(stored.summary(), f"{spec.name} (seed {spec.seed})"))
     out.print(f"stored in {db}")
     if not no_plots:
-        target = out_dir or Path("out") / trial_file.stem
         written = stored.write(target)
-        out.print(f"wrote {len(written)} files to {target}/")
+        out.print(_wrote(written, target, run_id, db), soft_wrap=True, markup=False)
+
+
+def _trial_folder(trial_file: Path, db: Path) -> Path:
+    """The default output folder of a trial: ``out/<file stem>`` for the default store,
+    ``out/<store stem>/<file stem>`` for another, so that runs into two stores do not write
+    over each other's files."""
+    if db.resolve() == DEFAULT_DB.resolve():
+        return Path("out") / trial_file.stem
+    return Path("out") / db.stem / trial_file.stem
+
+
+def _wrote(written: list[Path], target: Path, run_id: str, db: Path) -> str:
+    """Mark ``target`` as the run's folder; what was written there, and whose files it
+    replaced."""
+    from il2sim.trial.outputs import mark_folder
+
+    replaced = mark_folder(target, run_id, db)
+    return (f"wrote {len(written)} files to {target}/"
+            + (f" (replacing those of {replaced})" if replaced else ""))
 
 
 def _say_resuming(store: Any, run_id: str) -> None:
@@ -535,7 +562,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
         with progress:
             result = run_arms(trial, store, client=client,
                               progress=lambda k: progress.advance(task, k))
-        target = out_dir or Path("out") / trial_file.stem
+        target = out_dir or _trial_folder(trial_file, db)
         written: list[Path] = []
         values: list[pd.DataFrame] = []  # summary.csv: each arm's numbers
         if not no_plots:
@@ -573,7 +600,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
             plot_forest(result.comparisons, path=target / "forest.png")
             names += ["kaplan_meier.png", "forest.png"]
         written += [target / n for n in names]
-        out.print(f"wrote {len(written)} files to {target}/")
+        out.print(_wrote(written, target, result.run_id, db), soft_wrap=True, markup=False)
 
 
 @cli.command("results")
@@ -1130,6 +1157,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
         raise ConfigError("<command line>", None, str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     table = result.table.drop(columns=["candidate"])
+    replacing = (out_dir / f"optimize_{indication}.csv").exists()  # said, not silent
     table.to_csv(out_dir / f"optimize_{indication}.csv", index=False)
     plot_pareto(result.table, path=out_dir / f"optimize_{indication}.png",
                 efficacy=efficacy, toxicity=toxicity, max_toxicity=result.max_toxicity)
@@ -1149,7 +1177,8 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
         out.print(f"best with {limits}: {result.best.name}")
     else:
         out.print(f"no candidate meets {limits}")
-    out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png")
+    out.print(f"wrote {out_dir}/optimize_{indication}.csv and .png"
+              + (" (replacing the earlier ones)" if replacing else ""))
     if not no_store:
         from il2sim.analysis.stored import save_optimization
         from il2sim.io.store import ResultStore
