@@ -15,7 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from il2sim.analysis.report import SECTIONS, report_html, write_report
+from il2sim.analysis.report import CSS, SECTIONS, report_html, write_pdf, write_report
 from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
 from il2sim.trial.runner import TrialSpec, run_trial
@@ -154,11 +154,22 @@ def test_summary_and_design_give_the_trial(page: Page) -> None:
     rows = {row[0]: row[1:] for row in page.rows["summary"] if row}
     assert rows["patients"] == [str(N_PATIENTS)]
     design = page.text["design"]
-    for expected in ("report test", "il2_qsp", "label", "600000 IU/kg", "Population(",
-                     "LogNormal"):
+    for expected in ("report test", "il2_qsp", "label", "600000 IU/kg"):
         assert expected in design
     fields = {row[0]: row[1] for row in page.rows["design"] if len(row) == 2}
     assert fields["seed"] == "3" and fields["n_patients"] == str(N_PATIENTS)
+    # The design as a table, not JSON: the label protocol and dose, courses, follow-up.
+    assert fields["protocol"] == "label" and fields["dose"] == "600000 IU/kg"
+    assert fields["patients"] == str(N_PATIENTS)
+    assert fields["courses"] == "up to 2, every 84 days"
+    assert fields["follow-up"] == "0.548 years (200 days)"
+    assert fields["tumour scans"] == "day 47, then every 56 days"
+    # The population row by row: LogNormal(2, 1) holds 90% of patients within
+    # 2 exp(+-1.645) = 0.386-10.4.
+    population = {row[1]: row for row in page.rows["design"] if len(row) == 7}
+    assert population["ant"][3:6] == ["log-normal", "2", "sigma 1 (90%: 0.386-10.4)"]
+    assert population["ant"][2] == "tumour antigenicity (immunogenicity)"
+    assert population["weight"][3:5] == ["normal", "80"]
 
 
 @pytest.mark.slow
@@ -268,7 +279,9 @@ def test_stored_analyses_are_rendered(tmp_path: Path) -> None:
                             figures={"tornado": tornado})
     text = report_html(path, run_id)
     page = parse(text)
-    assert set(SECTIONS) <= set(page.h2)
+    # No patients: only the design and the attachments, and that said once.
+    assert set(page.h2) == {"design", "attachments"}
+    assert text.count("no virtual patients") == 1
     attachments = page.text["attachments"]
     assert "optimize: regimens" in attachments and "sensitivity: Sobol & co" in attachments
     assert attachments.index("optimize: regimens") < attachments.index("sensitivity: Sobol")
@@ -276,8 +289,28 @@ def test_stored_analyses_are_rendered(tmp_path: Path) -> None:
     assert ["<label>", "0.2"] in rows and ["k10", "0.7"] in rows
     images = [src for section, src in page.images if section == "attachments"]
     assert [base64.b64decode(src.removeprefix(DATA_PNG)) for src in images] == [front, tornado]
-    assert "an analysis run (optimize)" in page.text["efficacy"]
+    assert "an analysis run (optimize)" in page.text["design"]
     assert "search <rcc>: optimize analysis report" in text.replace("&lt;", "<").replace(
         "&gt;", ">")
     without = parse(report_html(path, run_id, stored=False))
     assert "No extra analyses attached." in without.text["attachments"]
+
+
+def test_pdf_prints_collapsed_sections_open(report: Path, tmp_path: Path) -> None:
+    """write_pdf hands the browser the page with every <details> open (collapsed, a printed
+    section would be a closed triangle); a stand-in browser shows what it was given."""
+    browser = tmp_path / "browser"
+    browser.write_text("#!/usr/bin/env python3\n"
+                       "import sys, urllib.parse, urllib.request\n"
+                       "target = next(a for a in sys.argv if a.startswith('--print-to-pdf='))\n"
+                       "page = urllib.request.urlopen(sys.argv[-1]).read()\n"
+                       "open(target.split('=', 1)[1], 'wb').write(page)\n")
+    browser.chmod(0o755)
+    source = report.read_text(encoding="utf-8")
+    assert "<details>" in source  # collapsed on screen
+    printed = write_pdf(report, tmp_path / "r.pdf", browser=str(browser)).read_text()
+    assert "<details>" not in printed
+    assert printed.count("<details open>") == source.count("<details>")
+    # The print style keeps tables whole and hides the disclosure triangles.
+    assert "@media print" in CSS and "table,figure,pre{break-inside:avoid}" in CSS
+    assert "summary::-webkit-details-marker{display:none}" in CSS

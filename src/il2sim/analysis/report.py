@@ -26,6 +26,7 @@ import base64
 import html
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -37,7 +38,9 @@ from typing import Any, Final
 import pandas as pd
 from matplotlib.figure import Figure
 
+from il2sim.analysis.design import design_table, population_table, read_population
 from il2sim.io.store import Analysis, ResultStore, partial_warning
+from il2sim.model import Model, ModelError, get_model
 from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.statistics import (
@@ -66,9 +69,6 @@ _TITLES: Final = {
     "survival": "Survival", "toxicity": "Toxicity", "dosing": "Dose delivery",
     "attachments": "Attachments",
 }
-_PROTOCOL_KEYS: Final = ("protocol", "dose", "max_courses", "course_interval_days", "regimen",
-                         "horizon_days", "first_scan_day", "scan_interval_days", "indication",
-                         "mortality")
 _RUN_KEYS: Final = ("name", "model", "model_version", "il2sim_version", "seed", "n_patients",
                     "chunk_size", "status", "created", "finished")
 _MAX_ROWS: Final = 200
@@ -97,6 +97,10 @@ figure img{max-width:100%;height:auto;border:1px solid #e3e7ee}
 figcaption{font-size:.85em;color:#555}
 .note{color:#8a5300;background:#fff7e6;border-left:4px solid #f0ad4e;padding:.3em .6em}
 article.analysis{overflow-x:auto}
+@media print{nav{display:none}table,figure,pre{break-inside:avoid}
+h2,h3,h4{break-after:avoid}thead{display:table-header-group}tr{break-inside:avoid}
+details::details-content{content-visibility:visible;display:contents}
+summary{list-style:none;font-weight:600}summary::-webkit-details-marker{display:none}}
 """
 """The reports' style sheet (this report and the validation report)."""
 
@@ -186,6 +190,12 @@ def write_pdf(html_file: str | Path, path: str | Path, *, browser: str | None = 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="il2sim-pdf-") as profile:
+        # Printed, a collapsed section would be a closed triangle: print them open.
+        printed = Path(profile) / "report" / source.name
+        printed.parent.mkdir()
+        printed.write_text(_open_details(source.read_text(encoding="utf-8")),
+                           encoding="utf-8")
+        source = printed
         try:
             done = subprocess.run(
                 [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -199,6 +209,11 @@ def write_pdf(html_file: str | Path, path: str | Path, *, browser: str | None = 
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
         raise OSError(f"{exe} did not write {target} (exit {done.returncode}): {tail}")
     return target
+
+
+def _open_details(text: str) -> str:
+    """The page with every ``<details>`` open (for print)."""
+    return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", text)
 
 
 # --------------------------------------------------------------------------- page
@@ -218,10 +233,9 @@ def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], stored
     config = _parse_config(str(run.get("config", "")))
     kind = config.get("analysis") if isinstance(config, dict) else None
     if kind is not None and patients.empty:  # an analysis run: no patients of its own
-        empty = _note(f"an analysis run ({kind}): no virtual patients are stored with it; "
-                      "its results are under Attachments")
-        bodies = {key: empty for key in SECTIONS}
-        bodies["design"] = _design(run, patients)
+        bodies = {"design": _note(f"an analysis run ({kind}): no virtual patients are stored "
+                                  "with it, so it has no trial sections; its results are "
+                                  "under Attachments") + "\n" + _design(run, patients)}
     else:
         bodies = {
             "design": _design(run, patients),
@@ -235,10 +249,11 @@ def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], stored
     default = f"{kind} analysis report" if kind is not None else "virtual trial report"
     heading = title if title is not None else f"{run['name']}: {default}"
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    nav = "".join(f'<a href="#{key}">{_e(_TITLES[key])}</a>' for key in SECTIONS)
+    shown = [key for key in SECTIONS if key in bodies]
+    nav = "".join(f'<a href="#{key}">{_e(_TITLES[key])}</a>' for key in shown)
     sections = "\n".join(
         f'<section id="{key}">\n<h2>{_e(_TITLES[key])}</h2>\n{bodies[key]}\n</section>'
-        for key in SECTIONS)
+        for key in shown)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{_e(heading)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
@@ -276,18 +291,26 @@ def _design(run: Mapping[str, Any], patients: pd.DataFrame) -> str:
                      + _table(counts.rename("patients").rename_axis("status").to_frame()))
     config = _parse_config(str(run.get("config", "")))
     if isinstance(config, dict):
-        protocol = {key: config[key] for key in _PROTOCOL_KEYS if key in config}
-        other = {key: value for key, value in config.items()
-                 if key not in protocol and key != "population"}
-        parts.append("<h3>Protocol and regimen</h3>" + _pre(_pretty(protocol)))
-        if "population" in config:
+        parts.append("<h3>Design</h3>" + _table(design_table(config)))
+        population = read_population(str(config.get("population", "")))
+        if population is not None:
+            parts.append("<h3>Virtual population</h3>"
+                         + _table(population_table(population, _model(run.get("model")))))
+        elif "population" in config:
             parts.append("<h3>Population</h3>" + _pre(_pretty(config["population"])))
-        parts.append("<h3>Other settings</h3>" + _pre(_pretty(other)))
     else:
         parts.append(_note("the run's config is neither JSON nor TOML; shown as stored"))
     parts.append("<details><summary>Full config as stored</summary>"
                  + _pre(str(run.get("config", ""))) + "</details>")
     return "\n".join(parts)
+
+
+def _model(name: object) -> Model | None:
+    """The library model of that name, for labels; None when the library has none."""
+    try:
+        return get_model(str(name))
+    except ModelError:
+        return None
 
 
 def _efficacy(endpoints: pd.DataFrame, scans: pd.DataFrame, img: _Images) -> str:
