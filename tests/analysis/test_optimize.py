@@ -489,8 +489,9 @@ def test_metrics_are_printed_in_percent_and_months() -> None:
     assert format_metric("hypotension", 0.6) == "60.0%"
     assert format_metric("dor_median", 365.25) == "12.0 months"
     frame = pd.DataFrame({"name": ["label"], "orr": [0.075], "orr_lo": [0.02],
-                          "dor_median": [182.625], "feasible": [True]})
+                          "orr_se": [0.011], "orr_n": [3], "dor_median": [182.625],
+                          "feasible": [True]})
     shown = in_units(frame)
-    assert list(shown.columns) == ["name", "orr (%)", "orr_lo (%)", "dor_median (months)",
-                                   "feasible"]
-    assert shown.iloc[0].tolist() == ["label", 7.5, 2.0, 6.0, True]
+    assert list(shown.columns) == ["name", "orr (%)", "orr_lo (%)", "orr_se (%)", "orr_n",
+                                   "dor_median (months)", "feasible"]
+    assert shown.iloc[0].tolist() == ["label", 7.5, 2.0, 1.1, 3, 6.0, True]

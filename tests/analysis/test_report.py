@@ -286,7 +286,8 @@ def test_stored_analyses_are_rendered(tmp_path: Path) -> None:
     assert "optimize: regimens" in attachments and "sensitivity: Sobol & co" in attachments
     assert attachments.index("optimize: regimens") < attachments.index("sensitivity: Sobol")
     rows = page.rows["attachments"]
-    assert ["<label>", "0.2"] in rows and ["k10", "0.7"] in rows
+    # optimiser rates in percent, other analyses' tables as stored
+    assert ["name", "orr (%)"] in rows and ["<label>", "20"] in rows and ["k10", "0.7"] in rows
     images = [src for section, src in page.images if section == "attachments"]
     assert [base64.b64decode(src.removeprefix(DATA_PNG)) for src in images] == [front, tornado]
     assert "an analysis run (optimize)" in page.text["design"]

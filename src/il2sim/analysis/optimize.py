@@ -1097,12 +1097,13 @@ def format_metric(metric: str, value: float) -> str:
 
 
 def in_units(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its metric columns (:data:`METRICS`, with their ``_lo``/``_hi``) in
+    """``frame`` with its metric columns (:data:`METRICS`, with ``_lo``/``_hi``/``_se``) in
     display units, one decimal, the unit in the header: ``orr`` 0.075 -> ``orr (%)`` 7.5."""
     renamed: dict[str, str] = {}
     out = frame.copy()
     for column in frame.columns:
-        metric = next((m for m in METRICS if column in (m, f"{m}_lo", f"{m}_hi")), None)
+        metric = next((m for m in METRICS
+                       if column in (m, f"{m}_lo", f"{m}_hi", f"{m}_se")), None)
         if metric is None or not pd.api.types.is_numeric_dtype(frame[column]):
             continue
         factor, unit = _scale(metric)

@@ -407,6 +407,10 @@ def _stored(analysis: Analysis) -> str:
              "<details><summary>Parameters</summary>"
              + _pre(json.dumps(analysis.params, indent=2, default=str)) + "</details>"]
     for name, table in analysis.tables.items():
+        if analysis.kind == "optimize":  # rates in percent, as everywhere else
+            from il2sim.analysis.optimize import in_units
+
+            table = in_units(table)
         parts.append(f"<h4>{_e(name)}</h4>" + _guard(partial(_table, table)))
     for name, png in analysis.figures.items():
         data = base64.b64encode(png).decode("ascii")
