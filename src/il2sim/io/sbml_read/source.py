@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libsbml
-import sympy
 
 from il2sim.io.sbml_math import SbmlError
-from il2sim.io.sbml_read.common import Expr, il2sim_annotation, legal_name, references, tag
+from il2sim.io.sbml_read.common import il2sim_annotation, legal_name, references, tag
 
 __all__ = ["Elements", "Names", "Source", "collect", "name_symbols", "open_source"]
 
@@ -263,9 +262,6 @@ class Names:
             name += "_"
         self.taken.add(name)
         return name
-
-    def symbol(self, sid: str) -> Expr:
-        return sympy.Symbol(self.names[sid], real=True)
 
     def drop(self, sids: Iterable[str]) -> None:
         for sid in sids:
