@@ -213,6 +213,20 @@ def test_bad_scenarios_are_422_naming_the_problem(client: TestClient, body: dict
     assert needle in _detail(client.post("/api/scenarios", json=body), status)
 
 
+@pytest.mark.parametrize(("path", "body", "status", "needle"), [
+    ("/api/scenarios/pie.csv", {"model": "aldesleukin_pk"}, 404, "no scenario table 'pie'"),
+    ("/api/scenarios/doses.xlsx", {"model": "aldesleukin_pk"}, 404, "no format 'xlsx'"),
+    ("/api/scenarios/doses.csv", {"model": "nope"}, 422, "unknown model 'nope'"),
+    ("/api/scenarios/trajectories.parquet", {"model": "aldesleukin_pk", "weight": "70 parsec"},
+     422, "weight"),
+    ("/api/scenarios/doses.csv", {"model": "aldesleukin_pk", "assignments": ["k10"]}, 422,
+     "assignments[0]: expected name=value"),
+])
+def test_bad_scenario_downloads(client: TestClient, path: str, body: dict[str, object],
+                                status: int, needle: str) -> None:
+    assert needle in _detail(client.post(path, json=body), status)
+
+
 def test_scenario_body_that_is_not_json_is_400(client: TestClient) -> None:
     response = client.post("/api/scenarios", content=b"\xff\x00 not json",
                            headers={"content-type": "application/json"})
@@ -399,6 +413,9 @@ def test_compare_puts_runs_side_by_side(client: TestClient, finished: str) -> No
     ("/api/compare?run={run}&run=nope", 404, "no finished run"),
     ("/api/compare", 422, "run"),
     ("/api/compare/kaplan_meier.png?run={run}", 422, "two or more"),
+    ("/api/compare/kaplan_meier?run={run}", 422, "two or more"),
+    ("/api/compare/kaplan_meier?run={run}&run=nope", 404, "no finished run"),
+    ("/api/runs/nope/plots", 404, "no finished run"),
     ("/api/compare/kaplan_meier.png?run={run}&run=nope", 404, "no finished run"),
 ])
 def test_bad_run_requests(client: TestClient, finished: str, path: str, status: int,
@@ -524,6 +541,7 @@ BAD_INPUT_TESTS = {
     "/api/models/{name}": "test_unknown_model_is_404_naming_the_known_ones",
     "/api/presets": "no input",
     "/api/scenarios": "test_bad_scenarios_are_422_naming_the_problem",
+    "/api/scenarios/{name}.{fmt}": "test_bad_scenario_downloads",
     "/api/examples": "no input",
     "/api/trials": "test_bad_trial_requests",
     "/api/trials/upload": "test_bad_uploads_are_refused_and_nothing_is_stored",
@@ -531,12 +549,14 @@ BAD_INPUT_TESTS = {
     "/api/runs": "no input",
     "/api/runs/{run_id}": "test_bad_run_requests",
     "/api/runs/{run_id}/figures/{name}.png": "test_bad_run_requests",
+    "/api/runs/{run_id}/plots": "test_bad_run_requests",
     "/api/runs/{run_id}/tables/{name}.{fmt}": "test_bad_run_requests",
     "/api/runs/{run_id}/report.html": "test_bad_run_requests",
     "/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png":
         "test_bad_analysis_requests",
     "/api/compare": "test_bad_run_requests",
     "/api/compare/kaplan_meier.png": "test_bad_run_requests",
+    "/api/compare/kaplan_meier": "test_bad_run_requests",
     "/api/validations": "no input",
     "/api/validations/{run_id}": "test_bad_validation_requests",
     "/api/validations/{run_id}/report.html": "test_bad_validation_requests",

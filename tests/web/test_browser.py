@@ -146,11 +146,11 @@ def test_trial_from_example_and_upload_then_results(page: Any, server: str,
     summary.wait_for()
     assert "ORR" in summary.inner_text()
     assert "hypotension" in pg.get_by_test_id("toxicity-table").inner_text()
-    for name in ("kaplan_meier", "waterfall", "swimmer", "toxicity"):
-        img = pg.get_by_test_id(f"figure-{name}")
-        img.scroll_into_view_if_needed()
-        pg.wait_for_function(
-            f"document.querySelector('[data-testid=figure-{name}]').naturalWidth > 0")
+    for name in ("kaplan_meier", "waterfall", "swimmer", "toxicity"):  # drawn by Plotly
+        figure = pg.get_by_test_id(f"figure-{name}")
+        figure.scroll_into_view_if_needed()
+        pg.wait_for_function(f"(document.querySelector('[data-testid=figure-{name}]')"
+                             ".data || []).length > 0")
     _shot(pg, "results")
     with pg.expect_download() as download:
         pg.get_by_role("link", name="endpoints.csv").click()
@@ -184,7 +184,7 @@ def test_trial_from_example_and_upload_then_results(page: Any, server: str,
     compare.wait_for()
     assert "Uploaded trial" in compare.inner_text() and "Small RCC trial" in compare.inner_text()
     pg.wait_for_function(
-        "document.querySelector('[data-testid=compare-km]').naturalWidth > 0")
+        "(document.querySelector('[data-testid=compare-km]').data || []).length > 0")
     _shot(pg, "compare")
 
 

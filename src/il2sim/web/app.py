@@ -16,7 +16,6 @@ shows finished runs only.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import io
 import json
@@ -40,7 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from il2sim import __version__
 from il2sim.dosing import PRESETS
 from il2sim.io.config import ConfigError
-from il2sim.io.store import DATA_TABLES, ResultStore, StoreError
+from il2sim.io.store import DATA_TABLES, StoreError
 from il2sim.io.trial_config import trial_file_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
@@ -59,8 +58,10 @@ from il2sim.validation.stored import NAME as VALIDATION_NAME
 from il2sim.validation.stored import RULE as VALIDATION_RULE
 from il2sim.validation.stored import load_validation
 from il2sim.web.equations import equations_mathml
+from il2sim.web.figures import km_figure, trial_figures
 from il2sim.web.jobs import SerialStore, TrialJobs
-from il2sim.web.scenario import run_scenario
+from il2sim.web.scenario import TABLES as SCENARIO_TABLES
+from il2sim.web.scenario import run_scenario, scenario_table
 from il2sim.web.schemas import (
     AnalysisInfo,
     ComparisonRow,
@@ -98,7 +99,9 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     """The web application over the result store ``db`` (created when missing).
 
     Main arguments:
-        db: the DuckDB result store; the server holds it open (one writer per file).
+        db: the DuckDB result store; the server opens it only while a request reads or a
+            trial job writes (:class:`~il2sim.web.jobs.SerialStore`), so the command line
+            can read it meanwhile.
 
     Other arguments:
         examples: directory of example trial files (``*.toml``) offered on the Trials page;
@@ -110,7 +113,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = SerialStore(ResultStore(db))
+        store = SerialStore(db)
         state["store"], state["jobs"] = store, TrialJobs(store)
         try:
             yield
@@ -200,6 +203,22 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         """Simulate one patient: model, regimen, covariates and parameter overrides."""
         return run_scenario(request)
 
+    @app.post("/api/scenarios/{name}.{fmt}", tags=["scenario"], response_class=Response,
+              responses={200: {"content": {"text/csv": {},
+                                           "application/vnd.apache.parquet": {}}},
+                         404: {"description": "No such table or format"},
+                         422: {"description": "Invalid scenario (the detail names the field)"}})
+    def scenario_download(name: str, fmt: str, request: ScenarioRequest) -> Response:
+        """The scenario's trajectories (as ``il2sim simulate`` writes them) or its dose log
+        (day, clock time, dose as prescribed), as CSV or Parquet; the same request as
+        ``POST /api/scenarios``, simulated again."""
+        if name not in SCENARIO_TABLES:
+            raise HTTPException(404, f"no scenario table {name!r}; known: "
+                                f"{', '.join(SCENARIO_TABLES)}")
+        _download_format(fmt)
+        return _download(scenario_table(request, name), fmt,  # type: ignore[arg-type]
+                         f"{request.model}-{name}")
+
     # ----------------------------------------------------------------- trials
 
     @app.get("/api/examples", response_model=list[Example], tags=["trials"])
@@ -240,6 +259,12 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                                 f"{MAX_UPLOAD_BYTES // 1024} KiB")
         spec = _trial(content, file.filename or "upload.toml", n_patients, max_patients)
         return jobs().submit(spec)
+
+    @app.get("/api/trials", response_model=list[JobStatus], tags=["trials"])
+    def jobs_list() -> list[JobStatus]:
+        """Every trial started on this server (by any browser), newest first, with its
+        progress; finished runs of earlier sessions are under ``/api/runs``."""
+        return jobs().list()
 
     @app.get("/api/trials/{job_id}", response_model=JobStatus, tags=["trials"],
              responses={404: {"description": "No such job"}})
@@ -310,6 +335,16 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                                 f"known: {', '.join(analysis.figures) or 'none'}")
         return Response(analysis.figures[figure], media_type="image/png")
 
+    @app.get("/api/runs/{run_id}/plots", response_model=dict[str, dict[str, Any]],
+             tags=["results"], responses={404: {"description": "No such finished trial run"}})
+    def interactive_figures(run_id: str) -> dict[str, dict[str, Any]]:
+        """The run's standard figures as Plotly figures (``{"data", "layout"}``, for
+        ``Plotly.newPlot``), by the names of the PNG figures; empty for an HIV trial (its
+        CD4 figure is a PNG)."""
+        _trial_run(run_id)
+        stored = _stored(run_id)
+        return {} if is_hiv(stored.endpoints) else trial_figures(stored)
+
     @app.get("/api/runs/{run_id}/figures/{name}.png", tags=["results"],
              response_class=Response, responses={200: {"content": {"image/png": {}}},
                                                  404: {"description": "No such run or figure"}})
@@ -343,20 +378,9 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         CSV or Parquet."""
         if name not in DATA_TABLES:
             raise HTTPException(404, f"no table {name!r}; known: {', '.join(DATA_TABLES)}")
-        if fmt not in ("csv", "parquet"):
-            raise HTTPException(404, f"no format {fmt!r}; known: csv, parquet")
+        _download_format(fmt)
         _trial_run(run_id)
-        frame = _table(run_id, name)
-        buffer = io.BytesIO()
-        if fmt == "csv":
-            frame.to_csv(buffer, index=False)
-            media = "text/csv"
-        else:
-            frame.to_parquet(buffer, index=False)
-            media = "application/vnd.apache.parquet"
-        disposition = f'attachment; filename="{run_id}-{name}.{fmt}"'
-        return Response(buffer.getvalue(), media_type=media,
-                        headers={"Content-Disposition": disposition})
+        return _download(_table(run_id, name), fmt, f"{run_id}-{name}")
 
     @app.get("/api/runs/{run_id}/report.html", tags=["results"], response_class=HTMLResponse,
              responses={404: {"description": "No such finished run"}})
@@ -381,6 +405,15 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         return [ComparisonRow(measure=str(m), values={k: str(c.get(m, "")) for k, c in
                                                       columns.items()}) for m in measures]
 
+    @app.get("/api/compare/kaplan_meier", response_model=dict[str, Any], tags=["results"],
+             responses={404: {"description": "A run is unknown"},
+                        422: {"description": "Fewer than two runs"}})
+    def compare_km_plot(run: Annotated[list[str], Query(description="Run ids, two or more")]
+                        ) -> dict[str, Any]:
+        """Overall and progression-free survival of several runs, one curve each, with the
+        numbers at risk, as a Plotly figure."""
+        return km_figure(_compared_endpoints(run), by="arm")
+
     @app.get("/api/compare/kaplan_meier.png", tags=["results"], response_class=Response,
              responses={200: {"content": {"image/png": {}}},
                         404: {"description": "A run is unknown"},
@@ -388,15 +421,18 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     def compare_km(run: Annotated[list[str], Query(description="Run ids, two or more")]
                    ) -> Response:
         """Overall survival of several runs on one Kaplan-Meier plot."""
+        return Response(plots.figure_png(plots.plot_km(_compared_endpoints(run), by="arm"),
+                                         dpi=None, tight=False), media_type="image/png")
+
+    def _compared_endpoints(run: list[str]) -> pd.DataFrame:
+        """The runs' endpoints, column ``arm`` naming each run."""
         _compared(run)
         frames = []
         for run_id in run:
             frame = _table(run_id, "endpoints").copy()
             frame["arm"] = _label(_finished(run_id))
             frames.append(frame)
-        return Response(plots.figure_png(plots.plot_km(pd.concat(frames, ignore_index=True),
-                                                         by="arm"), dpi=None, tight=False),
-                        media_type="image/png")
+        return pd.concat(frames, ignore_index=True)
 
     # --------------------------------------------------------------- validation
 
@@ -553,6 +589,25 @@ def _detail(m: Model) -> ModelDetail:
         variables=variables)
 
 
+def _download_format(fmt: str) -> None:
+    if fmt not in ("csv", "parquet"):
+        raise HTTPException(404, f"no format {fmt!r}; known: csv, parquet")
+
+
+def _download(frame: pd.DataFrame, fmt: str, stem: str) -> Response:
+    """``frame`` as a CSV or Parquet attachment named ``stem.fmt``."""
+    _download_format(fmt)
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        frame.to_csv(buffer, index=False)
+        media = "text/csv"
+    else:
+        frame.to_parquet(buffer, index=False)
+        media = "application/vnd.apache.parquet"
+    return Response(buffer.getvalue(), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
+
+
 def _default_text(value: object) -> str:
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
@@ -579,7 +634,7 @@ def _trial(content: bytes, filename: str, n_patients: int | None,
         total = spec.n_treated
     else:
         if n_patients is not None:
-            spec = dataclasses.replace(spec, n_patients=n_patients)
+            spec = spec.resized(n_patients)
         total = spec.n_patients
     if total > max_patients:
         raise ConfigError(filename, "n_patients", f"{total} patients is more than "

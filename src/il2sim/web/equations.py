@@ -3,7 +3,12 @@
 Each equation is parsed as written (``evaluate=False``: no reordering, intermediates kept
 by name) with the model-language functions (:data:`il2sim.model.spec.ALLOWED_FUNCTIONS`)
 and printed with SymPy's presentation-MathML printer, which browsers render natively
-(MathML Core). Results are cached per model name and equation text.
+(MathML Core). Products are written with a middle dot (``access · ant``, not ``accessant``);
+a name whose stem is longer than one letter (``access``, ``Cr_renal``,
+``killed_occ_int_site``) is one upright identifier, spelled as in the parameter table; a
+one-letter or Greek stem keeps its subscript (``k_el`` as k with subscript el, ``V1`` as V
+with subscript 1, ``mu2`` as mu with subscript 2). Results are cached per model name and
+equation text.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import html
 from functools import lru_cache
 
 import sympy
+from sympy.printing.mathml import MathMLPresentationPrinter
 
 from il2sim.model.spec import ALLOWED_FUNCTIONS, Model
 
@@ -39,14 +45,36 @@ def _line(lhs: str, text: str, names: tuple[str, ...]) -> str:
     try:
         expr = sympy.parse_expr(text, local_dict=local, global_dict=dict(_GLOBALS),
                                 evaluate=False)
-        rhs = str(sympy.mathml(expr, printer="presentation"))
+        rhs = _mathml(expr)
     except Exception:  # a display problem must not hide the model: show the text
         rhs = f"<mtext>{html.escape(text)}</mtext>"
     return f'<math display="block"><mrow>{lhs}<mo>=</mo>{rhs}</mrow></math>'
 
 
+class _Printer(MathMLPresentationPrinter):  # type: ignore[misc]
+    """SymPy's presentation printer with explicit products and upright multi-letter names."""
+
+    def _print_Symbol(self, sym: sympy.Symbol, style: str = "plain") -> object:
+        stem = sym.name.split("_", 1)[0].rstrip("0123456789")
+        if len(stem) == 1 or stem in _GREEK:
+            return super()._print_Symbol(sym, style)
+        node = self.dom.createElement("mi")
+        node.setAttribute("mathvariant", "normal")
+        node.appendChild(self.dom.createTextNode(sym.name))
+        return node
+
+
+_GREEK = frozenset({"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
+                    "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho",
+                    "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"})
+
+
+def _mathml(expr: sympy.Basic) -> str:
+    return str(_Printer({"mul_symbol": "dot"}).doprint(expr))
+
+
 def _name(name: str) -> str:
-    return str(sympy.mathml(sympy.Symbol(name), printer="presentation"))
+    return _mathml(sympy.Symbol(name))
 
 
 def _derivative(state: str) -> str:

@@ -1,9 +1,11 @@
 """Virtual trials in the background: a queue of jobs, run one at a time, with progress.
 
-Each job gets an unguessable id (:func:`secrets.token_urlsafe`); only whoever started it
-(and holds the id) can follow its progress, so users do not see each other's unfinished
-work. A job writes its run through :class:`SerialStore`, which serialises every call on
-the one DuckDB connection; each chunk is one transaction
+Each job gets an id (:func:`secrets.token_urlsafe`); :meth:`TrialJobs.list` gives every
+job of the server, newest first, so every browser (and every tab) sees the same list of
+trials started (the server is a shared workbench, not a multi-user service). A job writes
+its run through :class:`SerialStore`, which opens the DuckDB file only for the length of
+one call, read-only unless the call writes, so that other processes (``il2sim results``,
+``il2sim report``) can read the store while the server runs; each chunk is one transaction
 (:meth:`il2sim.io.store.ResultStore.write_chunk`), so a reader sees whole chunks only and
 the run list shows finished runs only. Cancelling stops the job between chunks; the run
 stays in the store, resumable (rerun the same trial file).
@@ -18,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from il2sim.io.store import ResultStore
@@ -29,36 +32,61 @@ from il2sim.web.schemas import JobStatus
 __all__ = ["Cancelled", "SerialStore", "TrialJobs"]
 
 
-class SerialStore:
-    """A :class:`ResultStore` whose every method call holds one lock.
+WRITERS = frozenset({"create_run", "write_chunk", "finish", "delete_run",
+                     "create_analysis_run", "save_analysis", "delete_analysis"})
+"""The :class:`ResultStore` methods that write; every other one reads."""
 
-    DuckDB connections are not safe to use from two threads at once; the web server
-    keeps one connection and passes this wrapper to request handlers and trial jobs.
+
+class SerialStore:
+    """The :class:`ResultStore` methods over a file that is open only while a call runs.
+
+    DuckDB lets one process open a file for writing, and then no other process may open it,
+    or several processes open it read-only (https://duckdb.org/docs/stable/connect/concurrency).
+    A server that held the file open would lock out ``il2sim results`` for as long as it
+    runs; this wrapper opens the file for each call (read-only unless the method is one of
+    :data:`WRITERS`) and closes it after, one call at a time (one lock: DuckDB refuses two
+    connections with different settings to one file in one process). A call made inside
+    another (or inside :meth:`locked`) reuses the open store.
+
+    Main arguments:
+        path: the DuckDB file, created with its tables when missing.
     """
 
-    def __init__(self, store: ResultStore) -> None:
-        self._store = store
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
         self.lock = threading.RLock()
+        self._open: ResultStore | None = None
+        ResultStore(self.path).close()  # create the file (and its tables) if missing
 
     def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if not callable(attribute):
-            return attribute
+        if name.startswith("_") or not callable(getattr(ResultStore, name, None)):
+            raise AttributeError(f"SerialStore has no attribute {name!r}")
 
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self.lock:
-                return attribute(*args, **kwargs)
-        return locked
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self.locked(write=name in WRITERS) as store:
+                return getattr(store, name)(*args, **kwargs)
+        return call
 
     @contextmanager
-    def locked(self) -> Iterator[ResultStore]:
-        """The underlying store, for a block of calls that must not interleave."""
+    def locked(self, *, write: bool = False) -> Iterator[ResultStore]:
+        """The store, open for a block of calls that must not interleave (read-only unless
+        ``write``)."""
         with self.lock:
-            yield self._store
+            if self._open is not None:
+                if write and self._open.read_only:
+                    raise RuntimeError(f"{self.path}: a write inside a read-only block")
+                yield self._open
+                return
+            store = ResultStore(self.path, read_only=not write)
+            self._open = store
+            try:
+                yield store
+            finally:
+                self._open = None
+                store.close()
 
     def close(self) -> None:
-        with self.lock:
-            self._store.close()
+        """Nothing stays open between calls; kept for symmetry with :class:`ResultStore`."""
 
 
 class Cancelled(Exception):
@@ -116,6 +144,11 @@ class TrialJobs:
         with self._lock:
             job = self._jobs.get(job_id)
             return None if job is None else job.snapshot()
+
+    def list(self) -> list[JobStatus]:
+        """Every job of this server, newest first."""
+        with self._lock:
+            return [job.snapshot() for job in reversed(self._jobs.values())]
 
     def cancel(self, job_id: str) -> JobStatus | None:
         """Ask a queued or running job to stop; returns its status (None: unknown id)."""

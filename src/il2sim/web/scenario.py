@@ -8,7 +8,14 @@ dose log shows which doses the simulated patient's vital signs withheld, and why
 
 Plots: curated panels for the flagship models (:data:`PANELS`), then every remaining
 state and observable grouped by unit. A panel is drawn on a log axis when its values are
-positive and span more than three decades.
+positive and span more than three decades (each of its two y axes on its own); variables in
+:data:`RIGHT_AXIS` (interferon-alpha, a different drug) get the right-hand axis, and panels in
+:data:`FROM_ZERO` start their axis at zero (a 0.3 mm change of a 39 mm tumour is not drawn
+across the whole panel).
+
+The dose log gives each dose's day and clock time (time 0 is day 1, 00:00 [assumption]: a
+scenario has no calendar) and the dose as prescribed (``600,000 IU/kg``, ``9 MIU``) next to
+the amount that reached the model (after body size and bioavailability).
 """
 
 from __future__ import annotations
@@ -16,19 +23,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
+from il2sim.dosing.regimen import Regimen
+from il2sim.engine import SimulationResult
 from il2sim.engine.simulate import simulate
-from il2sim.io.config import ConfigError, Scenario, scenario_from_dict
+from il2sim.io.config import ConfigError, Scenario, parse_assignment, scenario_from_dict
 from il2sim.model.spec import Model
 from il2sim.protocol import ProtocolDecider, ProtocolError, label_protocol
-from il2sim.units import parse_quantity
+from il2sim.units import parse_quantity, ureg
 from il2sim.web.schemas import DoseRow, Panel, ScenarioRequest, ScenarioResult, Series
 
-__all__ = ["PANELS", "run_scenario"]
+__all__ = ["FROM_ZERO", "PANELS", "RIGHT_AXIS", "TABLES", "run_scenario", "scenario_table"]
 
 SOURCE = "<scenario form>"
 MAX_DAYS = 20 * 365.25
@@ -37,9 +47,11 @@ MAX_DAYS = 20 * 365.25
 # Curated panels: (title, variables). Variables absent from a model are skipped.
 PANELS: dict[str, list[tuple[str, list[str]]]] = {
     "il2_qsp": [
-        ("IL-2 and IFN-alpha exposure (IU/mL)", ["il2_plasma", "il2_tumour_site", "ifn_plasma"]),
+        # tumour-site IL-2 first, plasma drawn over it (thinner, dashed), IFN on the right
+        ("IL-2 (left) and IFN-alpha (right), IU/mL",
+         ["il2_tumour_site", "il2_plasma", "ifn_plasma"]),
         ("Immune cells in blood (cells/uL)", ["lymphocytes", "cd4", "cd8", "nk", "treg"]),
-        ("Tumour (mm, sum of diameters)", ["tumour_diameter"]),
+        ("Tumour: diameter of a sphere of its volume (mm)", ["tumour_diameter"]),
         ("Blood pressure (mmHg)", ["sbp", "map"]),
         ("Heart rate (1/min)", ["heart_rate"]),
         ("Urine output (mL per 8 h)", ["urine_8h"]),
@@ -52,6 +64,13 @@ PANELS: dict[str, list[tuple[str, list[str]]]] = {
                 ("IL-2 in plasma (IU/mL)", ["il2_plasma"])],
     "kp1998": [("Cells", ["E", "T"]), ("IL-2 (arbitrary units)", ["IL"])],
 }
+
+RIGHT_AXIS = frozenset({"ifn_plasma"})
+"""Variables drawn on a panel's right-hand axis (another drug than IL-2)."""
+FROM_ZERO = frozenset({"tumour_diameter"})
+"""Variables whose panel's axis starts at zero."""
+TABLES = ("trajectories", "doses")
+"""The tables a scenario can be downloaded as (CSV or Parquet)."""
 
 _HOLD_OBSERVABLES = ("sbp", "spo2", "confusion", "heart_rate", "weight_gain_pct", "urine_8h",
                      "creatinine")
@@ -93,8 +112,13 @@ def build_scenario(request: ScenarioRequest) -> Scenario:
         patient["physiological_bounds"] = False
     if patient:
         data["patient"] = patient
-    if request.params:
-        data["params"] = dict(request.params)
+    params: dict[str, float | str] = dict(request.params)
+    for i, line in enumerate(request.assignments):  # as `il2sim simulate --set NAME=VALUE`
+        if line.strip():
+            name, value = parse_assignment(line, source=SOURCE, key=f"assignments[{i}]")
+            params[name] = value
+    if params:
+        data["params"] = params
     regimen = _regimen_data(request)
     if regimen is not None:
         data["regimen"] = regimen
@@ -106,12 +130,9 @@ def build_scenario(request: ScenarioRequest) -> Scenario:
     return scenario
 
 
-def run_scenario(request: ScenarioRequest) -> ScenarioResult:
-    """Simulate the request's single patient and shape the result for the page.
-
-    Raises:
-        ConfigError: a bad model, regimen, quantity or parameter (the message names it).
-    """
+def _simulate(request: ScenarioRequest) -> tuple[Scenario, Regimen | None, SimulationResult]:
+    """The request's scenario, the regimen given (unlabelled doses named after their
+    route) and the simulated patient."""
     scenario = build_scenario(request)
     model, regimen, decider = scenario.model, scenario.regimen, None
     course = request.regimen.label_course
@@ -141,13 +162,82 @@ def run_scenario(request: ScenarioRequest) -> ScenarioResult:
             atol=scenario.options.atol, on_failure="record", decider=decider)
     except ValueError as exc:
         raise ConfigError(SOURCE, None, str(exc)) from None
+    return scenario, regimen, result
+
+
+def _labelled(model: Model, regimen: Regimen | None) -> Regimen | None:
+    """Unlabelled administrations named after their route ("subcutaneous interferon-alpha"),
+    for the description and the dose log."""
+    if regimen is None:
+        return None
+    meaning = {r.name: r.meaning for r in model.routes}
+    return dataclasses.replace(regimen, administrations=tuple(
+        a if a.label else dataclasses.replace(a, label=meaning.get(a.dose.route, a.dose.route))
+        for a in regimen.administrations))
+
+
+def dose_table(model: Model, regimen: Regimen | None, result: SimulationResult) -> pd.DataFrame:
+    """The dose log with each dose's ``day`` and ``clock`` time (time 0 = day 1, 00:00),
+    the ``dose`` as prescribed (``600,000 IU/kg``) and the ``given`` amount in words."""
+    log = result.dose_log.copy()
+    per_h = float(parse_quantity(f"1 {model.time_unit}", what="time").to("h").magnitude)
+    minutes = np.rint(log["time"].to_numpy(dtype=float) * per_h * 60).astype(np.int64)
+    log.insert(2, "day", minutes // 1440 + 1)
+    log.insert(3, "clock", [f"{m // 60 % 24:02d}:{m % 60:02d}" for m in minutes])
+    events = regimen.events().set_index("dose_id") if regimen is not None else None
+    prescribed, labels = [], []
+    for dose_id, label, amount, unit in zip(log["dose_id"], log["label"], log["amount"],
+                                            log["unit"], strict=True):
+        if events is not None and dose_id in events.index:
+            row = events.loc[dose_id]
+            prescribed.append(f"{float(row['amount']):,.6g} {ureg.Unit(row['amount_unit']):~C}")
+            labels.append(label or str(row["label"]))
+        else:
+            prescribed.append(_amount(float(amount), str(unit)))
+            labels.append(label)
+    log["label"] = labels
+    log["dose"] = prescribed
+    log["given"] = [_amount(float(a), str(u)) for a, u in zip(log["amount"], log["unit"],
+                                                                strict=True)]
+    return log
+
+
+def _amount(amount: float, unit: str) -> str:
+    """``4.2e7 IU`` as ``42 MIU``; other amounts with four significant digits."""
+    if unit == "IU" and abs(amount) >= 1e6:
+        return f"{amount / 1e6:,.4g} MIU"
+    return f"{amount:,.4g} {unit}"
+
+
+def scenario_table(request: ScenarioRequest, name: Literal["trajectories", "doses"]
+                   ) -> pd.DataFrame:
+    """A scenario's trajectories (:meth:`~il2sim.engine.SimulationResult.to_frame`, as
+    ``il2sim simulate`` writes them) or its dose log (:func:`dose_table`), for download."""
+    scenario, regimen, result = _simulate(request)
+    if name == "trajectories":
+        return result.to_frame()
+    return dose_table(scenario.model, _labelled(scenario.model, regimen), result)
+
+
+def run_scenario(request: ScenarioRequest) -> ScenarioResult:
+    """Simulate the request's single patient and shape the result for the page.
+
+    Raises:
+        ConfigError: a bad model, regimen, quantity or parameter (the message names it).
+    """
+    scenario, regimen, result = _simulate(request)
+    model, course = scenario.model, request.regimen.label_course
+    regimen = _labelled(model, regimen)
     scale, unit = display_time(model, float(scenario.times[-1]))
     values = {name: result[name][0] for name in result.variable_names}
-    log = result.dose_log
-    doses = [DoseRow(time=float(r.time) * scale, label=str(r.label), route=str(r.route),
-                     amount=float(r.amount), unit=str(r.unit), status=str(r.status),
-                     reason=str(r.reason)) for r in log.itertuples()] if len(log) else []
-    described = dataclasses.replace(scenario, regimen=regimen).describe()
+    log = dose_table(model, regimen, result)
+    doses = [DoseRow(time=float(r.time) * scale, day=int(r.day), clock=str(r.clock),
+                     label=str(r.label), route=str(r.route), dose=str(r.dose),
+                     given=str(r.given), amount=float(r.amount), unit=str(r.unit),
+                     status=str(r.status), reason=str(r.reason))
+             for r in log.itertuples()] if len(log) else []
+    described = (dataclasses.replace(scenario, regimen=regimen) if regimen is not None
+                 else scenario).describe()
     if course is not None:
         described += "\n  hold, stop and retreatment rules of the label (label_protocol)"
     return ScenarioResult(
@@ -189,9 +279,21 @@ def panels(model: Model, values: dict[str, NDArray[np.float64]]) -> list[Panel]:
 
 def _panel(title: str, names: list[str], values: dict[str, NDArray[np.float64]],
            meta: dict[str, tuple[str, str]]) -> Panel:
+    right = [n for n in names if n in RIGHT_AXIS]
+    left = [n for n in names if n not in RIGHT_AXIS] or right
+    if left is right:
+        right = []
     series = [Series(name=n, unit=meta[n][0], meaning=meta[n][1],
+                     axis="right" if n in right else "left",
                      values=[None if not math.isfinite(v) else float(v) for v in values[n]])
               for n in names]
+    return Panel(title=title, log_y=_log(left, values), log_y_right=_log(right, values),
+                 from_zero=any(n in FROM_ZERO for n in names), series=series)
+
+
+def _log(names: list[str], values: dict[str, NDArray[np.float64]]) -> bool:
+    """Positive values spanning more than three decades."""
+    if not names:
+        return False
     finite = np.concatenate([values[n][np.isfinite(values[n])] for n in names])
-    log_y = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 1e3)
-    return Panel(title=title, log_y=log_y, series=series)
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 1e3)

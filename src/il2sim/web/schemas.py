@@ -99,8 +99,13 @@ class ScenarioRequest(_Request):
     physiological_bounds: bool = Field(
         True, description="Refuse a weight or height outside the extremes recorded in adults "
                           "(il2sim.units.PHYSIOLOGICAL_BOUNDS); false lifts the check.")
-    params: dict[str, float] = Field(default_factory=dict,
-                                     description="Parameter overrides, in the model's units.")
+    params: dict[str, float | str] = Field(
+        default_factory=dict, description="Parameter overrides: a number in the model's unit "
+                                          "or a quantity ('3 1/h'), converted to it.")
+    assignments: list[str] = Field(
+        default_factory=list, max_length=500,
+        description="More overrides as 'name = value' lines, read as `il2sim simulate --set` "
+                    "reads them ('k10 = 3 1/h').")
     end: str = Field("21 day", examples=["21 day"])
     points: int = Field(1001, ge=2, le=MAX_POINTS)
     backend: Literal["scipy", "native"] = "scipy"
@@ -110,20 +115,27 @@ class Series(BaseModel):
     name: str
     unit: str
     meaning: str
+    axis: Literal["left", "right"] = "left"
     values: list[float | None]
 
 
 class Panel(BaseModel):
     title: str
     log_y: bool
+    log_y_right: bool = False
+    from_zero: bool = Field(False, description="The y axis starts at zero.")
     series: list[Series]
 
 
 class DoseRow(BaseModel):
-    time: float
+    time: float = Field(description="In the result's display unit (time_unit).")
+    day: int = Field(description="Day of the scenario, from 1 (time 0 is day 1, 00:00).")
+    clock: str = Field(description="Clock time, HH:MM.")
     label: str
     route: str
-    amount: float
+    dose: str = Field(description="The dose as prescribed ('600,000 IU/kg', '9 MIU').")
+    given: str = Field(description="The amount that reached the model, in words ('42 MIU').")
+    amount: float = Field(description="The amount that reached the model, in unit.")
     unit: str
     status: str
     reason: str

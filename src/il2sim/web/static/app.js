@@ -44,7 +44,9 @@ function table(rows, columns, testid) {
     const cls = typeof r[c.key] === "number" ? "num" : null;
     return el("td", { class: cls }, v === null || v === undefined ? "" : v);
   })));
-  return el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, body));
+  // in its own scrolling box: a wide table never widens the page (phones)
+  return el("div", { class: "scroll" },
+    el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, body)));
 }
 
 function fmt(x) {
@@ -144,8 +146,8 @@ async function scenarioView(query) {
       el("option", { value: "scipy" }, "scipy (reference)"),
       el("option", { value: "native" }, "native (compiled)"))),
     args,
-    el("label", { class: "wide" }, "Parameter overrides, one 'name = value' per line " +
-      "(model units; see the model's parameter table)",
+    el("label", { class: "wide" }, "Parameter overrides, one 'name = value' per line, as " +
+      "il2sim simulate --set: a number in the model's unit or a quantity ('k10 = 3 1/h')",
       el("textarea", { name: "params", "data-testid": "params", rows: "2" })),
     el("div", { class: "wide actions" },
       el("button", { type: "submit", "data-testid": "run-scenario" }, "Run"),
@@ -184,13 +186,7 @@ async function scenarioView(query) {
     const data = new FormData(form);
     const status = form.querySelector("[data-testid=scenario-status]");
     const button = form.querySelector("button[type=submit]");
-    let body;
-    try {
-      body = scenarioRequest(data, regimenSel.value, presets);
-    } catch (e) {
-      output.replaceChildren(errorBox(e.message));
-      return;
-    }
+    const body = scenarioRequest(data, regimenSel.value, presets);
     button.disabled = true;
     status.textContent = "simulating...";
     output.replaceChildren();
@@ -198,7 +194,7 @@ async function scenarioView(query) {
       const result = await api("/api/scenarios", { method: "POST",
         headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       status.textContent = "";
-      renderScenario(output, result);
+      renderScenario(output, result, body);
     } catch (e) {
       status.textContent = "";
       output.replaceChildren(errorBox(e.message));
@@ -213,18 +209,11 @@ async function scenarioView(query) {
 }
 
 function scenarioRequest(data, regimen, presets) {
-  const params = {};
-  for (const line of (data.get("params") || "").split("\n")) {
-    if (!line.trim()) continue;
-    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$/);
-    if (!m || Number.isNaN(Number(m[2]))) {
-      throw new Error(`parameter overrides: cannot read '${line.trim()}' (write name = number)`);
-    }
-    params[m[1]] = Number(m[2]);
-  }
+  // overrides go to the server as lines, read there as `il2sim simulate --set` reads them
+  const assignments = (data.get("params") || "").split("\n").filter((line) => line.trim());
   const body = { model: data.get("model"), weight: data.get("weight") || null,
     height: data.get("height") || null, end: data.get("end"),
-    points: Number(data.get("points")), backend: data.get("backend"), params, regimen: {} };
+    points: Number(data.get("points")), backend: data.get("backend"), assignments, regimen: {} };
   if (regimen === "label_course") {
     body.regimen.label_course = { dose: data.get("lc_dose"), courses: Number(data.get("lc_courses")) };
   } else if (regimen.startsWith("preset:")) {
@@ -245,8 +234,27 @@ function scenarioRequest(data, regimen, presets) {
   return body;
 }
 
-function renderScenario(output, result) {
+async function download(path, body, filename) {
+  // a POST answered with a file: saved through a temporary link
+  const response = await fetch(path, { method: "POST",
+    headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function renderScenario(output, result, request) {
   const held = result.doses.filter((d) => d.status === "held");
+  const message = el("div");
+  const downloads = ["trajectories", "doses"].flatMap((name) => ["csv", "parquet"].map((f) =>
+    el("button", { type: "button", class: "secondary", "data-testid": `download-${name}-${f}`,
+      onclick: () => download(`/api/scenarios/${name}.${f}`, request, `${result.model}-${name}.${f}`)
+        .catch((e) => message.replaceChildren(errorBox(e.message))) },
+    `${name === "doses" ? "dose log" : name}.${f}`)));
   const head = el("div", { class: "actions" },
     el("strong", { "data-testid": "scenario-result-status",
       class: result.status === "ok" ? "ok" : "held" },
@@ -255,14 +263,17 @@ function renderScenario(output, result) {
       `${result.doses.length - held.length} given, ${held.length} withheld`));
   const curated = el("div", { class: "panels" });
   const others = el("div", { class: "panels" });
-  output.replaceChildren(head, el("pre", {}, result.description), curated,
+  output.replaceChildren(head, el("div", { class: "actions" }, "Download:", downloads), message,
+    el("pre", {}, result.description), curated,
     el("details", {}, el("summary", {}, "All other variables"), others),
     el("h2", {}, "Dose log"),
-    table(result.doses, [{ key: "time", title: `time (${result.time_unit})`,
-      render: (d) => fmt(d.time) }, { key: "label" }, { key: "route" },
-    { key: "amount", render: (d) => `${fmt(d.amount)} ${d.unit}` },
-    { key: "status", render: (d) => el("span", { class: d.status }, d.status) },
-    { key: "reason" }], "dose-log"));
+    el("p", { class: "muted" }, "Time 0 is day 1, 00:00. Dose: as prescribed; reaching the " +
+      "model: after body size and bioavailability."),
+    table(result.doses, [
+      { key: "when", render: (d) => `day ${d.day} ${d.clock}` }, { key: "label" },
+      { key: "route" }, { key: "dose" }, { key: "given", title: "reaching the model" },
+      { key: "status", render: (d) => el("span", { class: d.status }, d.status) },
+      { key: "reason" }], "dose-log"));
   const curatedCount = result.panels.filter((p) => !p.title.startsWith("Other variables")).length;
   result.panels.forEach((panel, i) => {
     const div = el("div", { class: "panel", "data-testid": "plot" });
@@ -271,10 +282,17 @@ function renderScenario(output, result) {
   });
 }
 
+const DASHES = ["solid", "dash", "dot", "dashdot"];
+
 function drawPanel(div, panel, result) {
-  const traces = panel.series.map((s) => ({ x: result.times, y: s.values, name: s.name,
-    mode: "lines", hovertemplate: `${s.name}: %{y:.4g} ${s.unit}<br>t = %{x:.3g}` +
+  // later curves drawn thinner and dashed over earlier ones, so none hides another
+  const traces = panel.series.map((s, i) => ({ x: result.times, y: s.values,
+    name: s.axis === "right" ? `${s.name} (right axis)` : s.name,
+    yaxis: s.axis === "right" ? "y3" : "y", mode: "lines",
+    line: { width: Math.max(3 - i, 1.5), dash: DASHES[i % DASHES.length] },
+    hovertemplate: `${s.name}: %{y:.4g} ${s.unit}<br>t = %{x:.3g}` +
       `<extra>${s.meaning.replace(/</g, "&lt;")}</extra>` }));
+  const right = panel.series.filter((s) => s.axis === "right");
   const shapes = result.doses.map((d) => ({ type: "line", xref: "x", yref: "paper",
     x0: d.time, x1: d.time, y0: 0, y1: 0.06,
     line: { color: d.status === "held" ? "#b3261e" : "#1e7b34", width: 1 } }));
@@ -288,25 +306,24 @@ function drawPanel(div, panel, result) {
         hovertemplate: "%{text}<extra></extra>" });
     }
   }
-  const layout = { title: { text: panel.title, font: { size: 14 } }, margin: { l: 60, r: 20, t: 40, b: 45 },
+  const left = panel.series.find((s) => s.axis !== "right");
+  const layout = { title: { text: panel.title, font: { size: 14 } },
+    margin: { l: 60, r: right.length ? 60 : 20, t: 40, b: 45 },
     xaxis: { title: { text: `time (${result.time_unit})` } },
-    yaxis: { type: panel.log_y ? "log" : "linear", exponentformat: "power" },
+    yaxis: { type: panel.log_y ? "log" : "linear", exponentformat: "power",
+      rangemode: panel.from_zero ? "tozero" : "normal",
+      title: left ? { text: left.unit, standoff: 4 } : undefined },
     yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
-    shapes, legend: { orientation: "h", y: -0.25 }, height: 320 };
+    shapes, legend: { orientation: "h", y: -0.3, yanchor: "top" }, height: 360 };
+  if (right.length) {
+    layout.yaxis3 = { overlaying: "y", side: "right", type: panel.log_y_right ? "log" : "linear",
+      exponentformat: "power", showgrid: false, tickmode: "auto",
+      title: { text: `${right[0].name} (${right[0].unit})` } };
+  }
   Plotly.newPlot(div, traces, layout, { responsive: true, displaylogo: false });
 }
 
 // ------------------------------------------------------------------- trials
-
-function myJobs() {
-  return JSON.parse(sessionStorage.getItem("il2sim-jobs") || "[]");
-}
-
-function rememberJob(job) {
-  const jobs = myJobs().filter((j) => j !== job.job_id);
-  jobs.unshift(job.job_id);
-  sessionStorage.setItem("il2sim-jobs", JSON.stringify(jobs.slice(0, 20)));
-}
 
 let pollTimer = null;
 
@@ -317,8 +334,7 @@ async function trialsView() {
   const start = async (request) => {
     message.replaceChildren();
     try {
-      const job = await request();
-      rememberJob(job);
+      await request();
       refreshJobs(jobsBox);
     } catch (e) {
       message.replaceChildren(errorBox(e.message));
@@ -361,19 +377,20 @@ async function trialsView() {
       "time; results go to the server's DuckDB store."),
     el("h2", {}, "Start an example"), exampleForm,
     el("h2", {}, "Or upload a trial file"), uploadForm, message,
-    el("h2", {}, "Your trials"), jobsBox];
+    el("h2", {}, "Trials started on this server"), jobsBox];
 }
 
 async function refreshJobs(box) {
   clearTimeout(pollTimer);
-  const ids = myJobs();
-  if (!ids.length) {
-    box.replaceChildren(el("p", { class: "muted" }, "No trials started in this browser tab yet."));
+  // every trial the server has started (from any browser), newest first
+  const statuses = await api("/api/trials").catch(() => []);
+  if (!statuses.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No trials started since the server " +
+      "started; finished runs of earlier sessions are on the Results page."));
     return;
   }
-  const statuses = await Promise.all(ids.map((id) => api(`/api/trials/${id}`).catch(() => null)));
-  box.replaceChildren(...statuses.filter(Boolean).map(jobCard));
-  if (statuses.some((s) => s && (s.status === "queued" || s.status === "running"))) {
+  box.replaceChildren(...statuses.map(jobCard));
+  if (statuses.some((s) => s.status === "queued" || s.status === "running")) {
     pollTimer = setTimeout(() => { if (box.isConnected) refreshJobs(box); }, 500);
   }
 }
@@ -446,14 +463,39 @@ async function runView(runId) {
     table(r.toxicity, [{ key: "toxicity" }, { key: "n" }, { key: "any_grade_n", title: "any grade" },
       { key: "any_grade", title: "any grade, %", render: (x) => pct(x.any_grade) },
       { key: "grade3_4_n", title: "grade 3-4" },
-      { key: "grade3_4", title: "grade 3-4, %", render: (x) => pct(x.grade3_4) }], "toxicity-table"),
+      { key: "grade3_4", title: "grade 3-4, %", render: (x) => pct(x.grade3_4) }],
+    "toxicity-table"),
     el("h2", {}, "Figures"),
-    el("div", { class: "figures" }, r.figures.map((f) => el("figure", {},
-      el("img", { src: `${base}/figures/${f}.png`, alt: f.replace("_", " "), loading: "lazy",
-        "data-testid": `figure-${f}` }),
-      el("figcaption", { class: "muted" }, f.replace("_", " "))))),
+    await figuresBlock(base, r.figures),
     analyses,
   ];
+}
+
+// figures drawn wide: several panels, a table under them, or one row per patient
+const WIDE_FIGURES = new Set(["kaplan_meier", "swimmer", "toxicity"]);
+
+async function figuresBlock(base, names) {
+  // interactive (Plotly) figures from /plots; a PNG for a figure it does not offer (cd4)
+  const interactive = await api(`${base}/plots`);
+  return el("div", { class: "figures" }, names.map((f) => {
+    const png = el("a", { href: `${base}/figures/${f}.png`, target: "_blank" }, "PNG");
+    if (!interactive[f]) {
+      return el("figure", { class: "wide" }, el("img", { src: `${base}/figures/${f}.png`,
+        alt: f.replace("_", " "), loading: "lazy", "data-testid": `figure-${f}` }),
+      el("figcaption", { class: "muted" }, f.replace("_", " "), " ", png));
+    }
+    const div = el("div", { class: "plotly-figure", "data-testid": `figure-${f}` });
+    const box = el("figure", { class: WIDE_FIGURES.has(f) ? "wide" : null }, div,
+      el("figcaption", { class: "muted" }, f.replace("_", " "), " ", png));
+    requestAnimationFrame(() => plotFigure(div, interactive[f]));
+    return box;
+  }));
+}
+
+function plotFigure(div, figure) {
+  const layout = { ...figure.layout, autosize: true };
+  delete layout.width;
+  Plotly.newPlot(div, figure.data, layout, { responsive: true, displaylogo: false });
 }
 
 function analysesBlock(analyses) {
@@ -478,12 +520,15 @@ async function compareView(ids) {
   const query = ids.map((id) => `run=${encodeURIComponent(id)}`).join("&");
   const rows = await api(`/api/compare?${query}`);
   const labels = Object.keys(rows[0].values);
+  const figure = await api(`/api/compare/kaplan_meier?${query}`);
+  const km = el("div", { class: "plotly-figure", "data-testid": "compare-km" });
+  requestAnimationFrame(() => plotFigure(km, figure));
   return [el("h1", {}, "Compare runs"),
-    table(rows, [{ key: "measure" }, ...labels.map((l) => ({ key: l, title: l,
-      render: (r) => r.values[l] }))], "compare-table"),
-    el("div", { class: "figures single" }, el("figure", {},
-      el("img", { src: `/api/compare/kaplan_meier.png?${query}`, alt: "overall survival",
-        "data-testid": "compare-km" })))];
+    table(rows, [{ key: "measure" }, ...labels.map((l) =>
+      ({ key: l, title: l, render: (r) => r.values[l] }))], "compare-table"),
+    el("div", { class: "figures" }, el("figure", { class: "wide" }, km,
+      el("figcaption", { class: "muted" }, "survival by run ",
+        el("a", { href: `/api/compare/kaplan_meier.png?${query}`, target: "_blank" }, "PNG"))))];
 }
 
 // --------------------------------------------------------------- validation
