@@ -130,3 +130,20 @@ def test_a_query_is_written_whole_as_csv_parquet_or_json(tmp_path: Path,
         refused = runner.invoke(cli, ["results", "--db", str(wide_store), *args])
         assert refused.exit_code == 2
         assert refused.stderr.strip() == f"error: <command line>: {message}"
+
+
+def test_a_multi_arm_rerun_says_each_arm_is_stored(tmp_path: Path) -> None:
+    trial = tmp_path / "yang.toml"
+    trial.write_text((EXAMPLES / "yang2003.toml").read_text()
+                     .replace("max_courses = 5", "max_courses = 1")
+                     .replace("years = 5", "years = 0.2"))
+    args = ["trial", str(trial), "--patients", "4", "--db", str(tmp_path / "y.duckdb"),
+            "--no-plots"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "already stored" not in first.stderr
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    lines = [line for line in again.stderr.splitlines() if "already stored" in line]
+    assert len(lines) == 2 and all(line.startswith("arm ") for line in lines)
+    assert lines[0].endswith("is already stored (2 of 2 patients): not recomputed")

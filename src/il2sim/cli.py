@@ -128,13 +128,28 @@ def _progress() -> Progress:
                     transient=True, disable=not console.is_terminal)
 
 
+DASK_MIN_PATIENTS_PER_WORKER = 250
+"""Below this many patients per worker ``--workers`` runs a trial serially, with a notice:
+starting a local Dask cluster costs seconds that fewer patients do not win back on two cores
+(``benchmarks/workers.py``; docs/design.md, "When Dask pays")."""
+
+
 @contextmanager
-def _dask(workers: int | None, scheduler: str | None) -> Iterator[object | None]:
+def _dask(workers: int | None, scheduler: str | None,
+          n_patients: int | None = None) -> Iterator[object | None]:
     """The Dask client of ``--workers`` (a local cluster, closed on exit) or ``--scheduler``,
-    or None for a serial run."""
+    or None for a serial run: also with ``--workers`` for fewer than
+    :data:`DASK_MIN_PATIENTS_PER_WORKER` ``n_patients`` per worker."""
     if workers is not None and scheduler is not None:
         raise ConfigError("<command line>", "--workers", "give --workers or --scheduler, "
                           "not both")
+    if (workers is not None and n_patients is not None
+            and n_patients < DASK_MIN_PATIENTS_PER_WORKER * workers):
+        click.echo(f"{n_patients} patients run serially: a local Dask cluster pays from "
+                   f"about {DASK_MIN_PATIENTS_PER_WORKER} patients per worker "
+                   f"({DASK_MIN_PATIENTS_PER_WORKER * workers} for --workers {workers})",
+                   err=True)
+        workers = None
     if workers is None and scheduler is None:
         yield None
         return
@@ -457,7 +472,10 @@ DEFAULT_DB = Path("il2sim-results.duckdb")
               help="Override the backend.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the figures.")
 @click.option("--workers", type=click.IntRange(min=1),
-              help="Run chunks on a local Dask cluster of this many worker processes.")
+              help="Run chunks on a local Dask cluster of this many worker processes "
+                   f"(below {DASK_MIN_PATIENTS_PER_WORKER} patients per worker the trial runs "
+                   "serially, with a notice: "
+                   "the cluster's start-up would cost more than it saves).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask scheduler.")
 def trial_command(trial_file: Path, db: Path, out_dir: Path | None, force: bool,
                   patients: int | None,
@@ -493,7 +511,7 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, force: bool,
     spec = dataclasses.replace(spec, **changes) if changes else spec
     progress = _progress()
     task = progress.add_task(f"trial: {spec.name}", total=spec.n_patients)
-    with _dask(workers, scheduler) as client, ResultStore(db) as store:
+    with _dask(workers, scheduler, spec.n_patients) as client, ResultStore(db) as store:
         _say_resuming(store, open_run(store, spec, get_model(spec.model)))
         with progress:
             run_id = stream_trial(spec, store, client=client,
@@ -526,15 +544,16 @@ def _wrote(written: list[Path], target: Path, run_id: str, db: Path) -> str:
             + (f" (replacing those of {replaced})" if replaced else ""))
 
 
-def _say_resuming(store: Any, run_id: str) -> None:
-    """One line on stderr when a run is found in the store: resumed, or already complete."""
+def _say_resuming(store: Any, run_id: str, arm: str = "") -> None:
+    """One line on stderr when a run is found in the store: resumed, or already complete
+    (``arm``: a prefix naming a multi-arm trial's arm)."""
     run = store.run(run_id)
     done, total = int(run["patients_done"]), int(run["n_patients"])
     if run["status"] == "done":
-        click.echo(f"run {run_id} is already stored ({done} of {total} patients): not "
+        click.echo(f"{arm}run {run_id} is already stored ({done} of {total} patients): not "
                    "recomputed", err=True)
     elif done > 0:
-        click.echo(f"resuming run {run_id}: {done} of {total} patients already stored",
+        click.echo(f"{arm}resuming run {run_id}: {done} of {total} patients already stored",
                    err=True)
 
 
@@ -545,7 +564,9 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
     import pandas as pd
 
     from il2sim.io.store import ResultStore
+    from il2sim.model import get_model
     from il2sim.trial.arms import MultiArmTrial, run_arms
+    from il2sim.trial.runner import open_run
     from il2sim.trial.stored import load_stored_trial
 
     assert isinstance(trial, MultiArmTrial)
@@ -558,7 +579,9 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
         trial = trial.with_arms(backend=backend)
     progress = _progress()
     task = progress.add_task(f"trial: {trial.name}", total=trial.n_treated)
-    with _dask(workers, scheduler) as client, ResultStore(db) as store:
+    with _dask(workers, scheduler, trial.n_treated) as client, ResultStore(db) as store:
+        for arm in trial.arms:
+            _say_resuming(store, open_run(store, arm, get_model(arm.model)), f"arm {arm.arm}: ")
         with progress:
             result = run_arms(trial, store, client=client,
                               progress=lambda k: progress.advance(task, k))
