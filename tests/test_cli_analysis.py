@@ -20,6 +20,7 @@ from il2sim import cli as cli_module
 from il2sim.cli import cli
 from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.trial.outputs import mark_folder
 from il2sim.trial.runner import TrialSpec, run_trial
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -169,6 +170,7 @@ def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress],
         run_trial(spec, store=store)
         run_id = str(store.runs()["run_id"].iloc[0])
     monkeypatch.chdir(tmp_path)
+    mark_folder(Path("out") / "trial", run_id, db)  # as il2sim trial marks its folder
     r = invoke("biomarkers", run_id, "--db", str(db), "--on-treatment", "sbp_min")
     assert r.exit_code == 0, r.output
     # antigenicity drives response; features under their clinical labels
@@ -179,7 +181,7 @@ def test_biomarkers_of_a_stored_trial(tmp_path: Path, bars: list[Progress],
     (task,) = bars[-1].tasks
     assert task.total == task.completed == 3 * 5 * (5 + 200)
     # the figures go to the run's output folder, not the working directory
-    assert {p.name for p in (tmp_path / "out" / run_id).iterdir()} == {
+    assert {p.name for p in (tmp_path / "out" / "trial").glob("*.png")} == {
         f"{run_id}_roc.png", f"{run_id}_importance.png"}
     assert not list(tmp_path.glob("*.png"))
     with ResultStore(db, read_only=True) as store:

@@ -935,7 +935,8 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
                    "baseline markers are compared with baseline plus these.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the figures [default: out/<run id>].")
+              help="Directory for the figures [default: the trial's output folder, else "
+                   "out/<run id>].")
 @click.option("--no-store", is_flag=True, help="Do not save the results with the run.")
 def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tuple[str, ...],
                        seed: int, out_dir: Path | None, no_store: bool) -> None:
@@ -989,7 +990,9 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
     except ValueError as exc:
         raise ConfigError(str(db), run_id, str(exc)) from None
     result = dataclasses.replace(result, importances=labelled(result.importances, run_model))
-    out_dir = out_dir or Path("out") / run_id
+    from il2sim.trial.outputs import run_folder
+
+    out_dir = out_dir or run_folder(run_id, db) or Path("out") / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_roc(result, path=out_dir / f"{run_id}_roc.png")
     plot_importance(result, path=out_dir / f"{run_id}_importance.png")

@@ -14,7 +14,8 @@ from il2sim.io.base import ConfigError
 from il2sim.trial import plots
 from il2sim.trial.statistics import DoseDelivery, is_responder
 
-__all__ = ["LABEL_TOXICITY", "RUN_MARKER", "TRIAL_FIGURES", "check_folder", "mark_folder"]
+__all__ = ["LABEL_TOXICITY", "RUN_MARKER", "TRIAL_FIGURES", "check_folder", "mark_folder",
+           "run_folder"]
 
 # Any-grade rates in the 525 patients of the Proleukin label's adverse reactions table (the
 # RCC and melanoma trials), for reference markers.
@@ -83,3 +84,13 @@ def mark_folder(folder: Path, run_id: str, db: Path) -> str | None:
     if before.get("db") == mine["db"]:
         return f"run {before.get('run_id')}"
     return f"run {before.get('run_id')} of the store {before.get('db')}"
+
+
+def run_folder(run_id: str, db: Path, root: Path = Path("out")) -> Path | None:
+    """The output folder under ``root`` that :func:`mark_folder` marked with ``run_id`` of
+    store ``db`` (the most recently marked one), so that a later analysis of the run (its
+    biomarker figures) lands next to the trial's figures; None when there is none."""
+    mine = {"run_id": run_id, "db": str(db.resolve())}
+    found = [marker.parent for marker in root.glob(f"**/{RUN_MARKER}")
+             if _owner(marker.parent) == mine]
+    return max(found, key=lambda folder: (folder / RUN_MARKER).stat().st_mtime, default=None)
