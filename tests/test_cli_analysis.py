@@ -240,6 +240,7 @@ def test_optimize_stores_a_search_and_reports_it(tmp_path: Path) -> None:
     assert "orr (%)" in r.output and "hypotension <= 60.0%" in r.output
     table = pd.read_csv(tmp_path / "optimize_rcc.csv")
     assert table["is_label"].sum() == 1 and len(table) == 3
+    assert "dor_median (day)" in table.columns  # a unit where there is one
     assert table["pareto"].any()
     assert (tmp_path / "optimize_rcc.png").exists()
     with ResultStore(db, read_only=True) as store:

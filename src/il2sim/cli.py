@@ -1149,6 +1149,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
     """Search regimens for the best efficacy under toxicity ceilings (Pareto front)."""
     from il2sim.analysis.optimize import (
         SearchSpace,
+        for_file,
         format_metric,
         in_units,
         optimize,
@@ -1184,7 +1185,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
     out_dir.mkdir(parents=True, exist_ok=True)
     table = result.table.drop(columns=["candidate"])
     replacing = (out_dir / f"optimize_{indication}.csv").exists()  # said, not silent
-    table.to_csv(out_dir / f"optimize_{indication}.csv", index=False)
+    for_file(table).to_csv(out_dir / f"optimize_{indication}.csv", index=False)
     plot_pareto(result.table, path=out_dir / f"optimize_{indication}.png",
                 efficacy=efficacy, toxicity=toxicity, max_toxicity=result.max_toxicity)
     cols = [c for c in ("name", efficacy, "orr", "cr", toxicity, "hypotension",

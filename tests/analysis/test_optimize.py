@@ -16,6 +16,7 @@ from il2sim.analysis.optimize import (
     OptimizationResult,
     SearchSpace,
     evaluate,
+    for_file,
     format_metric,
     in_units,
     optimize,
@@ -495,3 +496,8 @@ def test_metrics_are_printed_in_percent_and_months() -> None:
     assert list(shown.columns) == ["name", "orr (%)", "orr_lo (%)", "orr_se (%)", "orr_n",
                                    "dor_median (months)", "feasible"]
     assert shown.iloc[0].tolist() == ["label", 7.5, 2.0, 1.1, 3, 6.0, True]
+    # In a file the values stay as computed; a column with a unit says it.
+    written = for_file(frame)
+    assert list(written.columns) == ["name", "orr", "orr_lo", "orr_se", "orr_n",
+                                     "dor_median (day)", "feasible"]
+    assert written["dor_median (day)"].iloc[0] == 182.625

@@ -77,8 +77,8 @@ from il2sim.trial.statistics import clopper_pearson, held_doses, is_responder, k
 from il2sim.units import header
 
 __all__ = ["EFFICACY", "LABEL", "METRICS", "ROUTES", "SEARCH_METHODS", "TOXICITY", "Candidate",
-           "OptimizationResult", "SearchSpace", "evaluate", "format_metric", "in_units",
-           "optimize", "pareto_front", "plot_pareto"]
+           "OptimizationResult", "SearchSpace", "evaluate", "for_file", "format_metric",
+           "in_units", "optimize", "pareto_front", "plot_pareto"]
 
 DOSE_RANGE = (1.0e3, 2.0e6)
 """Allowed IL-2 dose per administration, IU/kg (the label dose is 600,000 IU/kg)."""
@@ -1094,6 +1094,15 @@ def format_metric(metric: str, value: float) -> str:
     """A metric as printed: a fraction 0.075 as ``7.5%``, a median duration in months."""
     factor, unit = _scale(metric)
     return f"{value * factor:.1f}{unit}" if unit == "%" else f"{value * factor:.1f} {unit}"
+
+
+def for_file(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as written to a file: values as computed (rates as proportions, which
+    have no unit), the unit in the header of a column that has one: ``dor_median (day)``
+    (with ``_lo``, ``_hi``, ``_se``)."""
+    return frame.rename(columns={c: header(c, "day") for c in frame.columns
+                                 if c in ("dor_median", "dor_median_lo", "dor_median_hi",
+                                          "dor_median_se")})
 
 
 def in_units(frame: pd.DataFrame) -> pd.DataFrame:
