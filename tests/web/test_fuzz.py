@@ -19,7 +19,7 @@ def test_no_request_makes_a_server_error(client: TestClient) -> None:
     # the client has run the app's startup: the store and the job queue are open
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 20
+    assert len(operations) == 24
 
     for operation in operations:
         @settings(max_examples=15, deadline=None, derandomize=True, database=None,

@@ -10,6 +10,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,23 @@ def test_the_cli_reads_the_store_while_the_server_runs(finished: tuple[TestClien
     assert "ORR" in one.stdout
     # and the server still answers afterwards
     assert client.get(f"/api/runs/{run_id}").status_code == 200
+
+
+def test_unfinished_runs_are_listed_with_the_patients_stored(client: TestClient) -> None:
+    """A cancelled job's run stays in the store, listed as unfinished (resumable)."""
+    job = client.post("/api/trials", json={"example": "small", "n_patients": 30}).json()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/trials/{job['job_id']}").json()
+        if status["done"] > 0 or status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    client.delete(f"/api/trials/{job['job_id']}")
+    final = wait_for(client, job["job_id"])
+    assert final["status"] == "cancelled"
+    assert client.get("/api/runs").json() == []
+    unfinished = client.get("/api/runs", params={"unfinished": True}).json()
+    assert [r["run_id"] for r in unfinished] == [final["run_id"]]
+    row = unfinished[0]
+    assert row["status"] != "done" and row["n_patients"] == 30
+    assert 0 < row["patients_done"] < 30 and row["patients_done"] % 3 == 0  # whole chunks

@@ -287,10 +287,13 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     # ------------------------------------------------------------------- runs
 
     @app.get("/api/runs", response_model=list[RunInfo], tags=["results"])
-    def runs() -> list[RunInfo]:
-        """Finished runs in the store, newest first."""
+    def runs(unfinished: Annotated[bool, Query(
+            description="List the runs not finished instead (running, interrupted, failed), "
+                        "with the patients written so far")] = False) -> list[RunInfo]:
+        """Finished runs in the store, newest first (or the unfinished ones)."""
         frame = store().runs()
-        frame = frame[frame["status"] == "done"].sort_values("created", ascending=False)
+        done = frame["status"] == "done"
+        frame = frame[~done if unfinished else done].sort_values("created", ascending=False)
         return [_run_info(row) for row in frame.to_dict("records")]
 
     @app.get("/api/runs/{run_id}", response_model=RunSummary, tags=["results"],
@@ -652,7 +655,8 @@ def _run_info(row: dict[str, Any]) -> RunInfo:
         "analysis" if isinstance(config, dict) and "analysis" in config else "trial")
     return RunInfo(run_id=str(row["run_id"]), name=str(row["name"]), model=str(row["model"]),
                    seed=int(row["seed"]), n_patients=int(row["n_patients"]),
-                   status=str(row["status"]), created=str(row["created"])[:19], kind=kind)
+                   status=str(row["status"]), created=str(row["created"])[:19], kind=kind,
+                   patients_done=int(row.get("patients_done", row["n_patients"])))
 
 
 def _json_safe(value: Any) -> Any:

@@ -184,8 +184,10 @@ class RunInfo(BaseModel):
     model: str
     seed: int
     n_patients: int
-    status: str
+    status: str = Field(description="done, running, interrupted (its writer is gone) or "
+                                     "failed.")
     created: str
+    patients_done: int = Field(0, description="Patients written to the store so far.")
     kind: Literal["trial", "analysis"] = Field(
         description="A virtual trial, or the record of an analysis that belongs to no trial "
                     "(a regimen search, a scenario's sensitivity).")

@@ -377,7 +377,23 @@ async function trialsView() {
       "time; results go to the server's DuckDB store."),
     el("h2", {}, "Start an example"), exampleForm,
     el("h2", {}, "Or upload a trial file"), uploadForm, message,
-    el("h2", {}, "Trials started on this server"), jobsBox];
+    el("h2", {}, "Trials started on this server"), jobsBox, await unfinishedBlock()];
+}
+
+async function unfinishedBlock() {
+  // runs in the store that never finished (a cancelled job, a killed il2sim trial)
+  const [stored, jobs] = await Promise.all([api("/api/runs?unfinished=true"), api("/api/trials")]);
+  const active = new Set(jobs.filter((j) => j.status === "running" || j.status === "queued")
+    .map((j) => j.run_id));
+  const runs = stored.filter((r) => !active.has(r.run_id));
+  if (!runs.length) return null;
+  return el("section", { "data-testid": "unfinished" },
+    el("h2", {}, "Unfinished runs in the store"),
+    el("p", { class: "muted" }, "Start the same trial file again (same patients and seed) " +
+      "to resume one from its stored patients."),
+    table(runs, [{ key: "name" }, { key: "status" },
+      { key: "patients_done", title: "patients stored", render: (r) => `${r.patients_done} of ${r.n_patients}` },
+      { key: "run_id", title: "run" }, { key: "created" }], "unfinished-runs"));
 }
 
 async function refreshJobs(box) {
