@@ -8,6 +8,7 @@ its file, run with 4 patients). Screenshots go to ``test-artifacts/web/`` (or
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,21 @@ def test_trials_started_are_listed_in_every_tab(browser: Any, site: str) -> None
     job = other.get_by_test_id("job")
     job.first.wait_for()
     assert job.count() == 1 and "Small RCC trial" in job.first.inner_text()
+    # a trial cancelled after its first chunk is listed as unfinished, in every tab
+    other.get_by_test_id("example-patients").fill("30")
+    other.get_by_test_id("start-example").click()
+    other.wait_for_function("[...document.querySelectorAll('[data-testid=job]')].some(j => "
+                            "j.dataset.status == 'running' && "
+                            "!/ 0 \\/ 30/.test(j.innerText))", timeout=240_000)
+    other.get_by_test_id("cancel-job").click()
+    other.wait_for_selector("[data-testid=job][data-status=cancelled]", timeout=240_000)
+    first.goto(site + "/#/models")
+    first.goto(site + "/#/trials")
+    unfinished = first.get_by_test_id("unfinished-runs")
+    unfinished.wait_for()
+    assert re.search(r"\b([1-9]|[12]\d) of 30\b", unfinished.inner_text())  # partly stored
+    assert "cancelled" in unfinished.inner_text()
+    assert first.get_by_test_id("job").count() == 2
     _fits(other)
     _shot(other, "trials")
     _shot(first, "trials")

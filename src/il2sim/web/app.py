@@ -294,7 +294,11 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         frame = store().runs()
         done = frame["status"] == "done"
         frame = frame[~done if unfinished else done].sort_values("created", ascending=False)
-        return [_run_info(row) for row in frame.to_dict("records")]
+        # a run this server's job stopped is not 'running' (its writer, the server, lives)
+        stopped = {j.run_id: j.status for j in jobs().list()
+                   if j.run_id and j.status in ("cancelled", "failed")}
+        return [_run_info({**row, "status": stopped.get(str(row["run_id"]), row["status"])})
+                for row in frame.to_dict("records")]
 
     @app.get("/api/runs/{run_id}", response_model=RunSummary, tags=["results"],
              responses={404: {"description": "No such finished run"}})
