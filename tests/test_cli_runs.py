@@ -132,6 +132,7 @@ def test_a_query_is_written_whole_as_csv_parquet_or_json(tmp_path: Path,
         assert refused.stderr.strip() == f"error: <command line>: {message}"
 
 
+@pytest.mark.filterwarnings("ignore::lifelines.exceptions.ConvergenceWarning")  # 2 per arm
 def test_a_multi_arm_rerun_says_each_arm_is_stored(tmp_path: Path) -> None:
     trial = tmp_path / "yang.toml"
     trial.write_text((EXAMPLES / "yang2003.toml").read_text()

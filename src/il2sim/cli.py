@@ -645,7 +645,6 @@ def results_command(run_id: str | None, db: Path, sql: str | None, fmt: str | No
     """List stored runs, show one run's summary, query (as a table, CSV, Parquet or JSON),
     or export to Parquet."""
     from il2sim.io.store import ResultStore, partial_warning
-    from il2sim.trial.statistics import summary_table
 
     if sql is None and (fmt is not None or output is not None):
         raise ConfigError("<command line>", "--format" if fmt else "--output",
@@ -677,6 +676,7 @@ def results_command(run_id: str | None, db: Path, sql: str | None, fmt: str | No
             doses = store.table(run_id, "doses")
             if not endpoints.empty:  # an analysis run has no patients
                 from il2sim.trial.hiv import hiv_summary, is_hiv
+                from il2sim.trial.statistics import summary_table
 
                 table = hiv_summary(endpoints) if is_hiv(endpoints) else \
                     summary_table(endpoints, doses)
