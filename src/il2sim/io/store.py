@@ -179,8 +179,8 @@ _ANALYSIS_SCHEMA = {
 def partial_warning(run: Mapping[str, Any]) -> str | None:
     """The warning for a run that is not done (a row of :meth:`ResultStore.runs`), or None:
     ``the run is interrupted: results may be partial (100 of 255 patients stored)``; an
-    interrupted run adds how to resume it. The one wording of the CLI, the report and the
-    web app."""
+    interrupted run adds how to resume it. The one wording of ``il2sim results`` and the
+    report."""
     status = run.get("status")
     if status == "done":
         return None
