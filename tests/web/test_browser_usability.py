@@ -50,9 +50,17 @@ def stored(tmp_path: Path) -> tuple[Path, str]:
     data = tomllib.loads(SMALL_TRIAL.replace("Small RCC trial", "Small RCC trial (n = 6)"))
     spec = trial_file_from_dict(data, source="small.toml")
     assert isinstance(spec, TrialSpec)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4))  # an analysis figure, as il2sim biomarkers stores one
+    figure.add_subplot().plot([0, 1], [0, 1], label="ROC")
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     db = tmp_path / "web.duckdb"
     with ResultStore(db) as store:
         run_id = stream_trial(spec.resized(4), store)
+        store.save_analysis(run_id, "biomarkers", "baseline", {"folds": 5},
+                            figures={"roc": png.getvalue()})
     return db, run_id
 
 
@@ -156,6 +164,12 @@ def test_results_are_interactive_wide_and_named_after_the_patients(
     # legends are whole: no "..." in any legend text
     legends = page.locator(".legendtext").evaluate_all("ts => ts.map(t => t.textContent)")
     assert legends and not any(t.endswith("...") or t.endswith("\u2026") for t in legends)
+    # an analysis' stored PNG is shown at the full width of the page (up to 1000 px)
+    image = page.get_by_test_id("analysis").locator("img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=image.element_handle())
+    assert image.bounding_box()["width"] > 0.9 * min(main["width"] - 32, 1000)
     assert "null" not in page.locator("main").inner_text().split()
     _fits(page)
     _shot(page, "results")

@@ -524,7 +524,7 @@ function analysesBlock(analyses) {
       Object.entries(a.tables).map(([name, rows]) => [el("h4", {}, name),
         rows.length ? table(rows, Object.keys(rows[0]).map((k) => ({ key: k,
           render: (row) => fmt(row[k]) })), `analysis-table-${name}`) : el("p", { class: "muted" }, "empty")]),
-      el("div", { class: "figures" }, a.figures.map((url) => el("figure", {},
+      el("div", { class: "figures single" }, a.figures.map((url) => el("figure", {},
         el("img", { src: url, alt: `${a.kind} ${a.name}`, loading: "lazy" })))))));
 }
 
