@@ -163,8 +163,8 @@ def km_figure(endpoints: pd.DataFrame, by: str | None = None) -> Figure:
         fig.update_yaxes(range=[0, 1.03], title_text="probability", tickformat=".0%",
                          row=row, col=1)
         fig.update_yaxes(range=[-0.6, n - 0.4], tickvals=list(range(n))[::-1],
-                         ticktext=[_cut(g, 18) for g, _ in groups], showgrid=False,
-                         zeroline=False, row=row + 1, col=1)
+                         ticktext=[_cut(g, 32) for g, _ in groups], showgrid=False,
+                         zeroline=False, automargin=True, row=row + 1, col=1)
         fig.update_xaxes(tickvals=ticks, showticklabels=True, title_text="months",
                          title_standoff=2, row=row, col=1)
         fig.update_xaxes(showticklabels=False, showgrid=False, row=row + 1, col=1)
