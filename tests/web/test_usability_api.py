@@ -135,6 +135,12 @@ def test_panels_separate_plasma_and_site_il2_and_give_interferon_its_own_axis(
     axes = {s["name"]: s["axis"] for s in exposure["series"]}
     assert axes == {"il2_tumour_site": "left", "il2_plasma": "left", "ifn_plasma": "right"}
     assert [s["name"] for s in exposure["series"]][:2] == ["il2_tumour_site", "il2_plasma"]
+    assert exposure["subtitle"] == "interferon-alpha level (IU/mL) on the right axis"
+    untreated = client.post("/api/scenarios", json={
+        "model": "il2_qsp", "weight": "70 kg", "end": "2 day", "points": 20,
+        "backend": "native"}).json()["panels"][0]  # no interferon: no right axis
+    assert [s["name"] for s in untreated["series"]] == ["il2_tumour_site", "il2_plasma"]
+    assert untreated["subtitle"] == ""
     tumour = next(p for p in body["panels"] if p["series"][0]["name"] == "tumour_diameter")
     assert "sphere" in tumour["title"] and "sum of diameters" not in tumour["title"]
     assert tumour["from_zero"] is True

@@ -48,8 +48,7 @@ MAX_DAYS = 20 * 365.25
 PANELS: dict[str, list[tuple[str, list[str]]]] = {
     "il2_qsp": [
         # tumour-site IL-2 first, plasma drawn over it (thinner, dashed), IFN on the right
-        ("IL-2 (left) and IFN-alpha (right), IU/mL",
-         ["il2_tumour_site", "il2_plasma", "ifn_plasma"]),
+        ("IL-2 exposure (IU/mL)", ["il2_tumour_site", "il2_plasma", "ifn_plasma"]),
         ("Immune cells in blood (cells/uL)", ["lymphocytes", "cd4", "cd8", "nk", "treg"]),
         ("Tumour: diameter of a sphere of its volume (mm)", ["tumour_diameter"]),
         ("Blood pressure (mmHg)", ["sbp", "map"]),
@@ -263,7 +262,9 @@ def panels(model: Model, values: dict[str, NDArray[np.float64]]) -> list[Panel]:
     out: list[Panel] = []
     used: set[str] = set()
     for title, names in PANELS.get(model.name, []):
-        names = [n for n in names if n in values]
+        # a right-axis drug never given (zero throughout) is left out, axis and all
+        names = [n for n in names if n in values and not (
+            n in RIGHT_AXIS and not np.any(np.nan_to_num(values[n])))]
         if names:
             out.append(_panel(title, names, values, meta))
             used.update(names)
@@ -283,11 +284,14 @@ def _panel(title: str, names: list[str], values: dict[str, NDArray[np.float64]],
     left = [n for n in names if n not in RIGHT_AXIS] or right
     if left is right:
         right = []
+    subtitle = ", ".join(f"{meta[n][1]} ({meta[n][0]})" for n in right) + " on the right axis" \
+        if right else ""
     series = [Series(name=n, unit=meta[n][0], meaning=meta[n][1],
                      axis="right" if n in right else "left",
                      values=[None if not math.isfinite(v) else float(v) for v in values[n]])
               for n in names]
-    return Panel(title=title, log_y=_log(left, values), log_y_right=_log(right, values),
+    return Panel(title=title, subtitle=subtitle, log_y=_log(left, values),
+                 log_y_right=_log(right, values),
                  from_zero=any(n in FROM_ZERO for n in names), series=series)
 
 

@@ -121,6 +121,7 @@ class Series(BaseModel):
 
 class Panel(BaseModel):
     title: str
+    subtitle: str = Field("", description="What the right-hand axis shows, if any.")
     log_y: bool
     log_y_right: bool = False
     from_zero: bool = Field(False, description="The y axis starts at zero.")

@@ -307,14 +307,15 @@ function drawPanel(div, panel, result) {
     }
   }
   const left = panel.series.find((s) => s.axis !== "right");
-  const layout = { title: { text: panel.title, font: { size: 14 } },
-    margin: { l: 60, r: right.length ? 60 : 20, t: 40, b: 45 },
+  const title = panel.subtitle ? `${panel.title}<br><sub>${panel.subtitle}</sub>` : panel.title;
+  const layout = { title: { text: title, font: { size: 14 } },
+    margin: { l: 60, r: right.length ? 60 : 20, t: right.length ? 60 : 40, b: 100 },
     xaxis: { title: { text: `time (${result.time_unit})` } },
     yaxis: { type: panel.log_y ? "log" : "linear", exponentformat: "power",
       rangemode: panel.from_zero ? "tozero" : "normal",
       title: left ? { text: left.unit, standoff: 4 } : undefined },
     yaxis2: { overlaying: "y", range: [0, 1], visible: false, fixedrange: true },
-    shapes, legend: { orientation: "h", y: -0.3, yanchor: "top" }, height: 360 };
+    shapes, legend: { orientation: "h", y: -0.26, yanchor: "top" }, height: 400 };
   if (right.length) {
     layout.yaxis3 = { overlaying: "y", side: "right", type: panel.log_y_right ? "log" : "linear",
       exponentformat: "power", showgrid: false, tickmode: "auto",
