@@ -128,10 +128,11 @@ def _progress() -> Progress:
                     transient=True, disable=not console.is_terminal)
 
 
-DASK_MIN_PATIENTS_PER_WORKER = 250
+DASK_MIN_PATIENTS_PER_WORKER = 512
 """Below this many patients per worker ``--workers`` runs a trial serially, with a notice:
-starting a local Dask cluster costs seconds that fewer patients do not win back on two cores
-(``benchmarks/workers.py``; docs/design.md, "When Dask pays")."""
+starting a local Dask cluster costs seconds that fewer patients did not win back on this
+project's two cores, up to 1,024 patients on 2 workers (``benchmarks/workers.py``;
+docs/design.md, "When Dask pays")."""
 
 
 @contextmanager
