@@ -160,7 +160,8 @@ def test_scenario_downloads_as_csv_and_parquet(client: TestClient) -> None:
     doses = client.post("/api/scenarios/doses.parquet", json=request)
     assert doses.status_code == 200
     log = pd.read_parquet(io.BytesIO(doses.content))
-    assert {"day", "clock", "dose", "given", "status"} <= set(log.columns)
+    assert {"day", "clock", "dose", "given", "status", "time (min)"} <= set(log.columns)
+    assert log["time (min)"].tolist() == [0.0, 480.0]  # every 8 h, in 12 h
     assert log["clock"].tolist() == [d["clock"] for d in shown["doses"]]
     assert client.post("/api/scenarios/spreadsheet.csv", json=request).status_code == 404
     assert client.post("/api/scenarios/doses.xlsx", json=request).status_code == 404

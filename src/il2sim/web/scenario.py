@@ -215,7 +215,8 @@ def scenario_table(request: ScenarioRequest, name: Literal["trajectories", "dose
     scenario, regimen, result = _simulate(request)
     if name == "trajectories":
         return result.to_frame()
-    return dose_table(scenario.model, _labelled(scenario.model, regimen), result)
+    log = dose_table(scenario.model, _labelled(scenario.model, regimen), result)
+    return log.rename(columns={"time": f"time ({scenario.model.time_unit})"})
 
 
 def run_scenario(request: ScenarioRequest) -> ScenarioResult:
