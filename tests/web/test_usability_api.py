@@ -273,3 +273,22 @@ def test_unfinished_runs_are_listed_with_the_patients_stored(client: TestClient)
     row = unfinished[0]
     assert row["status"] == "cancelled" and row["n_patients"] == 30
     assert 0 < row["patients_done"] < 30 and row["patients_done"] % 3 == 0  # whole chunks
+
+
+def test_a_store_another_process_writes_is_a_503_not_a_crash(
+        finished: tuple[TestClient, str, Path]) -> None:
+    """While another process holds the store for writing (il2sim trial --db), the server
+    says so in one sentence, and answers again once that process is done."""
+    client, run_id, db = finished
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from il2sim.io.store import ResultStore; "
+         f"s = ResultStore({str(db)!r}); print('open', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        busy = client.get("/api/runs")
+        assert busy.status_code == 503
+        assert "another process has it open" in busy.json()["detail"]
+    finally:
+        holder.communicate("", timeout=60)
+    assert [r["run_id"] for r in client.get("/api/runs").json()] == [run_id]

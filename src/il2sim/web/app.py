@@ -143,6 +143,11 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
     async def bad_config(request: Request, exc: ConfigError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+        # the store cannot be opened now (another process writes it: DuckDB's one writer)
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
     # ------------------------------------------------------------------ pages
 
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
