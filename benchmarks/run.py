@@ -166,9 +166,9 @@ def _native_with_stats(threads: int | None = None,
 # ---------------------------------------------------------------------------------- W1
 def _kp_sbml() -> tuple[str, str]:
     try:
-        from il2sim.io.sbml_export import export_sbml
+        from il2sim.sbml.write import export_sbml
 
-        return export_sbml(get_model("kp1998")), "SBML export of kp1998 (il2sim.io.sbml_export)"
+        return export_sbml(get_model("kp1998")), "SBML export of kp1998 (il2sim.sbml.write)"
     except Exception as exc:  # the exporter is optional here: fall back to the curated file
         shared = Path(os.environ.get("IL2SIM_SHARED", ROOT.parent.parent / "shared"))
         path = shared / "data/biomodels/BIOMD0000000732.xml"

@@ -11,7 +11,7 @@ suite's rule |expected - simulated| <= absolute + relative * |expected|. A case 
 ``pass``, ``fail`` (wrong numbers), ``refused`` (an ``SbmlError``: the import names a
 construct il2sim cannot represent; not a pass) or ``error`` (the simulation failed).
 Hierarchical (comp) models are flattened by the import. A flux balance case (fbc package,
-results without a time column) is solved by ``il2sim.io.sbml_fbc.flux_balance`` and its
+results without a time column) is solved by ``il2sim.sbml.fbc.flux_balance`` and its
 one row of fluxes and objective value compared by the same rule.
 
 Prints the pass rate overall, on cases whose tags avoid the constructs il2sim refuses by
@@ -147,8 +147,8 @@ def run_case(case_dir: Path, *, timeout_s: int = CASE_TIMEOUT_S,
     import libsbml
 
     from il2sim.engine import SimulationError, simulate
-    from il2sim.io.sbml import SbmlError, read_sbml
-    from il2sim.io.sbml_fbc import flux_balance
+    from il2sim.sbml import SbmlError, read_sbml
+    from il2sim.sbml.fbc import flux_balance
 
     case = case_dir.name
     component_tags, test_tags = read_tags(case_dir / f"{case}-model.m")

@@ -381,8 +381,8 @@ def _summary_table(result: SimulationResult) -> Table:
               help="File to write (default: standard output).")
 def export_command(model_name: str, output: Path | None) -> None:
     """Write a library model as SBML Level 3 Version 2."""
-    from il2sim.io.sbml import SbmlError, export_sbml
     from il2sim.model import get_model
+    from il2sim.sbml import SbmlError, export_sbml
 
     model = get_model(model_name)
     try:
@@ -408,7 +408,7 @@ def import_command(sbml_file: Path, end: str | None, points: int) -> None:
     from rich.markup import escape
 
     from il2sim.engine import simulate as simulate_model
-    from il2sim.io.sbml import SbmlError, import_sbml
+    from il2sim.sbml import SbmlError, import_sbml
 
     try:
         model = import_sbml(sbml_file)

@@ -13,7 +13,7 @@ import pytest
 
 import il2sim
 from il2sim import Bolus, Infusion, Model, Regimen, Schedule, presets, simulate
-from il2sim.io.sbml import SbmlError, export_sbml, import_sbml, legal_name, read_sbml
+from il2sim.sbml import SbmlError, export_sbml, import_sbml, legal_name, read_sbml
 
 roadrunner = pytest.importorskip("roadrunner")
 roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)

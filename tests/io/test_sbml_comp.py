@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from il2sim import simulate
-from il2sim.io.sbml import SbmlError, import_sbml, read_sbml
+from il2sim.sbml import SbmlError, import_sbml, read_sbml
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 TIMES = np.linspace(0.0, 5.0, 11)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from il2sim import Event, Model, Param, State, simulate
-from il2sim.io.sbml import export_sbml, import_sbml, read_sbml
+from il2sim.sbml import export_sbml, import_sbml, read_sbml
 
 roadrunner = pytest.importorskip("roadrunner")
 roadrunner.Logger.setLevel(roadrunner.Logger.LOG_ERROR)

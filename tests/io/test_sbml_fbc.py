@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from il2sim.io.sbml import SbmlError, import_sbml
-from il2sim.io.sbml_fbc import flux_balance
+from il2sim.sbml import SbmlError, import_sbml
+from il2sim.sbml.fbc import flux_balance
 
 FBC2 = "http://www.sbml.org/sbml/level3/version1/fbc/version2"
 FBC1 = "http://www.sbml.org/sbml/level3/version1/fbc/version1"

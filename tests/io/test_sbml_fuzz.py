@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from il2sim.cli import cli
-from il2sim.io.sbml import SbmlError, import_sbml
+from il2sim.sbml import SbmlError, import_sbml
 
 SEED = 20_240_614
 PER_FILE = 60

@@ -1,6 +1,6 @@
 """libRoadRunner backend: il2sim's SBML export integrated by CVODE, one patient at a time.
 
-The model is written as SBML by :func:`il2sim.io.sbml_export.export_sbml` (species =
+The model is written as SBML by :func:`il2sim.sbml.write.export_sbml` (species =
 states in natural form, constant parameters = parameters, non-constant parameters =
 inputs, including each route's implicit ``rate_<route>``) and loaded once per model
 and thread into a :class:`roadrunner.RoadRunner` (LLVM-compiled right-hand side,
@@ -74,7 +74,7 @@ def roadrunner_for(model: Model) -> Any:
     except ImportError:
         raise EngineError("the roadrunner backend needs libroadrunner ('pip install "
                           "libroadrunner'); or use backend='scipy' or 'native'") from None
-    from il2sim.io.sbml_export import export_sbml
+    from il2sim.sbml.write import export_sbml
 
     try:
         rr = roadrunner.RoadRunner(export_sbml(model))

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import libsbml
 import sympy
 
-from il2sim.io.sbml_math import MathReader, SbmlError
-from il2sim.io.sbml_read.common import RATE_OF, Expr, references
-from il2sim.io.sbml_read.source import Elements, Names, Source
+from il2sim.sbml.mathml import MathReader, SbmlError
+from il2sim.sbml.reader.common import RATE_OF, Expr, references
+from il2sim.sbml.reader.source import Elements, Names, Source
 
 __all__ = ["EventMath", "Maths", "convert_math", "initial_expr"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import libsbml
 
-from il2sim.io.sbml_math import SbmlError
-from il2sim.io.sbml_read.common import il2sim_annotation, legal_name, references, tag
+from il2sim.sbml.mathml import SbmlError
+from il2sim.sbml.reader.common import il2sim_annotation, legal_name, references, tag
 
 __all__ = ["Elements", "Names", "Source", "collect", "name_symbols", "open_source"]
 

@@ -20,7 +20,7 @@ Units are written as unit definitions where the pint unit reduces to SBML base u
 (IU and the ``arb`` unit do not: those elements carry no ``units`` attribute). Every element
 also carries an ``il2sim`` annotation (unit text, meaning, source, bounds, log flag, role,
 and the value to 17 digits: libSBML writes numbers with 15) from which
-:func:`~il2sim.io.sbml_import.import_sbml` restores the model exactly.
+:func:`~il2sim.sbml.read.import_sbml` restores the model exactly.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ import pandas as pd
 import sympy
 
 from il2sim.dosing.regimen import Regimen
-from il2sim.engine.events import EngineError, resolve_events
-from il2sim.io.sbml_math import IL2SIM_NS, TIME, SbmlError, sanitize, to_ast
 from il2sim.model.compile import compile_model
 from il2sim.model.spec import (
     ALLOWED_FUNCTIONS,
@@ -48,6 +46,7 @@ from il2sim.model.spec import (
     ModelError,
     Observable,
 )
+from il2sim.sbml.mathml import IL2SIM_NS, TIME, SbmlError, sanitize, to_ast
 from il2sim.units import UnitError, bsa_mosteller, ureg
 
 __all__ = ["export_sbml"]
@@ -321,6 +320,8 @@ class _Writer:
 
     # -- dosing ----------------------------------------------------------------------------
     def events(self, regimen: Regimen, covariates: dict[str, float]) -> None:
+        from il2sim.engine.events import EngineError, resolve_events  # the engine's own rule
+
         model = self.model
         compiled = compile_model(model)
         if compiled.input_names != tuple(self.input_names):  # the rule below went stale

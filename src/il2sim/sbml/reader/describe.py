@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 
 import libsbml
 
-from il2sim.io.sbml_math import unit_definition_text
-from il2sim.io.sbml_read.common import UNDECLARED, exact_value, tag
-from il2sim.io.sbml_read.source import Elements, Names, Source
 from il2sim.model.spec import DoseRoute, Input, Param
+from il2sim.sbml.mathml import unit_definition_text
+from il2sim.sbml.reader.common import UNDECLARED, exact_value, tag
+from il2sim.sbml.reader.source import Elements, Names, Source
 from il2sim.units import UnitError, to_magnitude
 
 __all__ = ["amount_unit", "citation", "meaning", "notes", "param", "routes", "source", "time_unit",

@@ -1,14 +1,14 @@
 """Stage 5 of the SBML reader: the role of every SBML symbol (parameter, state, amount
-state or rule), see :mod:`il2sim.io.sbml_import` for what decides it."""
+state or rule), see :mod:`il2sim.sbml.read` for what decides it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from il2sim.io.sbml_math import TIME
-from il2sim.io.sbml_read.common import RATE_OF, Expr, references
-from il2sim.io.sbml_read.maths import Maths
-from il2sim.io.sbml_read.source import Elements, Names, Source
+from il2sim.sbml.mathml import TIME
+from il2sim.sbml.reader.common import RATE_OF, Expr, references
+from il2sim.sbml.reader.maths import Maths
+from il2sim.sbml.reader.source import Elements, Names, Source
 
 __all__ = ["Roles", "classify", "constant_in_time"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sympy
 
-from il2sim.io.sbml_math import TIME
-from il2sim.io.sbml_read.common import Expr
-from il2sim.io.sbml_read.dynamics import Dynamics
-from il2sim.io.sbml_read.maths import Maths, initial_expr
-from il2sim.io.sbml_read.source import Elements, Names, Source
 from il2sim.model.spec import delay as delay_fn
+from il2sim.sbml.mathml import TIME
+from il2sim.sbml.reader.common import Expr
+from il2sim.sbml.reader.dynamics import Dynamics
+from il2sim.sbml.reader.maths import Maths, initial_expr
+from il2sim.sbml.reader.source import Elements, Names, Source
 
 __all__ = ["InitialValues"]
 

@@ -1,4 +1,4 @@
-"""The SBML reader behind :func:`il2sim.io.sbml_import.read_sbml`, as stages that pass
+"""The SBML reader behind :func:`il2sim.sbml.read.read_sbml`, as stages that pass
 their results on explicitly:
 
 1. :func:`~.source.open_source` -> :class:`~.source.Source`: the document read, validated,
@@ -15,5 +15,5 @@ their results on explicitly:
 8. :func:`~.build.build_model`: the :class:`~il2sim.model.spec.Model`
    (:mod:`~.describe`: units, meanings and notes).
 
-What each SBML element becomes is described in :mod:`il2sim.io.sbml_import`.
+What each SBML element becomes is described in :mod:`il2sim.sbml.read`.
 """

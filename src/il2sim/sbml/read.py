@@ -57,22 +57,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import sympy
 from numpy.typing import NDArray
 
-from il2sim.engine.result import SimulationResult
-from il2sim.io.sbml_math import SbmlError
-from il2sim.io.sbml_read.build import build_model
-from il2sim.io.sbml_read.common import legal_name
-from il2sim.io.sbml_read.dynamics import dynamics
-from il2sim.io.sbml_read.initial import InitialValues
-from il2sim.io.sbml_read.maths import convert_math
-from il2sim.io.sbml_read.roles import classify
-from il2sim.io.sbml_read.source import collect, name_symbols, open_source
 from il2sim.model.spec import Model
+from il2sim.sbml.mathml import SbmlError
+from il2sim.sbml.reader.build import build_model
+from il2sim.sbml.reader.common import legal_name
+from il2sim.sbml.reader.dynamics import dynamics
+from il2sim.sbml.reader.initial import InitialValues
+from il2sim.sbml.reader.maths import convert_math
+from il2sim.sbml.reader.roles import classify
+from il2sim.sbml.reader.source import collect, name_symbols, open_source
+
+if TYPE_CHECKING:  # a type only: sbml sits below the engine
+    from il2sim.engine.result import SimulationResult
 
 __all__ = ["SbmlImport", "import_sbml", "legal_name", "read_sbml"]
 

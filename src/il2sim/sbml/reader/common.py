@@ -13,8 +13,8 @@ from typing import Any
 import libsbml
 import sympy
 
-from il2sim.io.sbml_math import IL2SIM_NS, SbmlError
 from il2sim.model.spec import ALLOWED_FUNCTIONS
+from il2sim.sbml.mathml import IL2SIM_NS, SbmlError
 
 __all__ = ["EMPTY_STATE_MEANING", "RATE_OF", "UNDECLARED", "Expr", "exact_value",
            "il2sim_annotation", "legal_name", "references", "tag", "toposort"]
@@ -31,7 +31,7 @@ EMPTY_STATE_MEANING = ("constant 0: the SBML model has no state, and an il2sim "
 
 def legal_name(sbml_id: str) -> str:
     """``sbml_id`` made a legal il2sim name (before uniqueness): see
-    :mod:`il2sim.io.sbml_import`."""
+    :mod:`il2sim.sbml.read`."""
     name = sbml_id.lstrip("_") or "x"
     if not name[0].isalpha():
         name = "x" + name

@@ -15,7 +15,7 @@ doi:10.1515/jib-2017-0082). The linear program is solved by HiGHS through
 ``scipy.optimize.linprog``. Initial assignments (to bound parameters and stoichiometries)
 are evaluated first by libSBML's initial-assignment converter.
 
-This is a separate analysis, not :func:`il2sim.simulate`: :func:`il2sim.io.sbml.import_sbml`
+This is a separate analysis, not :func:`il2sim.simulate`: :func:`il2sim.sbml.import_sbml`
 refuses the fbc package, since an ODE model cannot represent it.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 import sympy
 from scipy.optimize import linprog
 
-from il2sim.io.sbml_math import MathReader, SbmlError
+from il2sim.sbml.mathml import MathReader, SbmlError
 
 __all__ = ["FluxBalance", "flux_balance"]
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import libsbml
 import sympy
 
-from il2sim.io.sbml_math import TIME
-from il2sim.io.sbml_read.common import RATE_OF, Expr, references
-from il2sim.io.sbml_read.maths import Maths, initial_expr
-from il2sim.io.sbml_read.roles import Roles
-from il2sim.io.sbml_read.source import Elements, Names, Source
 from il2sim.model.spec import delay as delay_fn
+from il2sim.sbml.mathml import TIME
+from il2sim.sbml.reader.common import RATE_OF, Expr, references
+from il2sim.sbml.reader.maths import Maths, initial_expr
+from il2sim.sbml.reader.roles import Roles
+from il2sim.sbml.reader.source import Elements, Names, Source
 
 __all__ = ["Dynamics", "RateOf", "dynamics", "stoichiometry"]
 

@@ -8,23 +8,6 @@ from collections.abc import Iterable
 
 import sympy
 
-from il2sim.io.sbml_math import TIME, SbmlError, to_text
-from il2sim.io.sbml_read import describe
-from il2sim.io.sbml_read.common import (
-    EMPTY_STATE_MEANING,
-    UNDECLARED,
-    Expr,
-    exact_value,
-    il2sim_annotation,
-    legal_name,
-    tag,
-    toposort,
-)
-from il2sim.io.sbml_read.dynamics import Dynamics
-from il2sim.io.sbml_read.initial import InitialValues
-from il2sim.io.sbml_read.maths import Maths
-from il2sim.io.sbml_read.roles import Roles, constant_in_time
-from il2sim.io.sbml_read.source import Elements, Names, Source
 from il2sim.model.spec import (
     Event,
     Input,
@@ -36,6 +19,23 @@ from il2sim.model.spec import (
     State,
 )
 from il2sim.model.spec import delay as delay_fn
+from il2sim.sbml.mathml import TIME, SbmlError, to_text
+from il2sim.sbml.reader import describe
+from il2sim.sbml.reader.common import (
+    EMPTY_STATE_MEANING,
+    UNDECLARED,
+    Expr,
+    exact_value,
+    il2sim_annotation,
+    legal_name,
+    tag,
+    toposort,
+)
+from il2sim.sbml.reader.dynamics import Dynamics
+from il2sim.sbml.reader.initial import InitialValues
+from il2sim.sbml.reader.maths import Maths
+from il2sim.sbml.reader.roles import Roles, constant_in_time
+from il2sim.sbml.reader.source import Elements, Names, Source
 
 __all__ = ["build_model"]
 
