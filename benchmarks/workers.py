@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from il2sim.config.trial import load_trial_file
 from il2sim.io.store import ResultStore
-from il2sim.io.trial_config import load_trial_file
 from il2sim.trial.runner import TrialSpec, dask_client, stream_trial
 
 TRIAL = Path(__file__).resolve().parents[1] / "examples" / "trials" / "rcc.toml"

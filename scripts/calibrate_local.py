@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from il2sim.io.trial_config import load_trial
+from il2sim.config.trial import load_trial
 from il2sim.population import Fixed
 from il2sim.trial.runner import run_trial
 

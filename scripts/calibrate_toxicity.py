@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
-from il2sim.io.trial_config import load_trial
+from il2sim.config.trial import load_trial
 from il2sim.trial.endpoints import DRIVE_EVENTS, DRIVE_OMEGA
 from il2sim.trial.runner import run_trial
 

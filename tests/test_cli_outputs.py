@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from il2sim.cli import _trial_folder, cli
-from il2sim.io.base import ConfigError
+from il2sim.config.errors import ConfigError
 from il2sim.trial.outputs import RUN_MARKER, check_folder, mark_folder
 
 ROOT = Path(__file__).parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "il2sim"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("il2sim.units", "il2sim.cache", "il2sim.io.base"),
+    ("il2sim.units", "il2sim.cache", "il2sim.config.errors"),
     ("il2sim.model",),
     ("il2sim.dosing",),
     ("il2sim.engine.events",),
@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("il2sim.protocol",),
     ("il2sim.io.store",),
     ("il2sim.trial",),
+    ("il2sim.config",),
     ("il2sim.io",),
     ("il2sim.analysis",),
     ("il2sim.validation",),
@@ -119,5 +120,5 @@ def test_the_checker_sees_deferred_imports(tmp_path: Path) -> None:
     assert [m for m, _ in _imports(source)] == ["il2sim.trial.runner", "il2sim.io.store"]
     order = [_layer(m) for m in ("il2sim.engine.events", "il2sim.sbml.write", "il2sim.engine.loop",
                                  "il2sim.protocol.decider", "il2sim.io.store",
-                                 "il2sim.trial.runner", "il2sim.io.config")]
+                                 "il2sim.trial.runner", "il2sim.config.scenario")]
     assert order == sorted(order) and len(set(order)) == len(order)

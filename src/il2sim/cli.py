@@ -16,7 +16,7 @@
     il2sim validate c1 c5                           # published trials of the atlas, scored
     il2sim serve                                    # the web app
 
-Command-line options override the scenario file (see :mod:`il2sim.io.config`
+Command-line options override the scenario file (see :mod:`il2sim.config.scenario`
 for its format). The commands only parse, call the library and print.
 
 Exit status: 0 on success; 2 for bad input (unknown model or parameter,
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from il2sim import __version__
-from il2sim.io.base import (
+from il2sim.config.errors import (
     FORMATS,
     MAX_OUTPUT_VALUES,
     TABLE_FORMATS,
@@ -51,8 +51,8 @@ if TYPE_CHECKING:  # the rest is imported where it is used: `il2sim --help` star
     from rich.progress import Progress
     from rich.table import Table
 
+    from il2sim.config.scenario import Scenario
     from il2sim.engine import SimulationResult
-    from il2sim.io.config import Scenario
     from il2sim.model import Model
 
 __all__ = ["cli", "main"]
@@ -312,7 +312,7 @@ def _scenario(path: Path | None, *, model_name: str | None, preset: str | None,
               height: str | None, bsa: str | None, end: str | None,
               points: int | None, unbounded: bool = False) -> Scenario:
     """The scenario file with the command-line options applied on top."""
-    from il2sim.io.config import override, parse_assignment, read_toml, scenario_from_dict
+    from il2sim.config.scenario import override, parse_assignment, read_toml, scenario_from_dict
 
     if path is None and model_name is None:
         raise ConfigError("<command line>", None, "give a scenario file or --model")
@@ -485,8 +485,8 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, force: bool,
     """Run a virtual trial; print its summary, store it, draw its figures."""
     import dataclasses
 
+    from il2sim.config.trial import load_trial_file
     from il2sim.io.store import ResultStore
-    from il2sim.io.trial_config import load_trial_file
     from il2sim.model import get_model
     from il2sim.trial.arms import MultiArmTrial
     from il2sim.trial.runner import open_run, stream_trial
@@ -848,7 +848,7 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
         sobol_convergence,
         trial_output,
     )
-    from il2sim.io.config import read_toml, scenario_from_dict
+    from il2sim.config.scenario import read_toml, scenario_from_dict
 
     if not scenario_file.is_file():
         raise ConfigError(str(scenario_file), None, "no such file")
@@ -870,7 +870,7 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     try:
         func: Func
         if is_trial:
-            from il2sim.io.trial_config import load_trial
+            from il2sim.config.trial import load_trial
 
             spec = dataclasses.replace(load_trial(scenario_file), backend=backend)
             func = trial_output(spec, output_name, params_names=problem.names)

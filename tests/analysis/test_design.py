@@ -8,7 +8,7 @@ from pathlib import Path
 
 from il2sim import get_model
 from il2sim.analysis.design import Z90, design_table, population_table, read_population
-from il2sim.io.trial_config import load_trial
+from il2sim.config.trial import load_trial
 from il2sim.population import Categorical, CovariateEffect, LogNormal, Normal, Population
 
 RCC = Path(__file__).parents[2] / "examples" / "trials" / "rcc.toml"

@@ -11,8 +11,8 @@ import numpy as np
 import scipy.linalg
 
 from il2sim import Bolus, Infusion, Regimen, Schedule, get_model, presets, simulate
+from il2sim.config.scenario import scenario_from_dict
 from il2sim.engine import output_times
-from il2sim.io.config import scenario_from_dict
 
 PK = get_model("aldesleukin_pk")
 WEIGHT_KG = 80.0

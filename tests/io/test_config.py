@@ -11,6 +11,7 @@ import pytest
 
 import il2sim
 from il2sim import Bolus, Infusion, Regimen, Schedule, get_model, presets, simulate
+from il2sim.config.scenario import MAX_OUTPUT_VALUES
 from il2sim.io import (
     ConfigError,
     load_scenario,
@@ -20,7 +21,6 @@ from il2sim.io import (
     regimen_from_toml,
     scenario_from_dict,
 )
-from il2sim.io.config import MAX_OUTPUT_VALUES
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
 

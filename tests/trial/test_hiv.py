@@ -14,8 +14,8 @@ from scipy import stats
 
 from il2sim import get_model, presets, simulate
 from il2sim.cli import cli
-from il2sim.io.config import ConfigError
-from il2sim.io.trial_config import trial_file_from_dict, trial_from_dict
+from il2sim.config.scenario import ConfigError
+from il2sim.config.trial import trial_file_from_dict, trial_from_dict
 from il2sim.protocol import Protocol, ProtocolDecider, ProtocolError, no_drug_protocol
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.hiv import (

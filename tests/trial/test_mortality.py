@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from il2sim.config.trial import load_trial, load_trial_file
 from il2sim.io.store import ResultStore
-from il2sim.io.trial_config import load_trial, load_trial_file
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.endpoints import (
     CR_ULN,

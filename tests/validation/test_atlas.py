@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from il2sim.io.config import ConfigError
-from il2sim.io.trial_config import load_trial
+from il2sim.config.scenario import ConfigError
+from il2sim.config.trial import load_trial
 from il2sim.validation.atlas import atlas, load_published_trial
 from il2sim.validation.endpoints import ENDPOINTS
 from il2sim.validation.run import replicate_spec

@@ -430,7 +430,7 @@ def with_analyses(tmp_path: Path, examples: Path) -> Iterator[tuple[TestClient, 
 
     import matplotlib.figure
 
-    from il2sim.io.trial_config import trial_from_dict
+    from il2sim.config.trial import trial_from_dict
     from il2sim.trial.runner import run_trial
 
     fig = matplotlib.figure.Figure(figsize=(2, 2))
@@ -607,7 +607,7 @@ def test_an_hiv_run_is_shown_with_its_cd4_figure(tmp_path: Path, examples: Path)
     tumour figures (asking for one is a one-sentence 422, not a server error)."""
     import dataclasses
 
-    from il2sim.io.trial_config import load_trial_file
+    from il2sim.config.trial import load_trial_file
     from il2sim.trial.runner import stream_trial
 
     trial = load_trial_file(Path(__file__).parents[2] / "examples/trials/esprit2009.toml")

@@ -2,7 +2,7 @@
 and the DuckDB result store.
 
 The names are imported on first use (PEP 562 module ``__getattr__``): importing one
-submodule (the light :mod:`il2sim.io.base`, the store) does not load matplotlib and libsbml.
+submodule (the light :mod:`il2sim.config.errors`, the store) does not load matplotlib and libsbml.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from il2sim.io.base import ConfigError
-    from il2sim.io.config import (
+    from il2sim.config.errors import ConfigError
+    from il2sim.config.scenario import (
         Scenario,
         load_scenario,
         override,
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from il2sim.sbml import SbmlError, export_sbml, import_sbml, read_sbml
 
 _HOMES = {
-    "il2sim.io.base": ("ConfigError",),
-    "il2sim.io.config": ("Scenario", "load_scenario", "override", "parse_assignment",
+    "il2sim.config.errors": ("ConfigError",),
+    "il2sim.config.scenario": ("Scenario", "load_scenario", "override", "parse_assignment",
                          "read_toml", "regimen_from_toml", "scenario_from_dict"),
     "il2sim.io.output": ("plot_result", "write_outputs"),
     "il2sim.sbml": ("SbmlError", "export_sbml", "import_sbml", "read_sbml"),

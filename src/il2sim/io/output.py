@@ -30,8 +30,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from il2sim.config.errors import FORMATS, Format
 from il2sim.engine import SimulationResult
-from il2sim.io.base import FORMATS, Format
 from il2sim.units import header, to_magnitude
 
 __all__ = ["LOG_AXIS_DECADES", "Format", "dose_table", "plot_result", "result_figure",

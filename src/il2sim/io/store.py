@@ -93,7 +93,7 @@ from typing import Any, Final, Literal
 import duckdb
 import pandas as pd
 
-from il2sim.io.base import TABLE_FORMATS, TableFormat
+from il2sim.config.errors import TABLE_FORMATS, TableFormat
 
 __all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "Analysis",
            "ResultStore", "StoreError", "default_run_id", "partial_warning"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from il2sim.io.base import ConfigError
+from il2sim.config.errors import ConfigError
 from il2sim.trial import plots
 from il2sim.trial.statistics import DoseDelivery, is_responder
 

@@ -35,8 +35,8 @@ One TOML file per trial in ``validation/atlas/`` (a new trial is a new file)::
 
 Loading checks everything a run needs: known keys, an endpoint the code computes with the
 fields it needs, an arm that exists, a cited source, and arms whose protocol builds a
-virtual trial (:func:`il2sim.io.trial_config.trial_from_dict`). Every problem raises
-:class:`~il2sim.io.config.ConfigError` naming the file and key.
+virtual trial (:func:`il2sim.config.trial.trial_from_dict`). Every problem raises
+:class:`~il2sim.config.scenario.ConfigError` naming the file and key.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from il2sim.io.config import ConfigError, _Spec, _validation_error, read_toml
-from il2sim.io.trial_config import trial_from_dict
+from il2sim.config.scenario import ConfigError, Spec, read_toml, validation_error
+from il2sim.config.trial import trial_from_dict
 from il2sim.trial.calibrated import INDICATIONS
 from il2sim.trial.hiv import HIV
 from il2sim.trial.runner import TrialSpec
@@ -67,7 +67,7 @@ RUNNABLE = (*INDICATIONS, HIV)
 """Indications whose arms il2sim simulates."""
 
 
-class _ArmFile(_Spec):
+class _ArmFile(Spec):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     n: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -75,7 +75,7 @@ class _ArmFile(_Spec):
     same_as: str | None = None
 
 
-class _OutcomeFile(_Spec):
+class _OutcomeFile(Spec):
     endpoint: str
     arm: str
     source: str
@@ -91,7 +91,7 @@ class _OutcomeFile(_Spec):
     note: str = ""
 
 
-class _TrialFile(_Spec):
+class _TrialFile(Spec):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     short: str = Field(min_length=1, max_length=40)
@@ -236,7 +236,7 @@ def _build(source: str, data: Mapping[str, Any],
     try:
         spec = _TrialFile.model_validate(dict(data))
     except ValidationError as exc:
-        raise _validation_error(exc, source, "") from None
+        raise validation_error(exc, source, "") from None
     if spec.indication not in RUNNABLE + DECLARED_INDICATIONS:
         raise ConfigError(source, "indication", f"unknown indication {spec.indication!r}; "
                           f"known: {', '.join(RUNNABLE + DECLARED_INDICATIONS)}")

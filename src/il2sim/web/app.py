@@ -2,7 +2,7 @@
 
 :func:`create_app` builds a FastAPI application over the same library calls as the CLI:
 the model library (:mod:`il2sim.model.library`), scenarios (:mod:`il2sim.web.scenario`),
-trials (:mod:`il2sim.io.trial_config`, :mod:`il2sim.trial.runner`, run in the background by
+trials (:mod:`il2sim.config.trial`, :mod:`il2sim.trial.runner`, run in the background by
 :class:`~il2sim.web.jobs.TrialJobs`), and the DuckDB result store
 (:class:`~il2sim.io.store.ResultStore`). The JSON API lives under ``/api`` and is described
 by OpenAPI at ``/openapi.json`` (browsable at ``/docs``); the page at ``/`` is a small
@@ -37,10 +37,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from il2sim import __version__
+from il2sim.config.scenario import ConfigError
+from il2sim.config.trial import trial_file_from_dict
 from il2sim.dosing import PRESETS
-from il2sim.io.config import ConfigError
 from il2sim.io.store import DATA_TABLES, StoreError
-from il2sim.io.trial_config import trial_file_from_dict
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
 from il2sim.trial import plots

@@ -2,7 +2,7 @@
 
 The request becomes the same dictionary a scenario file parses to, so the web form and
 ``il2sim simulate FILE.toml`` share validation and error messages
-(:func:`il2sim.io.config.scenario_from_dict`). The label course with hold rules uses the
+(:func:`il2sim.config.scenario.scenario_from_dict`). The label course with hold rules uses the
 label protocol (:func:`il2sim.protocol.label_protocol`) as the dose decider, so the
 dose log shows which doses the simulated patient's vital signs withheld, and why.
 
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from il2sim.config.scenario import ConfigError, Scenario, parse_assignment, scenario_from_dict
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine import SimulationResult
 from il2sim.engine.simulate import simulate
-from il2sim.io.config import ConfigError, Scenario, parse_assignment, scenario_from_dict
 from il2sim.model.spec import Model
 from il2sim.protocol import ProtocolDecider, ProtocolError, label_protocol
 from il2sim.units import parse_quantity, ureg
@@ -101,7 +101,7 @@ def _regimen_data(request: ScenarioRequest) -> object | None:
 
 
 def build_scenario(request: ScenarioRequest) -> Scenario:
-    """The request as a checked :class:`~il2sim.io.config.Scenario`."""
+    """The request as a checked :class:`~il2sim.config.scenario.Scenario`."""
     data: dict[str, Any] = {"model": request.model,
                             "simulation": {"end": request.end, "points": request.points,
                                            "backend": request.backend}}

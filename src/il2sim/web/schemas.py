@@ -2,7 +2,7 @@
 
 Every request model forbids unknown keys, so a typo is a 422 naming the key, never a
 silently ignored setting. Quantities stay text with units (``"70 kg"``, ``"21 day"``)
-and are parsed by the same code as the TOML files (:mod:`il2sim.io.config`).
+and are parsed by the same code as the TOML files (:mod:`il2sim.config.scenario`).
 """
 
 from __future__ import annotations

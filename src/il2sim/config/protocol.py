@@ -41,7 +41,7 @@ antiretroviral therapy in an HIV trial): no other key::
 
 A rule names a state or observable of the trial's model; every problem (an observable the
 model lacks, a cap below 1, a drug without a regimen, an unknown key) is one
-:class:`~il2sim.io.config.ConfigError` naming the file and key.
+:class:`~il2sim.config.scenario.ConfigError` naming the file and key.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from il2sim.config.scenario import ConfigError, Spec, _strip, regimen_from_toml
 from il2sim.dosing import DoseError, Regimen
 from il2sim.dosing.presets import label_high_dose
-from il2sim.io.config import ConfigError, _Spec, _strip, regimen_from_toml
 from il2sim.model.spec import Model
 from il2sim.protocol import (
     LABEL_HOLDS,
@@ -69,7 +69,7 @@ from il2sim.units import UnitError, parse_quantity
 __all__ = ["ProtocolSpec", "protocol_from_spec"]
 
 
-class HoldsSpec(_Spec):
+class HoldsSpec(Spec):
     hold_if: list[str] = Field(default_factory=list)
     stop_cycle_if: list[str] = Field(default_factory=list)
     relative: list[str] = Field(default_factory=list)
@@ -78,7 +78,7 @@ class HoldsSpec(_Spec):
     discontinue_if: list[str] = Field(default_factory=list)
 
 
-class DrugSpec(_Spec):
+class DrugSpec(Spec):
     name: str = Field(min_length=1)
     regimen: Any = None
     cycles: list[Any] | None = Field(default=None, min_length=1)
@@ -88,7 +88,7 @@ class DrugSpec(_Spec):
     split_infusions: str | None = None
 
 
-class ProtocolSpec(_Spec):
+class ProtocolSpec(Spec):
     kind: Literal["label", "regimen", "none"] = "label"
     dose: str | None = None
     max_courses: int | None = Field(default=None, ge=1, le=20)
