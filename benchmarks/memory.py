@@ -6,7 +6,7 @@
 The W2 trial: the flagship ``il2_qsp`` under the label course with the label protocol's
 hold rules, 2 years of follow-up after day 19, the calibrated melanoma population, the
 native backend, chunks of 500 patients, every chunk written to a DuckDB result store
-(``il2sim.io.store.ResultStore``). Each (mode, size) runs in a fresh process, which
+(``il2sim.store.ResultStore``). Each (mode, size) runs in a fresh process, which
 reports its own peak resident set size (``ru_maxrss``):
 
 - ``stream``: ``trial.runner.stream_trial(spec, store)``, chunk by chunk into the store,
@@ -69,7 +69,7 @@ def child(mode: str, n: int, db: Path, log: Path) -> dict[str, Any]:
 
     Every ``PROGRESS_EVERY`` chunks a JSON line (patients done, seconds, peak and current
     RSS) goes to stderr and to ``log`` (``benchmarks/memory_plot.py`` draws it)."""
-    from il2sim.io.store import ResultStore
+    from il2sim.store import ResultStore
     from il2sim.trial.runner import run_trial, stream_trial
 
     spec = _spec(n)

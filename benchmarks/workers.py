@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from il2sim.config.trial import load_trial_file
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.runner import TrialSpec, dask_client, stream_trial
 
 TRIAL = Path(__file__).resolve().parents[1] / "examples" / "trials" / "rcc.toml"

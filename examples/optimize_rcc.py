@@ -121,7 +121,7 @@ def main(out: Path, db: Path | None) -> None:
     print(f"\nPlot written to {out}.")
     if db is not None:
         from il2sim.analysis.stored import save_optimization
-        from il2sim.io.store import ResultStore
+        from il2sim.store import ResultStore
 
         with ResultStore(db) as store:
             run_id = save_optimization(store, result, name="optimize rcc (example)",

@@ -18,8 +18,8 @@ from rich.progress import Progress
 
 from il2sim import cli as cli_module
 from il2sim.cli import cli
-from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.store import ResultStore
 from il2sim.trial.outputs import mark_folder
 from il2sim.trial.runner import TrialSpec, run_trial
 

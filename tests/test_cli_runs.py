@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from il2sim.cli import cli
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "trials"
 
 KILLED_AFTER_ONE_CHUNK = """
 import os, signal, sys
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.config.trial import load_trial_file
 from il2sim.model import get_model
 from il2sim.trial.runner import open_run, simulate_chunk

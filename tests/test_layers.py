@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("il2sim.engine",),
     ("il2sim.population",),
     ("il2sim.protocol",),
-    ("il2sim.io.store",),
+    ("il2sim.store",),
     ("il2sim.trial",),
     ("il2sim.config",),
     ("il2sim.io",),
@@ -115,10 +115,10 @@ def test_imports_run_downstream_only() -> None:
 def test_the_checker_sees_deferred_imports(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from il2sim.trial.runner import TrialSpec\n"
-                      "    import il2sim.io.store\n"
+                      "    import il2sim.store\n"
                       "if TYPE_CHECKING:\n    from il2sim.web.app import app\n")
-    assert [m for m, _ in _imports(source)] == ["il2sim.trial.runner", "il2sim.io.store"]
+    assert [m for m, _ in _imports(source)] == ["il2sim.trial.runner", "il2sim.store"]
     order = [_layer(m) for m in ("il2sim.engine.events", "il2sim.sbml.write", "il2sim.engine.loop",
-                                 "il2sim.protocol.decider", "il2sim.io.store",
+                                 "il2sim.protocol.decider", "il2sim.store",
                                  "il2sim.trial.runner", "il2sim.config.scenario")]
     assert order == sorted(order) and len(set(order)) == len(order)

@@ -70,8 +70,8 @@ def _exit_status(exc: Exception) -> int | None:
         return None
     from il2sim.dosing import DoseError
     from il2sim.engine import EngineError, SimulationError
-    from il2sim.io.store import StoreError
     from il2sim.model import ModelError
+    from il2sim.store import StoreError
     from il2sim.units import UnitError
 
     if isinstance(exc, ConfigError | ModelError | DoseError | EngineError | UnitError
@@ -486,8 +486,8 @@ def trial_command(trial_file: Path, db: Path, out_dir: Path | None, force: bool,
     import dataclasses
 
     from il2sim.config.trial import load_trial_file
-    from il2sim.io.store import ResultStore
     from il2sim.model import get_model
+    from il2sim.store import ResultStore
     from il2sim.trial.arms import MultiArmTrial
     from il2sim.trial.runner import open_run, stream_trial
     from il2sim.trial.stored import load_stored_trial
@@ -564,8 +564,8 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
     """``il2sim trial`` on a multi-arm file: every arm, side by side, and the comparisons."""
     import pandas as pd
 
-    from il2sim.io.store import ResultStore
     from il2sim.model import get_model
+    from il2sim.store import ResultStore
     from il2sim.trial.arms import MultiArmTrial, run_arms
     from il2sim.trial.runner import open_run
     from il2sim.trial.stored import load_stored_trial
@@ -612,7 +612,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
         result.comparisons.to_csv(target / "comparisons.csv", index=False)
         names = ["summary.csv", "comparisons.csv"]
         if is_hiv(result.endpoints):  # the CD4 count by arm, drawn with the trial's record
-            from il2sim.io.store import ResultStore
+            from il2sim.store import ResultStore
             from il2sim.trial.arms import COMPARISON_KIND, COMPARISON_NAME
 
             with ResultStore(db, read_only=True) as store:
@@ -645,7 +645,7 @@ def results_command(run_id: str | None, db: Path, sql: str | None, fmt: str | No
                     output: Path | None, export_dir: Path | None) -> None:
     """List stored runs, show one run's summary, query (as a table, CSV, Parquet or JSON),
     or export to Parquet."""
-    from il2sim.io.store import ResultStore, partial_warning
+    from il2sim.store import ResultStore, partial_warning
 
     if sql is None and (fmt is not None or output is not None):
         raise ConfigError("<command line>", "--format" if fmt else "--output",
@@ -778,7 +778,7 @@ def _analysis_store(db: Path, run_id: str | None, no_store: bool) -> None:
         raise ConfigError("<command line>", "--run", "--run attaches the results to a stored "
                           "run; it cannot go with --no-store")
     if run_id is not None:
-        from il2sim.io.store import ResultStore, StoreError
+        from il2sim.store import ResultStore, StoreError
 
         _require_store(db)
         with ResultStore(db, read_only=True) as store:
@@ -911,7 +911,7 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     out.print(f"wrote {out_dir / stem}.csv and .png")
     if not no_store:
         from il2sim.analysis.stored import save_sensitivity
-        from il2sim.io.store import ResultStore
+        from il2sim.store import ResultStore
 
         params = {"file": str(scenario_file), "trial": is_trial, "model": model_name,
                   "output": output_name, "reduce": None if is_trial else reducer,
@@ -954,8 +954,8 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
         plot_roc,
         trial_features,
     )
-    from il2sim.io.store import ResultStore
     from il2sim.model import get_model
+    from il2sim.store import ResultStore
 
     _require_store(db)
     with ResultStore(db, read_only=True) as store:
@@ -1031,7 +1031,7 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
 def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> None:
     """Write one self-contained HTML report of a stored run, with its stored analyses."""
     from il2sim.analysis.report import write_pdf, write_report
-    from il2sim.io.store import ResultStore
+    from il2sim.store import ResultStore
 
     _require_store(db)
     with ResultStore(db, read_only=True) as store:
@@ -1071,7 +1071,7 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
     import pandas as pd
 
     from il2sim.analysis.report import write_pdf
-    from il2sim.io.store import ResultStore
+    from il2sim.store import ResultStore
     from il2sim.validation.atlas import atlas
     from il2sim.validation.report import endpoint_rows, write_validation_report
     from il2sim.validation.run import validate
@@ -1209,7 +1209,7 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
               + (" (replacing the earlier ones)" if replacing else ""))
     if not no_store:
         from il2sim.analysis.stored import save_optimization
-        from il2sim.io.store import ResultStore
+        from il2sim.store import ResultStore
 
         params = {"indication": indication, "n_patients": patients, "seed": seed,
                   "n_candidates": candidates, "space": space.as_dict(), "holds": holds,

@@ -335,7 +335,7 @@ def test_documented_example_runs_and_is_reproducible(tmp_path: Path,
                         if not line.startswith(skip) and " s in all" not in line])
     assert outputs[0] == outputs[1]
     assert any(line.startswith("Label regimen: ORR") for line in outputs[0])
-    from il2sim.io.store import ResultStore
+    from il2sim.store import ResultStore
 
     with ResultStore(tmp_path / "example.duckdb", read_only=True) as store:
         assert store.analyses()["name"].tolist() == ["optimize rcc (example)"]

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from il2sim.analysis.report import CSS, SECTIONS, report_html, write_pdf, write_report
-from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.store import ResultStore
 from il2sim.trial.runner import TrialSpec, run_trial
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

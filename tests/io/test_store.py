@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from il2sim.io.store import DATA_TABLES, ResultStore, StoreError, partial_warning
+from il2sim.store import DATA_TABLES, ResultStore, StoreError, partial_warning
 
 CONFIG = json.dumps({"model": "aldesleukin_pk", "n": 40})
 RUN: dict[str, Any] = dict(name="trial", model="aldesleukin_pk", model_version="1", seed=7,
@@ -302,7 +302,7 @@ def test_delete_run(store: ResultStore) -> None:
 WRITER = '''
 import sys, time
 import numpy as np, pandas as pd
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 
 def frames(chunk, chunk_size, n_obs):
     patients = np.arange(chunk * chunk_size, (chunk + 1) * chunk_size)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from il2sim.cli import cli
 from il2sim.config.scenario import ConfigError
 from il2sim.config.trial import load_trial_file, trial_file_from_dict
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.arms import MultiArmTrial, load_arms, run_arms
 from il2sim.trial.runner import TrialSpec

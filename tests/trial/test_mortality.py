@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from il2sim.config.trial import load_trial, load_trial_file
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.endpoints import (
     CR_ULN,

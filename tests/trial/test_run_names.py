@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from il2sim.cli import cli
 from il2sim.config.trial import load_trial_file
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.runner import TrialSpec, counted_name
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.store import ResultStore
 from il2sim.trial.runner import TrialSpec, open_run, run_trial, simulate_chunk, stream_trial
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from il2sim.io.store import ResultStore
 from il2sim.population import LogNormal, Population, standard_covariates
+from il2sim.store import ResultStore
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.trial.statistics import dose_delivery, summary_table

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from il2sim.cli import cli
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.validation.stored import KIND
 
 

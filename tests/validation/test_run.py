@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.runner import stream_trial
 from il2sim.trial.statistics import response_rates
 from il2sim.validation.atlas import PublishedTrial, atlas, load_published_trial

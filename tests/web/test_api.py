@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_fixtures import SMALL_TRIAL, save_synthetic_validation, wait_for
 
-from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model, list_models
+from il2sim.store import ResultStore
 from il2sim.web import create_app
 from il2sim.web.app import SWAGGER_UI_URL
 

@@ -19,7 +19,7 @@ from test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port
 from web_fixtures import SMALL_TRIAL
 
 from il2sim.config.trial import trial_file_from_dict
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.runner import TrialSpec, stream_trial
 
 playwright_api = pytest.importorskip("playwright.sync_api")

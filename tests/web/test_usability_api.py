@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_fixtures import SMALL_TRIAL, wait_for
 
-from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
+from il2sim.store import ResultStore
 from il2sim.trial.statistics import DAYS_PER_MONTH
 from il2sim.web import create_app
 
@@ -281,7 +281,7 @@ def test_a_store_another_process_writes_is_a_503_not_a_crash(
     says so in one sentence, and answers again once that process is done."""
     client, run_id, db = finished
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from il2sim.io.store import ResultStore; "
+        [sys.executable, "-c", "import sys; from il2sim.store import ResultStore; "
          f"s = ResultStore({str(db)!r}); print('open', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

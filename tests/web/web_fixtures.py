@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
 
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.statistics import TOXICITIES
 from il2sim.validation.atlas import atlas
 from il2sim.validation.endpoints import SimulatedArm

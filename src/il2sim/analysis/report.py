@@ -1,8 +1,8 @@
 """A stored virtual trial as one self-contained HTML report.
 
-:func:`report_html` reads a run from a :class:`~il2sim.io.store.ResultStore` and renders its
+:func:`report_html` reads a run from a :class:`~il2sim.store.ResultStore` and renders its
 design, headline numbers, efficacy, survival, toxicity and dose delivery, plus every analysis
-stored with the run (:meth:`~il2sim.io.store.ResultStore.save_analysis`: optimisation,
+stored with the run (:meth:`~il2sim.store.ResultStore.save_analysis`: optimisation,
 sensitivity, biomarkers; their tables and PNG figures as stored) and any passed in as
 ``extras``;
 :func:`write_report` writes it to a file. The page needs nothing else: the CSS is inline,
@@ -39,8 +39,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.analysis.design import design_table, population_table, read_population
-from il2sim.io.store import Analysis, ResultStore, partial_warning
 from il2sim.model import Model, ModelError, get_model
+from il2sim.store import Analysis, ResultStore, partial_warning
 from il2sim.trial import plots
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.statistics import (
@@ -114,9 +114,9 @@ def report_html(store: ResultStore | str | Path, run_id: str, *,
     """Render a stored virtual trial as one self-contained HTML page.
 
     Main arguments:
-        store: an open :class:`~il2sim.io.store.ResultStore`, or the path of a store file
+        store: an open :class:`~il2sim.store.ResultStore`, or the path of a store file
             (then opened read-only for the call).
-        run_id: the run to report (see :meth:`~il2sim.io.store.ResultStore.runs`).
+        run_id: the run to report (see :meth:`~il2sim.store.ResultStore.runs`).
 
     Other arguments:
         extras: extra analyses for the "attachments" section, ``name -> (table, figure)``

@@ -1,10 +1,10 @@
 """Analyses stored with their run in the DuckDB result store.
 
-Each function writes one analysis with :meth:`~il2sim.io.store.ResultStore.save_analysis`
+Each function writes one analysis with :meth:`~il2sim.store.ResultStore.save_analysis`
 (one transaction: parameters as JSON, tables as Parquet, figures as PNG) and returns the run
 it is stored with. An optimisation or the sensitivity of a scenario belongs to no trial:
 without ``run_id`` it gets its own analysis run
-(:meth:`~il2sim.io.store.ResultStore.create_analysis_run`), listed by ``il2sim results``;
+(:meth:`~il2sim.store.ResultStore.create_analysis_run`), listed by ``il2sim results``;
 with ``run_id`` it is attached to that run (e.g. the trial whose population it used).
 Biomarkers are always attached to the trial they analyse. ``il2sim report RUN`` renders
 every analysis stored with the run (:func:`il2sim.analysis.report.report_html`).
@@ -20,7 +20,7 @@ import pandas as pd
 from il2sim.analysis.biomarkers import BiomarkerResult, plot_importance, plot_roc
 from il2sim.analysis.optimize import OptimizationResult, plot_pareto
 from il2sim.analysis.sensitivity import plot_sensitivity
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.plots import figure_png
 
 __all__ = ["figure_png", "save_biomarkers", "save_optimization", "save_sensitivity"]
@@ -65,7 +65,7 @@ def save_optimization(store: ResultStore, result: OptimizationResult, *, name: s
         The run the analysis is stored with.
 
     Raises:
-        StoreError: as :meth:`~il2sim.io.store.ResultStore.save_analysis`; a missing
+        StoreError: as :meth:`~il2sim.store.ResultStore.save_analysis`; a missing
             ``seed`` or ``n_patients`` without ``run_id``.
     """
     settings = {**params, "efficacy": result.efficacy, "toxicity": result.toxicity,
@@ -139,7 +139,7 @@ def save_biomarkers(store: ResultStore, run_id: str, result: BiomarkerResult, *,
 
 
 def _int(store: ResultStore, params: Mapping[str, Any], key: str) -> int:
-    from il2sim.io.store import StoreError
+    from il2sim.store import StoreError
 
     value = params.get(key)
     if isinstance(value, bool) or not isinstance(value, int):

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
         scenario_from_dict,
     )
     from il2sim.io.output import plot_result, write_outputs
-    from il2sim.io.store import ResultStore, StoreError
     from il2sim.sbml import SbmlError, export_sbml, import_sbml, read_sbml
+    from il2sim.store import ResultStore, StoreError
 
 _HOMES = {
     "il2sim.config.errors": ("ConfigError",),
@@ -32,7 +32,7 @@ _HOMES = {
                          "read_toml", "regimen_from_toml", "scenario_from_dict"),
     "il2sim.io.output": ("plot_result", "write_outputs"),
     "il2sim.sbml": ("SbmlError", "export_sbml", "import_sbml", "read_sbml"),
-    "il2sim.io.store": ("ResultStore", "StoreError"),
+    "il2sim.store": ("ResultStore", "StoreError"),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 """The module each public name lives in."""

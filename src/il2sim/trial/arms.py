@@ -5,7 +5,7 @@ Each arm is a :class:`~il2sim.trial.runner.TrialSpec` with an
 :class:`~il2sim.trial.allocation.Allocation`, streamed into the store by
 :func:`~il2sim.trial.runner.stream_trial` as its own run (so it resumes, and ``il2sim
 results`` and reports show it as any trial). The trial itself is a run-like record
-(:meth:`~il2sim.io.store.ResultStore.create_analysis_run`, kind ``"comparison"``) whose
+(:meth:`~il2sim.store.ResultStore.create_analysis_run`, kind ``"comparison"``) whose
 config lists the arms' run ids, with one analysis holding the arms side by side, the
 comparisons (:func:`~il2sim.trial.comparison.compare_arms`) and the figures (Kaplan-Meier
 by arm, forest plot).
@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from il2sim.io.store import ResultStore
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
+from il2sim.store import ResultStore
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
 from il2sim.trial.hiv import compare_hiv_arms, is_hiv, plot_cd4, visit_means

@@ -21,7 +21,6 @@ import pandas as pd
 
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.simulate import simulate
-from il2sim.io.store import DATA_TABLES
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
 from il2sim.model.spec import Model
@@ -34,6 +33,7 @@ from il2sim.protocol import (
     no_drug_protocol,
     regimen_protocol,
 )
+from il2sim.store import DATA_TABLES, RunStore
 from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
@@ -228,7 +228,7 @@ def simulate_chunk(spec: TrialSpec, model: Model,
     return {"patients": frame, "doses": doses, "observations": scans, "endpoints": endpoints}
 
 
-def run_trial(spec: TrialSpec, *, store: object | None = None,
+def run_trial(spec: TrialSpec, *, store: RunStore | None = None,
               progress: Callable[[int], None] | None = None,
               client: object | None = None) -> TrialResult:
     """Run the trial, serially or on a Dask cluster, resuming from ``store`` if given.
@@ -237,9 +237,9 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
         spec: the trial.
 
     Other arguments:
-        store: an ``il2sim.io.store.ResultStore``: the trial is run by :func:`stream_trial`
-            (chunks already stored are not recomputed, nothing is kept in memory between
-            chunks) and read back from the store.
+        store: an :class:`il2sim.store.ResultStore` (any :class:`~il2sim.store.RunStore`):
+            the trial is run by :func:`stream_trial` (chunks already stored are not
+            recomputed, nothing is kept in memory between chunks) and read back from it.
         progress: called with the number of patients of each finished chunk.
         client: a ``dask.distributed.Client``: chunks become independent tasks (retried up
             to twice if a worker fails). Results are identical to the serial run, since
@@ -247,8 +247,7 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
     """
     if store is not None:
         run_id = stream_trial(spec, store, progress=progress, client=client)
-        tables = {name: store.table(run_id, name)  # type: ignore[attr-defined]
-                  for name in DATA_TABLES}
+        tables = {name: store.table(run_id, name) for name in DATA_TABLES}
     else:
         collected: dict[int, dict[str, pd.DataFrame]] = {}
 
@@ -262,7 +261,7 @@ def run_trial(spec: TrialSpec, *, store: object | None = None,
                        tables["endpoints"])
 
 
-def stream_trial(spec: TrialSpec, store: object, *,
+def stream_trial(spec: TrialSpec, store: RunStore, *,
                  progress: Callable[[int], None] | None = None,
                  client: object | None = None) -> str:
     """Run the trial into ``store`` chunk by chunk and return its run id.
@@ -275,13 +274,13 @@ def stream_trial(spec: TrialSpec, store: object, *,
     """
     model = get_model(spec.model)
     run_id = open_run(store, spec, model)
-    done: set[int] = store.done_chunks(run_id)  # type: ignore[attr-defined]
+    done = store.done_chunks(run_id)
 
     def write(k: int, frames: dict[str, pd.DataFrame]) -> None:
-        store.write_chunk(run_id, k, frames)  # type: ignore[attr-defined]
+        store.write_chunk(run_id, k, frames)
 
     _run_chunks(spec, model, done, write, progress, client)
-    store.finish(run_id)  # type: ignore[attr-defined]
+    store.finish(run_id)
     return run_id
 
 
@@ -334,7 +333,7 @@ def _remote_chunk(spec: TrialSpec, patients: pd.DataFrame, k: int
     return k, simulate_chunk(spec, get_model(spec.model), patients)
 
 
-def open_run(store: object, spec: TrialSpec, model: Model) -> str:
+def open_run(store: RunStore, spec: TrialSpec, model: Model) -> str:
     """Create the trial's run in ``store``, or find it again to resume it.
 
     The config stored with the run includes the model version, so a changed model
@@ -342,10 +341,9 @@ def open_run(store: object, spec: TrialSpec, model: Model) -> str:
     version = model_version(model)
     config = json.dumps({**spec.describe(), "model_version": version}, default=str,
                         sort_keys=True)
-    run_id: str = store.create_run(  # type: ignore[attr-defined]
+    return store.create_run(
         name=spec.name, model=spec.model, model_version=version, seed=spec.seed,
         n_patients=spec.n_patients, chunk_size=spec.chunk_size, config=config)
-    return run_id
 
 
 def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> object:

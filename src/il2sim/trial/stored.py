@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.hiv import hiv_summary, hiv_values, is_hiv, plot_cd4, visit_means
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.statistics import DoseDelivery, summary_table, summary_values

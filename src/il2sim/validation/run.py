@@ -31,7 +31,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from il2sim.io.store import ResultStore
+from il2sim.store import ResultStore
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.validation.atlas import Outcome, PublishedTrial
 from il2sim.validation.endpoints import NotSimulated, SimulatedArm

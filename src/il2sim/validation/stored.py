@@ -1,7 +1,7 @@
 """A validation stored in the DuckDB result store, with the model version it scored.
 
 :func:`save_validation` writes one analysis of kind ``"validation"`` on its own analysis run
-(:meth:`~il2sim.io.store.ResultStore.create_analysis_run`; its config holds the trials, the
+(:meth:`~il2sim.store.ResultStore.create_analysis_run`; its config holds the trials, the
 replicates and the model version, so a changed model or design gets a new record): the
 tables ``scores``, ``values`` and ``scorecard``, and the forest and calibration figures as
 PNG. ``il2sim results`` lists it, ``il2sim report RUN`` and the web app's results page show
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from il2sim.analysis.stored import figure_png
-from il2sim.io.store import ResultStore
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
+from il2sim.store import ResultStore
 from il2sim.validation.atlas import PublishedTrial
 from il2sim.validation.plots import plot_calibration, plot_forest
 from il2sim.validation.run import LEVEL, Validation

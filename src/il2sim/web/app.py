@@ -4,7 +4,7 @@
 the model library (:mod:`il2sim.model.library`), scenarios (:mod:`il2sim.web.scenario`),
 trials (:mod:`il2sim.config.trial`, :mod:`il2sim.trial.runner`, run in the background by
 :class:`~il2sim.web.jobs.TrialJobs`), and the DuckDB result store
-(:class:`~il2sim.io.store.ResultStore`). The JSON API lives under ``/api`` and is described
+(:class:`~il2sim.store.ResultStore`). The JSON API lives under ``/api`` and is described
 by OpenAPI at ``/openapi.json`` (browsable at ``/docs``); the page at ``/`` is a small
 single-page app (``static/``) that only calls that API.
 
@@ -40,9 +40,9 @@ from il2sim import __version__
 from il2sim.config.scenario import ConfigError
 from il2sim.config.trial import trial_file_from_dict
 from il2sim.dosing import PRESETS
-from il2sim.io.store import DATA_TABLES, StoreError
 from il2sim.model.library import get_model, list_models
 from il2sim.model.spec import Model, ModelError
+from il2sim.store import DATA_TABLES, StoreError
 from il2sim.trial import plots
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.hiv import is_hiv, plot_cd4

@@ -6,7 +6,7 @@ trials started (the server is a shared workbench, not a multi-user service). A j
 its run through :class:`SerialStore`, which opens the DuckDB file only for the length of
 one call, read-only unless the call writes, so that other processes (``il2sim results``,
 ``il2sim report``) can read the store while the server runs; each chunk is one transaction
-(:meth:`il2sim.io.store.ResultStore.write_chunk`), so a reader sees whole chunks only and
+(:meth:`il2sim.store.ResultStore.write_chunk`), so a reader sees whole chunks only and
 the run list shows finished runs only. Cancelling stops the job between chunks; the run
 stays in the store, resumable (rerun the same trial file).
 """
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from il2sim.io.store import ResultStore
 from il2sim.model.library import get_model
+from il2sim.store import ResultStore
 from il2sim.trial.arms import MultiArmTrial, run_arms
 from il2sim.trial.runner import TrialSpec, open_run, stream_trial
 from il2sim.web.schemas import JobStatus
