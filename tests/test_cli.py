@@ -204,7 +204,7 @@ def test_show_unknown_model_exits_2() -> None:
 def test_simulate_figure_title_shows_set_parameters(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The example's title says c = 0.02; after --set c=0.035 the figure says 0.035."""
-    import il2sim.io.output as output
+    import il2sim.engine.output as output
 
     titles: list[str] = []
     draw = output.result_figure

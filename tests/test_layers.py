@@ -32,8 +32,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 """Lowest first; a module belongs to the layer of its longest matching prefix."""
 
 ALLOWED: dict[tuple[str, str], str] = {
-    # engine -> io: the engine's plot uses io's figure; goes when the figure moves.
-    ("il2sim.engine.result", "il2sim.io.output"): "SimulationResult.plot draws with io",
     # protocol -> trial: a retreatment rule measures the tumour as the trial does; goes
     # when RECIST measurement moves below protocol.
     ("il2sim.protocol.decider", "il2sim.trial.endpoints"): "patient_rng for scan noise",

@@ -291,7 +291,7 @@ def simulate(scenario_file: Path | None, model_name: str | None, preset: str | N
     """Simulate a scenario; write trajectories, the dose log and a figure to --out."""
     import numpy as np
 
-    from il2sim.io.output import write_outputs
+    from il2sim.engine.output import write_outputs
 
     scenario = _scenario(scenario_file, model_name=model_name, preset=preset, dose=dose,
                          assignments=assignments, weight=weight, height=height, bsa=bsa,

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from il2sim import Bolus, Regimen, Schedule, SimulationResult, simulate
-from il2sim.io.output import LOG_AXIS_DECADES, result_figure, write_outputs
+from il2sim.engine.output import LOG_AXIS_DECADES, result_figure, write_outputs
 from il2sim.units import header
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))

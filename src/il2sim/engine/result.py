@@ -123,9 +123,9 @@ class SimulationResult:
         return pd.DataFrame(rows)
 
     def plot(self, path: str | Path | None = None, *, title: str = "") -> Figure:
-        """A figure of every state and observable (:func:`il2sim.io.output.result_figure`),
+        """A figure of every state and observable (:func:`il2sim.engine.output.result_figure`),
         saved as PNG to ``path`` when given."""
-        from il2sim.io.output import result_figure, save_figure  # io is downstream of engine
+        from il2sim.engine.output import result_figure, save_figure  # matplotlib on first use
 
         figure = result_figure(self, title=title)
         if path is not None:

@@ -1,8 +1,9 @@
-"""Input and output at the boundary: scenario and trial files (TOML), SBML, result files
-and the DuckDB result store.
+"""Deprecated: the old home of input files (now :mod:`il2sim.config`), SBML
+(:mod:`il2sim.sbml`), the result store (:mod:`il2sim.store`) and result files
+(:mod:`il2sim.engine.output`); its names and submodules are re-exported so that old imports work.
 
-The names are imported on first use (PEP 562 module ``__getattr__``): importing one
-submodule (the light :mod:`il2sim.config.errors`, the store) does not load matplotlib and libsbml.
+The names are imported on first use (PEP 562 module ``__getattr__``), so importing this
+package loads neither matplotlib nor libsbml.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ if TYPE_CHECKING:
         regimen_from_toml,
         scenario_from_dict,
     )
-    from il2sim.io.output import plot_result, write_outputs
+    from il2sim.engine.output import plot_result, write_outputs
     from il2sim.sbml import SbmlError, export_sbml, import_sbml, read_sbml
     from il2sim.store import ResultStore, StoreError
 
 _HOMES = {
     "il2sim.config.errors": ("ConfigError",),
     "il2sim.config.scenario": ("Scenario", "load_scenario", "override", "parse_assignment",
-                         "read_toml", "regimen_from_toml", "scenario_from_dict"),
-    "il2sim.io.output": ("plot_result", "write_outputs"),
+                               "read_toml", "regimen_from_toml", "scenario_from_dict"),
+    "il2sim.engine.output": ("plot_result", "write_outputs"),
     "il2sim.sbml": ("SbmlError", "export_sbml", "import_sbml", "read_sbml"),
     "il2sim.store": ("ResultStore", "StoreError"),
 }
