@@ -1,4 +1,4 @@
-"""The light part of :mod:`il2sim.io`: the input error, the output formats and the output
+"""The light part of :mod:`il2sim.config`: the input error, the output formats and the output
 limit, importable without NumPy, pandas or pint so that the command line starts fast (its
 options name the formats and the limit before any command runs)."""
 
