@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the rest is imported where it is used: `il2sim --help` star
     from il2sim.config.scenario import Scenario
     from il2sim.engine import SimulationResult
     from il2sim.model import Model
+    from il2sim.store import ResultStore
 
 __all__ = ["cli", "main"]
 
@@ -545,7 +546,7 @@ def _wrote(written: list[Path], target: Path, run_id: str, db: Path) -> str:
             + (f" (replacing those of {replaced})" if replaced else ""))
 
 
-def _say_resuming(store: Any, run_id: str, arm: str = "") -> None:
+def _say_resuming(store: ResultStore, run_id: str, arm: str = "") -> None:
     """One line on stderr when a run is found in the store: resumed, or already complete
     (``arm``: a prefix naming a multi-arm trial's arm)."""
     run = store.run(run_id)
@@ -696,7 +697,7 @@ QUERY_TABLE_ROWS = 100
 """Beyond this many columns or rows a query's terminal table points to --format/--output."""
 
 
-def _query_to_file(store: Any, sql: str, fmt: str | None, output: Path | None) -> None:
+def _query_to_file(store: ResultStore, sql: str, fmt: str | None, output: Path | None) -> None:
     """``il2sim results --query`` with --format or --output: DuckDB writes the rows whole
     (to standard output through a temporary file when there is no --output)."""
     import shutil
