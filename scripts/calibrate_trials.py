@@ -17,8 +17,12 @@ Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
    (kept near 1.0; ``f_res`` sigma fixed at 1.5 [assumption]) whose importance
    weights f/g reproduce the CR and PR targets,
    and the median of ``pmax`` (sigma 0.5) that gives 71% hypotension (SBP < 90);
-3. repeat once with proposals centred on that answer (log-normal, 1.5x wider), which
-   raises the effective sample size, and keep the second answer;
+3. repeat with proposals centred on the last answer (log-normal, 1.5x wider), which
+   raises the effective sample size, until that size is at least a tenth of the cohort
+   (``MIN_ESS``) or after ``MAX_ROUNDS`` rounds (adaptive importance sampling, as in
+   population Monte Carlo: Cappe et al. 2004, J Comput Graph Stat 13:907), and keep the last
+   answer; a small effective sample size means the answer rests on a few patients, so the
+   proposal is moved to it and the fit repeated rather than the answer kept;
 4. choose the scale ``k_trd`` of the treatment-related death hazard
    h_trd = k_trd * s(t)^gamma_trd (``il2sim.trial.endpoints``), one value for both
    indications (the capillary leak is the same mechanism in both diseases), so that the
@@ -77,10 +81,11 @@ EFFECTS = [
 H_DISEASE = {"rcc": 1.0e-3, "melanoma": 1.6e-3}
 OUT = Path(__file__).resolve().parents[1] / "src/il2sim/trial/calibration"
 HORIZON_DAYS = 5 * 365.25
+MIN_ESS, MAX_ROUNDS = 0.1, 4   # step 3: stop once the effective sample size is 10% of n
 # Fitted: log-normal medians; their sigmas are fixed [assumption].
 SIGMA = {"ant": 1.0, "f_res": 1.5, "pmax": 0.5}
 # Round-1 proposals: broad log-uniform ranges.
-RANGES = {"ant": (0.05, 40.0), "f_res": (1e-4, 1.0), "pmax": (1.5, 60.0)}
+RANGES = {"ant": (0.05, 200.0), "f_res": (1e-4, 1.0), "pmax": (3.0, 300.0)}
 # Between-patient PK variability, not fitted [assumption: about 25-30% CV, consistent with
 # the clearance range 155-420 mL/min of the EU/Swiss product texts].
 PK = {"V1": (2.66, 0.25), "k10": (0.0451 * 60, 0.3)}
@@ -231,14 +236,16 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
     target = TARGETS[indication]
     proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
     rounds = []
-    for round_ in (1, 2):
+    for round_ in range(1, MAX_ROUNDS + 1):
         frame = simulate_cohort(indication, proposal, n, seed + round_, backend)
         medians, achieved, weights = fit(frame, proposal, target)
         ess = float(weights.sum() ** 2 / np.sum(weights**2))
         rounds.append({"round": round_, "medians": medians, "achieved": achieved,
                        "effective_sample_size": ess})
         print(f"round {round_}: {medians} -> {achieved} (ESS {ess:.0f} of {n})")
-        # round 2 samples around the round-1 answer, wider than the target distributions
+        if round_ >= 2 and ess >= MIN_ESS * n:
+            break
+        # the next round samples around this answer, wider than the target distributions
         sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
         proposal = {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
     exposure = frame["leak_exposure"].to_numpy(float)

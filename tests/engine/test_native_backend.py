@@ -329,5 +329,8 @@ def test_the_memory_benchmark_streams_a_trial_into_a_store(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr[-2000:]
     runs = json.loads((tmp_path / "memory.json").read_text())["runs"]
     assert [r["mode"] for r in runs] == ["stream", "run_trial"]
-    assert all(r["patients_stored"] == 12 and r["dose_rows"] == 12 * 28 for r in runs)
+    # every patient in both modes, the same dose log (28 doses each, fewer for a patient who
+    # dies during the course: the log is cut at death)
+    assert all(r["patients_stored"] == 12 and 0 < r["dose_rows"] <= 12 * 28 for r in runs)
+    assert runs[0]["dose_rows"] == runs[1]["dose_rows"]
     assert all(r["peak_rss_mib"] > 0 for r in runs)

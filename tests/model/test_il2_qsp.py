@@ -11,6 +11,9 @@ PNAS 107:3058).
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import numpy as np
 import pytest
 
@@ -38,6 +41,16 @@ def day(d: float) -> int:
 @pytest.fixture(scope="module")
 def high_dose() -> SimulationResult:
     return simulate(QSP, presets.label_high_dose(), times=HOURS, covariates=PATIENT, **TOL)
+
+
+@pytest.fixture(scope="module")
+def typical_high_dose() -> SimulationResult:
+    """The label regimen, every dose given, in the median patient of the calibrated RCC
+    population's leak sensitivity (the reference patient's pmax is the anchor's)."""
+    from il2sim.trial.calibrated import calibration
+    pmax = calibration("rcc")["params"]["pmax"]["median"]
+    return simulate(QSP, presets.label_high_dose(), params={"pmax": pmax}, times=HOURS,
+                    covariates=PATIENT, **TOL)
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +86,18 @@ def test_high_dose_expands_cd8_and_nk_cells(high_dose: SimulationResult) -> None
 
 
 def test_high_dose_causes_hypotension_and_weight_gain_that_resolve(
-        high_dose: SimulationResult) -> None:
+        typical_high_dose: SimulationResult) -> None:
+    high_dose = typical_high_dose
     sbp, gain = high_dose["sbp"][0], high_dose["weight_gain"][0]
     cycle1 = day(5) >= HOURS
     assert sbp[cycle1].min() < 90  # hypotension within the first cycle
     assert gain[cycle1].max() > 2.0  # kg of fluid
     assert high_dose["heart_rate"][0].max() > 100  # compensatory tachycardia
-    assert high_dose["urine_8h"][0].min() < 300  # oliguria
-    assert high_dose["creatinine"][0].max() > 1.5
+    # oliguria (urine < 160 mL per 8 h) while autoregulation keeps the filtration rate, so
+    # creatinine hardly rises: the median patient is among the label's 63% with oliguria and
+    # not among its 33% with a creatinine rise
+    assert high_dose["urine_8h"][0].min() < 160
+    assert 1.0 < high_dose["creatinine"][0].max() < 1.2
     late = day(35) <= HOURS
     assert sbp[late].min() > 110 and gain[late].max() < 0.5  # resolved after IL-2 stops
     assert high_dose["creatinine"][0, -1] == pytest.approx(1.0, abs=0.05)
@@ -169,3 +186,13 @@ def test_hiv_variant_raises_cd4_over_successive_cycles_without_changing_viral_lo
         assert gain[a] > gain[b] + 50  # each cycle adds to the CD4 count
     assert gain[-1] > 200
     np.testing.assert_allclose(r["viral_load"][0], control["viral_load"][0], rtol=0.15)
+
+
+def test_leak_parameters_are_those_the_leak_calibration_found() -> None:
+    # scripts/calibrate_leak.py records what it fitted; the model's defaults are that record
+    record = json.loads(resources.files("il2sim.trial").joinpath(
+        "calibration/leak.json").read_text())
+    model = QSP
+    for name in ("n_pn", "dc50_cf", "x50_o2"):
+        assert model.param(name).value == pytest.approx(record["values"][name], rel=1e-3)
+    assert set(record["targets"]) == {"hypotension", "oliguria", "confusion", "dyspnoea"}

@@ -86,10 +86,12 @@ def test_a_bad_protocol_stores_nothing(tmp_path: Path) -> None:
 
 
 def test_a_continuous_infusion_arm_is_interrupted_for_hypotension() -> None:
-    """Negrier's IL-2 arm (18 MIU/m2/day over 5 days) in 8-h segments under the label's
-    rules: the dose log shows the interruptions with their reasons; without segments the
-    one 5-day infusion is decided once."""
-    table = {"kind": "regimen", "regimen": CI, "split_infusions": "8 h"}
+    """A continuous IV infusion over 5 days (twice Negrier's 18 MIU/m2/day, at which the
+    model's patients reach the label's limits) in 8-h segments under the label's rules: the
+    dose log shows the interruptions with their reasons; without segments the one 5-day
+    infusion is decided once."""
+    table = {"kind": "regimen", "regimen": {**CI, "rate": "36 MIU/m**2/day"},
+             "split_infusions": "8 h"}
     spec = trial_from_dict({**BASE, "n_patients": 12, "protocol": table,
                             "followup": {"years": 0.1}, "simulation": {"chunk_size": 12}})
     doses = run_trial(spec).doses

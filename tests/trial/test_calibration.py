@@ -74,11 +74,13 @@ def test_complete_responses_are_durable(rcc: pd.DataFrame, melanoma: pd.DataFram
 
 def test_a_different_seed_gives_statistically_consistent_rates(rcc: pd.DataFrame) -> None:
     other = run_trial(dataclasses.replace(load_trial(EXAMPLES / "rcc.toml"), seed=2)).endpoints
-    for col in ("CR", "PR"):
+    rates = ("CR", "PR")
+    for col in rates:
         a = int((rcc["bor"] == col).sum())
         b = int((other["bor"] == col).sum())
         table = [[a, len(rcc) - a], [b, len(other) - b]]
-        assert stats.fisher_exact(table).pvalue > 0.01
+        # two rates at a family-wise 1% (Bonferroni): a consistent simulator fails 1 in 100
+        assert stats.fisher_exact(table).pvalue > 0.01 / len(rates)
 
 
 def test_local_il2_shrinks_injected_lesions_without_systemic_toxicity() -> None:

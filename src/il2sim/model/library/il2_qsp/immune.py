@@ -4,8 +4,8 @@ Pools are in blood-equivalent counts (cells/uL). For X in R (Treg), L (CD8),
 N (NK), H (CD4 helper):
 
     dX/dt = d_cell*(X0 - X) + p_X*sig_X*X*(1 - X/(cap_X*X0))
-    sig_R = occ_hi,  sig_L = s8*supp,  sig_N = occ_int*supp,
-    sig_H = occ_int*ag,   supp = (1 + k_sup)/(1 + k_sup*R/R0),   ag = Tt/(Tt + K_ag),
+    sig_R = occ_hi,  sig_L = s8*supp,  sig_N = sig_int*supp,
+    sig_H = sig_int*ag,   supp = (1 + k_sup)/(1 + k_sup*R/R0),   ag = Tt/(Tt + K_ag),
     Tt = T + T_r (all tumour cells)
 
 Tregs respond at picomolar IL-2 (high-affinity receptor), effectors need
@@ -48,7 +48,9 @@ def immune_component() -> Component:
             Param("p_R", 0.04, "1/h", "maximal IL-2-driven Treg proliferation",
                   "assumption: about one division per 17 h at saturation"),
             Param("p_L", 0.04, "1/h", "maximal IL-2-driven CD8 proliferation", "assumption"),
-            Param("p_N", 0.04, "1/h", "maximal IL-2-driven NK proliferation", "assumption"),
+            Param("p_N", 0.06, "1/h", "maximal IL-2-driven NK proliferation",
+                  "assumption: about one division per 12 h at full signal, so NK counts rise "
+                  "several-fold after a high-dose course"),
             Param("p_H", 0.02, "1/h", "antigen- and IL-2-driven helper proliferation",
                   "assumption"),
             Param("cap_R", 4.0, "1", "Treg expansion ceiling (fold over baseline)",
@@ -85,8 +87,8 @@ def immune_component() -> Component:
         terms={
             "R": "d_cell*(R0 - R) + p_R*occ_hi*R*(1 - R/(cap_R*R0))",
             "L": "d_cell*(L0 - L) + p_L*s8*supp*L*(1 - L/(cap_L*L0))",
-            "N": "d_cell*(N0 - N) + p_N*occ_int*supp*N*(1 - N/(cap_N*N0))",
-            "H": "d_cell*(H0 - H) + p_H*occ_int*ag*H*(1 - H/(cap_H*H0))",
+            "N": "d_cell*(N0 - N) + p_N*sig_int*supp*N*(1 - N/(cap_N*N0))",
+            "H": "d_cell*(H0 - H) + p_H*sig_int*ag*H*(1 - H/(cap_H*H0))",
             "IL_e": "k_il2_prod*(H/H0)*ag - k_il2_loss*IL_e",
         },
     )

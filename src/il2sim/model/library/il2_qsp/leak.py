@@ -6,36 +6,77 @@ Textbook of Medical Physiology, ch. 16). Capillary permeability rises through an
 effect compartment driven by plasma IL-2 and activated lymphocytes:
 
     dP/dt = k_perm*(pmax*C/(C + ec50_perm) + p_act*(act - a8_0) - P),   perm = 1 + P
-    act   = (L/L0)*a8 + (N/N0)*occ_int      (a8_0 at baseline)
-    dVp/dt = intake - urine - j0*perm*Vp/Vp0 + j0*(1 + k_lymph*(Vi/Vi0 - 1))
+    act   = (L/L0)*a8 + (N/N0)*sig_int      (a8_0 at baseline)
+    dVp/dt = u0 + fluid - urine - j0*perm*Vp/Vp0 + j0*(1 + k_lymph*(Vi/Vi0 - 1))
     dVi/dt = j0*perm*Vp/Vp0 - j0*(1 + k_lymph*(Vi/Vi0 - 1))
 
 ec50_perm is set by the anchor that plasma IL-2 near 550 U/mL raised the albumin
 escape rate from 9.4 to 14.9 %/h (x1.59; Ballmer-Weber et al. 1995, Br J Cancer 71:78:
 549 +/- 315 U/mL after SC IL-2, intravascular albumin pool unchanged). Haemodynamics:
 
-    MAP  = map0*(Vp/Vp0)^alpha_v*(1 - vd_max*P/(P + p50_vd))     (volume loss, vasodilation)
+    MAP  = map0*(Vp/Vp0)^alpha_v*(1 - vd_max*P/(P + p50_vd))*(1 + Pr)   (volume, vasodilation,
+                                                                       pressors)
+    z    = max(0, map_rescue - MAP)/w_rescue                   (shortfall below the target)
+    dPr/dt = k_pr*(pr_max*z/(1 + z) - Pr),   fluid = q_fluid*z/(1 + z)   (supportive care)
     SBP  = sbp0*MAP/map0,   HR = hr0*(map0/MAP)^beta_hr
-    urine = u0*(MAP/map0)^n_renal,   GFR ~ (MAP/map0)^n_renal
-    dCr/dt = k_cr*(cr0 - (MAP/map0)^n_renal*Cr)
+    auto = h(MAP)/h(map0),  h(x) = 1/(1 + (map50_gfr/x)^n_ar)        (autoregulated GFR)
+    gfr  = auto*(1 - K)
+    dK/dt = k_inj*(1 - auto)*(1 - K) - k_krec*K                 (ischaemic kidney injury)
+    urine = u0*gfr*(MAP/map0)^n_pn*(Vp/Vp0)^n_vol      (pressure- and volume-regulated)
+    dCr/dt = k_cr*(cr0 - gfr*Cr)
+    dA_c/dt += k10*(1 - gfr)*A_c                               (IL-2 is cleared by the kidney)
     SpO2 = 98 - smax_o2*x^2/(x^2 + x50^2),  x = Vi/Vi0 - 1   (pulmonary oedema)
-    dCf/dt = k_cf*(cfmax*C/(C + ec50_cf) - Cf)                (confusion score 0-4)
-    dDcy/dt = k_cy*((N/N0)*occ_int - Dcy)                      (cytokine drive)
+    dCf/dt = k_cf*(cfmax*Dcy/(Dcy + dc50_cf) - Cf)            (confusion score 0-4)
+    dDcy/dt = k_cy*((N/N0)*sig_int - Dcy)                      (cytokine drive)
+
+Supportive care is part of the regimen as given: hypotension is treated with limited
+crystalloid boluses and early vasopressors (phenylephrine), titrated to keep the systolic
+pressure above about 90 mmHg, and a dose is withheld only when the pressure stays low despite
+them (Schwartzentruber 2001, J Immunother 24:287, guidelines for the safe administration of
+high-dose IL-2; Proleukin label: hold for "systolic BP < 90 mm Hg with increasing requirements
+for pressors"). The model titrates both by the pressure's shortfall ``z`` [assumption: a
+proportional controller with the time constant of bedside titration, an hour]: a leak that
+outgrows the support leaves the pressure below 90 mmHg with ever more pressor support given,
+which is when the label's rule withholds the dose (:data:`il2sim.protocol.LABEL_HOLDS` reads
+the systolic pressure at the dose); the fluid
+given is part of the weight gain, the oedema and the pulmonary oedema it brings.
+
+The kidney separates filtration from urine volume, as physiology does (Guyton & Hall, chs.
+26-29): the glomerular filtration rate is autoregulated, flat above a mean pressure of about
+75-80 mmHg and falling steeply below it, so creatinine rises only in patients whose pressure
+falls far; urine volume follows the pressure (pressure natriuresis, steepened by the
+renin-angiotensin-aldosterone system and antidiuretic hormone that vasodilation and
+underfilling switch on) and the plasma volume, so oliguria is
+common while creatinine is not, as in the label (oliguria 63%, creatinine rise 33%) and as
+IL-2's prerenal azotaemia with a fractional sodium excretion below 1% showed (Belldegrun et
+al. 1987, Ann Intern Med 106:817). Hypoperfusion below the autoregulated range injures the
+tubules (``K``), which recover over days after IL-2 stops (creatinine back to baseline in
+62% of patients by 7 days, 84% by 14 and 95% by 30; Belldegrun 1987). Aldesleukin is cleared
+mainly by the kidney (Konrad et al. 1990, Cancer Res 50:2009: anephric patients), so its
+renal clearance scales with the filtration rate. Confusion follows the cytokine drive
+[assumption: the neuropsychiatric toxicity of IL-2 is a cytokine effect that builds over days
+of dosing and resolves after (Denicoff et al. 1987, Ann Intern Med 107:293)], as the other
+constitutional toxicities do.
 
 The cytokine drive ``Dcy`` is IL-2 signalling through the intermediate-affinity receptor
-of the NK pool (its size times its occupancy), low-pass filtered [assumption: NK and
+of the NK pool (its size times its signal ``sig_int``), low-pass filtered [assumption: NK and
 memory-CD8 cells release the TNF-alpha, IL-1 and IFN-gamma behind the constitutional and
 gastrointestinal toxicity of high-dose IL-2: plasma TNF-alpha rose from 14 to 765 pg/mL
 2 h after a bolus (Mier et al. 1988, J Clin Immunol 8:426), and the daily toxicity score
 (fever, chills, hypotension) tracked serum IFN-gamma, both peaking on the 5th day of daily
-IL-2 (Cancer Immunol Immunother 1991, 34:49, PMID 1760811)]. It is one shared state: the
-exposure-response toxicities (chills, diarrhoea, vomiting, bilirubin, thrombocytopenia)
-are graded from its peak (``il2sim.trial.endpoints.drive_toxicity_grades``), so their
-dependence on dose and schedule comes from it alone.
+IL-2 (Cancer Immunol Immunother 1991, 34:49, PMID 1760811)]. It is one shared state: it
+drives confusion (which holds doses), and the exposure-response toxicities (chills,
+diarrhoea, vomiting, bilirubin, thrombocytopenia) are graded from its peak
+(``il2sim.trial.endpoints.drive_toxicity_grades``), so their dependence on dose and schedule
+comes from it alone.
 
-Calibration [assumption]: a typical 70 kg patient on the label regimen becomes
-hypotensive (SBP < 90 mmHg) within the first cycle, as 71% of label patients
-did, gains a few kg and recovers after IL-2 stops (checked in the tests).
+Calibration: ``n_pn``, ``dc50_cf`` and ``x50_o2`` to the label's oliguria (63%), confusion
+(34%) and dyspnoea (43%) by ``scripts/calibrate_leak.py`` (record in
+``il2sim/trial/calibration/leak.json``), the populations' ``pmax`` to hypotension (71%) by
+``scripts/calibrate_trials.py``; creatinine, weight gain, oedema, the doses given and the
+kidneys' recovery are checks, not targets (docs/calibration.md). A typical 70 kg patient on
+the label regimen becomes hypotensive within the first cycle and recovers after IL-2 stops
+(checked in the tests).
 """
 
 from __future__ import annotations
@@ -49,7 +90,7 @@ GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
 # Ballmer-Weber et al. 1995, Br J Cancer 71:78: plasma IL-2 near 550 U/mL raised albumin
 # escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
-PMAX = 15.0
+PMAX = 25.0
 
 
 def _ec50_perm(pmax: float) -> float:
@@ -61,9 +102,11 @@ def leak_component() -> Component:
     return Component(
         name="leak",
         description="capillary leak: permeability effect, plasma and interstitial fluid, "
-                    "blood pressure, heart rate, urine, creatinine, SpO2, confusion, "
-                    "cytokine drive",
+                    "blood pressure, heart rate, kidney (filtration, urine, injury, creatinine), "
+                    "SpO2, confusion, cytokine drive",
         states=(
+            State("Pr", 0.0, "1", "vasopressor support (fractional rise of MAP)"),
+            State("K", 0.0, "1", "ischaemic kidney (tubular) injury (0-1)"),
             State("P", 0.0, "1", "rise of capillary permeability over baseline"),
             State("Vp", 3.0, "L", "plasma volume"),
             State("Vi", 12.0, "L", "interstitial fluid volume"),
@@ -80,7 +123,9 @@ def leak_component() -> Component:
                   "assumption: lymph flow rises several-fold with oedema (Guyton)"),
             Param("u0", 0.06, "L/h", "normal urine output (and matching intake)", GUYTON),
             Param("pmax", PMAX, "1", "maximal permeability rise from plasma IL-2",
-                  "assumption: calibrated to hypotension in a typical label patient"),
+                  "assumption: the reference patient of the permeability anchor; the "
+                  "calibrated populations' median is 42 (hypotension in 71% of label "
+                  "patients, scripts/calibrate_trials.py; calibration/rcc.json)"),
             Param("ec50_perm", _ec50_perm(PMAX), "IU/mL",
                   "plasma IL-2 for half-maximal permeability rise",
                   "derived: x1.59 albumin escape at 550 U/mL given pmax "
@@ -97,19 +142,51 @@ def leak_component() -> Component:
                   "assumption: nitric-oxide-mediated vasodilation", (0.0, 1.0)),
             Param("p50_vd", 1.0, "1", "permeability rise for half-maximal vasodilation",
                   "assumption"),
+            Param("map_rescue", 70.0, "mmHg", "mean pressure supportive care defends",
+                  "assumption: a systolic pressure of 90 mmHg (Schwartzentruber 2001, "
+                  "J Immunother 24:287)"),
+            Param("w_rescue", 5.0, "mmHg", "pressure shortfall scale of supportive care",
+                  "assumption: support is half its maximum 5 mmHg below the target and two "
+                  "thirds of it 10 mmHg below"),
+            Param("pr_max", 0.3, "1", "largest rise of MAP from vasopressors",
+                  "assumption: phenylephrine at the doses used on a ward raises MAP by up to "
+                  "about 30%"),
+            Param("k_pr", 1.0, "1/h", "titration rate of vasopressors",
+                  "assumption: adjusted hourly"),
+            Param("q_fluid", 0.05, "L/h", "largest rate of rescue fluid",
+                  "assumption: up to about 1.2 L a day in boluses, limited to avoid fluid "
+                  "overload (Schwartzentruber 2001, J Immunother 24:287)"),
             Param("beta_hr", 1.5, "1", "baroreflex gain of heart rate", "assumption"),
-            Param("n_renal", 3.0, "1", "steepness of renal output on pressure",
-                  "assumption: oliguria below a MAP of about 65 mmHg"),
+            Param("map50_gfr", 55.0, "mmHg", "mean pressure halving the filtration rate",
+                  "assumption: GFR autoregulated down to a MAP of about 75-80 mmHg and falling "
+                  "steeply below (Guyton & Hall, ch. 26)"),
+            Param("n_ar", 10.0, "1", "steepness of the filtration rate below autoregulation",
+                  "assumption: GFR about 95% of baseline at a MAP of 73, 85% at 65 and half "
+                  "at 55 mmHg"),
+            Param("n_vol", 2.0, "1", "sensitivity of urine volume to plasma volume",
+                  "assumption: urine rises with blood volume beyond what pressure explains "
+                  "(Guyton & Hall, ch. 29)"),
+            Param("n_pn", 3.817, "1", "steepness of pressure natriuresis",
+                  "calibrated: oliguria in 63% of label patients (scripts/calibrate_leak.py, "
+                  "calibration/leak.json)"),
+            Param("k_inj", 0.02, "1/h", "tubular injury under renal hypoperfusion",
+                  "assumption: injury builds over hours of pressure below autoregulation"),
+            Param("k_krec", math.log(2) / 72.0, "1/h", "recovery of tubular injury",
+                  "assumption: t1/2 3 days, so creatinine is back to baseline within a week "
+                  "in most patients (62% by 7 days, 95% by 30: Belldegrun et al. 1987, "
+                  "Ann Intern Med 106:817)"),
             Param("cr0", 1.0, "mg/dL", "baseline creatinine", GUYTON),
             Param("k_cr", math.log(2) / 4.0, "1/h", "creatinine elimination at normal GFR",
                   "textbook: creatinine t1/2 about 4 h at normal GFR"),
             Param("smax_o2", 20.0, "%", "maximal fall of SpO2 with pulmonary oedema",
                   "assumption"),
-            Param("x50_o2", 0.6, "1", "interstitial expansion for half-maximal SpO2 fall",
-                  "assumption"),
+            Param("x50_o2", 0.3255, "1", "interstitial expansion for half-maximal SpO2 fall",
+                  "calibrated: dyspnoea (SpO2 < 92%) in 43% of label patients (scripts/"
+                  "calibrate_leak.py, calibration/leak.json)"),
             Param("cfmax", 4.0, "1", "maximal confusion score", "assumption"),
-            Param("ec50_cf", 1500.0, "IU/mL", "plasma IL-2 for half-maximal confusion",
-                  "assumption: confusion in 34% of label patients"),
+            Param("dc50_cf", 0.6378, "1", "cytokine drive for half-maximal confusion",
+                  "calibrated: confusion in 34% of label patients (Proleukin label; "
+                  "scripts/calibrate_leak.py, calibration/leak.json)"),
             Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),
             Param("k_cy", 1.0 / 24.0, "1/h", "rise and fall of the cytokine drive",
                   "assumption: a day, so the drive builds over days of 8-hourly doses as "
@@ -118,10 +195,16 @@ def leak_component() -> Component:
                   "covariate (70 kg reference adult)", (20.0, 300.0)),
         ),
         intermediates=(
-            Intermediate("act", "(L/L0)*a8 + (N/N0)*occ_int", "1", "lymphocyte activation"),
-            Intermediate("MAP", "map0*(Vp/Vp0)**alpha_v*(1 - vd_max*P/(P + p50_vd))", "mmHg",
-                         "mean arterial pressure"),
-            Intermediate("renal", "(MAP/map0)**n_renal", "1", "relative renal perfusion"),
+            Intermediate("act", "(L/L0)*a8 + (N/N0)*sig_int", "1", "lymphocyte activation"),
+            Intermediate("MAP", "map0*(Vp/Vp0)**alpha_v*(1 - vd_max*P/(P + p50_vd))*(1 + Pr)",
+                         "mmHg", "mean arterial pressure"),
+            Intermediate("z_rescue", "Max(0, map_rescue - MAP)/w_rescue", "1",
+                         "pressure shortfall seen by supportive care (none above the target)"),
+            Intermediate("fluid", "q_fluid*z_rescue/(1 + z_rescue)", "L/h", "rescue fluid"),
+            Intermediate("auto", "(1 + (map50_gfr/map0)**n_ar)/(1 + (map50_gfr/MAP)**n_ar)", "1",
+                         "autoregulated filtration rate"),
+            Intermediate("gfr", "auto*(1 - K)", "1", "glomerular filtration rate, relative"),
+            Intermediate("urine", "u0*gfr*(MAP/map0)**n_pn*(Vp/Vp0)**n_vol", "L/h", "urine output"),
             Intermediate("x_oed", "Vi/Vi0 - 1", "1", "interstitial expansion"),
             Intermediate("filtration", "j0*(1 + P)*Vp/Vp0", "L/h", "capillary filtration"),
             Intermediate("lymph", "j0*(1 + k_lymph*(Vi/Vi0 - 1))", "L/h", "lymph return"),
@@ -130,10 +213,15 @@ def leak_component() -> Component:
             Observable("map", "MAP", "mmHg", "mean arterial pressure"),
             Observable("sbp", "sbp0*MAP/map0", "mmHg", "systolic blood pressure"),
             Observable("heart_rate", "hr0*(map0/MAP)**beta_hr", "1/min", "heart rate"),
-            Observable("urine_8h", "8000*u0*renal", "mL", "urine output per 8-h shift"),
+            Observable("urine_8h", "8000*urine", "mL", "urine output per 8-h shift"),
             Observable("creatinine", "Cr", "mg/dL", "serum creatinine"),
             Observable("spo2", "98 - smax_o2*x_oed**2/(x_oed**2 + x50_o2**2)", "%",
                        "oxygen saturation"),
+            Observable("pressor_support", "Pr", "1", "vasopressor support (rise of MAP)"),
+            Observable("rescue_fluid", "fluid", "L/h", "rate of rescue fluid"),
+            Observable("filtration_rate", "gfr", "1",
+                       "glomerular filtration rate, relative to baseline"),
+            Observable("kidney_injury", "K", "1", "ischaemic kidney injury (0-1)"),
             Observable("confusion", "Cf", "1", "confusion score (0-4)"),
             Observable("weight_gain", "Vp + Vi - Vp0 - Vi0", "kg", "weight gain (fluid)"),
             Observable("weight_gain_pct", "100*(Vp + Vi - Vp0 - Vi0)/body_weight", "%",
@@ -146,10 +234,13 @@ def leak_component() -> Component:
         ),
         terms={
             "P": "k_perm*(pmax*C_iu/(C_iu + ec50_perm) + p_act*(act - a8_0) - P)",
-            "Vp": "u0 - u0*renal - filtration + lymph",
+            "K": "k_inj*(1 - auto)*(1 - K) - k_krec*K",
+            "Pr": "k_pr*(pr_max*z_rescue/(1 + z_rescue) - Pr)",
+            "Vp": "u0 + fluid - urine - filtration + lymph",
             "Vi": "filtration - lymph",
-            "Cr": "k_cr*(cr0 - renal*Cr)",
-            "Cf": "k_cf*(cfmax*C_iu/(C_iu + ec50_cf) - Cf)",
-            "Dcy": "k_cy*((N/N0)*occ_int - Dcy)",
+            "Cr": "k_cr*(cr0 - gfr*Cr)",
+            "Cf": "k_cf*(cfmax*Dcy/(Dcy + dc50_cf) - Cf)",
+            "A_c": "k10*(1 - gfr)*A_c",
+            "Dcy": "k_cy*((N/N0)*sig_int - Dcy)",
         },
     )

@@ -9,8 +9,29 @@ with C the plasma IL-2 (systemic) or the tumour-site IL-2 (``_site``). CD8 cells
 up-regulate CD25 under IL-2 signalling (positive feedback, Busse et al. 2010
 PNAS 107:3058): a fraction ``a8`` carries the high-affinity receptor,
 
-    s8 = a8*occ_hi + (1 - a8)*occ_int
+    s8 = a8*occ_hi + (1 - a8)*sig_int
     da8/dt = k_cd25_on*s8*(1 - a8) - k_cd25_off*(a8 - a8_0)
+
+Signalling through the intermediate-affinity receptor is peak-dependent and desensitises
+under sustained exposure. STAT5 signalling induces its own inhibitor, CIS (Cish), a
+checkpoint of IL-2/IL-15 responses in NK cells (Delconte et al. 2016, Nat Immunol 17:816),
+and NK cells kept in IL-15 without a break lose their function while intermittent exposure
+keeps it (Felices et al. 2018, JCI Insight 3:e96219). With ``X`` the feedback (0-1):
+
+    dX/dt = k_cis*occ_int*(1 - X) - k_cis_off*X
+    sig_int = occ_int^2*(1 - X),   sig_int_site = occ_int_site^2*(1 - X)
+
+The square is the peak dependence [assumption: NK and CD8 activation needs near-saturating
+beta-gamma occupancy, as two receptor chains must both be engaged; high-dose regimens act
+through nanomolar peaks].
+
+``sig_int`` is what NK and CD8 cells act on (proliferation, cytotoxicity, cytokine release;
+binding, clearance and margination follow the occupancy). A bolus every 8 h gives a high
+peak and a trough in which the feedback decays; a continuous infusion gives a lower, constant
+occupancy that keeps it on. [assumption: the form; the exponent, k_cis and k_cis_off are
+assumptions checked against the regimen contrasts of Yang et al. 2003, J Clin Oncol
+21:3127 (high vs low dose) and Negrier et al. 1998, N Engl J Med 338:1272 (continuous
+infusion), docs/validation.md]
 
 Receptor-bearing cells internalise IL-2 (target-mediated clearance rising as
 lymphocytes expand; Konrad 1990 anephric patients):
@@ -32,7 +53,8 @@ def receptor_component() -> Component:
         name="receptors",
         description="quasi-steady receptor occupancy, CD25 up-regulation on CD8, "
                     "receptor-mediated IL-2 clearance",
-        states=(State("a8", 0.05, "1", "fraction of CD8 effectors expressing CD25"),),
+        states=(State("a8", 0.05, "1", "fraction of CD8 effectors expressing CD25"),
+                State("X", 0.0, "1", "CIS feedback on intermediate-affinity signalling (0-1)")),
         params=(
             Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", KD_HI),
             Param("Kd_int", 1000.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
@@ -44,6 +66,12 @@ def receptor_component() -> Component:
                   "(Busse et al. 2010)"),
             Param("k_cd25_off", 0.02, "1/h", "CD25 loss without signal",
                   "assumption: t1/2 about 35 h"),
+            Param("k_cis", 0.1, "1/h", "build-up of the feedback at full occupancy",
+                  "assumption: NK function is lost over days of uninterrupted cytokine, not "
+                  "hours (Felices et al. 2018, JCI Insight 3:e96219)"),
+            Param("k_cis_off", 0.05, "1/h", "decay of the feedback",
+                  "assumption: t1/2 about 14 h, so rest restores function (Felices et al. "
+                  "2018)"),
             Param("vmax_treg", 3000.0, "IU/h", "maximal IL-2 uptake by baseline Tregs",
                   "assumption: about 10 mL/min extra clearance at C = Kd_hi; to be "
                   "calibrated on low-dose PK"),
@@ -53,21 +81,27 @@ def receptor_component() -> Component:
         intermediates=(
             Intermediate("occ_hi", "C_pM/(C_pM + Kd_hi)", "1", "high-affinity occupancy"),
             Intermediate("occ_int", "C_pM/(C_pM + Kd_int)", "1", "intermediate occupancy"),
-            Intermediate("s8", "a8*occ_hi + (1 - a8)*occ_int", "1", "IL-2 signal in CD8"),
+            Intermediate("sig_int", "occ_int**2*(1 - X)", "1",
+                         "intermediate-affinity signal (NK, CD8)"),
+            Intermediate("s8", "a8*occ_hi + (1 - a8)*sig_int", "1", "IL-2 signal in CD8"),
             Intermediate("occ_hi_site", "C_site_pM/(C_site_pM + Kd_hi)", "1",
                          "high-affinity occupancy at the tumour"),
             Intermediate("occ_int_site", "C_site_pM/(C_site_pM + Kd_int)", "1",
                          "intermediate occupancy at the tumour"),
-            Intermediate("s8_site", "a8*occ_hi_site + (1 - a8)*occ_int_site", "1",
+            Intermediate("sig_int_site", "occ_int_site**2*(1 - X)", "1",
+                         "intermediate-affinity signal at the tumour"),
+            Intermediate("s8_site", "a8*occ_hi_site + (1 - a8)*sig_int_site", "1",
                          "IL-2 signal in CD8 at the tumour"),
         ),
         observables=(
             Observable("cd25_cd8", "a8", "1", "CD25+ fraction of CD8 cells"),
             Observable("occupancy_hi", "occ_hi", "1", "high-affinity receptor occupancy"),
             Observable("occupancy_int", "occ_int", "1", "intermediate receptor occupancy"),
+            Observable("cis_feedback", "X", "1", "CIS feedback on beta-gamma signalling"),
         ),
         terms={
             "a8": "k_cd25_on*s8*(1 - a8) - k_cd25_off*(a8 - a8_0)",
+            "X": "k_cis*occ_int*(1 - X) - k_cis_off*X",
             "A_c": "-(vmax_treg*R/R0*occ_hi + vmax_eff*(L/L0*s8 + N/N0*occ_int))",
         },
     )

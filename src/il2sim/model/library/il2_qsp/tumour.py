@@ -13,15 +13,18 @@ Kirschner & Panetta 1998):
     dT_r/dt = T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)
     growth   = r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T + T_r))
     access   = g_T/(g_T + T + T_r)
-    kill_eff = ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc + k_N*(N/N0)*(a_N0 + occ_int_site))
+    kill_eff = ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc
+                           + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn))
     kill_mem = k_M*M*ant*access,    kill_nec = k_nec*oed
 
+``sig_int_site`` is the desensitising intermediate-affinity signal (receptor component);
+interferon-alpha raises NK activity (``nk_ifn*e_ifn``) and MHC class I (``mhc``).
 ``ant`` is the tumour's antigenicity (heterogeneous between patients). Killed
 cells release antigen; with IL-2 signalling at the site they build immune memory
 ``M`` (0-1), which decays over years (animals cured by local IL-2 are specifically immune
 to the tumour: Maas et al. 1991, Cancer Immunol Immunother 33:389; Den Otter et al. 2008):
 
-    dM/dt = k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M
+    dM/dt = k_mem*killed/(killed + K_kill)*sig_int_site*(1 - M) - d_M*M
 
 Size: V = (T + T_r)/cells_per_ml (mL); equivalent-sphere diameter (6V/pi)^(1/3).
 """
@@ -62,11 +65,14 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("ant", 1.0, "1", "tumour antigenicity (immunogenicity)",
                   "assumption: varies between patients; the trial population samples it",
                   (0.0, 1e4)),
-            Param("k_nec", 1.5e-3, "1/h", "necrosis of a poorly perfused injected lesion",
-                  "calibrated: 59% objective responses of injected lesions in the melanoma "
+            Param("k_nec", 1.0e-3, "1/h", "necrosis of a poorly perfused injected lesion",
+                  "calibrated: 60% objective responses of injected lesions in the melanoma "
                   "population (target 50-70%, Den Otter et al. 2008, Cancer Immunol Immunother "
                   "57(7) review; Radny et al. 2003, Br J Cancer 89:1620; "
                   "scripts/calibrate_local.py)"),
+            Param("nk_ifn", 0.5, "1", "NK cytotoxic activity raised by interferon-alpha",
+                  "assumption: type I interferons activate NK cytotoxicity (Biron et al. "
+                  "1999, Annu Rev Immunol 17:189), half the IL-2-driven maximum"),
             Param("k_M", 0.05, "1/h", "kill rate of full immune memory",
                   "assumption: mops up a small escape clone in complete responders"),
             Param("k_mem", 0.005, "1/h", "memory formation under antigen release and IL-2",
@@ -80,7 +86,8 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Intermediate("access", "g_T/(g_T + T + T_r)", "1", "immune access to the tumour"),
             Intermediate(
                 "kill_eff",
-                "ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc + k_N*(N/N0)*(a_N0 + occ_int_site))",
+                "ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc"
+                " + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn))",
                 "1/h", "effector kill per tumour cell"),
             Intermediate("kill_mem", "k_M*M*ant*access", "1/h", "memory kill per tumour cell"),
             Intermediate("kill_nec", "k_nec*oed", "1/h", "necrosis per tumour cell"),
@@ -101,6 +108,6 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
         terms={
             "T": "T*(growth - kill_eff - kill_mem - kill_nec)",
             "T_r": "T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)",
-            "M": "k_mem*killed/(killed + K_kill)*occ_int_site*(1 - M) - d_M*M",
+            "M": "k_mem*killed/(killed + K_kill)*sig_int_site*(1 - M) - d_M*M",
         },
     )
