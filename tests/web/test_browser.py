@@ -7,6 +7,7 @@ would. Screenshots go to ``test-artifacts/web/`` (or ``$IL2SIM_ARTIFACTS/web``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -43,10 +44,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def server(tmp_path: Path, examples: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free local port, in a thread; yields its URL."""
     port = _free_port()
-    app = create_app(tmp_path / "web.duckdb", examples=examples, max_patients=50)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -58,6 +59,12 @@ def server(tmp_path: Path, examples: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=60)
+
+
+@pytest.fixture()
+def server(tmp_path: Path, examples: Path) -> Iterator[str]:
+    with serving(create_app(tmp_path / "web.duckdb", examples=examples, max_patients=50)) as url:
+        yield url
 
 
 @pytest.fixture()

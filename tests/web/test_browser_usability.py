@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, FLAGS, _free_port
+from test_browser import ARTIFACTS, CHROMIUM, FLAGS, serving
 from web_fixtures import SMALL_TRIAL
 
 from il2sim.config.trial import trial_file_from_dict
@@ -66,25 +66,10 @@ def stored(tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.fixture()
 def site(stored: tuple[Path, str], examples: Path) -> Iterator[str]:
-    import threading
-    import time
-
-    import uvicorn
-
     from il2sim.web import create_app
 
-    port = _free_port()
-    app = create_app(stored[0], examples=examples, max_patients=50)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=60)
+    with serving(create_app(stored[0], examples=examples, max_patients=50)) as url:
+        yield url
 
 
 @pytest.fixture()

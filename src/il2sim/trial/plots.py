@@ -27,6 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Patch
+from numpy.typing import NDArray
 
 from il2sim.trial.statistics import (
     BOR_CATEGORIES,
@@ -48,6 +49,7 @@ __all__ = [
     "PD_THRESHOLD_PCT",
     "PR_THRESHOLD_PCT",
     "TimeUnit",
+    "spider_series",
     "figure_png",
     "plot_dose_delivery",
     "plot_km",
@@ -289,6 +291,23 @@ def plot_swimmer(endpoints: pd.DataFrame, *, responders_only: bool = False,
 # --------------------------------------------------------------------------- spider
 
 
+def spider_series(scans: pd.DataFrame) -> list[tuple[Any, NDArray[np.float64],
+                                                   NDArray[np.float64]]]:
+    """Per patient (sorted by id): scan days and % change of the sum of diameters, scans
+    without a number dropped, starting at (day 0, 0%) -- the lines of a spider plot."""
+    out = []
+    for patient, rows in scans.groupby("patient", sort=True):
+        rows = rows.sort_values("day")
+        day = rows["day"].to_numpy(dtype=float)
+        change = pd.to_numeric(rows["change_pct"], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(day) & np.isfinite(change)
+        day, change = day[ok], change[ok]
+        if len(day) == 0 or day[0] > 0.0:
+            day, change = np.r_[0.0, day], np.r_[0.0, change]
+        out.append((patient, day, change))
+    return out
+
+
 def plot_spider(scans: pd.DataFrame, endpoints: pd.DataFrame | None = None, *,
                 time_unit: TimeUnit = "months", clip_pct: float = 100.0,
                 title: str | None = None, ax: Axes | None = None,
@@ -317,17 +336,10 @@ def plot_spider(scans: pd.DataFrame, endpoints: pd.DataFrame | None = None, *,
     default_colour = "C0" if endpoints is None else BOR_COLORS["NE"]
     scale = _scale(time_unit)
     fig, ax = _axes(ax, figsize)
-    groups = list(scans.groupby("patient", sort=True))
+    groups = spider_series(scans)
     lw, alpha = (1.2, 0.9) if len(groups) <= 40 else (0.7, 0.6)
     t_max = 0.0
-    for patient, rows in groups:
-        rows = rows.sort_values("day")
-        day = rows["day"].to_numpy(dtype=float)
-        change = pd.to_numeric(rows["change_pct"], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(day) & np.isfinite(change)
-        day, change = day[ok], change[ok]
-        if len(day) == 0 or day[0] > 0.0:
-            day, change = np.r_[0.0, day], np.r_[0.0, change]
+    for patient, day, change in groups:
         t_max = max(t_max, float(day.max()) / scale)
         ax.plot(day / scale, np.minimum(change, clip_pct), marker="o", ms=2.5, lw=lw,
                 alpha=alpha, color=colours.get(patient, default_colour), gid=f"patient {patient}",

@@ -32,6 +32,7 @@ from il2sim.trial.plots import (
     KM_ENDPOINTS,
     PD_THRESHOLD_PCT,
     PR_THRESHOLD_PCT,
+    spider_series,
 )
 from il2sim.trial.statistics import (
     BOR_CATEGORIES,
@@ -278,14 +279,7 @@ def _spider(scans: pd.DataFrame, shown: pd.DataFrame, subset: str) -> Figure:
     bor_of = dict(zip(shown["patient"], shown["bor"].astype(str), strict=True))
     fig = go.Figure()
     legend: set[str] = set()
-    for patient, rows in scans.groupby("patient", sort=True):
-        rows = rows.sort_values("day")
-        day = rows["day"].to_numpy(dtype=float)
-        change = pd.to_numeric(rows["change_pct"], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(day) & np.isfinite(change)
-        day, change = day[ok], change[ok]
-        if len(day) == 0 or day[0] > 0:
-            day, change = np.r_[0.0, day], np.r_[0.0, change]
+    for patient, day, change in spider_series(scans):
         bor = bor_of.get(patient, "NE")
         fig.add_scatter(x=day / DAYS_PER_MONTH, y=np.minimum(change, 100), mode="lines+markers",
                         name=bor, legendgroup=bor, showlegend=bor not in legend,
