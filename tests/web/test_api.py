@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from scipy import stats
 from web_fixtures import SMALL_TRIAL, save_synthetic_validation, wait_for
 
 from il2sim.model.library import get_model, list_models
 from il2sim.store import ResultStore
+from il2sim.trial.hiv import plot_cd4, visit_means
 from il2sim.web import create_app
 from il2sim.web.app import SWAGGER_UI_URL
 
@@ -621,6 +623,26 @@ def test_an_hiv_run_is_shown_with_its_cd4_figure(tmp_path: Path, examples: Path)
         assert any("CD4" in row["measure"] for row in body["summary"])
         png = client.get(f"/api/runs/{run_id}/figures/cd4.png")
         assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+        # drawn interactively too: the mean and t interval of each visit, from the store
+        plots = client.get(f"/api/runs/{run_id}/plots").json()
+        assert list(plots) == ["cd4"]
+        upper, lower, mean = plots["cd4"]["data"]
+        assert mean["name"] == "all"  # one run: all its patients
         assert "cannot be drawn" in _detail(client.get(
             f"/api/runs/{run_id}/figures/waterfall.png"), 422)
         assert client.get(f"/api/runs/{run_id}/report.html").status_code == 200
+    with ResultStore(db, read_only=True) as store:
+        observations = store.table(run_id, "observations")
+    visits = observations.groupby("day")["cd4"].agg(["mean", "std", "count"])
+    n = visits["count"].to_numpy()
+    assert len(visits) > 3 and (n >= 2).all()  # every patient of the arm at every visit
+    half = stats.t.ppf(0.975, n - 1) * visits["std"].to_numpy() / np.sqrt(n)
+    np.testing.assert_allclose(mean["x"], visits.index.to_numpy() / 365.25)
+    np.testing.assert_allclose(mean["y"], visits["mean"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(upper["y"], visits["mean"].to_numpy() + half, rtol=1e-9)
+    np.testing.assert_allclose(lower["y"], visits["mean"].to_numpy() - half, rtol=1e-9)
+    # the very curve of the PNG (plot_cd4), same visits
+    with ResultStore(db, read_only=True) as store:
+        line = next(x for x in plot_cd4(visit_means(store, {"all": run_id})).axes[0].lines
+                    if x.get_gid() == "cd4 all")
+    np.testing.assert_allclose(line.get_ydata(), mean["y"], rtol=1e-12)

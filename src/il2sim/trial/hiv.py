@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,9 +53,10 @@ if TYPE_CHECKING:
     from il2sim.store import ResultStore
     from il2sim.trial.runner import TrialSpec
 
-__all__ = ["CD4_DIFFERENCE", "HIV", "HIV_ENTRY_CD4", "HIV_MODEL", "VISIT_DAYS", "compare_hiv_arms",
-           "hiv_endpoints", "hiv_initial", "hiv_population", "hiv_summary", "hiv_values",
-           "is_hiv", "plot_cd4", "simulate_hiv_chunk", "visit_means"]
+__all__ = ["CD4_AXES", "CD4_DIFFERENCE", "HIV", "HIV_ENTRY_CD4", "HIV_MODEL", "VISIT_DAYS",
+           "CD4Series", "cd4_series", "cd4_title", "compare_hiv_arms", "hiv_endpoints",
+           "hiv_initial", "hiv_population", "hiv_summary", "hiv_values", "is_hiv", "plot_cd4",
+           "simulate_hiv_chunk", "visit_means"]
 
 HIV = "hiv"
 """The indication of HIV trials (model ``il2_hiv``)."""
@@ -339,18 +340,46 @@ def plot_cd4(visits: pd.DataFrame, *, confidence: float = 0.95, title: str | Non
     visit's mean (``gid = "cd4 <arm>"``)."""
     fig = _figure(figsize)
     ax = fig.add_subplot()
+    for s in cd4_series(visits, confidence):
+        (line,) = ax.plot(s.years, s.mean, label=s.arm, gid=f"cd4 {s.arm}")
+        ax.fill_between(s.years, s.mean - s.half, s.mean + s.half, color=line.get_color(),
+                        alpha=0.2, linewidth=0)
+    ax.set_xlabel(CD4_AXES[0])
+    ax.set_ylabel(CD4_AXES[1])
+    ax.grid(color="0.92")
+    ax.legend(frameon=False)
+    ax.set_title(title or cd4_title(confidence))
+    return _finish(fig, path, dpi)
+
+
+CD4_AXES = ("years from randomisation", "CD4 count, cells/uL (mean)")
+"""The axis titles of the CD4 figure (x, y)."""
+
+
+class CD4Series(NamedTuple):
+    """One arm's curve of the CD4 figure: visit times (years), mean CD4 (cells/uL) and the
+    half-width of its t interval at each visit (zero where one patient was seen)."""
+
+    arm: str
+    years: NDArray[np.float64]
+    mean: NDArray[np.float64]
+    half: NDArray[np.float64]
+
+
+def cd4_series(visits: pd.DataFrame, confidence: float = 0.95) -> list[CD4Series]:
+    """The curves of the CD4 figure from :func:`visit_means`, one per arm in order: the mean
+    with the t interval ``mean +- t_{n-1} s / sqrt(n)`` of each visit; years = days /
+    365.25. Drawn by :func:`plot_cd4` (PNG) and the web app's interactive figure."""
+    out = []
     for arm, g in visits.groupby("arm", sort=False):
-        years = g["day"].to_numpy(float) / 365.25
-        mean = g["cd4"].to_numpy(float)
         n = g["n"].to_numpy(float)
         half = np.where(n > 1, stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
                         * g["cd4_sd"].fillna(0.0).to_numpy(float) / np.sqrt(n), 0.0)
-        (line,) = ax.plot(years, mean, label=str(arm), gid=f"cd4 {arm}")
-        ax.fill_between(years, mean - half, mean + half, color=line.get_color(), alpha=0.2,
-                        linewidth=0)
-    ax.set_xlabel("years from randomisation")
-    ax.set_ylabel("CD4 count, cells/uL (mean)")
-    ax.grid(color="0.92")
-    ax.legend(frameon=False)
-    ax.set_title(title or f"CD4 count by arm ({100 * confidence:g}% intervals of the mean)")
-    return _finish(fig, path, dpi)
+        out.append(CD4Series(str(arm), g["day"].to_numpy(float) / 365.25,
+                             g["cd4"].to_numpy(float), half.astype(float)))
+    return out
+
+
+def cd4_title(confidence: float = 0.95) -> str:
+    """The CD4 figure's title."""
+    return f"CD4 count by arm ({100 * confidence:g}% intervals of the mean)"

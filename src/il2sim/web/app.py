@@ -58,7 +58,7 @@ from il2sim.validation.stored import NAME as VALIDATION_NAME
 from il2sim.validation.stored import RULE as VALIDATION_RULE
 from il2sim.validation.stored import load_validation
 from il2sim.web.equations import equations_mathml
-from il2sim.web.figures import km_figure, trial_figures
+from il2sim.web.figures import cd4_figure, km_figure, trial_figures
 from il2sim.web.jobs import SerialStore, TrialJobs
 from il2sim.web.scenario import TABLES as SCENARIO_TABLES
 from il2sim.web.scenario import run_scenario, scenario_table
@@ -351,11 +351,12 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
              tags=["results"], responses={404: {"description": "No such finished trial run"}})
     def interactive_figures(run_id: str) -> dict[str, dict[str, Any]]:
         """The run's standard figures as Plotly figures (``{"data", "layout"}``, for
-        ``Plotly.newPlot``), by the names of the PNG figures; empty for an HIV trial (its
-        CD4 figure is a PNG)."""
+        ``Plotly.newPlot``), by the names of the PNG figures (for an HIV trial, cd4)."""
         _trial_run(run_id)
         stored = _stored(run_id)
-        return {} if is_hiv(stored.endpoints) else trial_figures(stored)
+        if is_hiv(stored.endpoints):
+            return {} if stored.visits is None else {HIV_FIGURE: cd4_figure(stored.visits)}
+        return trial_figures(stored)
 
     @app.get("/api/runs/{run_id}/figures/{name}.png", tags=["results"],
              response_class=Response, responses={200: {"content": {"image/png": {}}},

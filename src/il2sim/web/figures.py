@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from lifelines import KaplanMeierFitter
 from plotly.subplots import make_subplots
 
+from il2sim.trial.hiv import CD4_AXES, cd4_series, cd4_title
 from il2sim.trial.outputs import LABEL_TOXICITY
 from il2sim.trial.plots import (
     BOR_COLORS,
@@ -45,7 +46,7 @@ from il2sim.trial.statistics import (
 )
 from il2sim.trial.stored import StoredTrial
 
-__all__ = ["COLOURS", "km_figure", "trial_figures"]
+__all__ = ["COLOURS", "cd4_figure", "km_figure", "trial_figures"]
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
@@ -346,4 +347,26 @@ def _toxicity(endpoints: pd.DataFrame,
             140 + 44 * len(names), barmode="group")
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(range=[0, 115], title_text=f"patients (%, n = {int(tab['n'].iloc[0])})")
+    return _json(fig)
+
+
+# ----------------------------------------------------------------- HIV
+
+def cd4_figure(visits: pd.DataFrame, confidence: float = 0.95) -> Figure:
+    """Mean CD4 count over time by arm with the t interval of each visit's mean: the curves
+    of :func:`~il2sim.trial.hiv.plot_cd4` (:func:`~il2sim.trial.hiv.cd4_series`)."""
+    fig = go.Figure()
+    for i, s in enumerate(cd4_series(visits, confidence)):
+        colour = COLOURS[i % len(COLOURS)]
+        for y, fill in ((s.mean + s.half, None), (s.mean - s.half, "tonexty")):
+            fig.add_scatter(x=s.years, y=y, mode="lines", line={"width": 0}, fill=fill,
+                            fillcolor=_alpha(colour, 0.2), hoverinfo="skip",
+                            showlegend=False, legendgroup=s.arm)
+        fig.add_scatter(x=s.years, y=s.mean, mode="lines", name=s.arm, legendgroup=s.arm,
+                        line={"color": colour, "width": 2}, customdata=s.half,
+                        hovertemplate=f"{s.arm}<br>%{{x:.2f}} years: %{{y:.0f}}"
+                                      " \u00b1 %{customdata:.0f} cells/uL<extra></extra>")
+    _layout(fig, cd4_title(confidence), 440)
+    fig.update_xaxes(title_text=CD4_AXES[0], rangemode="tozero")
+    fig.update_yaxes(title_text=CD4_AXES[1])
     return _json(fig)

@@ -488,11 +488,12 @@ async function runView(runId) {
   ];
 }
 
-// figures drawn wide: several panels, a table under them, or one row per patient
-const WIDE_FIGURES = new Set(["kaplan_meier", "swimmer", "toxicity"]);
+// figures drawn wide: several panels, a table under them, one row per patient, or
+// the only figure of the page (cd4)
+const WIDE_FIGURES = new Set(["kaplan_meier", "swimmer", "toxicity", "cd4"]);
 
 async function figuresBlock(base, names) {
-  // interactive (Plotly) figures from /plots; a PNG for a figure it does not offer (cd4)
+  // interactive (Plotly) figures from /plots; a PNG for a figure it does not offer
   const interactive = await api(`${base}/plots`);
   return el("div", { class: "figures" }, names.map((f) => {
     const png = el("a", { href: `${base}/figures/${f}.png`, target: "_blank" }, "PNG");
