@@ -55,3 +55,15 @@ def test_measurement_noise_and_detection_limit() -> None:
     assert m.mean() == pytest.approx(60, rel=0.002)
     assert m.std() == pytest.approx(3.0, rel=0.03)
     assert measure(np.array([14.0]), 3, rng)[0] == 0.0  # 4.7 mm lesions are below 5 mm
+
+
+def test_old_import_paths_name_the_same_objects() -> None:
+    # measurement, criteria and streams are defined once, below protocol; trial re-exports them
+    import il2sim.assessment.response as assessment
+    import il2sim.trial.endpoints as endpoints
+    import il2sim.trial.response as response
+    from il2sim.population.streams import patient_rng
+
+    assert endpoints.patient_rng is patient_rng
+    assert set(response.__all__) == set(assessment.__all__)
+    assert all(getattr(response, name) is getattr(assessment, name) for name in assessment.__all__)

@@ -17,9 +17,9 @@ Retreatment on the measured tumour (``shrinkage``, ``response``, ``response_or_s
 reads the scans the trial will report: at each scheduled scan day before the course, the
 true sum of diameters (:func:`~il2sim.population.population.sum_of_diameters` of the
 simulated tumour volume split into the patient's lesions) is measured with the trial's
-measurement error (:func:`~il2sim.trial.response.measure`, drawn from the patient's scan
+measurement error (:func:`~il2sim.assessment.response.measure`, drawn from the patient's scan
 stream, so the very numbers of the trial's scan table) and classified by RECIST 1.1
-against the baseline and the nadir (:func:`~il2sim.trial.response.classify_scans`). A PD
+against the baseline and the nadir (:func:`~il2sim.assessment.response.classify_scans`). A PD
 at any scan ends treatment; no scan before the course: not retreated. Without scan days
 (a single simulation), the patient is restaged at the course's first dose instead, and
 each such measurement is kept in :attr:`ProtocolDecider.restaging`.
@@ -33,8 +33,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from il2sim.assessment.response import RECIST, RESPONSE_CATEGORIES, classify_scans, measure
 from il2sim.engine.decisions import Decision, Observe
 from il2sim.population.population import sum_of_diameters
+from il2sim.population.streams import patient_rng
 from il2sim.protocol.protocol import TUMOUR_RULES, Protocol
 
 __all__ = ["ProtocolDecider", "Scans"]
@@ -87,10 +89,6 @@ class ProtocolDecider:
     def _tumour_calls(self, t: float, course: int, observe: Observe
                       ) -> tuple[NDArray[np.bool_], NDArray[np.object_]]:
         """Per patient: may course ``course`` follow on the measured tumour, and why not."""
-        # the trial's own measurement and criteria (imported here: il2sim.trial imports this)
-        from il2sim.trial.endpoints import patient_rng
-        from il2sim.trial.response import RECIST, RESPONSE_CATEGORIES, classify_scans, measure
-
         assert self.baseline is not None
         n, rule = self.n, self.protocol.retreat_if
         s = self.scans

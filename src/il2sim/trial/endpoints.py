@@ -44,8 +44,9 @@ the capillary leak: grade 1 once it is clinically evident, grades 2 and 3 by the
 rise of CTCAE v5 "edema limbs" (> 10%, > 30%), the limb swelling by the same fraction as a
 70 kg (70 L) body [assumption] (``OEDEMA_GRADE_L``).
 
-Every random draw of a patient comes from ``numpy.random.default_rng((seed, patient))``,
-so results do not depend on how patients are chunked or distributed.
+Every random draw of a patient comes from its own stream
+(:func:`~il2sim.population.streams.patient_rng`, re-exported here), so results do not depend
+on how patients are chunked or distributed.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from il2sim.assessment.response import RECIST, WHO, best_response, measure
 from il2sim.population.population import sum_of_diameters
-from il2sim.trial.response import RECIST, WHO, best_response, measure
+from il2sim.population.streams import patient_rng
 
 __all__ = ["CR_ULN", "DRIVE_EVENTS", "DRIVE_OMEGA", "MortalityModel", "death_days",
            "drive_thresholds", "drive_toxicity_grades", "leak_severity", "patient_endpoints",
@@ -95,11 +97,6 @@ OEDEMA_GRADE_L = (2.5, 7.0, 21.0)
 interstitial volume "may expand by several liters before the abnormality is evident"
 (Harrison's Principles of Internal Medicine, chapter Edema) [assumption: 2.5 L]; grades 2
 and 3: 10% and 30% of a 70 L body (CTCAE v5 edema limbs)."""
-
-
-def patient_rng(seed: int, patient: int, stream: int) -> np.random.Generator:
-    """The generator of one patient's ``stream`` (0: scans, 1: deaths, 2: toxicity)."""
-    return np.random.default_rng([seed, patient, stream])
 
 
 @dataclass(frozen=True)
