@@ -251,3 +251,74 @@ def test_trials_started_are_listed_in_every_tab(browser: Any, site: str) -> None
     _fits(other)
     _shot(other, "trials")
     _shot(first, "trials")
+
+
+@pytest.fixture(scope="module")
+def hiv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[str, str, tuple[str, str]]]:
+    """A server over a store with a small HIV arm (ESPRIT, 4 patients, 120 days) and two
+    small RCC runs to compare; yields the URL, the HIV run and the two RCC runs."""
+    import dataclasses
+    import tomllib
+
+    from il2sim.config.trial import load_trial_file
+    from il2sim.web import create_app
+
+    esprit = load_trial_file(Path(__file__).parents[2] / "examples/trials/esprit2009.toml")
+    arm = dataclasses.replace(esprit.resized(4).arms[0], horizon_days=120.0)
+    rcc = []
+    for name, n in (("Small RCC trial", 4), ("Another RCC trial with a long name", 3)):
+        spec = trial_file_from_dict(tomllib.loads(SMALL_TRIAL.replace("Small RCC trial", name)),
+                                    source="small.toml")
+        assert isinstance(spec, TrialSpec)
+        rcc.append(spec.resized(n))
+    folder = tmp_path_factory.mktemp("hiv")
+    db = folder / "web.duckdb"
+    with ResultStore(db) as store:
+        hiv_run = stream_trial(arm, store)
+        runs = (stream_trial(rcc[0], store), stream_trial(rcc[1], store))
+    with serving(create_app(db, examples=folder, max_patients=50)) as url:
+        yield url, hiv_run, runs
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_hiv_run_shows_cd4_interactively(browser: Any, hiv_site: tuple[str, str, Any],
+                                         width: int) -> None:
+    site, run_id, _ = hiv_site
+    page = _tab(browser, width)
+    page.goto(f"{site}/#/results/{run_id}")
+    cd4 = page.get_by_test_id("figure-cd4")
+    cd4.scroll_into_view_if_needed()
+    _plotted(page, "figure-cd4")
+    assert page.locator("img[data-testid=figure-cd4]").count() == 0  # not the static PNG
+    assert page.get_by_test_id("toxicity-table").count() == 0  # no grades: no empty table
+    assert "null" not in page.locator("main").inner_text().split()
+    names = cd4.evaluate("d => d.data.map(t => t.name)")
+    assert names[-1] == "all"  # the mean line, over its t-interval band
+    main = page.locator("main").bounding_box()
+    assert cd4.bounding_box()["width"] > 0.9 * (main["width"] - 32)  # the page's width
+    png = page.locator("figure", has=cd4).get_by_role("link", name="PNG")
+    answer = page.request.get(site + png.get_attribute("href"))
+    assert answer.status == 200 and answer.body()[:4] == b"\x89PNG"
+    _fits(page)
+    _shot(page, "hiv")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_page_fits(browser: Any, hiv_site: tuple[str, str, tuple[str, str]],
+                           width: int) -> None:
+    site, _, runs = hiv_site
+    page = _tab(browser, width)
+    page.goto(f"{site}/#/compare/{','.join(runs)}")
+    table = page.get_by_test_id("compare-table")
+    table.wait_for()
+    assert "Another RCC trial" in table.inner_text()
+    box = table.locator("xpath=..")  # the table's scrolling box: nothing hidden in it
+    assert box.evaluate("b => b.scrollWidth - b.clientWidth") <= 1, \
+        f"the comparison is wider than the window at {width} px"
+    page.get_by_test_id("compare-km").scroll_into_view_if_needed()
+    _plotted(page, "compare-km")
+    km = page.get_by_test_id("compare-km").bounding_box()
+    assert km["x"] >= 0 and km["x"] + km["width"] <= width
+    _fits(page)
+    _shot(page, "compare")

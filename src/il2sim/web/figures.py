@@ -171,8 +171,9 @@ def km_figure(endpoints: pd.DataFrame, by: str | None = None) -> Figure:
                          title_standoff=2, row=row, col=1)
         fig.update_xaxes(showticklabels=False, showgrid=False, row=row + 1, col=1)
         domain = fig.get_subplot(row + 1, 1).yaxis.domain
+        # over the group names, left of the axes: clear of the x title on a narrow page
         fig.add_annotation(text="number at risk", xref="paper", yref="paper", x=0,
-                           y=domain[1], yanchor="bottom", xanchor="left", showarrow=False,
+                           y=domain[1], yanchor="bottom", xanchor="right", showarrow=False,
                            font={"size": 12})
     fig.update_xaxes(range=[-0.03 * ticks[-1], ticks[-1] * 1.03])
     _layout(fig, "Survival (Kaplan-Meier, 95% band)", 250 + len(kinds) * (330 + 26 * n),

@@ -49,6 +49,12 @@ function table(rows, columns, testid) {
     el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, body)));
 }
 
+// a table whose cells may break anywhere (run ids, intervals): it fits a phone's width
+function fitted(box) {
+  box.classList.add("fit");
+  return box;
+}
+
 function fmt(x) {
   if (x === null || x === undefined) return "";
   if (typeof x !== "number") return String(x);
@@ -476,12 +482,13 @@ async function runView(runId) {
         el("a", { href: `${base}/tables/${t}.parquet`, download: true }, `${t}.parquet`)])),
     el("h2", {}, "Summary"),
     table(r.summary, [{ key: "measure" }, { key: "value" }], "summary-table"),
-    el("h2", {}, "Toxicity"),
-    table(r.toxicity, [{ key: "toxicity" }, { key: "n" }, { key: "any_grade_n", title: "any grade" },
-      { key: "any_grade", title: "any grade, %", render: (x) => pct(x.any_grade) },
-      { key: "grade3_4_n", title: "grade 3-4" },
-      { key: "grade3_4", title: "grade 3-4, %", render: (x) => pct(x.grade3_4) }],
-    "toxicity-table"),
+    // an HIV trial records no toxicity grades: no empty table
+    r.toxicity.length ? [el("h2", {}, "Toxicity"),
+      table(r.toxicity, [{ key: "toxicity" }, { key: "n" }, { key: "any_grade_n", title: "any grade" },
+        { key: "any_grade", title: "any grade, %", render: (x) => pct(x.any_grade) },
+        { key: "grade3_4_n", title: "grade 3-4" },
+        { key: "grade3_4", title: "grade 3-4, %", render: (x) => pct(x.grade3_4) }],
+      "toxicity-table")] : null,
     el("h2", {}, "Figures"),
     await figuresBlock(base, r.figures),
     analyses,
@@ -542,8 +549,8 @@ async function compareView(ids) {
   const km = el("div", { class: "plotly-figure", "data-testid": "compare-km" });
   requestAnimationFrame(() => plotFigure(km, figure));
   return [el("h1", {}, "Compare runs"),
-    table(rows, [{ key: "measure" }, ...labels.map((l) =>
-      ({ key: l, title: l, render: (r) => r.values[l] }))], "compare-table"),
+    fitted(table(rows, [{ key: "measure" }, ...labels.map((l) =>
+      ({ key: l, title: l, render: (r) => r.values[l] }))], "compare-table")),
     el("div", { class: "figures" }, el("figure", { class: "wide" }, km,
       el("figcaption", { class: "muted" }, "survival by run ",
         el("a", { href: `/api/compare/kaplan_meier.png?${query}`, target: "_blank" }, "PNG"))))];
