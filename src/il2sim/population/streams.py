@@ -12,6 +12,7 @@ import numpy as np
 __all__ = ["patient_rng"]
 
 
-def patient_rng(seed: int, patient: int, stream: int) -> np.random.Generator:
-    """The generator of one patient's ``stream`` (0: scans, 1: deaths, 2: toxicity)."""
-    return np.random.default_rng([seed, patient, stream])
+def patient_rng(seed: int, patient: int, stream: int, *sub: int) -> np.random.Generator:
+    """The generator of one patient's ``stream`` (0: scans, 1: deaths, 2: toxicity; 2 with a
+    course number in ``sub``: restaging at that course when there are no scan days)."""
+    return np.random.default_rng([seed, patient, stream, *sub])

@@ -101,8 +101,8 @@ class ProtocolDecider:
         else:
             now = self._true_sod(observe(self.protocol.tumour))
             rows = [measure(now[i:i + 1], int(self.lesions[i]),
-                            np.random.default_rng([0 if s is None else s.seed,
-                                                   int(self.ids[i]), 2, course]))[0]
+                            patient_rng(0 if s is None else s.seed, int(self.ids[i]), 2,
+                                        course))[0]
                     for i in range(n)]
             self.measured.append(np.array(rows))
             for i in range(n):
