@@ -62,21 +62,43 @@ PROGRESS_AFTER_S = 1.0
 """A single simulation shows a progress display once it has run this long."""
 
 
-def _exit_status(exc: Exception) -> int | None:
+_WHERE = "il2sim.where"
+"""Key in the click context's ``meta`` (shared by the group and its command) of the file and
+key an :func:`_at` block names."""
+
+
+@contextmanager
+def _at(source: str, key: str | None = None) -> Iterator[None]:
+    """An input error raised inside names ``source`` and ``key`` first in its message (what
+    the library's layers cannot know: the store file, the run, the option); :func:`_fail`
+    writes it. Left set when the block raises, so that the group's handler sees it."""
+    meta = click.get_current_context().meta
+    meta[_WHERE] = (source, key)
+    yield
+    meta.pop(_WHERE, None)
+
+
+def _exit_status(exc: Exception, where: object = None) -> int | None:
     """2 for an error that means the input is wrong, 1 for one that means the work failed,
-    None for any other. The library's error classes are imported here, on the error path."""
+    None for any other. Inside an :func:`_at` block (``where`` given) any ``ValueError``
+    means the input is wrong. The library's error classes are imported here, on the error
+    path."""
     if isinstance(exc, ConfigError):
         return 2
     if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
         return None
+    if where is not None and isinstance(exc, ValueError):
+        return 2
+    from il2sim.analysis.errors import AnalysisError
     from il2sim.dosing import DoseError
     from il2sim.engine import EngineError, SimulationError
     from il2sim.model import ModelError
     from il2sim.store import StoreError
+    from il2sim.trial.errors import TrialError
     from il2sim.units import UnitError
 
     if isinstance(exc, ConfigError | ModelError | DoseError | EngineError | UnitError
-                  | StoreError):
+                  | StoreError | TrialError | AnalysisError):
         return 2
     if isinstance(exc, SimulationError | OSError):
         return 1
@@ -90,9 +112,14 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            status = _exit_status(exc)
+            where = ctx.meta.pop(_WHERE, None)
+            status = _exit_status(exc, where)
             if status is None:
                 raise
+            if where is not None and isinstance(exc, ValueError) \
+                    and not isinstance(exc, ConfigError):
+                source, key = where
+                exc = ConfigError(source, key, str(exc))  # the same line, with file and key
             _fail(ctx, exc, status)
 
 
@@ -573,10 +600,8 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
 
     assert isinstance(trial, MultiArmTrial)
     if patients is not None:
-        try:
+        with _at("<command line>", "--patients"):
             trial = trial.resized(patients)
-        except ValueError as exc:
-            raise ConfigError("<command line>", "--patients", str(exc)) from None
     if backend is not None:
         trial = trial.with_arms(backend=backend)
     progress = _progress()
@@ -840,7 +865,6 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     from il2sim.analysis.sensitivity import (
         Func,
         Problem,
-        SensitivityError,
         convergence_change,
         model_output,
         morris,
@@ -868,7 +892,7 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
     def advance(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
-    try:
+    with _at(str(scenario_file)):
         func: Func
         if is_trial:
             from il2sim.config.trial import load_trial
@@ -897,8 +921,6 @@ def sensitivity_command(scenario_file: Path, ranges: tuple[str, ...], output_nam
             else:
                 frame = morris(func, problem, trajectories=n_base, seed=seed,
                                progress=advance)
-    except (SensitivityError, ValueError) as exc:
-        raise ConfigError(str(scenario_file), None, str(exc)) from None
     index = "ST" if method == "sobol" else "mu_star"
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{scenario_file.stem}_{method}_{output_name}"
@@ -977,7 +999,7 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
         return update
 
     comparison = None
-    try:
+    with _at(str(db), run_id):
         features, response = trial_features(patients.drop(columns=drop), endpoints)
         with progress:
             result = biomarker_analysis(features, response, seed=seed, model=model,
@@ -989,8 +1011,6 @@ def biomarkers_command(run_id: str, db: Path, classifier: str, on_treatment: tup
                 comparison = compare_feature_sets(
                     {"baseline": features, "baseline + on-treatment": both}, response,
                     seed=seed, model=model, progress=advance(1))
-    except ValueError as exc:
-        raise ConfigError(str(db), run_id, str(exc)) from None
     result = dataclasses.replace(result, importances=labelled(result.importances, run_model))
     from il2sim.trial.outputs import run_folder
 
@@ -1036,10 +1056,8 @@ def report_command(run_id: str, db: Path, output: Path | None, pdf: bool) -> Non
 
     _require_store(db)
     with ResultStore(db, read_only=True) as store:
-        try:
+        with _at(str(db)):
             path = write_report(store, run_id, output or Path(f"{run_id}.html"))
-        except ValueError as exc:
-            raise ConfigError(str(db), None, str(exc)) from None
         n = len(store.analyses(run_id))
     _console().print(f"wrote {path}" + (f" ({n} stored analyses)" if n else ""))
     if pdf:
@@ -1166,24 +1184,19 @@ def optimize_command(indication: str, patients: int, candidates: int, method: st
     if method == "de" and refine:
         raise ConfigError("<command line>", "--refine", "is for --method sobol or lhs; "
                           "differential evolution spends the whole --candidates budget itself")
-    try:
+    with _at("<command line>"):
         space = SearchSpace(routes=routes or ("iv",), ifn_miu=ifn_miu or (0.0,))
-    except ValueError as exc:
-        raise ConfigError("<command line>", None, str(exc)) from None
     progress = _progress()
     task = progress.add_task(f"regimens ({method})", total=(refine + 1) * candidates + 1)
-    try:
-        with progress:
-            result = optimize(space, population=calibrated_population(indication),
-                              n_patients=patients, seed=seed, n_candidates=candidates,
-                              efficacy=efficacy, toxicity=toxicity, constraints=constraints,
-                              holds=holds, horizon_days=horizon_days, refine=refine,
-                              method=method,
-                              mortality=calibrated_mortality(indication),
-                              progress=lambda done, total, c: progress.update(
-                                  task, completed=done, total=total))
-    except ValueError as exc:
-        raise ConfigError("<command line>", None, str(exc)) from None
+    with _at("<command line>"), progress:
+        result = optimize(space, population=calibrated_population(indication),
+                          n_patients=patients, seed=seed, n_candidates=candidates,
+                          efficacy=efficacy, toxicity=toxicity, constraints=constraints,
+                          holds=holds, horizon_days=horizon_days, refine=refine,
+                          method=method,
+                          mortality=calibrated_mortality(indication),
+                          progress=lambda done, total, c: progress.update(
+                              task, completed=done, total=total))
     out_dir.mkdir(parents=True, exist_ok=True)
     table = result.table.drop(columns=["candidate"])
     replacing = (out_dir / f"optimize_{indication}.csv").exists()  # said, not silent

@@ -56,6 +56,7 @@ from sklearn.metrics import roc_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.model import Model
 from il2sim.trial.statistics import is_responder
 from il2sim.units import header
@@ -241,42 +242,42 @@ def _check_inputs(features: pd.DataFrame, response: pd.Series, folds: int
     if not isinstance(features, pd.DataFrame):
         raise TypeError(f"features must be a DataFrame, got {type(features).__name__}")
     if features.shape[1] == 0:
-        raise ValueError("features has no columns: nothing to predict from")
+        raise AnalysisError("features has no columns: nothing to predict from")
     if features.columns.duplicated().any():
         dup = sorted(map(str, features.columns[features.columns.duplicated()]))
-        raise ValueError(f"duplicate feature columns: {', '.join(dup)}")
+        raise AnalysisError(f"duplicate feature columns: {', '.join(dup)}")
     response = pd.Series(response)
     if len(response) != len(features):
-        raise ValueError(f"response has {len(response)} rows but features has {len(features)}")
+        raise AnalysisError(f"response has {len(response)} rows but features has {len(features)}")
     if not response.index.equals(features.index):
-        raise ValueError("response and features must share the same index (one row per "
-                         "patient, same order)")
+        raise AnalysisError("response and features must share the same index (one row per "
+                            "patient, same order)")
     if response.isna().any():
-        raise ValueError(f"response has {int(response.isna().sum())} missing values")
+        raise AnalysisError(f"response has {int(response.isna().sum())} missing values")
     values = set(pd.unique(response))
     if not values <= {True, False}:
-        raise ValueError(f"response must be boolean (responder or not), got values "
-                         f"{sorted(map(repr, values))[:5]}")
+        raise AnalysisError(f"response must be boolean (responder or not), got values "
+                            f"{sorted(map(repr, values))[:5]}")
     y = response.to_numpy().astype(bool)
     missing = [str(c) for c in features.columns if features[c].isna().any()]
     if missing:
-        raise ValueError(f"features contain missing values in: {', '.join(missing)} "
-                         "(impute or drop those patients first)")
+        raise AnalysisError(f"features contain missing values in: {', '.join(missing)} "
+                            "(impute or drop those patients first)")
     for c in features.columns:
         s = features[c]
         if not (_is_categorical(s) or pd.api.types.is_numeric_dtype(s)):
             raise TypeError(f"feature {c!r} has unsupported dtype {s.dtype}")
         if pd.api.types.is_numeric_dtype(s) and not _is_categorical(s) and \
                 not np.isfinite(s.to_numpy(float)).all():
-            raise ValueError(f"feature {c!r} has infinite values")
+            raise AnalysisError(f"feature {c!r} has infinite values")
     constant = [str(c) for c in features.columns if features[c].nunique(dropna=False) < 2]
     if constant:
-        raise ValueError(f"constant features carry no information: {', '.join(constant)}")
+        raise AnalysisError(f"constant features carry no information: {', '.join(constant)}")
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     for what, n in (("responders", n_pos), ("non-responders", n_neg)):
         if n < folds:
-            raise ValueError(f"too few {what} ({n}) for {folds}-fold stratified "
-                             f"cross-validation: need at least {folds}")
+            raise AnalysisError(f"too few {what} ({n}) for {folds}-fold stratified "
+                                f"cross-validation: need at least {folds}")
     return features, y
 
 
@@ -427,15 +428,15 @@ def biomarker_analysis(features: pd.DataFrame, response: pd.Series, *,
         TypeError: on a feature of unsupported dtype.
     """
     if folds < 2:
-        raise ValueError(f"folds must be >= 2, got {folds}")
+        raise AnalysisError(f"folds must be >= 2, got {folds}")
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise AnalysisError(f"repeats must be >= 1, got {repeats}")
     if n_boot < 10:
-        raise ValueError(f"n_boot must be >= 10, got {n_boot}")
+        raise AnalysisError(f"n_boot must be >= 10, got {n_boot}")
     if n_permutations < 0:
-        raise ValueError(f"n_permutations must be >= 0, got {n_permutations}")
+        raise AnalysisError(f"n_permutations must be >= 0, got {n_permutations}")
     if model not in ("logistic", "forest"):
-        raise ValueError(f"model must be 'logistic' or 'forest', got {model!r}")
+        raise AnalysisError(f"model must be 'logistic' or 'forest', got {model!r}")
     x, y = _check_inputs(features, response, folds)
     ss_cv, ss_boot, ss_perm, ss_model = np.random.SeedSequence(seed).spawn(4)
     split_seeds = [int(s) for s in ss_cv.generate_state(repeats)]
@@ -519,7 +520,7 @@ def compare_feature_sets(sets: Mapping[str, pd.DataFrame], response: pd.Series, 
         ValueError: when ``sets`` is empty, or as :func:`biomarker_analysis`.
     """
     if not sets:
-        raise ValueError("no feature sets to compare")
+        raise AnalysisError("no feature sets to compare")
     results = {}
     for k, (name, frame) in enumerate(sets.items()):
         shifted = None if progress is None else _shifted(progress, k, len(sets))
@@ -574,9 +575,9 @@ def trial_features(patients: pd.DataFrame, endpoints: pd.DataFrame, *,
                               ("endpoints", endpoints, ["patient", "bor"])):
         absent = [c for c in need if c not in table.columns]
         if absent:
-            raise ValueError(f"{name} lacks column(s) {', '.join(absent)}")
+            raise AnalysisError(f"{name} lacks column(s) {', '.join(absent)}")
         if table["patient"].duplicated().any():
-            raise ValueError(f"{name} has duplicated patients; analyse one arm at a time")
+            raise AnalysisError(f"{name} has duplicated patients; analyse one arm at a time")
     if baseline is None:
         baseline = [c for c in patients.columns if c not in _BOOKKEEPING
                     and pd.api.types.is_numeric_dtype(patients[c])
@@ -584,17 +585,17 @@ def trial_features(patients: pd.DataFrame, endpoints: pd.DataFrame, *,
                     and patients[c].nunique() > 1]
     absent = [c for c in baseline if c not in patients.columns]
     if absent:
-        raise ValueError(f"baseline column(s) not in patients: {', '.join(absent)}")
+        raise AnalysisError(f"baseline column(s) not in patients: {', '.join(absent)}")
     absent = [c for c in on_treatment if c not in endpoints.columns and c not in patients]
     if absent:
-        raise ValueError(f"on-treatment column(s) in neither table: {', '.join(absent)}")
+        raise AnalysisError(f"on-treatment column(s) in neither table: {', '.join(absent)}")
     from_end = [c for c in on_treatment if c in endpoints.columns and c not in baseline]
     from_pat = [c for c in on_treatment if c not in endpoints.columns and c not in baseline]
     left = patients[["patient", *baseline, *from_pat]]
     right = endpoints[["patient", "bor", *[c for c in from_end if c not in left.columns]]]
     joined = left.merge(right, on="patient", how="inner", validate="one_to_one")
     if joined.empty:
-        raise ValueError("patients and endpoints have no patient in common")
+        raise AnalysisError("patients and endpoints have no patient in common")
     if evaluable_only:
         joined = joined[joined["bor"] != "NE"]
     joined = joined.set_index("patient")

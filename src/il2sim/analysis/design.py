@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.model import Model
 
 __all__ = ["Z90", "design_table", "population_table", "read_population"]
@@ -73,7 +74,7 @@ def _value(node: ast.expr) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
             and node.func.id in _CLASSES and not node.args:
         return Stored(node.func.id, {str(k.arg): _value(k.value) for k in node.keywords})
-    raise ValueError(f"not a literal: {ast.dump(node)[:60]}")
+    raise AnalysisError(f"not a literal: {ast.dump(node)[:60]}")
 
 
 # --------------------------------------------------------------------------- tables

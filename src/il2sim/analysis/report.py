@@ -39,6 +39,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.analysis.design import design_table, population_table, read_population
+from il2sim.analysis.errors import AnalysisError
 from il2sim.model import Model, ModelError, get_model
 from il2sim.store import Analysis, ResultStore, partial_warning
 from il2sim.trial import plots
@@ -266,7 +267,7 @@ def _run_row(store: ResultStore, run_id: str) -> dict[str, Any]:
     runs = store.runs()
     if not isinstance(run_id, str) or run_id not in set(runs["run_id"]):
         known = ", ".join(map(repr, runs["run_id"][:10])) or "none"
-        raise ValueError(f"{store.path}: unknown run id {run_id!r} (runs in the store: {known})")
+        raise AnalysisError(f"{store.path}: unknown run id {run_id!r} (runs in the store: {known})")
     row = runs[runs["run_id"] == run_id].iloc[0]
     return {str(key): row[key] for key in row.index}
 

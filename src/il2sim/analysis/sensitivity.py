@@ -39,6 +39,7 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.dosing.regimen import Regimen
 from il2sim.engine.simulate import simulate
 from il2sim.model.library import get_model
@@ -79,8 +80,9 @@ COVARIATES = ("weight", "height", "bsa")
 and per-m**2 doses are resolved per row, and a model's ``body_weight`` follows ``weight``."""
 
 
-class SensitivityError(RuntimeError):
-    """A sensitivity analysis cannot go on (too many failed evaluations, bad output)."""
+class SensitivityError(AnalysisError, RuntimeError):
+    """A sensitivity analysis cannot go on (too many failed evaluations, bad output). Also a
+    ``RuntimeError``, as it was before :class:`AnalysisError`."""
 
 
 @dataclass(frozen=True)
@@ -113,37 +115,37 @@ class Problem:
         object.__setattr__(self, "bounds", bounds)
         object.__setattr__(self, "dists", dists)
         if not names:
-            raise ValueError("Problem: no inputs: give at least one name")
+            raise AnalysisError("Problem: no inputs: give at least one name")
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"Problem: repeated input names {repeated}")
+            raise AnalysisError(f"Problem: repeated input names {repeated}")
         if len(bounds) != len(names):
-            raise ValueError(f"Problem: {len(names)} names but {len(bounds)} bounds")
+            raise AnalysisError(f"Problem: {len(names)} names but {len(bounds)} bounds")
         if dists is not None and len(dists) != len(names):
-            raise ValueError(f"Problem: {len(names)} names but {len(dists)} dists")
+            raise AnalysisError(f"Problem: {len(names)} names but {len(dists)} dists")
         for name, b, dist in zip(names, bounds, dists or ("unif",) * len(names)):
             self._check(name, b, dist)
 
     @staticmethod
     def _check(name: str, b: tuple[float, ...], dist: str) -> None:
         if dist not in DISTS:
-            raise ValueError(f"Problem: input {name!r}: unknown distribution {dist!r}; "
-                             f"known: {', '.join(DISTS)}")
+            raise AnalysisError(f"Problem: input {name!r}: unknown distribution {dist!r}; "
+                                f"known: {', '.join(DISTS)}")
         if len(b) != DISTS[dist]:
-            raise ValueError(f"Problem: input {name!r}: distribution {dist!r} takes "
-                             f"{DISTS[dist]} bound values, not {len(b)}")
+            raise AnalysisError(f"Problem: input {name!r}: distribution {dist!r} takes "
+                                f"{DISTS[dist]} bound values, not {len(b)}")
         if not all(np.isfinite(b)):
-            raise ValueError(f"Problem: input {name!r}: non-finite bound {b}")
+            raise AnalysisError(f"Problem: input {name!r}: non-finite bound {b}")
         if dist in ("unif", "triang", "truncnorm") and not b[0] < b[1]:
-            raise ValueError(f"Problem: input {name!r}: low {b[0]:g} must be below "
-                             f"high {b[1]:g}")
+            raise AnalysisError(f"Problem: input {name!r}: low {b[0]:g} must be below "
+                                f"high {b[1]:g}")
         if dist in ("norm", "lognorm") and not b[1] > 0:
-            raise ValueError(f"Problem: input {name!r}: sd {b[1]:g} must be positive")
+            raise AnalysisError(f"Problem: input {name!r}: sd {b[1]:g} must be positive")
         if dist == "truncnorm" and not b[3] > 0:
-            raise ValueError(f"Problem: input {name!r}: sd {b[3]:g} must be positive")
+            raise AnalysisError(f"Problem: input {name!r}: sd {b[3]:g} must be positive")
         if dist == "triang" and not 0 <= b[2] <= 1:
-            raise ValueError(f"Problem: input {name!r}: triangular peak {b[2]:g} must be "
-                             "a fraction of the range in [0, 1]")
+            raise AnalysisError(f"Problem: input {name!r}: triangular peak {b[2]:g} must be "
+                                "a fraction of the range in [0, 1]")
 
     @classmethod
     def uniform(cls, ranges: Mapping[str, tuple[float, float]]) -> Problem:
@@ -205,8 +207,8 @@ def morris(func: Func, problem: Problem, *, trajectories: int = 20, levels: int 
         or NaN in every trajectory.
     """
     if trajectories < 2 or levels < 2 or levels % 2:
-        raise ValueError(f"morris: need trajectories >= 2 and an even levels >= 2, not "
-                         f"{trajectories} and {levels}")
+        raise AnalysisError(f"morris: need trajectories >= 2 and an even levels >= 2, not "
+                            f"{trajectories} and {levels}")
     sample_seed, analyze_seed = _seeds(seed)
     spec = problem.to_salib()
     x = morris_sample.sample(spec, trajectories, num_levels=levels,
@@ -290,7 +292,7 @@ def sobol_convergence(func: Func, problem: Problem, ns: Sequence[int] = (256, 51
     """
     sizes = sorted({int(k) for k in ns})
     if not sizes:
-        raise ValueError("sobol_convergence: ns is empty")
+        raise AnalysisError("sobol_convergence: ns is empty")
     for k in sizes:
         _check_power_of_two(k)
     sample_seed, analyze_seed = _seeds(seed)
@@ -356,8 +358,8 @@ def _seeds(seed: Seed) -> tuple[int, int]:
 
 def _check_power_of_two(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2 or n & (n - 1):
-        raise ValueError(f"sobol: n = {n!r} must be a power of 2 (>= 2), e.g. 512 or 1024, "
-                         "to keep the Sobol' sequence balanced")
+        raise AnalysisError(f"sobol: n = {n!r} must be a power of 2 (>= 2), e.g. 512 or 1024, "
+                            "to keep the Sobol' sequence balanced")
 
 
 def _evaluate(func: Func, x: NDArray[np.float64],
@@ -474,8 +476,8 @@ class ModelOutput:
         with the rows done as each batch advances."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         if x.ndim != 2 or x.shape[1] != len(self.params_names):
-            raise ValueError(f"{self.model.name}: X has shape {x.shape}; expected "
-                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+            raise AnalysisError(f"{self.model.name}: X has shape {x.shape}; expected "
+                                f"(N, {len(self.params_names)}) for {list(self.params_names)}")
         y = np.empty(len(x))
         ok = np.empty(len(x), dtype=bool)
         message: list[str] = []
@@ -532,29 +534,29 @@ def model_output(model: Model | str, regimen: Regimen | None, output: str,
     """
     m = get_model(model) if isinstance(model, str) else model
     if not isinstance(m, Model):
-        raise ValueError(f"model_output: {model!r} is not a Model or a model name")
+        raise AnalysisError(f"model_output: {model!r} is not a Model or a model name")
     known = m.state_names + m.observable_names
     if output not in known:
-        raise ValueError(f"model_output: {output!r} is neither a state nor an observable of "
-                         f"{m.name!r}; known: {', '.join(known)}")
+        raise AnalysisError(f"model_output: {output!r} is neither a state nor an observable of "
+                            f"{m.name!r}; known: {', '.join(known)}")
     names = tuple(params_names)
     unknown = [p for p in names if p not in m.param_names and p not in COVARIATES]
     if unknown or not names:
-        raise ValueError(f"model_output: unknown parameters {unknown} of {m.name!r}; known: "
-                         f"{', '.join(m.param_names)} and the covariates "
-                         f"{', '.join(COVARIATES)}" if unknown else
-                         "model_output: give at least one parameter name")
+        raise AnalysisError(f"model_output: unknown parameters {unknown} of {m.name!r}; known: "
+                            f"{', '.join(m.param_names)} and the covariates "
+                            f"{', '.join(COVARIATES)}" if unknown else
+                            "model_output: give at least one parameter name")
     if isinstance(reduce, str) and reduce not in _REDUCE:
-        raise ValueError(f"model_output: unknown reduce {reduce!r}; known: "
-                         f"{', '.join(REDUCERS)} or a callable")
+        raise AnalysisError(f"model_output: unknown reduce {reduce!r}; known: "
+                            f"{', '.join(REDUCERS)} or a callable")
     if not isinstance(reduce, str) and not callable(reduce):
-        raise ValueError(f"model_output: reduce must be a name or a callable, not {reduce!r}")
+        raise AnalysisError(f"model_output: reduce must be a name or a callable, not {reduce!r}")
     t = np.atleast_1d(np.asarray(times, dtype=float))
     if t.ndim != 1 or t.size < (2 if reduce == "auc" else 1):
-        raise ValueError("model_output: give at least two output times for 'auc' "
-                         "(one for the other reducers)")
+        raise AnalysisError("model_output: give at least two output times for 'auc' "
+                            "(one for the other reducers)")
     if not 0 < max_failed < 1:
-        raise ValueError(f"model_output: max_failed must be in (0, 1), not {max_failed!r}")
+        raise AnalysisError(f"model_output: max_failed must be in (0, 1), not {max_failed!r}")
     return ModelOutput(m, regimen, output, reduce, names, t, covariates, backend,
                        max_failed, rtol, atol)
 
@@ -585,8 +587,8 @@ class TrialOutput:
         after each batch."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         if x.ndim != 2 or x.shape[1] != len(self.params_names):
-            raise ValueError(f"{self.spec.name}: X has shape {x.shape}; expected "
-                             f"(N, {len(self.params_names)}) for {list(self.params_names)}")
+            raise AnalysisError(f"{self.spec.name}: X has shape {x.shape}; expected "
+                                f"(N, {len(self.params_names)}) for {list(self.params_names)}")
         n = len(x)
         patients = self.base.loc[np.zeros(n, dtype=int)].reset_index(drop=True)
         patients["patient"] = np.arange(n)
@@ -659,33 +661,33 @@ def trial_output(spec: TrialSpec, output: str, *, params_names: Sequence[str],
     model = get_model(spec.model)
     names = tuple(params_names)
     if not names:
-        raise ValueError("trial_output: give at least one parameter name")
+        raise AnalysisError("trial_output: give at least one parameter name")
     unknown = [p for p in names if p not in model.param_names and p not in COVARIATES]
     if unknown:
-        raise ValueError(f"trial_output: unknown inputs {unknown} of {model.name!r}: give "
-                         f"model parameters or the covariates {', '.join(COVARIATES)}")
+        raise AnalysisError(f"trial_output: unknown inputs {unknown} of {model.name!r}: give "
+                            f"model parameters or the covariates {', '.join(COVARIATES)}")
     known = ("best_change_pct", "sbp_min", "urine_min", "creatinine_max", "confusion_max",
              "spo2_min", "weight_gain_pct_max", "doses_given", "doses_scheduled", "courses",
              "os_d", "pfs_d", "time_to_response_d", "tox_hypotension_grade",
              "tox_oliguria_grade", "tox_creatinine_grade", "tox_confusion_grade",
              "tox_hypoxia_grade", "tox_weight_gain_grade", *TRIAL_DERIVED)
     if output not in known:
-        raise ValueError(f"trial_output: unknown output {output!r}; known: {', '.join(known)}")
+        raise AnalysisError(f"trial_output: unknown output {output!r}; known: {', '.join(known)}")
     if not 0 <= patient < spec.n_patients:
-        raise ValueError(f"trial_output: patient must be in [0, {spec.n_patients}), "
+        raise AnalysisError(f"trial_output: patient must be in [0, {spec.n_patients}), "
                          f"got {patient}")
     sample = spec.population.sample(spec.n_patients, spec.seed)
     reference = sample.iloc[[patient]].reset_index(drop=True)
     for name, value in (base or {}).items():
         if name not in reference.columns and name not in model.param_names:
-            raise ValueError(f"trial_output: base {name!r} is neither a patient column nor a "
-                             f"parameter of {model.name!r}")
+            raise AnalysisError(f"trial_output: base {name!r} is neither a patient column nor a "
+                                f"parameter of {model.name!r}")
         reference[name] = float(value)
     for name in names:
         if name not in reference.columns:
             reference[name] = np.nan
     if not 0 < max_failed < 1:
-        raise ValueError(f"trial_output: max_failed must be in (0, 1), not {max_failed!r}")
+        raise AnalysisError(f"trial_output: max_failed must be in (0, 1), not {max_failed!r}")
     return TrialOutput(spec, output, names, reference, max_failed)
 
 
@@ -712,8 +714,8 @@ def plot_sensitivity(frame: pd.DataFrame, index: str = "ST", path: str | Path | 
     from matplotlib.figure import Figure
 
     if index not in frame.columns:
-        raise ValueError(f"plot_sensitivity: no column {index!r}; columns: "
-                         f"{', '.join(map(str, frame.columns))}")
+        raise AnalysisError(f"plot_sensitivity: no column {index!r}; columns: "
+                            f"{', '.join(map(str, frame.columns))}")
     data = frame.sort_values(index, ascending=True)
     conf = data[f"{index}_conf"].to_numpy(float) if f"{index}_conf" in data else None
     fig = Figure(figsize=(6.0, 1.0 + 0.4 * len(data)), layout="constrained")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from il2sim.trial.errors import TrialError
+
 __all__ = ["DESIGNS", "RANDOMISATION_TAG", "Allocation", "split_total"]
 
 DESIGNS = ("randomised", "crossover")
@@ -57,18 +59,18 @@ class Allocation:
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
-            raise ValueError(f"allocation: design must be one of {', '.join(DESIGNS)}, "
+            raise TrialError(f"allocation: design must be one of {', '.join(DESIGNS)}, "
                              f"got {self.design!r}")
         if len(self.sizes) < 2:
-            raise ValueError("allocation: a multi-arm trial needs at least two arms")
+            raise TrialError("allocation: a multi-arm trial needs at least two arms")
         if any(isinstance(n, bool) or int(n) != n or n < 1 for n in self.sizes):
-            raise ValueError(f"allocation: arm sizes must be positive integers, got "
+            raise TrialError(f"allocation: arm sizes must be positive integers, got "
                              f"{self.sizes}")
         if self.design == "crossover" and len(set(self.sizes)) != 1:
-            raise ValueError(f"allocation: under crossover every arm treats the whole "
+            raise TrialError(f"allocation: under crossover every arm treats the whole "
                              f"cohort, got sizes {self.sizes}")
         if not 0 <= self.arm < len(self.sizes):
-            raise ValueError(f"allocation: arm {self.arm} out of range 0..{len(self.sizes) - 1}")
+            raise TrialError(f"allocation: arm {self.arm} out of range 0..{len(self.sizes) - 1}")
 
     @property
     def cohort_size(self) -> int:

@@ -25,6 +25,7 @@ from il2sim.model.library import get_model
 from il2sim.store import ResultStore
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
+from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import compare_hiv_arms, is_hiv, plot_cd4, visit_means
 from il2sim.trial.plots import figure_png, plot_km
 from il2sim.trial.runner import TrialSpec, counted_name, stream_trial
@@ -60,12 +61,12 @@ class MultiArmTrial:
     def __post_init__(self) -> None:
         names = [a.arm for a in self.arms]
         if len(names) < 2 or len(set(names)) != len(names) or not all(names):
-            raise ValueError(f"trial {self.name!r}: needs two or more arms with distinct "
+            raise TrialError(f"trial {self.name!r}: needs two or more arms with distinct "
                              f"names, got {names}")
         if self.control not in names:
-            raise ValueError(f"trial {self.name!r}: no control arm {self.control!r}")
+            raise TrialError(f"trial {self.name!r}: no control arm {self.control!r}")
         if len(self.labels) != len(self.arms):
-            raise ValueError(f"trial {self.name!r}: one label per arm")
+            raise TrialError(f"trial {self.name!r}: one label per arm")
 
     @property
     def seed(self) -> int:
@@ -92,7 +93,7 @@ class MultiArmTrial:
             sizes = (n_patients,) * len(self.arms)
         else:
             if n_patients < len(self.arms):
-                raise ValueError(f"trial {self.name!r}: {n_patients} patients cannot fill "
+                raise TrialError(f"trial {self.name!r}: {n_patients} patients cannot fill "
                                  f"{len(self.arms)} arms")
             total = sum(first.sizes)
             sizes = split_total(n_patients, tuple(n / total for n in first.sizes))

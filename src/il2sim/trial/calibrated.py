@@ -15,6 +15,7 @@ from typing import Any
 
 from il2sim.population import CovariateEffect, LogNormal, Population, standard_covariates
 from il2sim.trial.endpoints import MortalityModel
+from il2sim.trial.errors import TrialError
 
 __all__ = ["calibration", "calibrated_mortality", "calibrated_population",
            "covariate_effects"]
@@ -25,7 +26,7 @@ INDICATIONS = ("rcc", "melanoma")
 def calibration(indication: str) -> dict[str, Any]:
     """The stored calibration of an indication."""
     if indication not in INDICATIONS:
-        raise ValueError(f"unknown indication {indication!r}; known: {', '.join(INDICATIONS)}")
+        raise TrialError(f"unknown indication {indication!r}; known: {', '.join(INDICATIONS)}")
     text = resources.files("il2sim.trial").joinpath(f"calibration/{indication}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data

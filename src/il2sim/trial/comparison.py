@@ -37,6 +37,7 @@ from lifelines.statistics import logrank_test
 from matplotlib.figure import Figure
 from scipy.stats import binomtest, fisher_exact, norm
 
+from il2sim.trial.errors import TrialError
 from il2sim.trial.plots import _figure, _finish
 from il2sim.trial.statistics import _durations, _require, is_responder
 
@@ -56,14 +57,14 @@ ORR = "ORR difference"
 
 def _z(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise TrialError(f"confidence must be in (0, 1), got {confidence}")
     return float(norm.ppf(0.5 + confidence / 2.0))
 
 
 def _counts(**counts: int) -> None:
     for name, k in counts.items():
         if isinstance(k, bool) or int(k) != k or k < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {k!r}")
+            raise TrialError(f"{name} must be a non-negative integer, got {k!r}")
 
 
 def wilson_interval(k: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -75,7 +76,7 @@ def wilson_interval(k: int, n: int, *, confidence: float = 0.95) -> tuple[float,
     """
     _counts(k=k, n=n)
     if n < 1 or k > n:
-        raise ValueError(f"need 0 <= k <= n and n >= 1, got k = {k}, n = {n}")
+        raise TrialError(f"need 0 <= k <= n and n >= 1, got k = {k}, n = {n}")
     z = _z(confidence)
     root = z * math.sqrt(z * z + 4.0 * k * (n - k) / n)
     lo = (2.0 * k + z * z - root) / (2.0 * (n + z * z))
@@ -118,7 +119,7 @@ def newcombe_paired_difference(a: int, b: int, c: int, d: int, *,
     _counts(a=a, b=b, c=c, d=d)
     n = a + b + c + d
     if n < 1:
-        raise ValueError("no pairs")
+        raise TrialError("no pairs")
     l1, u1 = wilson_interval(a + b, n, confidence=confidence)
     l2, u2 = wilson_interval(a + c, n, confidence=confidence)
     p1, p2 = (a + b) / n, (a + c) / n
@@ -186,9 +187,9 @@ def arms_against(endpoints: pd.DataFrame, control: str, by: str, what: str
     """
     arms = list(pd.unique(endpoints[by]))
     if control not in arms:
-        raise ValueError(f"{what}: no arm {control!r}; arms: {', '.join(map(str, arms))}")
+        raise TrialError(f"{what}: no arm {control!r}; arms: {', '.join(map(str, arms))}")
     if len(arms) < 2:
-        raise ValueError(f"{what}: one arm only")
+        raise TrialError(f"{what}: one arm only")
     ref = endpoints[endpoints[by] == control]
     for arm in arms:
         if arm != control:
@@ -227,7 +228,7 @@ def compare_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
         if paired:
             both = other.merge(ref, on="patient", suffixes=("", "_c"))
             if both.empty:
-                raise ValueError(f"{what}: arms {arm!r} and {control!r} share no patient")
+                raise TrialError(f"{what}: arms {arm!r} and {control!r} share no patient")
             r1 = is_responder(both["bor"]).to_numpy()
             r0 = is_responder(both["bor_c"]).to_numpy()
             a, b = int((r1 & r0).sum()), int((r1 & ~r0).sum())

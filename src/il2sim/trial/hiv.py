@@ -46,6 +46,7 @@ from il2sim.model.spec import Model
 from il2sim.population import LogNormal, Normal, Population
 from il2sim.protocol import ProtocolDecider, Scans
 from il2sim.trial.comparison import COMPARISON_COLUMNS, arms_against
+from il2sim.trial.errors import TrialError
 from il2sim.trial.plots import _figure, _finish
 from il2sim.trial.statistics import SUMMARY_VALUE_COLUMNS
 
@@ -169,7 +170,7 @@ def simulate_hiv_chunk(spec: TrialSpec, model: Model,
     every :data:`VISIT_DAYS` days: ``day``, ``cd4``, ``viral_load``) and ``endpoints``
     (:func:`hiv_endpoints`, with ``arm``)."""
     if model.name != HIV_MODEL:
-        raise ValueError(f"trial {spec.name!r}: an HIV trial needs model {HIV_MODEL!r}, "
+        raise TrialError(f"trial {spec.name!r}: an HIV trial needs model {HIV_MODEL!r}, "
                          f"not {model.name!r}")
     protocol = spec.treatment()
     regimen = protocol.regimen()

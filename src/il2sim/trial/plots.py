@@ -29,6 +29,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
+from il2sim.trial.errors import TrialError
 from il2sim.trial.statistics import (
     BOR_CATEGORIES,
     DAYS_PER_MONTH,
@@ -85,7 +86,7 @@ PathLike = str | Path
 
 def _scale(time_unit: str) -> float:
     if time_unit not in DAYS_PER_UNIT:
-        raise ValueError(f"time_unit must be one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
+        raise TrialError(f"time_unit must be one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
     return DAYS_PER_UNIT[time_unit]
 
 
@@ -104,7 +105,7 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     while isinstance(parent, SubFigure):
         parent = parent.get_figure()
     if not isinstance(parent, Figure):
-        raise ValueError("ax does not belong to a figure")
+        raise TrialError("ax does not belong to a figure")
     return parent, ax
 
 
@@ -393,7 +394,7 @@ def plot_km(endpoints: pd.DataFrame, *, by: str | None = "arm",
     what = "plot_km"
     unknown = [k for k in kinds if k not in KM_ENDPOINTS]
     if unknown or not kinds:
-        raise ValueError(f"{what}: kinds must be among {', '.join(KM_ENDPOINTS)}, got {kinds!r}")
+        raise TrialError(f"{what}: kinds must be among {', '.join(KM_ENDPOINTS)}, got {kinds!r}")
     _require(endpoints, [c for k in kinds for c in KM_ENDPOINTS[k][:2]], what)
     scale = _scale(time_unit)
     groups = _groups(endpoints, by, what)

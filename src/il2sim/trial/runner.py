@@ -36,6 +36,7 @@ from il2sim.protocol import (
 from il2sim.store import DATA_TABLES, RunStore
 from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
+from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
 from il2sim.units import parse_quantity
 
@@ -92,15 +93,15 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         if self.protocol not in ("label", "regimen", "none"):
-            raise ValueError(f"trial {self.name!r}: protocol must be 'label', 'regimen' or "
+            raise TrialError(f"trial {self.name!r}: protocol must be 'label', 'regimen' or "
                              "'none'")
         if self.protocol == "regimen" and self.regimen is None and self.plan is None:
-            raise ValueError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
+            raise TrialError(f"trial {self.name!r}: protocol 'regimen' needs a regimen")
         if self.n_patients < 1 or self.chunk_size < 1:
-            raise ValueError(f"trial {self.name!r}: n_patients and chunk_size must be >= 1")
+            raise TrialError(f"trial {self.name!r}: n_patients and chunk_size must be >= 1")
         if self.allocation is not None and \
                 self.n_patients != self.allocation.sizes[self.allocation.arm]:
-            raise ValueError(f"trial {self.name!r}: n_patients {self.n_patients} differs "
+            raise TrialError(f"trial {self.name!r}: n_patients {self.n_patients} differs "
                              f"from the allocation's {self.allocation.sizes[self.allocation.arm]}")
 
     def cohort(self) -> pd.DataFrame:

@@ -47,6 +47,7 @@ from lifelines.utils import median_survival_times
 from numpy.typing import ArrayLike
 from scipy.stats import binomtest
 
+from il2sim.trial.errors import TrialError
 from il2sim.trial.response import RESPONSE_CATEGORIES, is_responder
 
 __all__ = [
@@ -103,9 +104,9 @@ def _require(frame: object, columns: Iterable[str], what: str) -> pd.DataFrame:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         names = ", ".join(repr(c) for c in missing)
-        raise ValueError(f"{what}: missing column{'s' if len(missing) > 1 else ''} {names}")
+        raise TrialError(f"{what}: missing column{'s' if len(missing) > 1 else ''} {names}")
     if frame.empty:
-        raise ValueError(f"{what}: no rows")
+        raise TrialError(f"{what}: no rows")
     return frame
 
 
@@ -113,7 +114,7 @@ def _check_values(frame: pd.DataFrame, column: str, allowed: Iterable[str], what
     ok = set(allowed)
     bad = sorted({repr(v) for v in frame[column] if v not in ok})
     if bad:
-        raise ValueError(
+        raise TrialError(
             f"{what}: column {column!r} has values {', '.join(bad)}; "
             f"allowed: {', '.join(repr(a) for a in sorted(allowed))}"
         )
@@ -124,14 +125,14 @@ def _durations(frame: pd.DataFrame, time: str, event: str, what: str) -> tuple[
     """Finite non-negative durations and boolean events of ``frame``'s rows."""
     t = pd.to_numeric(frame[time], errors="coerce").to_numpy(dtype=float)
     if not np.all(np.isfinite(t)):
-        raise ValueError(f"{what}: column {time!r} has missing or non-finite values")
+        raise TrialError(f"{what}: column {time!r} has missing or non-finite values")
     if np.any(t < 0):
-        raise ValueError(f"{what}: column {time!r} has negative durations")
+        raise TrialError(f"{what}: column {time!r} has negative durations")
     e = frame[event]
     if e.isna().any():
-        raise ValueError(f"{what}: column {event!r} has missing values")
+        raise TrialError(f"{what}: column {event!r} has missing values")
     if not set(pd.unique(e)) <= {True, False}:  # 0 and 1 compare equal to these
-        raise ValueError(f"{what}: column {event!r} must be boolean")
+        raise TrialError(f"{what}: column {event!r} must be boolean")
     return t, e.to_numpy(dtype=bool)
 
 
@@ -141,7 +142,7 @@ def _groups(frame: pd.DataFrame, by: str | None, what: str) -> list[tuple[Any, p
         return [(ALL, frame)]
     _require(frame, [by], what)
     if frame[by].isna().any():
-        raise ValueError(f"{what}: column {by!r} has missing values")
+        raise TrialError(f"{what}: column {by!r} has missing values")
     return [(key, rows) for key, rows in frame.groupby(by, sort=False)]
 
 
@@ -164,11 +165,11 @@ def clopper_pearson(k: int, n: int, *, confidence: float = 0.95) -> tuple[float,
     Clopper CJ, Pearson ES (1934). Biometrika 26:404-413.
     """
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise TrialError(f"confidence must be in (0, 1), got {confidence}")
     if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+        raise TrialError(f"n must be a positive integer, got {n}")
     if int(k) != k or not 0 <= k <= n:
-        raise ValueError(f"k must be an integer in 0..{n}, got {k}")
+        raise TrialError(f"k must be an integer in 0..{n}, got {k}")
     ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="exact")
     return float(ci.low), float(ci.high)
 
@@ -357,7 +358,7 @@ def _tox_rows(grp: pd.DataFrame, toxicities: Sequence[str], what: str) -> pd.Dat
         col = f"tox_{name}_grade"
         g = pd.to_numeric(grp[col], errors="coerce")
         if g.isna().any() or not g.isin([0, 1, 2, 3, 4]).all():
-            raise ValueError(f"{what}: column {col!r} must hold integer grades 0-4")
+            raise TrialError(f"{what}: column {col!r} must hold integer grades 0-4")
         any_n, severe_n = int((g >= 1).sum()), int((g >= 3).sum())
         rows[name] = {"n": n, "any_grade_n": any_n, "any_grade": any_n / n,
                       "grade3_4_n": severe_n, "grade3_4": severe_n / n}
@@ -480,7 +481,7 @@ def dose_delivery(doses: pd.DataFrame, *, per: str = "course",
     """
     what = "dose_delivery"
     if per not in ("course", "cycle"):
-        raise ValueError(f"{what}: per must be 'course' or 'cycle', got {per!r}")
+        raise TrialError(f"{what}: per must be 'course' or 'cycle', got {per!r}")
     keys = ["patient", "course"] if per == "course" else ["patient", "course", "cycle"]
     _require(doses, [*keys, "status", "reason"], what)
     _check_values(doses, "status", DOSE_STATUSES, what)

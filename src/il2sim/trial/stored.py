@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from il2sim.store import ResultStore
+from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import hiv_summary, hiv_values, is_hiv, plot_cd4, visit_means
 from il2sim.trial.outputs import TRIAL_FIGURES
 from il2sim.trial.statistics import DoseDelivery, summary_table, summary_values
@@ -104,7 +105,7 @@ class StoredTrial:
         """One of :data:`~il2sim.trial.outputs.TRIAL_FIGURES`, saved to ``path`` when
         given; those in :data:`PER_PATIENT_FIGURES` draw the ``shown`` patients."""
         if name not in TRIAL_FIGURES:
-            raise ValueError(f"no figure {name!r}; known: {', '.join(TRIAL_FIGURES)}")
+            raise TrialError(f"no figure {name!r}; known: {', '.join(TRIAL_FIGURES)}")
         per_patient = name in PER_PATIENT_FIGURES
         fig = TRIAL_FIGURES[name](self.shown if per_patient else self.endpoints,
                                   self.delivery, self.scans, None)
@@ -152,7 +153,7 @@ def load_stored_trial(store: ResultStore, run_id: str, *, plotted: int = PLOTTED
         seed: of the random choice of those patients.
     """
     if plotted < 1:
-        raise ValueError(f"plotted must be >= 1, got {plotted}")
+        raise TrialError(f"plotted must be >= 1, got {plotted}")
     endpoints = store.table(run_id, "endpoints")
     patients = endpoints["patient"].to_numpy()
     if len(patients) > plotted:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.dosing.doses import Bolus, Depot, Infusion, Intratumoral
 from il2sim.dosing.regimen import Administration, Regimen
 from il2sim.dosing.schedule import Schedule
@@ -58,7 +59,7 @@ PARTNER_DRUG = "IFN-alpha"
 def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
             or not math.isfinite(float(value)):
-        raise ValueError(f"candidate {name}: must be a finite number, got {value!r}")
+        raise AnalysisError(f"candidate {name}: must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -96,39 +97,39 @@ class Candidate:
         for name in ("doses_per_cycle", "cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"candidate {name}: must be a positive whole number, "
-                                 f"got {value!r}")
+                raise AnalysisError(f"candidate {name}: must be a positive whole number, "
+                                    f"got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.cycles > MAX_CYCLES:
-            raise ValueError(f"candidate cycles: at most {MAX_CYCLES}, got {self.cycles}")
+            raise AnalysisError(f"candidate cycles: at most {MAX_CYCLES}, got {self.cycles}")
         lo, hi = DOSE_RANGE
         if not lo <= self.dose_iu_per_kg <= hi:
-            raise ValueError(f"candidate dose_iu_per_kg: {self.dose_iu_per_kg:g} IU/kg is "
-                             f"outside {lo:g}-{hi:g} IU/kg")
+            raise AnalysisError(f"candidate dose_iu_per_kg: {self.dose_iu_per_kg:g} IU/kg is "
+                                f"outside {lo:g}-{hi:g} IU/kg")
         lo, hi = INTERVAL_RANGE
         if not lo <= self.interval_h <= hi:
-            raise ValueError(f"candidate interval_h: {self.interval_h:g} h is outside "
-                             f"{lo:g}-{hi:g} h")
+            raise AnalysisError(f"candidate interval_h: {self.interval_h:g} h is outside "
+                                f"{lo:g}-{hi:g} h")
         if self.route not in ROUTES:
-            raise ValueError(f"candidate route: {self.route!r} is not one of "
-                             f"{', '.join(ROUTES)}")
+            raise AnalysisError(f"candidate route: {self.route!r} is not one of "
+                                f"{', '.join(ROUTES)}")
         if self.route != "iv" and self.infusion_min != 0.0:
-            raise ValueError(f"candidate infusion_min: a {self.route.upper()} dose is an "
-                             f"injection, give infusion_min=0 (got {self.infusion_min:g})")
+            raise AnalysisError(f"candidate infusion_min: a {self.route.upper()} dose is an "
+                                f"injection, give infusion_min=0 (got {self.infusion_min:g})")
         if 0.0 < self.infusion_min < 1.0 or self.infusion_min < 0.0:
-            raise ValueError(f"candidate infusion_min: {self.infusion_min:g} min is shorter "
-                             "than 1 min (use at least 1 min, or 0 for an IV bolus)")
+            raise AnalysisError(f"candidate infusion_min: {self.infusion_min:g} min is shorter "
+                                "than 1 min (use at least 1 min, or 0 for an IV bolus)")
         if self.infusion_min > 60.0 * self.interval_h:
-            raise ValueError(f"candidate infusion_min: a {self.infusion_min:g}-min infusion "
-                             f"does not end before the next dose {self.interval_h:g} h later")
+            raise AnalysisError(f"candidate infusion_min: a {self.infusion_min:g}-min infusion "
+                                f"does not end before the next dose {self.interval_h:g} h later")
         if self.doses_per_cycle > max_doses_per_cycle(self.interval_h):
-            raise ValueError(f"candidate doses_per_cycle: {self.doses_per_cycle} doses every "
-                             f"{self.interval_h:g} h do not fit in days 1-5 (at most "
-                             f"{max_doses_per_cycle(self.interval_h)})")
+            raise AnalysisError(f"candidate doses_per_cycle: {self.doses_per_cycle} doses every "
+                                f"{self.interval_h:g} h do not fit in days 1-5 (at most "
+                                f"{max_doses_per_cycle(self.interval_h)})")
         lo, hi = IFN_RANGE
         if not lo <= self.ifn_miu <= hi:
-            raise ValueError(f"candidate ifn_miu: {self.ifn_miu:g} MIU is outside "
-                             f"{lo:g}-{hi:g} MIU")
+            raise AnalysisError(f"candidate ifn_miu: {self.ifn_miu:g} MIU is outside "
+                                f"{lo:g}-{hi:g} MIU")
 
     @property
     def name(self) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.analysis.optimize.candidates import LABEL, PARTNER_DRUG, Candidate
 from il2sim.model.library import get_model
 from il2sim.population.population import Population
@@ -144,7 +145,7 @@ def evaluate(candidates: Sequence[Candidate], *, population: Population, n_patie
     """
     candidates = list(candidates)
     if not candidates:
-        raise ValueError("evaluate: no candidates")
+        raise AnalysisError("evaluate: no candidates")
     for c in candidates:
         if not isinstance(c, Candidate):
             raise TypeError(f"evaluate: {c!r} is not a Candidate")
@@ -175,9 +176,9 @@ class Scorer:
                  model: str, holds: bool, n_boot: int, confidence: float,
                  chunk_size: int | None) -> None:
         if n_patients < 1:
-            raise ValueError(f"evaluate: n_patients must be >= 1, got {n_patients}")
+            raise AnalysisError(f"evaluate: n_patients must be >= 1, got {n_patients}")
         if n_boot < 2:
-            raise ValueError(f"evaluate: n_boot must be >= 2, got {n_boot}")
+            raise AnalysisError(f"evaluate: n_boot must be >= 2, got {n_boot}")
         self.n_patients, self.seed, self.population = n_patients, seed, population
         self.model_name, self.horizon_days, self.backend = model, horizon_days, backend
         self.mortality = mortality if mortality is not None else MortalityModel()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from il2sim.analysis.errors import AnalysisError
+
 __all__ = ["pareto_front"]
 
 def pareto_front(frame: pd.DataFrame, efficacy: str = "orr",
@@ -32,7 +34,7 @@ def pareto_front(frame: pd.DataFrame, efficacy: str = "orr",
     """
     for col in (efficacy, toxicity):
         if col not in frame.columns:
-            raise ValueError(f"pareto_front: missing column {col!r}")
+            raise AnalysisError(f"pareto_front: missing column {col!r}")
     eff = pd.to_numeric(frame[efficacy], errors="coerce").to_numpy(float)
     tox = pd.to_numeric(frame[toxicity], errors="coerce").to_numpy(float)
     valid = ~np.isnan(eff) & ~np.isnan(tox)  # inf is a value (a median not reached)

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from scipy.optimize import NonlinearConstraint, OptimizeResult, differential_evolution
 from scipy.stats import qmc
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.analysis.optimize.candidates import LABEL, Candidate
 from il2sim.analysis.optimize.metrics import (
     EFFICACY,
@@ -188,35 +189,35 @@ def optimize(space: SearchSpace, *, seed: int, n_candidates: int,
             outside (0, 1), or neither ``evaluator`` nor ``population`` and ``n_patients``.
     """
     if efficacy not in EFFICACY:
-        raise ValueError(f"optimize: unknown metric {efficacy!r} for efficacy; known: "
-                         f"{', '.join(EFFICACY)}")
+        raise AnalysisError(f"optimize: unknown metric {efficacy!r} for efficacy; known: "
+                            f"{', '.join(EFFICACY)}")
     ceilings = dict(constraints or {})
     if max_toxicity is not None:
         ceilings[toxicity] = max_toxicity
     for metric in (toxicity, *ceilings):
         if metric not in TOXICITY:
-            raise ValueError(f"optimize: unknown metric {metric!r} for toxicity; known: "
-                             f"{', '.join(TOXICITY)}")
+            raise AnalysisError(f"optimize: unknown metric {metric!r} for toxicity; known: "
+                                f"{', '.join(TOXICITY)}")
     for metric, ceiling in ceilings.items():
         if isinstance(ceiling, bool) or not 0.0 <= float(ceiling) <= 1.0:
-            raise ValueError(f"optimize: the ceiling on {metric} is a fraction in [0, 1], "
-                             f"got {ceiling}")
+            raise AnalysisError(f"optimize: the ceiling on {metric} is a fraction in [0, 1], "
+                                f"got {ceiling}")
     if n_candidates < 1:
-        raise ValueError(f"optimize: n_candidates must be >= 1, got {n_candidates}")
+        raise AnalysisError(f"optimize: n_candidates must be >= 1, got {n_candidates}")
     if method not in SEARCH_METHODS:
-        raise ValueError(f"optimize: method must be one of {', '.join(SEARCH_METHODS)}, "
-                         f"got {method!r}")
+        raise AnalysisError(f"optimize: method must be one of {', '.join(SEARCH_METHODS)}, "
+                            f"got {method!r}")
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
-        raise ValueError(f"optimize: refine must be a whole number >= 0, got {refine!r}")
+        raise AnalysisError(f"optimize: refine must be a whole number >= 0, got {refine!r}")
     if method == "de" and refine:
-        raise ValueError("optimize: refine is for the quasi-random searches ('sobol', "
-                         "'lhs'); differential evolution spends the whole budget itself")
+        raise AnalysisError("optimize: refine is for the quasi-random searches ('sobol', "
+                            "'lhs'); differential evolution spends the whole budget itself")
     if not 0.0 < shrink < 1.0:
-        raise ValueError(f"optimize: shrink must be in (0, 1), got {shrink}")
+        raise AnalysisError(f"optimize: shrink must be in (0, 1), got {shrink}")
     limits = {k: float(v) for k, v in ceilings.items()}
     if evaluator is None:
         if population is None or n_patients is None:
-            raise ValueError("optimize: give population and n_patients (or an evaluator)")
+            raise AnalysisError("optimize: give population and n_patients (or an evaluator)")
         evaluator = Scorer(population=population, n_patients=n_patients, seed=seed,
                            mortality=mortality, horizon_days=horizon_days,
                            backend=backend, model=model, holds=holds, n_boot=n_boot,

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import qmc
 
+from il2sim.analysis.errors import AnalysisError
 from il2sim.analysis.optimize.candidates import (
     DOSE_RANGE,
     IFN_RANGE,
@@ -25,9 +26,10 @@ __all__ = ["DIMENSIONS", "SPACE_ROUTES", "SearchSpace"]
 def _bounds(value: tuple[float, float], what: str, lo: float, hi: float) -> tuple[float, float]:
     a, b = (float(v) for v in value)
     if not (math.isfinite(a) and math.isfinite(b)) or a > b:
-        raise ValueError(f"search space {what}: give (low, high) with low <= high, got {value!r}")
+        raise AnalysisError(f"search space {what}: give (low, high) with low <= high, "
+                            f"got {value!r}")
     if a < lo or b > hi:
-        raise ValueError(f"search space {what}: {value!r} is outside {lo:g}-{hi:g}")
+        raise AnalysisError(f"search space {what}: {value!r} is outside {lo:g}-{hi:g}")
     return a, b
 
 
@@ -69,28 +71,28 @@ class SearchSpace:
                            _bounds(self.interval_h, "interval_h", *INTERVAL_RANGE))
         n_lo, n_hi = _bounds(self.doses_per_cycle, "doses_per_cycle", 1, 1000)
         if n_lo != int(n_lo) or n_hi != int(n_hi):
-            raise ValueError("search space doses_per_cycle: give whole numbers")
+            raise AnalysisError("search space doses_per_cycle: give whole numbers")
         object.__setattr__(self, "doses_per_cycle", (int(n_lo), int(n_hi)))
         object.__setattr__(self, "infusion_min",
                            _bounds(self.infusion_min, "infusion_min", 1.0, 60 * INTERVAL_RANGE[1]))
         if self.infusion_min[0] > 60.0 * self.interval_h[0]:
-            raise ValueError("search space: the shortest infusion is longer than the shortest "
-                             "interval")
+            raise AnalysisError("search space: the shortest infusion is longer than the shortest "
+                                "interval")
         if isinstance(self.cycles, bool) or not 1 <= self.cycles <= MAX_CYCLES:
-            raise ValueError(f"search space cycles: must be 1..{MAX_CYCLES}, got {self.cycles}")
+            raise AnalysisError(f"search space cycles: must be 1..{MAX_CYCLES}, got {self.cycles}")
         if not self.dose_step > 0:
-            raise ValueError(f"search space dose_step: must be positive, got {self.dose_step}")
+            raise AnalysisError(f"search space dose_step: must be positive, got {self.dose_step}")
         routes = tuple(self.routes)
         bad = [r for r in routes if r not in SPACE_ROUTES]
         if not routes or bad or len(set(routes)) != len(routes):
-            raise ValueError(f"search space routes: give distinct routes from "
-                             f"{', '.join(SPACE_ROUTES)}, got {self.routes!r}")
+            raise AnalysisError(f"search space routes: give distinct routes from "
+                                f"{', '.join(SPACE_ROUTES)}, got {self.routes!r}")
         object.__setattr__(self, "routes", routes)
         ifn = tuple(float(v) for v in self.ifn_miu)
         if not ifn or len(set(ifn)) != len(ifn) or not all(
                 IFN_RANGE[0] <= v <= IFN_RANGE[1] for v in ifn):
-            raise ValueError(f"search space ifn_miu: give distinct doses in "
-                             f"{IFN_RANGE[0]:g}-{IFN_RANGE[1]:g} MIU, got {self.ifn_miu!r}")
+            raise AnalysisError(f"search space ifn_miu: give distinct doses in "
+                                f"{IFN_RANGE[0]:g}-{IFN_RANGE[1]:g} MIU, got {self.ifn_miu!r}")
         object.__setattr__(self, "ifn_miu", ifn)
 
     def candidate(self, u: Sequence[float] | NDArray[np.float64]) -> Candidate:
@@ -98,8 +100,8 @@ class SearchSpace:
         dose, interval, doses per cycle, infusion, route, interferon)."""
         point = np.asarray(u, dtype=float)
         if point.shape != (DIMENSIONS,):
-            raise ValueError(f"search space: a point has {DIMENSIONS} coordinates, got shape "
-                             f"{point.shape}")
+            raise AnalysisError(f"search space: a point has {DIMENSIONS} coordinates, got shape "
+                                f"{point.shape}")
         u = np.clip(point, 0.0, 1.0 - 1e-12)
         d_lo, d_hi = self.dose_iu_per_kg
         dose = float(np.clip(round((d_lo + u[0] * (d_hi - d_lo)) / self.dose_step)
@@ -156,13 +158,13 @@ class SearchSpace:
                 without 6 coordinates in [0, 1].
         """
         if n < 1:
-            raise ValueError(f"search space: n must be >= 1, got {n}")
+            raise AnalysisError(f"search space: n must be >= 1, got {n}")
         if not 0.0 < width <= 1.0:
-            raise ValueError(f"search space: width must be in (0, 1], got {width}")
+            raise AnalysisError(f"search space: width must be in (0, 1], got {width}")
         mid = np.full(DIMENSIONS, 0.5) if centre is None else np.asarray(centre, dtype=float)
         if mid.shape != (DIMENSIONS,) or np.any((mid < 0) | (mid > 1)):
-            raise ValueError(f"search space: the centre is a point of the unit cube with "
-                             f"{DIMENSIONS} coordinates, got {centre!r}")
+            raise AnalysisError(f"search space: the centre is a point of the unit cube with "
+                                f"{DIMENSIONS} coordinates, got {centre!r}")
         lo = np.clip(mid - width / 2.0, 0.0, 1.0)
         hi = np.clip(mid + width / 2.0, 0.0, 1.0)
         if method == "sobol":
@@ -171,7 +173,7 @@ class SearchSpace:
         elif method == "lhs":
             engine = qmc.LatinHypercube(DIMENSIONS, rng=np.random.default_rng(seed))
         else:
-            raise ValueError(f"search space: method must be 'sobol' or 'lhs', got {method!r}")
+            raise AnalysisError(f"search space: method must be 'sobol' or 'lhs', got {method!r}")
         out: list[tuple[NDArray[np.float64], Candidate]] = []
         seen: set[Candidate] = set(exclude)
         for _ in range(8):
