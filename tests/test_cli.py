@@ -242,3 +242,23 @@ def test_trial_with_a_negative_dose_names_file_and_key_and_stores_nothing(
     assert line.startswith(f"error: {trial}: {key}: ") and "\n" not in line
     assert "must be positive" in line and negative.split('"')[1] in line
     assert not db.exists() and not out.exists()
+
+
+def test_a_layer_error_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    """A trial-layer error (:class:`TrialError`, a ``ValueError``) raised in an option's
+    ``_at`` block: exit 2 and one line naming the option first, nothing stored."""
+    from il2sim.analysis.errors import AnalysisError
+    from il2sim.analysis.sensitivity import SensitivityError
+    from il2sim.trial.errors import TrialError
+
+    assert issubclass(TrialError, ValueError) and issubclass(AnalysisError, ValueError)
+    assert issubclass(SensitivityError, AnalysisError) and issubclass(SensitivityError,
+                                                                      RuntimeError)
+    trial = EXAMPLES / "trials" / "negrier1998.toml"
+    db = tmp_path / "t.duckdb"
+    result = invoke("trial", str(trial), "--patients", "1", "--db", str(db))
+    assert result.exit_code == 2
+    assert result.stderr == ("error: <command line>: --patients: trial 'Negrier 1998: IL-2, "
+                             "IFN-alpha or both in RCC (randomised, n = 425)': 1 patients "
+                             "cannot fill 3 arms\n")
+    assert not db.exists()
