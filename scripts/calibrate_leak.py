@@ -39,6 +39,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,18 +57,23 @@ BOUNDS = {"pmax_factor": (0.2, 50.0), "n_pn": (1.0, 12.0), "dc50_cf": (0.01, 10.
           "x50_o2": (0.05, 2.0)}
 
 
-def cohort(indication: str, n: int, seed: int) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Cohort:
+    """A calibrated population's sample: model parameters and covariates, per patient."""
+
+    params: dict[str, np.ndarray]
+    covariates: dict[str, np.ndarray]
+
+
+def cohort(indication: str, n: int, seed: int) -> Cohort:
     pats = calibrated_population(indication).sample(n, seed)
     model = get_model("il2_qsp")
     params = {c: pats[c].to_numpy(float) for c in pats.columns if c in model.param_names}
     params["body_weight"] = pats["weight"].to_numpy(float)
-    params["_weight"] = pats["weight"].to_numpy(float)
-    params["_bsa"] = pats["bsa"].to_numpy(float)
-    params["_height"] = pats["height"].to_numpy(float)
-    return params
+    return Cohort(params, {c: pats[c].to_numpy(float) for c in ("weight", "bsa", "height")})
 
 
-def simulate_course1(cohorts: dict[str, dict[str, np.ndarray]], values: dict[str, float]
+def simulate_course1(cohorts: dict[str, Cohort], values: dict[str, float]
                      ) -> dict[str, np.ndarray]:
     """Per-patient extremes and course-1 doses of the pooled cohorts at ``values``."""
     model = get_model("il2_qsp")
@@ -75,15 +81,13 @@ def simulate_course1(cohorts: dict[str, dict[str, np.ndarray]], values: dict[str
     t = np.arange(0.0, 24.0 * 30, 1.0)
     out: dict[str, list[np.ndarray]] = {}
     for coh in cohorts.values():
-        n = len(coh["_weight"])
-        params = {k: v for k, v in coh.items() if not k.startswith("_")}
+        n = len(coh.covariates["weight"])
+        params = dict(coh.params)
         params["pmax"] = params["pmax"] * values["pmax_factor"]
         for k in ("n_pn", "dc50_cf", "x50_o2"):
             params[k] = np.full(n, values[k])
         r = simulate(model, protocol.regimen(), params, t,
-                     covariates={"weight": coh["_weight"], "bsa": coh["_bsa"],
-                                 "height": coh["_height"]},
-                     backend="native", rtol=1e-6, atol=1e-8,
+                     covariates=coh.covariates, backend="native", rtol=1e-6, atol=1e-8,
                      decider=ProtocolDecider(protocol))
         given = r.dose_log[r.dose_log["status"] == "given"].groupby("patient").size()
         res = {"sbp": np.nanmin(r["sbp"], axis=1), "urine": np.nanmin(r["urine_8h"], axis=1),

@@ -27,6 +27,7 @@ from il2sim import (
     presets,
     simulate,
 )
+from il2sim.trial.calibrated import calibration
 
 QSP = get_model("il2_qsp")
 HOURS = np.arange(0.0, 60 * 24 + 1, 1.0)
@@ -47,7 +48,6 @@ def high_dose() -> SimulationResult:
 def typical_high_dose() -> SimulationResult:
     """The label regimen, every dose given, in the median patient of the calibrated RCC
     population's leak sensitivity (the reference patient's pmax is the anchor's)."""
-    from il2sim.trial.calibrated import calibration
     pmax = calibration("rcc")["params"]["pmax"]["median"]
     return simulate(QSP, presets.label_high_dose(), params={"pmax": pmax}, times=HOURS,
                     covariates=PATIENT, **TOL)
