@@ -12,7 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "il2sim"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("il2sim.units", "il2sim.cache", "il2sim.config.errors"),
+    ("il2sim.units", "il2sim.cache", "il2sim.config.errors", "il2sim.lazy"),
     ("il2sim.model",),
     ("il2sim.dosing",),
     ("il2sim.engine.events",),

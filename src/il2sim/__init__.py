@@ -11,9 +11,9 @@ SciPy and the model library.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from il2sim.lazy import LazyExports
 
 if TYPE_CHECKING:
     from il2sim.dosing import (
@@ -57,8 +57,6 @@ _HOMES = {
                      "list_models"),
     "il2sim.units": ("UnitError", "ureg"),
 }
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
-"""The module each public name lives in."""
 
 __all__ = [
     "PRESETS", "Administration", "Bolus", "Depot", "DoseError", "DoseRoute", "EngineError",
@@ -68,17 +66,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use (then cached here)."""
-    module = _HOME.get(name)
-    if module is None:  # a submodule, as when everything was imported eagerly
-        if importlib.util.find_spec(f"il2sim.{name}") is None:
-            raise AttributeError(f"module 'il2sim' has no attribute {name!r}")
-        return importlib.import_module(f"il2sim.{name}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_EXPORTS = LazyExports(__name__, _HOMES, __all__)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

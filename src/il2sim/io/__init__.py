@@ -8,9 +8,9 @@ package loads neither matplotlib nor libsbml.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from il2sim.lazy import LazyExports
 
 if TYPE_CHECKING:
     from il2sim.config.errors import ConfigError
@@ -35,8 +35,6 @@ _HOMES = {
     "il2sim.sbml": ("SbmlError", "export_sbml", "import_sbml", "read_sbml"),
     "il2sim.store": ("ResultStore", "StoreError"),
 }
-_HOME = {name: module for module, names in _HOMES.items() for name in names}
-"""The module each public name lives in."""
 
 __all__ = ["ConfigError", "ResultStore", "SbmlError", "Scenario", "StoreError", "export_sbml",
            "import_sbml", "load_scenario", "override", "parse_assignment", "plot_result",
@@ -44,17 +42,8 @@ __all__ = ["ConfigError", "ResultStore", "SbmlError", "Scenario", "StoreError", 
            "write_outputs"]
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use (then cached here)."""
-    module = _HOME.get(name)
-    if module is None:  # a submodule, as when everything was imported eagerly
-        if importlib.util.find_spec(f"il2sim.io.{name}") is None:
-            raise AttributeError(f"module 'il2sim.io' has no attribute {name!r}")
-        return importlib.import_module(f"il2sim.io.{name}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_EXPORTS = LazyExports(__name__, _HOMES, __all__)
+_HOME = _EXPORTS.home
+"""The module each public name lives in."""
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir
