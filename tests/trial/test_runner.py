@@ -7,13 +7,21 @@ import gc
 import weakref
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from il2sim.model.library import get_model
 from il2sim.population import LogNormal, Population, standard_covariates
 from il2sim.store import ResultStore
-from il2sim.trial.runner import TrialSpec, open_run, run_trial, simulate_chunk, stream_trial
+from il2sim.trial.runner import (
+    TrialSpec,
+    open_run,
+    run_trial,
+    simulate_chunk,
+    simulation_inputs,
+    stream_trial,
+)
 
 POP = Population(params={"ant": LogNormal(2.0, 1.0)}, covariates=standard_covariates("rcc"))
 SPEC = TrialSpec("small", n_patients=6, seed=11, population=POP, horizon_days=200.0,
@@ -94,3 +102,24 @@ def test_stream_trial_keeps_no_chunk_in_memory(tmp_path: Path, reference: pd.Dat
     kept = run_trial(SPEC, progress=count)
     assert alive[-1] == 2 * 4
     pd.testing.assert_frame_equal(kept.endpoints, reference)
+
+
+def test_simulation_inputs_are_the_sampled_patients() -> None:
+    # the chunk's own patients, tumours, covariates and scans reach the simulation
+    model = get_model(SPEC.model)
+    chunk = SPEC.cohort().iloc[2:5]
+    inputs = simulation_inputs(SPEC, model, chunk)
+    assert set(inputs.initial) == {c.removeprefix("initial_") for c in chunk
+                                   if c.startswith("initial_")} != set()
+    for state, values in inputs.initial.items():
+        np.testing.assert_array_equal(values, chunk[f"initial_{state}"])
+    np.testing.assert_array_equal(inputs.params["ant"], chunk["ant"])
+    np.testing.assert_array_equal(inputs.params["body_weight"], chunk["weight"])
+    np.testing.assert_array_equal(inputs.covariates["bsa"], chunk["bsa"])
+    scans = inputs.decider.scans
+    assert scans is not None and scans.times is not None
+    np.testing.assert_array_equal(scans.patients, [2, 3, 4])
+    np.testing.assert_array_equal(scans.n_lesions, chunk["n_lesions"])
+    np.testing.assert_array_equal(inputs.scan_days, [47.0, 103.0, 159.0])  # day 47, every 56
+    np.testing.assert_array_equal(scans.times, inputs.scan_days * 24.0)    # model time: h
+    assert scans.seed == SPEC.seed

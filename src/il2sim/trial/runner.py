@@ -40,8 +40,8 @@ from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
 from il2sim.units import parse_quantity
 
-__all__ = ["TrialResult", "TrialSpec", "counted_name", "dask_client", "open_run",
-           "run_trial", "simulate_chunk", "stream_trial"]
+__all__ = ["SimulationInputs", "TrialResult", "TrialSpec", "counted_name", "dask_client",
+           "open_run", "run_trial", "simulate_chunk", "simulation_inputs", "stream_trial"]
 
 _COUNT = re.compile(r"\bn = \d[\d,]*")
 
@@ -160,16 +160,37 @@ def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndar
     return grid[grid <= spec.horizon_days], daily
 
 
-def simulate_chunk(spec: TrialSpec, model: Model,
-                   patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Simulate and score one chunk of patients; returns the frames to store."""
+@dataclass(frozen=True)
+class SimulationInputs:
+    """What :func:`~il2sim.engine.simulate.simulate` is given for a chunk of a trial's
+    patients, besides the output times (which must include ``scan_days``, in the model's
+    time unit, where the protocol reads the tumour): the arm's regimen, per-patient
+    parameters, initial states and covariates, and the protocol's decider with the
+    patients' scans."""
+
+    regimen: Regimen
+    params: dict[str, np.ndarray]
+    initial: dict[str, np.ndarray]
+    covariates: dict[str, np.ndarray]
+    decider: ProtocolDecider
+    scan_days: np.ndarray
+
+
+def simulation_inputs(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> SimulationInputs:
+    """The simulation inputs of sampled ``patients`` (rows of :meth:`TrialSpec.cohort`).
+
+    Parameters: the columns named after a parameter of ``model``, and ``body_weight`` from
+    ``weight``; initial states: the ``initial_<state>`` columns (the patient's tumour);
+    covariates: ``weight``, ``height``, ``bsa``; the decider follows ``spec.treatment()``
+    with the trial's scans (:class:`~il2sim.protocol.Scans`: ids, lesion counts, seed and
+    the scan days from ``first_scan_day`` every ``scan_interval_days`` before the horizon).
+    Not for an HIV trial (:mod:`il2sim.trial.hiv`).
+    """
     if spec.indication == HIV:
-        return simulate_hiv_chunk(spec, model, patients)
+        raise TrialError(f"trial {spec.name!r}: an HIV trial's inputs are built by "
+                         "il2sim.trial.hiv")
     protocol = spec.treatment()
-    regimen = protocol.regimen()
-    grid_days, daily = _output_days(spec, regimen)
     scan_days = np.arange(spec.first_scan_day, spec.horizon_days, spec.scan_interval_days)
-    grid_days = np.union1d(grid_days, scan_days)  # the protocol reads the tumour at the scans
     per_day = float(parse_quantity("1 day", what="day").to(model.time_unit).magnitude)
     params = {c: patients[c].to_numpy(float) for c in patients.columns if c in model.param_names}
     if "body_weight" in model.param_names and "weight" in patients:
@@ -178,11 +199,26 @@ def simulate_chunk(spec: TrialSpec, model: Model,
                for c in patients.columns if c.startswith("initial_")}
     covariates = {c: patients[c].to_numpy(float) for c in ("weight", "height", "bsa")
                   if c in patients}
-    result = simulate(model, regimen, params, grid_days * per_day, covariates=covariates,
-                      initial=initial, backend=spec.backend, rtol=spec.rtol, atol=spec.atol,
-                      on_failure="record", decider=ProtocolDecider(protocol, scans=Scans(
-                          patients["patient"].to_numpy(), patients["n_lesions"].to_numpy(int),
-                          spec.seed, scan_days * per_day)))
+    decider = ProtocolDecider(protocol, scans=Scans(
+        patients["patient"].to_numpy(), patients["n_lesions"].to_numpy(int), spec.seed,
+        scan_days * per_day))
+    return SimulationInputs(protocol.regimen(), params, initial, covariates, decider, scan_days)
+
+
+def simulate_chunk(spec: TrialSpec, model: Model,
+                   patients: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Simulate and score one chunk of patients; returns the frames to store."""
+    if spec.indication == HIV:
+        return simulate_hiv_chunk(spec, model, patients)
+    inputs = simulation_inputs(spec, model, patients)
+    grid_days, daily = _output_days(spec, inputs.regimen)
+    scan_days = inputs.scan_days
+    grid_days = np.union1d(grid_days, scan_days)  # the protocol reads the tumour at the scans
+    per_day = float(parse_quantity("1 day", what="day").to(model.time_unit).magnitude)
+    result = simulate(model, inputs.regimen, inputs.params, grid_days * per_day,
+                      covariates=inputs.covariates, initial=inputs.initial,
+                      backend=spec.backend, rtol=spec.rtol, atol=spec.atol,
+                      on_failure="record", decider=inputs.decider)
     ids = patients["patient"].to_numpy()
     ok = result.ok
     # death inside the simulation: its time depends only on the trajectory before it, so
