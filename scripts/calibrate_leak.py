@@ -19,8 +19,10 @@ checks. (Fitting the rescue-fluid rate to the doses was tried: it ran to its low
 0.005 L/h, with the median still 23; the doses are not a question of supportive care in
 this model, see docs/validation.md.)
 
-Method: common random numbers (one cohort per indication from the calibrated populations,
-seed 11, simulated over course 1 only, 30 days, under the label protocol); each target is
+Method: common random numbers (one cohort per indication: patients sampled from the
+calibrated populations, seed 11, turned into the simulation's inputs as a trial's are, by
+``il2sim.trial.runner.simulation_inputs``, so with their initial tumours and their scans;
+simulated over course 1 only, 30 days, under the label protocol); each target is
 written as a quantile condition that is continuous in its parameter (e.g. the 71st
 percentile of the lowest systolic pressure equals 90 mmHg) and solved by bisection in the
 log of its parameter, the others held; three sweeps of this coordinate descent. The pmax
@@ -30,7 +32,9 @@ are printed (and recorded in ``calibration/leak.json``) to be set as the default
 ``scripts/calibrate_trials.py`` is run afterwards (it refits pmax to hypotension over the
 whole follow-up, with the tumour parameters).
 
-Run: ``.venv/bin/python scripts/calibrate_leak.py [--n 200]``.
+Run: ``.venv/bin/python scripts/calibrate_leak.py [--n 200]`` (``--patients`` is ``--n``;
+``--out DIR`` writes the three files into DIR instead, e.g. to check the script on a few
+patients without touching the package).
 """
 
 from __future__ import annotations
@@ -46,12 +50,13 @@ import numpy as np
 
 from il2sim.engine.simulate import simulate
 from il2sim.model.library import get_model
-from il2sim.protocol import ProtocolDecider, label_protocol
 from il2sim.trial.calibrated import calibrated_population
+from il2sim.trial.runner import SimulationInputs, TrialSpec, simulation_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "src/il2sim/trial/calibration"
 INDICATIONS = ("rcc", "melanoma")
+DAYS = 30.0  # course 1 and its recovery
 TARGETS = {"hypotension": 0.71, "oliguria": 0.63, "confusion": 0.34, "dyspnoea": 0.43}
 BOUNDS = {"pmax_factor": (0.2, 50.0), "n_pn": (1.0, 12.0), "dc50_cf": (0.01, 10.0),
           "x50_o2": (0.05, 2.0)}
@@ -59,36 +64,38 @@ BOUNDS = {"pmax_factor": (0.2, 50.0), "n_pn": (1.0, 12.0), "dc50_cf": (0.01, 10.
 
 @dataclass(frozen=True)
 class Cohort:
-    """A calibrated population's sample: model parameters and covariates, per patient."""
+    """One indication's sampled patients as a course-1 label trial and its simulation inputs
+    (parameters, initial tumours, covariates, the protocol's decider with the scans)."""
 
-    params: dict[str, np.ndarray]
-    covariates: dict[str, np.ndarray]
+    spec: TrialSpec
+    inputs: SimulationInputs
 
 
 def cohort(indication: str, n: int, seed: int) -> Cohort:
-    pats = calibrated_population(indication).sample(n, seed)
-    model = get_model("il2_qsp")
-    params = {c: pats[c].to_numpy(float) for c in pats.columns if c in model.param_names}
-    params["body_weight"] = pats["weight"].to_numpy(float)
-    return Cohort(params, {c: pats[c].to_numpy(float) for c in ("weight", "bsa", "height")})
+    spec = TrialSpec(f"leak calibration, {indication} (n = {n})", n_patients=n, seed=seed,
+                     population=calibrated_population(indication), protocol="label",
+                     dose="600000 IU/kg", max_courses=1, course_interval_days=84.0,
+                     horizon_days=DAYS, backend="native", indication=indication)
+    return Cohort(spec, simulation_inputs(spec, get_model(spec.model), spec.cohort()))
 
 
 def simulate_course1(cohorts: dict[str, Cohort], values: dict[str, float]
                      ) -> dict[str, np.ndarray]:
-    """Per-patient extremes and course-1 doses of the pooled cohorts at ``values``."""
+    """Per-patient extremes and course-1 doses of the pooled cohorts at ``values``
+    (hourly output, plus the scan times, to day 30)."""
     model = get_model("il2_qsp")
-    protocol = label_protocol("600000 IU/kg", 1, 84.0)
-    t = np.arange(0.0, 24.0 * 30, 1.0)
     out: dict[str, list[np.ndarray]] = {}
     for coh in cohorts.values():
-        n = len(coh.covariates["weight"])
-        params = dict(coh.params)
+        spec, inputs = coh.spec, coh.inputs
+        n = spec.n_patients
+        t = np.union1d(np.arange(0.0, 24.0 * DAYS, 1.0), inputs.scan_days * 24.0)  # h
+        params = dict(inputs.params)
         params["pmax"] = params["pmax"] * values["pmax_factor"]
         for k in ("n_pn", "dc50_cf", "x50_o2"):
             params[k] = np.full(n, values[k])
-        r = simulate(model, protocol.regimen(), params, t,
-                     covariates=coh.covariates, backend="native", rtol=1e-6, atol=1e-8,
-                     decider=ProtocolDecider(protocol))
+        r = simulate(model, inputs.regimen, params, t, covariates=inputs.covariates,
+                     initial=inputs.initial, backend=spec.backend, rtol=spec.rtol,
+                     atol=spec.atol, decider=inputs.decider)
         given = r.dose_log[r.dose_log["status"] == "given"].groupby("patient").size()
         res = {"sbp": np.nanmin(r["sbp"], axis=1), "urine": np.nanmin(r["urine_8h"], axis=1),
                "confusion": np.nanmax(r["confusion"], axis=1),
@@ -128,10 +135,14 @@ def rates(x: dict[str, np.ndarray]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=200, help="patients per indication")
+    ap.add_argument("--n", "--patients", dest="n", type=int, default=200,
+                    help="patients per indication")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--sweeps", type=int, default=3)
     ap.add_argument("--steps", type=int, default=7, help="bisection steps per parameter")
+    ap.add_argument("--out", type=Path, default=CALIBRATION,
+                    help="folder to write leak.json, rcc.json and melanoma.json into "
+                         "(default: the package's calibration folder, updated in place)")
     args = ap.parse_args()
     cohorts = {ind: cohort(ind, args.n, args.seed) for ind in INDICATIONS}
     model = get_model("il2_qsp")
@@ -156,12 +167,12 @@ def main() -> None:
     record = {"targets": TARGETS, "values": {k: round(v, 4) for k, v in values.items()},
               "achieved": achieved, "n_per_indication": args.n, "seed": args.seed,
               "method": "coordinate bisection on quantile conditions, common random numbers"}
-    (CALIBRATION / "leak.json").write_text(json.dumps(record, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "leak.json").write_text(json.dumps(record, indent=2) + "\n")
     for ind in INDICATIONS:
-        path = CALIBRATION / f"{ind}.json"
-        data = json.loads(path.read_text())
+        data = json.loads((CALIBRATION / f"{ind}.json").read_text())
         data["params"]["pmax"]["median"] *= values["pmax_factor"]
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        (args.out / f"{ind}.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":
