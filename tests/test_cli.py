@@ -262,3 +262,22 @@ def test_a_layer_error_is_one_line_naming_the_option(tmp_path: Path) -> None:
                              "IFN-alpha or both in RCC (randomised, n = 425)': 1 patients "
                              "cannot fill 3 arms\n")
     assert not db.exists()
+
+
+def test_a_plain_value_error_in_an_at_block_is_not_disguised(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare ``ValueError`` (a programming error, not a layer's error class) raised inside
+    an option's ``_at`` block propagates with its traceback instead of becoming the one-line
+    input message of exit 2."""
+    from il2sim.trial.arms import MultiArmTrial
+
+    def broken(self: MultiArmTrial, n: int) -> MultiArmTrial:
+        raise ValueError("a programming error")
+
+    monkeypatch.setattr(MultiArmTrial, "resized", broken)
+    db = tmp_path / "t.duckdb"
+    result = invoke("trial", str(EXAMPLES / "trials" / "negrier1998.toml"), "--patients", "1",
+                    "--db", str(db))
+    assert result.exit_code == 1
+    assert type(result.exception) is ValueError and str(result.exception) == "a programming error"
+    assert "error: <command line>" not in result.stderr

@@ -69,36 +69,40 @@ key an :func:`_at` block names."""
 
 @contextmanager
 def _at(source: str, key: str | None = None) -> Iterator[None]:
-    """An input error raised inside names ``source`` and ``key`` first in its message (what
-    the library's layers cannot know: the store file, the run, the option); :func:`_fail`
-    writes it. Left set when the block raises, so that the group's handler sees it."""
+    """A layer's error raised inside (:func:`_exit_status`) names ``source`` and ``key``
+    first in its message (what the library's layers cannot know: the store file, the run,
+    the option); :func:`_fail` writes it. Left set when the block raises, so that the group's
+    handler sees it."""
     meta = click.get_current_context().meta
     meta[_WHERE] = (source, key)
     yield
     meta.pop(_WHERE, None)
 
 
-def _exit_status(exc: Exception, where: object = None) -> int | None:
-    """2 for an error that means the input is wrong, 1 for one that means the work failed,
-    None for any other. Inside an :func:`_at` block (``where`` given) any ``ValueError``
-    means the input is wrong. The library's error classes are imported here, on the error
-    path."""
+def _exit_status(exc: Exception) -> int | None:
+    """2 for an error that means the input is wrong (a layer's error class), 1 for one that
+    means the work failed, None for any other: a plain ``ValueError`` is a programming error,
+    shown with its traceback, also inside an :func:`_at` block. The library's error classes
+    are imported here, on the error path."""
     if isinstance(exc, ConfigError):
         return 2
     if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
         return None
-    if where is not None and isinstance(exc, ValueError):
-        return 2
     from il2sim.analysis.errors import AnalysisError
+    from il2sim.assessment.response import ResponseCriteriaError
     from il2sim.dosing import DoseError
     from il2sim.engine import EngineError, SimulationError
     from il2sim.model import ModelError
+    from il2sim.population.distributions import PopulationError
+    from il2sim.protocol.rules import ProtocolError
+    from il2sim.sbml.mathml import SbmlError
     from il2sim.store import StoreError
     from il2sim.trial.errors import TrialError
     from il2sim.units import UnitError
 
-    if isinstance(exc, ConfigError | ModelError | DoseError | EngineError | UnitError
-                  | StoreError | TrialError | AnalysisError):
+    if isinstance(exc, ModelError | SbmlError | UnitError | DoseError | PopulationError
+                  | ResponseCriteriaError | ProtocolError | TrialError | EngineError
+                  | StoreError | AnalysisError):
         return 2
     if isinstance(exc, SimulationError | OSError):
         return 1
@@ -113,11 +117,11 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except Exception as exc:
             where = ctx.meta.pop(_WHERE, None)
-            status = _exit_status(exc, where)
+            status = _exit_status(exc)
             if status is None:
                 raise
             if where is not None and isinstance(exc, ValueError) \
-                    and not isinstance(exc, ConfigError):
+                    and not isinstance(exc, ConfigError):  # a layer's error
                 source, key = where
                 exc = ConfigError(source, key, str(exc))  # the same line, with file and key
             _fail(ctx, exc, status)
