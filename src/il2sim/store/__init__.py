@@ -96,7 +96,8 @@ import pandas as pd
 from il2sim.config.errors import TABLE_FORMATS, TableFormat
 
 __all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "Analysis",
-           "ResultStore", "RunStore", "StoreError", "default_run_id", "partial_warning"]
+           "ResultStore", "RunStore", "StoreError", "TrialStore", "default_run_id",
+           "partial_warning"]
 
 SCHEMA_VERSION: Final = 1
 """Version of the table layout; a file written by another version is refused."""
@@ -122,6 +123,24 @@ class RunStore(Protocol):
 
     def table(self, run_id: str, name: str, *,
               patients: Sequence[int] | None = None) -> pd.DataFrame: ...
+
+
+class TrialStore(RunStore, Protocol):
+    """What a trial read back and compared across arms needs besides :class:`RunStore`:
+    counting in SQL and storing the comparison's record (the methods of
+    :class:`ResultStore` of these names, and of the web server's wrapper of it)."""
+
+    def query(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None,
+              ) -> pd.DataFrame: ...
+
+    def create_analysis_run(self, *, kind: str, name: str, model: str, model_version: str,
+                            seed: int, n_patients: int, params: Mapping[str, Any],
+                            run_id: str | None = None) -> str: ...
+
+    def save_analysis(self, run_id: str, kind: str, name: str, params: Mapping[str, Any], *,
+                      tables: Mapping[str, pd.DataFrame] | None = None,
+                      figures: Mapping[str, bytes] | None = None,
+                      replace: bool = False) -> None: ...
 
 
 ANALYSIS_KINDS: Final = ("optimize", "sensitivity", "biomarkers", "validation",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from il2sim.model.fingerprint import model_version
 from il2sim.model.library import get_model
-from il2sim.store import ResultStore
+from il2sim.store import ResultStore, TrialStore
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.comparison import compare_arms, comparison_table, plot_forest
 from il2sim.trial.errors import TrialError
@@ -132,7 +132,7 @@ class ArmsResult:
         return comparison_table(self.comparisons)
 
 
-def run_arms(trial: MultiArmTrial, store: ResultStore, *,
+def run_arms(trial: MultiArmTrial, store: TrialStore, *,
              progress: Callable[[int], None] | None = None,
              client: object | None = None) -> ArmsResult:
     """Run every arm into ``store`` (resuming stored chunks), then compare the arms and

@@ -51,7 +51,7 @@ from il2sim.trial.plots import _figure, _finish
 from il2sim.trial.statistics import SUMMARY_VALUE_COLUMNS
 
 if TYPE_CHECKING:
-    from il2sim.store import ResultStore
+    from il2sim.store import TrialStore
     from il2sim.trial.runner import TrialSpec
 
 __all__ = ["CD4_AXES", "CD4_DIFFERENCE", "HIV", "HIV_ENTRY_CD4", "HIV_MODEL", "VISIT_DAYS",
@@ -320,7 +320,7 @@ def compare_hiv_arms(endpoints: pd.DataFrame, control: str, *, by: str = "arm",
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
 
-def visit_means(store: ResultStore, runs: Mapping[str, str]) -> pd.DataFrame:
+def visit_means(store: TrialStore, runs: Mapping[str, str]) -> pd.DataFrame:
     """Mean CD4 count and viral load at each visit of stored HIV runs (arm -> run id),
     counted in the store: ``arm``, ``day``, ``n``, ``cd4``, ``cd4_sd``, ``viral_load``."""
     frames = []

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from il2sim.store import ResultStore
+from il2sim.store import TrialStore
 from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import hiv_summary, hiv_values, is_hiv, plot_cd4, visit_means
 from il2sim.trial.outputs import TRIAL_FIGURES
@@ -42,7 +42,7 @@ _STARTED = """
 """
 
 
-def stored_dose_delivery(store: ResultStore, run_id: str) -> DoseDelivery:
+def stored_dose_delivery(store: TrialStore, run_id: str) -> DoseDelivery:
     """Doses given and held per patient and course of a stored run, counted in the store.
 
     The same table as ``dose_delivery(store.table(run_id, "doses"))`` (started courses
@@ -140,7 +140,7 @@ PER_PATIENT_FIGURES = frozenset({"waterfall", "swimmer", "spider"})
 large trial."""
 
 
-def load_stored_trial(store: ResultStore, run_id: str, *, plotted: int = PLOTTED_PATIENTS,
+def load_stored_trial(store: TrialStore, run_id: str, *, plotted: int = PLOTTED_PATIENTS,
                       seed: int = 0) -> StoredTrial:
     """Read a stored trial for its summary and figures, in memory linear in its patients
     (not in its doses or scans).

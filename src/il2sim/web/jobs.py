@@ -27,7 +27,7 @@ from il2sim.model.library import get_model
 from il2sim.store import ResultStore
 from il2sim.trial.arms import MultiArmTrial, run_arms
 from il2sim.trial.runner import TrialSpec, open_run, stream_trial
-from il2sim.web.schemas import JobStatus
+from il2sim.web.schemas import JobState, JobStatus
 
 __all__ = ["Cancelled", "SerialStore", "TrialJobs"]
 
@@ -99,14 +99,14 @@ class _Job:
     name: str
     total: int
     created: str
-    status: str = "queued"
+    status: JobState = "queued"
     done: int = 0
     run_id: str | None = None
     error: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def snapshot(self) -> JobStatus:
-        return JobStatus(job_id=self.job_id, name=self.name, status=self.status,  # type: ignore[arg-type]
+        return JobStatus(job_id=self.job_id, name=self.name, status=self.status,
                          done=self.done, total=self.total, run_id=self.run_id,
                          error=self.error, created=self.created)
 
@@ -181,7 +181,7 @@ class TrialJobs:
 
         try:
             if isinstance(spec, MultiArmTrial):
-                job.run_id = run_arms(spec, self.store, progress=progress).run_id  # type: ignore[arg-type]
+                job.run_id = run_arms(spec, self.store, progress=progress).run_id
             else:
                 job.run_id = open_run(self.store, spec, get_model(spec.model))
                 stream_trial(spec, self.store, progress=progress)

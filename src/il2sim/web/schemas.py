@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "AnalysisInfo", "ComparisonRow", "Example", "JobStatus", "LabelCourse", "ModelDetail",
+    "AnalysisInfo", "ComparisonRow", "Example", "JobState", "JobStatus", "LabelCourse",
+    "ModelDetail",
     "ModelSummary",
     "ParamRow", "PresetInfo", "RegimenChoice", "RunInfo", "RunSummary", "ScenarioRequest",
     "ScenarioResult", "Series", "TrialRequest",
@@ -166,10 +167,14 @@ class TrialRequest(_Request):
     n_patients: int | None = Field(None, ge=1)
 
 
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+"""Where a background trial job is."""
+
+
 class JobStatus(BaseModel):
     job_id: str
     name: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    status: JobState
     done: int
     total: int
     run_id: str | None
