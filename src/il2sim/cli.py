@@ -662,7 +662,7 @@ def _multi_arm_trial(trial: Any, trial_file: Path, db: Path, out_dir: Path | Non
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
               show_default=True)
 @click.option("--query", "sql", metavar="SQL", help="A SELECT over runs, patients, doses, "
-              "observations, endpoints.")
+              "scans (tumour trials), visits (HIV trials), endpoints.")
 @click.option("--format", "fmt", type=click.Choice(TABLE_FORMATS),
               help="Write the query's rows whole in this format (to standard output, or to "
                    "--output) instead of a table on the terminal.")

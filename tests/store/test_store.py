@@ -26,16 +26,16 @@ RUN: dict[str, Any] = dict(name="trial", model="aldesleukin_pk", model_version="
 
 
 def chunk_frames(chunk: int, chunk_size: int = 10) -> dict[str, pd.DataFrame]:
-    """A chunk's results: one row per patient, a dose and a few observations each."""
+    """A chunk's results: one row per patient, a dose and a few scans each."""
     patients = np.arange(chunk * chunk_size, (chunk + 1) * chunk_size)
     times = np.array([0.0, 1.0, 2.0])
     return {
         "patients": pd.DataFrame({"patient": patients, "weight": 60.0 + patients,
                                   "arm": np.where(patients % 2, "high", "low")}),
         "doses": pd.DataFrame({"patient": patients, "time": 0.0, "amount": 1e6}),
-        "observations": pd.DataFrame({"patient": np.repeat(patients, len(times)),
-                                      "time": np.tile(times, len(patients)),
-                                      "value": np.repeat(patients, len(times)) * 0.5}),
+        "scans": pd.DataFrame({"patient": np.repeat(patients, len(times)),
+                               "time": np.tile(times, len(patients)),
+                               "value": np.repeat(patients, len(times)) * 0.5}),
     }
 
 
@@ -74,8 +74,8 @@ def test_table_order_is_patient_then_time(store: ResultStore) -> None:
     run = store.create_run(**{**RUN, "n_patients": 2, "chunk_size": 2})
     frame = pd.DataFrame({"patient": [1, 0, 1, 0], "time": [2.0, 1.0, 0.0, 0.0],
                           "value": [1.0, 2.0, 3.0, 4.0]})
-    store.write_chunk(run, 0, {"observations": frame})
-    back = store.table(run, "observations")
+    store.write_chunk(run, 0, {"scans": frame})
+    back = store.table(run, "scans")
     assert back[["patient", "time"]].values.tolist() == [[0, 0.0], [0, 1.0], [1, 0.0], [1, 2.0]]
 
 
@@ -103,10 +103,10 @@ def test_a_table_never_written_reads_empty(store: ResultStore) -> None:
 def test_chunk_with_a_mismatched_frame_writes_nothing(store: ResultStore) -> None:
     run = store.create_run(**RUN)
     store.write_chunk(run, 0, chunk_frames(0))
-    before = {name: store.table(run, name) for name in ("patients", "doses", "observations")}
+    before = {name: store.table(run, name) for name in ("patients", "doses", "scans")}
     bad = chunk_frames(1)
-    bad["observations"] = bad["observations"].assign(unit="pg/mL")  # written after patients
-    with pytest.raises(StoreError, match=r"chunk 1: table 'observations'.*extra \['unit'\]"):
+    bad["scans"] = bad["scans"].assign(unit="pg/mL")  # written after patients
+    with pytest.raises(StoreError, match=r"chunk 1: table 'scans'.*extra \['unit'\]"):
         store.write_chunk(run, 1, bad)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(store.table(run, name), frame)
@@ -291,7 +291,7 @@ def test_delete_run(store: ResultStore) -> None:
         store.write_chunk(run, 0, chunk_frames(0))
     store.delete_run(gone)
     assert store.runs()["run_id"].tolist() == [keep]
-    assert store.query("SELECT DISTINCT run_id FROM observations")["run_id"].tolist() == [keep]
+    assert store.query("SELECT DISTINCT run_id FROM scans")["run_id"].tolist() == [keep]
     assert store.query("SELECT count(*) AS n FROM chunks")["n"][0] == 1
     with pytest.raises(StoreError, match="unknown run id"):
         store.done_chunks(gone)
@@ -308,9 +308,9 @@ def frames(chunk, chunk_size, n_obs):
     patients = np.arange(chunk * chunk_size, (chunk + 1) * chunk_size)
     return {
         "patients": pd.DataFrame({"patient": patients, "weight": 60.0 + patients}),
-        "observations": pd.DataFrame({"patient": np.repeat(patients, n_obs),
-                                      "time": np.tile(np.arange(n_obs, dtype=float), len(patients)),
-                                      "value": np.repeat(patients, n_obs) * 0.5}),
+        "scans": pd.DataFrame({"patient": np.repeat(patients, n_obs),
+                               "time": np.tile(np.arange(n_obs, dtype=float), len(patients)),
+                               "value": np.repeat(patients, n_obs) * 0.5}),
     }
 
 RUN = dict(name="killed", model="m", model_version="1", seed=1, n_patients=60, chunk_size=10,
@@ -362,7 +362,7 @@ def test_killed_writer_leaves_whole_chunks_and_resumes(tmp_path: Path, stop_afte
         expected = sorted(p for c in done for p in range(c * 10, c * 10 + 10))
         patients = store.table(run, "patients")
         assert patients["patient"].tolist() == expected
-        counts = store.table(run, "observations")["patient"].value_counts()
+        counts = store.table(run, "scans")["patient"].value_counts()
         assert sorted(counts.index) == expected and (counts == 500).all()
         assert store.query("SELECT sum(n) AS n FROM chunks")["n"][0] == len(expected)
 
@@ -370,7 +370,7 @@ def test_killed_writer_leaves_whole_chunks_and_resumes(tmp_path: Path, stop_afte
             store.write_chunk(run, chunk, writer["frames"](chunk, 10, 500))
         store.finish(run)
         assert store.table(run, "patients")["patient"].tolist() == list(range(60))
-        counts = store.table(run, "observations")["patient"].value_counts()
+        counts = store.table(run, "scans")["patient"].value_counts()
         assert sorted(counts.index) == list(range(60)) and (counts == 500).all()
 
 
@@ -385,8 +385,8 @@ def test_parquet_export_equals_the_tables(store: ResultStore, tmp_path: Path) ->
     store.write_chunk(other, 0, chunk_frames(0))
     files = store.export_parquet(run, tmp_path / "it's here")
     assert [f.name for f in files] == ["runs.parquet", "patients.parquet", "doses.parquet",
-                                       "observations.parquet"]
-    for name in ("patients", "doses", "observations"):
+                                       "scans.parquet"]
+    for name in ("patients", "doses", "scans"):
         back = pq.read_table(tmp_path / "it's here" / f"{name}.parquet").to_pandas()
         pd.testing.assert_frame_equal(back, store.table(run, name))
     runs = pq.read_table(files[0]).to_pandas()
@@ -396,7 +396,7 @@ def test_parquet_export_equals_the_tables(store: ResultStore, tmp_path: Path) ->
 def test_query_reads_only(store: ResultStore) -> None:
     run = store.create_run(**RUN)
     store.write_chunk(run, 0, chunk_frames(0))
-    out = store.query("SELECT count(*) AS n FROM observations WHERE run_id = ? AND time > ?",
+    out = store.query("SELECT count(*) AS n FROM scans WHERE run_id = ? AND time > ?",
                       [run, 0.5])
     assert out["n"][0] == 20
     for sql, problem in [("DELETE FROM runs", "only SELECT statements are allowed, got DELETE"),
@@ -471,7 +471,7 @@ def test_opening_something_else_fails(tmp_path: Path) -> None:
     ResultStore(newer).close()
     with duckdb.connect(str(newer)) as con:
         con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 99, this il2sim reads version 1"):
+    with pytest.raises(StoreError, match="schema version 99, this il2sim reads versions 1 and 2"):
         ResultStore(newer)
 
 
@@ -605,6 +605,84 @@ def test_a_store_from_before_analyses_opens_and_gains_them(tmp_path: Path) -> No
         assert store.analyses(run)["name"].tolist() == ["a"]
 
 
+def _version_1(path: Path) -> None:
+    """Rewrite a store as schema version 1 wrote it: one table ``observations`` holding the
+    scans and the visits (the columns of both kinds of run, NULL in the other's rows),
+    ``run_columns`` naming it."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE observations AS SELECT * FROM scans "
+                    "UNION ALL BY NAME SELECT * FROM visits")
+        con.execute("DROP TABLE scans")
+        con.execute("DROP TABLE visits")
+        con.execute("UPDATE run_columns SET name = 'observations' "
+                    "WHERE name IN ('scans', 'visits')")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def _hiv_visits(patients: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"patient": np.repeat(patients, 2), "day": [0.0, 28.0] * len(patients),
+                         "cd4": np.arange(2.0 * len(patients)) + 450.0,
+                         "viral_load": 20.0})
+
+
+def test_a_version_1_store_is_read_and_moved_to_version_2(tmp_path: Path) -> None:
+    """A file of schema version 1 (a tumour trial's scans and an HIV trial's visits in one
+    table ``observations``) opens: read-only through views with the new names, leaving the
+    file as it was; for writing it is moved to ``scans`` and ``visits``, each run's rows and
+    columns exactly as written, and its runs resume."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with ResultStore(path) as store:
+        tumour = store.create_run(**RUN)
+        store.write_chunk(tumour, 0, chunk_frames(0))
+        hiv = store.create_run(**{**RUN, "name": "hiv", "seed": 99})
+        store.write_chunk(hiv, 0, {"patients": pd.DataFrame({"patient": [0, 1]}),
+                                   "visits": _hiv_visits([0, 1])})
+        expected = {(run, name): store.table(run, name) for run in (tumour, hiv)
+                    for name in DATA_TABLES}
+    assert expected[tumour, "scans"].columns.tolist() == ["run_id", "patient", "time", "value"]
+    assert expected[hiv, "visits"].columns.tolist() == ["run_id", "patient", "day", "cd4",
+                                                        "viral_load"]
+    assert expected[tumour, "visits"].columns.tolist() == ["run_id", "patient"]
+    _version_1(path)
+    with duckdb.connect(str(path)) as con:
+        written = con.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert written == len(expected[tumour, "scans"]) + len(expected[hiv, "visits"]) == 34
+
+    def same_as_written(store: ResultStore) -> None:
+        for (run, name), frame in expected.items():
+            pd.testing.assert_frame_equal(store.table(run, name), frame, obj=f"{run} {name}")
+        assert store.run_tables(tumour) == ["patients", "doses", "scans"]
+        assert store.run_tables(hiv) == ["patients", "visits"]
+        assert store.query("SELECT count(*) AS n FROM visits")["n"].tolist() == [4]
+
+    with ResultStore(path, read_only=True) as store:
+        same_as_written(store)
+        assert len(store.query("SELECT * FROM observations")) == 34  # still in the file
+    with duckdb.connect(str(path), read_only=True) as con:  # the reader changed nothing
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                           ).fetchone()[0] == "1"
+        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == 34
+    with ResultStore(path) as store:
+        same_as_written(store)
+        with pytest.raises(StoreError, match="'observations' is now 'scans', a tumour "
+                                             "trial's, and 'visits', an HIV trial's"):
+            store.query("SELECT * FROM observations")
+        store.write_chunk(hiv, 1, {"patients": pd.DataFrame({"patient": [10]}),
+                                   "visits": _hiv_visits([10])})
+        store.write_chunk(tumour, 1, chunk_frames(1))
+        assert len(store.table(hiv, "visits")) == 6 and len(store.table(tumour, "scans")) == 60
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()"
+                                            ).fetchall()}
+        assert {"scans", "visits"} <= tables and "observations" not in tables
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                           ).fetchone()[0] == "2"
+
+
 # ------------------------------------------------------------------------- memory limit
 
 def _memory_limit_bytes(store: ResultStore) -> float:
@@ -615,15 +693,15 @@ def _memory_limit_bytes(store: ResultStore) -> float:
 
 def _write_incompressible(store: ResultStore, n: int, size: int, *,
                           seed: int) -> tuple[float, float]:
-    """Write n patients in chunks of ``size`` with random (incompressible) observations;
+    """Write n patients in chunks of ``size`` with random (incompressible) scans;
     check every row arrived; return DuckDB's memory in use and the file's size (bytes)."""
     run_id = store.create_run(**dict(RUN, n_patients=n, chunk_size=size))
     rng = np.random.default_rng(seed)
     for k in range(n // size):
         frames = chunk_frames(k, size)
-        frames["observations"]["value"] = rng.normal(size=3 * size)
+        frames["scans"]["value"] = rng.normal(size=3 * size)
         store.write_chunk(run_id, k, frames)
-    assert store.con.execute("SELECT count(*) FROM observations WHERE run_id = ?",
+    assert store.con.execute("SELECT count(*) FROM scans WHERE run_id = ?",
                              [run_id]).fetchone()[0] == n * 3
     used = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
                              ).fetchone()[0]

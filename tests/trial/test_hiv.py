@@ -89,7 +89,8 @@ def test_control_arm_stays_at_its_baseline() -> None:
     assert result.doses.empty
     e = result.endpoints
     np.testing.assert_allclose(e["cd4_mean"], e["cd4_baseline"], rtol=1e-5)
-    visits = result.scans.merge(e[["patient", "cd4_baseline"]], on="patient")
+    assert result.scans.empty  # no tumour, no scans
+    visits = result.visits.merge(e[["patient", "cd4_baseline"]], on="patient")
     np.testing.assert_allclose(visits["cd4"], visits["cd4_baseline"], rtol=1e-5)
     assert visits.groupby("patient")["day"].apply(list).iloc[0][:3] == [0.0, 28.0, 56.0]
     assert (e["cycles_given"] == 0).all() and (e["cd4_mean_change"].abs() < 1e-2).all()

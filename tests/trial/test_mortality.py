@@ -114,10 +114,10 @@ def test_no_dose_scan_or_observation_after_death_in_a_stored_trial(
             after = store.query(
                 "SELECT (SELECT count(*) FROM doses d JOIN endpoints e USING (run_id, patient)"
                 "  WHERE d.run_id = $r AND e.os_event AND d.time_h / 24 >= e.os_d) AS doses,"
-                " (SELECT count(*) FROM observations o JOIN endpoints e USING (run_id, patient)"
-                "  WHERE o.run_id = $r AND e.os_event AND o.day >= e.os_d) AS observations",
+                " (SELECT count(*) FROM scans o JOIN endpoints e USING (run_id, patient)"
+                "  WHERE o.run_id = $r AND e.os_event AND o.day >= e.os_d) AS scans",
                 {"r": run_id}).iloc[0]
-            assert (int(after["doses"]), int(after["observations"])) == (0, 0), spec.arm
+            assert (int(after["doses"]), int(after["scans"])) == (0, 0), spec.arm
             # patients who died while doses were still scheduled for them: the cut mattered
             cut += int(store.query(
                 "SELECT count(*) AS n FROM endpoints WHERE run_id = $r AND os_event "

@@ -61,7 +61,7 @@ def test_per_patient_figures_show_a_seeded_random_subset(stored: tuple[ResultSto
     assert len(trial.endpoints) == 12 and len(trial.shown) == 5
     shown = set(trial.shown["patient"])
     assert set(trial.scans["patient"]) <= shown
-    everything = store.table(run_id, "observations")
+    everything = store.table(run_id, "scans")
     pd.testing.assert_frame_equal(
         trial.scans, everything[everything["patient"].isin(shown)].reset_index(drop=True))
     again = load_stored_trial(store, run_id, plotted=5, seed=1)
@@ -80,7 +80,7 @@ def test_a_small_trial_is_read_whole(stored: tuple[ResultStore, str]) -> None:
     store, run_id = stored
     trial = load_stored_trial(store, run_id)
     pd.testing.assert_frame_equal(trial.shown, trial.endpoints)
-    pd.testing.assert_frame_equal(trial.scans, store.table(run_id, "observations"))
+    pd.testing.assert_frame_equal(trial.scans, store.table(run_id, "scans"))
     assert "drawn at random" not in trial.figure("waterfall").axes[0].get_title()
     with pytest.raises(ValueError, match="no figure 'pie'"):
         trial.figure("pie")

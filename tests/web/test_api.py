@@ -249,7 +249,12 @@ def test_example_trial_runs_in_the_background_and_is_stored(client: TestClient,
     assert [r["run_id"] for r in client.get("/api/runs").json()] == [run_id]
     summary = client.get(f"/api/runs/{run_id}").json()
     assert summary["summary"][0] == {"measure": "patients", "value": "6"}
-    # the downloads are the stored tables
+    # the downloads are the stored tables: a tumour trial's scans, no visits; the tables'
+    # old name is its scans
+    assert summary["tables"] == ["patients", "doses", "scans", "endpoints"]
+    scans_csv = client.get(f"/api/runs/{run_id}/tables/scans.csv")
+    assert scans_csv.status_code == 200 and "sod_mm" in scans_csv.text.splitlines()[0]
+    assert client.get(f"/api/runs/{run_id}/tables/observations.csv").text == scans_csv.text
     csv = client.get(f"/api/runs/{run_id}/tables/endpoints.csv")
     parquet = client.get(f"/api/runs/{run_id}/tables/doses.parquet")
     assert csv.status_code == parquet.status_code == 200
@@ -620,6 +625,10 @@ def test_an_hiv_run_is_shown_with_its_cd4_figure(tmp_path: Path, examples: Path)
     with TestClient(create_app(db, examples=examples, max_patients=50)) as client:
         body = client.get(f"/api/runs/{run_id}").json()
         assert body["figures"] == ["cd4"] and body["toxicity"] == []
+        # an HIV run's visits, no scans; the tables' old name is its visits
+        assert body["tables"] == ["patients", "doses", "visits", "endpoints"]
+        old_name = client.get(f"/api/runs/{run_id}/tables/observations.csv")
+        assert old_name.text == client.get(f"/api/runs/{run_id}/tables/visits.csv").text
         assert any("CD4" in row["measure"] for row in body["summary"])
         png = client.get(f"/api/runs/{run_id}/figures/cd4.png")
         assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
@@ -632,8 +641,8 @@ def test_an_hiv_run_is_shown_with_its_cd4_figure(tmp_path: Path, examples: Path)
             f"/api/runs/{run_id}/figures/waterfall.png"), 422)
         assert client.get(f"/api/runs/{run_id}/report.html").status_code == 200
     with ResultStore(db, read_only=True) as store:
-        observations = store.table(run_id, "observations")
-    visits = observations.groupby("day")["cd4"].agg(["mean", "std", "count"])
+        stored = store.table(run_id, "visits")
+    visits = stored.groupby("day")["cd4"].agg(["mean", "std", "count"])
     n = visits["count"].to_numpy()
     assert len(visits) > 3 and (n >= 2).all()  # every patient of the arm at every visit
     half = stats.t.ppf(0.975, n - 1) * visits["std"].to_numpy() / np.sqrt(n)

@@ -228,7 +228,7 @@ def _render(store: ResultStore, run_id: str, extras: Mapping[str, Extra], stored
                 if stored else [])
     endpoints = _data(store, run_id, "endpoints")
     doses = _data(store, run_id, "doses")
-    scans = _data(store, run_id, "observations")
+    scans = _data(store, run_id, "scans")
     patients = _data(store, run_id, "patients")
     img = _Images(dpi)
     config = _parse_config(str(run.get("config", "")))

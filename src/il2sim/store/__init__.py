@@ -9,9 +9,9 @@ that are missing::
         run = store.create_run(name="phase2", model="aldesleukin_pk", model_version="1",
                                seed=7, n_patients=1000, chunk_size=100, config=toml_text)
         for chunk in sorted(set(range(store.n_chunks(run))) - store.done_chunks(run)):
-            store.write_chunk(run, chunk, {"patients": ..., "observations": ...})
+            store.write_chunk(run, chunk, {"patients": ..., "scans": ...})
         store.finish(run)
-        store.table(run, "observations")          # a pandas DataFrame
+        store.table(run, "scans")                 # a pandas DataFrame
 
 Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
 
@@ -23,8 +23,9 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``meta``)::
     chunks        run_id, chunk, n (patients), written    primary key (run_id, chunk)
     patients      run_id, patient, ...             one table per entity; the columns
     doses         run_id, patient, ...             after ``patient`` come from the first
-    observations  run_id, patient, ...             DataFrame written to the table, and
-    endpoints     run_id, patient, ...             every later write must have the same
+    scans         run_id, patient, ...             DataFrame written to the table, and
+    visits        run_id, patient, ...             every later write must have the same
+    endpoints     run_id, patient, ...             (:data:`DATA_TABLES` says what each holds)
     run_columns   run_id, name, columns (JSON)     the columns each run wrote to each table
     analyses          analysis_id (primary key), run_id, kind, name, created, params (JSON)
     analysis_tables   analysis_id, name, position, n_rows, data (Parquet bytes)
@@ -45,6 +46,13 @@ Runs of different kinds write different columns (a tumour trial's endpoints are 
 trial's): a run's first chunk fixes *its* columns (``run_columns``), adding to the table any
 column it lacks (NULL in other runs' rows); every later chunk of the run must have the same
 columns, and :meth:`ResultStore.table` returns a run's own columns only.
+
+Schema version 1 kept a tumour trial's scans and an HIV trial's visits in one table,
+``observations``. Such a file still opens: for writing it is moved to version 2 in one
+transaction (an HIV run's rows, those of a run whose columns include ``cd4``, to ``visits``,
+the rest renamed ``scans``); read-only it is read through temporary views with version 2's
+names (:meth:`ResultStore._read_version_1`), so :meth:`ResultStore.table`, exports and
+queries see the same tables either way.
 
 A run whose writing process died (killed, the machine stopped) stays ``'running'`` in the
 file; :meth:`ResultStore.runs` reads it as ``'interrupted'`` when the process recorded in
@@ -99,11 +107,23 @@ __all__ = ["ANALYSIS_KINDS", "DATA_TABLES", "DEFAULT_MEMORY_LIMIT", "SCHEMA_VERS
            "ResultStore", "RunStore", "StoreError", "TrialStore", "default_run_id",
            "partial_warning"]
 
-SCHEMA_VERSION: Final = 1
-"""Version of the table layout; a file written by another version is refused."""
+SCHEMA_VERSION: Final = 2
+"""Version of the table layout; a file of version 1 is read (see the module's docstring),
+of any other version refused."""
 
-DATA_TABLES: Final = ("patients", "doses", "observations", "endpoints")
-"""The per-entity tables a chunk may write, each with ``run_id`` and ``patient`` columns."""
+DATA_TABLES: Final = ("patients", "doses", "scans", "visits", "endpoints")
+"""The per-entity tables a chunk may write, each with ``run_id`` and ``patient`` columns:
+the patients (covariates, status), the dose log, a tumour trial's ``scans`` (the tumour
+measured at each scan, :attr:`il2sim.trial.runner.TrialResult.scans`), an HIV trial's
+``visits`` (CD4 count and viral load at each clinic visit, :mod:`il2sim.trial.hiv`) and
+the endpoints."""
+
+_VERSION_1_TABLE: Final = "observations"
+"""Version 1's one table of scans and visits."""
+
+_VERSION_1_VISIT_COLUMN: Final = "cd4"
+"""In a version-1 file, the runs whose ``observations`` columns include this one are HIV
+trials (their rows are visits): no tumour trial measures a CD4 count."""
 
 
 class RunStore(Protocol):
@@ -615,6 +635,14 @@ class ResultStore:
         return self.con.execute(self._select(name, subset=True, own=own),
                                 [run_id, [int(p) for p in patients]]).fetchdf()
 
+    def run_tables(self, run_id: str) -> list[str]:
+        """The data tables a run wrote to, in :data:`DATA_TABLES` order (a tumour trial's
+        include ``scans``, an HIV trial's ``visits``)."""
+        self._require_run(run_id)
+        return [name for name in self._existing_tables()
+                if self._run_columns(run_id, name) is not None or self.con.execute(
+                    f"SELECT 1 FROM {name} WHERE run_id = ? LIMIT 1", [run_id]).fetchone()]
+
     def query(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None,
               ) -> pd.DataFrame:
         """Run one SELECT statement (with ``?`` or ``$name`` parameters) and return its rows.
@@ -630,7 +658,7 @@ class ResultStore:
             finally:
                 self.con.rollback()
         except duckdb.Error as error:
-            raise self._error(None, f"query: {error}") from error
+            raise self._error(None, f"query: {error}{_renamed(error)}") from error
 
     def export_query(self, sql: str, path: str | Path, fmt: TableFormat) -> int:
         """Write the rows of one SELECT statement (checked as :meth:`query`) to a file by
@@ -651,7 +679,7 @@ class ResultStore:
             finally:
                 self.con.rollback()
         except duckdb.Error as error:
-            raise self._error(None, f"query to {path}: {error}") from error
+            raise self._error(None, f"query to {path}: {error}{_renamed(error)}") from error
         return int(row[0]) if row else 0
 
     def _check_select(self, sql: str) -> None:
@@ -899,14 +927,74 @@ class ResultStore:
             return
         row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = row[0] if row else None
-        if version != str(SCHEMA_VERSION):
+        if version not in ("1", str(SCHEMA_VERSION)):
             raise self._error(None, f"result store schema version {version}, this il2sim "
-                              f"reads version {SCHEMA_VERSION}")
+                              f"reads versions 1 and {SCHEMA_VERSION}")
         missing = [name for name in _ANALYSIS_SCHEMA if name not in tables]
         if missing and not self.read_only:  # a file from before analyses were stored
             with self._transaction(None, "adding the analysis tables: "):
                 for name in missing:
                     self.con.execute(_ANALYSIS_SCHEMA[name])
+        if version == "1" and self.read_only:
+            self._read_version_1(tables)
+        elif version == "1":
+            self._move_to_version_2(tables)
+
+    def _version_1_visit_runs(self, tables: set[str]) -> list[str]:
+        """The runs of a version-1 file whose ``observations`` are HIV visits."""
+        if "run_columns" not in tables:  # a file from before HIV trials
+            return []
+        rows = self.con.execute("SELECT run_id, columns FROM run_columns WHERE name = ?",
+                                [_VERSION_1_TABLE]).fetchall()
+        return sorted(run for run, columns in rows
+                      if _VERSION_1_VISIT_COLUMN in json.loads(columns))
+
+    def _move_to_version_2(self, tables: set[str]) -> None:
+        """Move a version-1 file to version 2 in one transaction: the HIV runs' rows of
+        ``observations`` (with the columns those runs wrote) to ``visits``, the rest of the
+        table renamed ``scans``, and ``run_columns`` named to match."""
+        old = _VERSION_1_TABLE
+        with self._transaction(None, f"moving table {old!r} to 'scans' and 'visits': "):
+            if old in tables:
+                runs = self._version_1_visit_runs(tables)
+                among = _list_literal(runs)
+                if runs:
+                    wrote = {c for r in runs for c in self._run_columns(r, old) or []}
+                    kept = [_ident(c) for c in self._columns(old)
+                            if c in wrote and c not in ("run_id", "patient")]
+                    self.con.execute(f"CREATE TABLE visits AS SELECT run_id, patient"
+                                     f"{''.join(', ' + c for c in kept)} FROM {old} "
+                                     f"WHERE list_contains({among}, run_id)")
+                    self.con.execute(f"DELETE FROM {old} WHERE list_contains({among}, run_id)")
+                if "run_columns" in tables:
+                    self.con.execute(
+                        "UPDATE run_columns SET name = CASE WHEN list_contains("
+                        f"{among}, run_id) THEN 'visits' ELSE 'scans' END WHERE name = ?",
+                        [old])
+                self.con.execute(f"ALTER TABLE {old} RENAME TO scans")
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             [str(SCHEMA_VERSION)])
+
+    def _read_version_1(self, tables: set[str]) -> None:
+        """Read a version-1 file opened read-only through temporary views with version 2's
+        names: ``scans`` and ``visits`` over ``observations``, and ``run_columns`` naming
+        them (temporary objects come first in DuckDB's name lookup; the file is not
+        changed)."""
+        old = _VERSION_1_TABLE
+        if old not in tables:
+            return
+        among = _list_literal(self._version_1_visit_runs(tables))
+        row = self.con.execute("SELECT current_database()").fetchone()
+        main = f"{_ident(str(row[0] if row else ''))}.main"
+        self.con.execute(f"CREATE TEMP VIEW scans AS SELECT * FROM {main}.{old} "
+                         f"WHERE NOT list_contains({among}, run_id)")
+        self.con.execute(f"CREATE TEMP VIEW visits AS SELECT * FROM {main}.{old} "
+                         f"WHERE list_contains({among}, run_id)")
+        if "run_columns" in tables:
+            self.con.execute(
+                f"CREATE TEMP VIEW run_columns AS SELECT run_id, CASE WHEN name = '{old}' "
+                f"THEN (CASE WHEN list_contains({among}, run_id) THEN 'visits' ELSE 'scans' "
+                f"END) ELSE name END AS name, columns FROM {main}.run_columns")
 
     def _check_kind(self, kind: object) -> None:
         if kind not in ANALYSIS_KINDS:
@@ -952,9 +1040,11 @@ class ResultStore:
             self.con.execute(f"DELETE FROM {table} WHERE analysis_id IN ({select})", args)
 
     def _tables(self) -> set[str]:
+        """The file's tables, and the temporary views of a version-1 file read-only."""
         rows = self.con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'main'").fetchall()
+            "AND schema_name = 'main' UNION SELECT view_name FROM duckdb_views() "
+            "WHERE temporary AND NOT internal").fetchall()
         return {name for (name,) in rows}
 
     def _existing_tables(self) -> list[str]:
@@ -964,7 +1054,7 @@ class ResultStore:
     def _columns(self, name: str) -> dict[str, str]:
         rows = self.con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "AND database_name = current_database() AND schema_name = 'main' "
+            "AND database_name IN (current_database(), 'temp') AND schema_name = 'main' "
             "ORDER BY column_index", [name]).fetchall()
         return {column: kind for column, kind in rows}
 
@@ -1127,6 +1217,19 @@ class ResultStore:
         order = ", ".join(_ident(c) for c in keys)
         shown = ", ".join(_ident(c) for c in columns)
         return f"SELECT {shown} FROM {name} WHERE run_id = ?{among} ORDER BY {order}"
+
+
+def _renamed(error: duckdb.Error) -> str:
+    """A hint for a query of version 1's table name (empty for any other error)."""
+    if isinstance(error, duckdb.CatalogException) and _VERSION_1_TABLE in str(error):
+        return (f" (the table {_VERSION_1_TABLE!r} is now 'scans', a tumour trial's, and "
+                "'visits', an HIV trial's)")
+    return ""
+
+
+def _list_literal(texts: Sequence[str]) -> str:
+    """A list of strings as a DuckDB ``VARCHAR[]`` literal."""
+    return "[" + ", ".join("'" + t.replace("'", "''") + "'" for t in texts) + "]::VARCHAR[]"
 
 
 def _analysis_id(run_id: str, kind: str, name: str) -> str:

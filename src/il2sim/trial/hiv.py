@@ -24,7 +24,7 @@ interval (:func:`compare_hiv_arms`).
 A trial (``indication = "hiv"``, :func:`simulate_hiv_chunk`) simulates each patient on a
 daily grid under the arm's protocol (CD4-driven cycles: ``retreat_if = "cd4 < 1000"``),
 with visits (CD4 and viral load) every :data:`VISIT_DAYS` days stored as the run's
-``observations``. ESPRIT's clinical endpoints (opportunistic disease, death) are not
+``visits``. ESPRIT's clinical endpoints (opportunistic disease, death) are not
 modelled: no mortality, no tumour, no scans.
 """
 
@@ -166,8 +166,8 @@ def simulate_hiv_chunk(spec: TrialSpec, model: Model,
     Each patient starts at the steady state on therapy (:func:`hiv_initial`) and follows the
     arm's protocol (the decider as in tumour trials, without scans), on a daily output grid
     to the end of follow-up. Frames: ``patients`` (with ``status``, ``message``), ``doses``
-    (the dose log, every scheduled dose given or not and why), ``observations`` (visits
-    every :data:`VISIT_DAYS` days: ``day``, ``cd4``, ``viral_load``) and ``endpoints``
+    (the dose log, every scheduled dose given or not and why), ``visits`` (every
+    :data:`VISIT_DAYS` days: ``day``, ``cd4``, ``viral_load``) and ``endpoints``
     (:func:`hiv_endpoints`, with ``arm``)."""
     if model.name != HIV_MODEL:
         raise TrialError(f"trial {spec.name!r}: an HIV trial needs model {HIV_MODEL!r}, "
@@ -195,7 +195,7 @@ def simulate_hiv_chunk(spec: TrialSpec, model: Model,
     endpoints.insert(1, "arm", spec.arm or spec.name)
     visit = np.isclose(np.mod(days, VISIT_DAYS), 0.0)
     n_visits = int(visit.sum())
-    observations = pd.DataFrame({
+    visits = pd.DataFrame({
         "patient": np.repeat(ids[ok], n_visits),
         "day": np.tile(days[visit], int(ok.sum())),
         "cd4": cd4[ok][:, visit].ravel(),
@@ -204,8 +204,7 @@ def simulate_hiv_chunk(spec: TrialSpec, model: Model,
     frame = patients.copy()
     frame["status"] = result.status
     frame["message"] = list(result.message)
-    return {"patients": frame, "doses": doses, "observations": observations,
-            "endpoints": endpoints}
+    return {"patients": frame, "doses": doses, "visits": visits, "endpoints": endpoints}
 
 
 def _mean_interval(x: NDArray[np.float64], confidence: float) -> tuple[float, float, float]:
@@ -327,7 +326,7 @@ def visit_means(store: TrialStore, runs: Mapping[str, str]) -> pd.DataFrame:
     for arm, run in runs.items():
         frame = store.query(
             "SELECT day, count(*) AS n, avg(cd4) AS cd4, stddev_samp(cd4) AS cd4_sd, "
-            "avg(viral_load) AS viral_load FROM observations WHERE run_id = ? "
+            "avg(viral_load) AS viral_load FROM visits WHERE run_id = ? "
             "GROUP BY day ORDER BY day", [run])
         frames.append(frame.assign(arm=arm))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

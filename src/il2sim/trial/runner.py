@@ -141,13 +141,21 @@ class TrialSpec:
         return d
 
 
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame({"patient": pd.Series(dtype="int64")})
+
+
 @dataclass(frozen=True)
 class TrialResult:
+    """A trial's tables (:data:`il2sim.store.DATA_TABLES`): a tumour trial has ``scans``,
+    an HIV trial ``visits``; the other is empty."""
+
     spec: TrialSpec
     patients: pd.DataFrame
     doses: pd.DataFrame
     scans: pd.DataFrame
     endpoints: pd.DataFrame
+    visits: pd.DataFrame = field(default_factory=_no_rows)
 
 
 def _output_days(spec: TrialSpec, regimen: Regimen) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +270,7 @@ def simulate_chunk(spec: TrialSpec, model: Model,
     frame["message"] = list(result.message)
     frame["baseline_sod_mm"] = patients.get("sod_mm", np.nan)
     endpoints.insert(1, "arm", spec.arm or spec.name)
-    return {"patients": frame, "doses": doses, "observations": scans, "endpoints": endpoints}
+    return {"patients": frame, "doses": doses, "scans": scans, "endpoints": endpoints}
 
 
 def run_trial(spec: TrialSpec, *, store: RunStore | None = None,
@@ -292,10 +300,11 @@ def run_trial(spec: TrialSpec, *, store: RunStore | None = None,
             collected[k] = frames
 
         _run_chunks(spec, get_model(spec.model), set(), keep, progress, client)
-        tables = {name: pd.concat([collected[k][name] for k in sorted(collected)],
-                                  ignore_index=True) for name in DATA_TABLES}
-    return TrialResult(spec, tables["patients"], tables["doses"], tables["observations"],
-                       tables["endpoints"])
+        tables = {name: pd.concat([collected[k].get(name, _no_rows()) for k in
+                                   sorted(collected)], ignore_index=True)
+                  for name in DATA_TABLES}
+    return TrialResult(spec, tables["patients"], tables["doses"], tables["scans"],
+                       tables["endpoints"], tables["visits"])
 
 
 def stream_trial(spec: TrialSpec, store: RunStore, *,

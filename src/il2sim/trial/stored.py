@@ -159,9 +159,9 @@ def load_stored_trial(store: TrialStore, run_id: str, *, plotted: int = PLOTTED_
     if len(patients) > plotted:
         chosen = np.sort(np.random.default_rng(seed).choice(patients, plotted, replace=False))
         shown = endpoints[endpoints["patient"].isin(chosen)].reset_index(drop=True)
-        scans = store.table(run_id, "observations", patients=chosen.tolist())
+        scans = store.table(run_id, "scans", patients=chosen.tolist())
     else:
-        shown, scans = endpoints, store.table(run_id, "observations")
+        shown, scans = endpoints, store.table(run_id, "scans")
     visits = visit_means(store, {"all": run_id}) if is_hiv(endpoints) else None
     return StoredTrial(endpoints=endpoints, delivery=stored_dose_delivery(store, run_id),
                        shown=shown, scans=scans, visits=visits)

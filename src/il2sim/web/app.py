@@ -329,7 +329,8 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
             run=info,
             summary=[{"measure": str(k), "value": str(v)}
                      for k, v in summary.iloc[:, 0].items()],
-            toxicity=toxicity, figures=figures, tables=list(DATA_TABLES), analyses=analyses)
+            toxicity=toxicity, figures=figures, tables=store().run_tables(run_id),
+            analyses=analyses)
 
     @app.get("/api/runs/{run_id}/analyses/{kind}/{name}/figures/{figure}.png",
              tags=["results"], response_class=Response,
@@ -387,12 +388,14 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
                                           "application/vnd.apache.parquet": {}}},
                         404: {"description": "No such run, table or format"}})
     def table(run_id: str, name: str, fmt: str) -> Response:
-        """Download one of the run's tables (patients, doses, observations, endpoints) as
-        CSV or Parquet."""
-        if name not in DATA_TABLES:
+        """Download one of the run's tables (patients, doses, scans or visits, endpoints) as
+        CSV or Parquet (``observations``, their name before, is the run's scans or visits)."""
+        if name not in (*DATA_TABLES, "observations"):
             raise HTTPException(404, f"no table {name!r}; known: {', '.join(DATA_TABLES)}")
         _download_format(fmt)
         _trial_run(run_id)
+        if name == "observations":  # links saved before the store's schema version 2
+            name = "visits" if "visits" in store().run_tables(run_id) else "scans"
         return _download(_table(run_id, name), fmt, f"{run_id}-{name}")
 
     @app.get("/api/runs/{run_id}/report.html", tags=["results"], response_class=HTMLResponse,
