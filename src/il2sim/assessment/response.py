@@ -26,7 +26,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["RECIST", "RESPONSE_CATEGORIES", "WHO", "BestResponse", "Criteria",
-           "ResponseCriteriaError", "best_response", "classify_scans", "is_responder", "measure"]
+           "ResponseCriteriaError", "best_of_calls", "best_response", "classify_scans",
+           "is_responder", "measure"]
 
 RESPONSE_CATEGORIES: frozenset[str] = frozenset({"CR", "PR"})
 """Objective responses: the best overall responses that make a patient a responder."""
@@ -104,16 +105,30 @@ class BestResponse:
 def best_response(days: NDArray[np.float64], sod: NDArray[np.float64], n_lesions: int,
                   criteria: Criteria = RECIST) -> BestResponse:
     """Best overall response with confirmation, from scans up to progression."""
-    days = np.asarray(days, dtype=float)
     calls = classify_scans(sod, n_lesions, criteria)
-    post = days[1:]
     change = 100 * (np.asarray(sod[1:]) - sod[0]) / sod[0]
+    return best_of_calls(days, calls, change, criteria)
+
+
+def best_of_calls(days: ArrayLike, calls: ArrayLike, change: ArrayLike,
+                  criteria: Criteria = RECIST, *, stable: str = "SD") -> BestResponse:
+    """Best overall response from the response at each scan after the baseline ``days[0]``.
+
+    CR or PR counts when the next scan at least ``criteria.confirm_days`` later confirms it;
+    scans after the first PD do not count; ``stable`` (SD, or "non-CR/non-PD" where only
+    non-target disease is followed) needs a scan ``criteria.sd_min_days`` after the start,
+    else the best response is NE. ``change`` is the change (%) of the measured sum at each
+    post-baseline scan (NaN where none is measured).
+    """
+    post = np.asarray(days, dtype=float)[1:]
+    calls = np.asarray(calls, dtype=str)
+    change = np.asarray(change, dtype=float)
     if len(calls) == 0:
         return BestResponse("NE", np.nan, np.nan, np.nan)
     pd_idx = np.flatnonzero(calls == "PD")
     stop = int(pd_idx[0]) if pd_idx.size else len(calls)
     progression_day = float(post[stop]) if pd_idx.size else np.nan
-    best = "PD" if stop == 0 else "SD"
+    best = "PD" if stop == 0 else stable
 
     def first_confirmed(levels: tuple[str, ...]) -> float:
         for k in range(stop):
@@ -127,7 +142,8 @@ def best_response(days: NDArray[np.float64], sod: NDArray[np.float64], n_lesions
     response_day = first_confirmed(tuple(sorted(RESPONSE_CATEGORIES)))
     if not np.isnan(response_day):
         best = "CR" if not np.isnan(first_confirmed(("CR",))) else "PR"
-    if best == "SD" and not (post[:stop] >= criteria.sd_min_days).any():
+    if best == stable and not (post[:stop] >= criteria.sd_min_days).any():
         best = "NE"
-    best_change = float(change[: max(stop, 1)].min())
+    best_change = float(np.nanmin(change[: max(stop, 1)])) \
+        if not np.isnan(change[: max(stop, 1)]).all() else np.nan
     return BestResponse(best, response_day, progression_day, best_change)

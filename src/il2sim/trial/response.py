@@ -9,6 +9,7 @@ from il2sim.assessment.response import (
     BestResponse,
     Criteria,
     ResponseCriteriaError,
+    best_of_calls,
     best_response,
     classify_scans,
     is_responder,
@@ -16,4 +17,5 @@ from il2sim.assessment.response import (
 )
 
 __all__ = ["RECIST", "RESPONSE_CATEGORIES", "WHO", "BestResponse", "Criteria",
-           "ResponseCriteriaError", "best_response", "classify_scans", "is_responder", "measure"]
+           "ResponseCriteriaError", "best_of_calls", "best_response", "classify_scans",
+           "is_responder", "measure"]
