@@ -232,6 +232,12 @@ def fit_trd(cohorts: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, f
     return math.exp(log_k), pooled(log_k), ceiling
 
 
+def next_proposal(medians: dict[str, float]) -> dict[str, object]:
+    """Step 3: the next round samples around ``medians``, 1.5x wider than the targets."""
+    sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
+    return {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
+
+
 def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any]:
     target = TARGETS[indication]
     proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
@@ -245,9 +251,7 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
         print(f"round {round_}: {medians} -> {achieved} (ESS {ess:.0f} of {n})")
         if round_ >= 2 and ess >= MIN_ESS * n:
             break
-        # the next round samples around this answer, wider than the target distributions
-        sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
-        proposal = {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
+        proposal = next_proposal(medians)
     exposure = frame["leak_exposure"].to_numpy(float)
     gamma_trd = MortalityModel().gamma_trd
     sigmas = {**SIGMA, "ant": medians["ant_sigma"]}

@@ -8,6 +8,7 @@ the simulations it used). This module turns them into a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -18,7 +19,7 @@ from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.errors import TrialError
 
 __all__ = ["calibration", "calibrated_mortality", "calibrated_population",
-           "covariate_effects"]
+           "covariate_effects", "posterior_draws", "with_posterior_draw"]
 
 INDICATIONS = ("rcc", "melanoma")
 
@@ -32,14 +33,67 @@ def calibration(indication: str) -> dict[str, Any]:
     return data
 
 
-def calibrated_population(indication: str) -> Population:
-    """Covariates of the pivotal trial and the calibrated parameter distributions."""
+def calibrated_population(indication: str, draw: int | None = None) -> Population:
+    """Covariates of the pivotal trial and the calibrated parameter distributions.
+
+    ``draw=None``: the point calibration (``params``); ``draw=k``: the population at draw
+    ``k`` of the stored posterior (``scripts/calibrate_posterior.py``), i.e. the medians of
+    ``ant``, ``f_res`` and ``pmax`` and the sigma of ``ant`` of that draw, the rest as the
+    point calibration.
+    """
     cal = calibration(indication)
     params = {name: LogNormal(float(d["median"]), float(d["sigma"]))
               for name, d in cal["params"].items()}
+    name = f"{indication} (calibrated)"
+    if draw is not None:
+        params.update(_posterior_params(indication, cal, params, draw))
+        name = f"{indication} (calibrated, posterior draw {draw})"
     return Population(params=params, covariates=standard_covariates(indication),
-                      effects=covariate_effects(cal.get("effects", [])),
-                      name=f"{indication} (calibrated)")
+                      effects=covariate_effects(cal.get("effects", [])), name=name)
+
+
+def posterior_draws(indication: str) -> int:
+    """Number of stored posterior draws of an indication (0 when none is stored)."""
+    post = calibration(indication).get("posterior")
+    return len(post["draws"]["ant"]) if post else 0
+
+
+def with_posterior_draw(population: Population, indication: str, draw: int) -> Population:
+    """``population`` with its calibrated hyperparameters at posterior draw ``draw`` modulo
+    the number of draws.
+
+    Only parameters whose distribution is the point calibration's are replaced (one that a
+    trial file overrides stays); without a stored posterior ``population`` is returned as
+    it is."""
+    if indication not in INDICATIONS or not posterior_draws(indication):
+        return population
+    cal = calibration(indication)
+    point = {name: LogNormal(float(d["median"]), float(d["sigma"]))
+             for name, d in cal["params"].items()}
+    k = draw % posterior_draws(indication)
+    drawn = {name: dist for name, dist in _posterior_params(indication, cal, point, k).items()
+             if population.params.get(name) == point[name]}
+    if not drawn:
+        return population
+    return dataclasses.replace(population, params={**population.params, **drawn},
+                               name=f"{population.name} (posterior draw {k})")
+
+
+def _posterior_params(indication: str, cal: Mapping[str, Any],
+                      point: Mapping[str, LogNormal], draw: int) -> dict[str, LogNormal]:
+    """The log-normals of the posterior's hyperparameters at ``draw``."""
+    where = f"calibration/{indication}.json"
+    post = cal.get("posterior")
+    if not post:
+        raise TrialError(f"{where}: no key 'posterior' (run scripts/calibrate_posterior.py)")
+    draws = post["draws"]
+    if not 0 <= draw < len(draws["ant"]):
+        raise TrialError(f"{where}: posterior.draws has {len(draws['ant'])} draws; "
+                         f"no draw {draw}")
+    return {"ant": LogNormal(float(draws["ant"][draw]), float(draws["ant_sigma"][draw]),
+                             point["ant"].bounds),
+            **{name: LogNormal(float(draws[name][draw]), point[name].sigma, point[name].bounds)
+               for name in ("f_res", "pmax")}}
 
 
 def covariate_effects(specs: Iterable[Mapping[str, Any]]) -> tuple[CovariateEffect, ...]:

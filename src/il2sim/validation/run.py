@@ -1,10 +1,12 @@
 """Run published trials virtually and score every observed endpoint against the simulation.
 
 Each arm is simulated at its published size ``R`` times with seeds ``seed, seed + 1, ...``
-(replicate 0 is the trial with the atlas' seed). Each replicate gives one value of every
-endpoint, so the ``R`` values sample what the model predicts a trial of that size would
-report: its spread holds both the patients' sampling variation and the model's own
-randomness. The simulated 95% prediction interval runs between order statistics of the ``R``
+(replicate 0 is the trial with the atlas' seed), replicate ``r`` of a calibrated population
+at the calibration posterior's draw ``r`` when one is stored (:func:`replicate_spec`). Each
+replicate gives one value of every endpoint, so the ``R`` values sample what the model
+predicts a trial of that size would report: its spread holds the patients' sampling
+variation, the model's own randomness and, with a posterior, the calibration's
+uncertainty. The simulated 95% prediction interval runs between order statistics of the ``R``
 values chosen so that a further trial falls inside with probability at least 95% when
 ``R >= 39`` (:func:`prediction_interval`).
 
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from il2sim.store import ResultStore
+from il2sim.trial.calibrated import with_posterior_draw
 from il2sim.trial.runner import TrialSpec, stream_trial
 from il2sim.validation.atlas import Outcome, PublishedTrial
 from il2sim.validation.endpoints import NotSimulated, SimulatedArm
@@ -87,8 +90,15 @@ def compatible(observed: tuple[float, float], simulated: tuple[float, float]) ->
 
 
 def replicate_spec(spec: TrialSpec, key: str, replicate: int) -> TrialSpec:
-    """The virtual trial of one replicate of an arm (seed + replicate)."""
-    return dataclasses.replace(spec, name=f"validation {key}", seed=spec.seed + replicate)
+    """The virtual trial of one replicate of an arm (seed + replicate).
+
+    A calibrated population takes the calibration posterior's draw ``replicate`` (modulo
+    the draws stored; :func:`~il2sim.trial.calibrated.with_posterior_draw`), so the
+    prediction interval holds the parameters' uncertainty as well; without a stored
+    posterior the population is the point calibration's."""
+    return dataclasses.replace(
+        spec, name=f"validation {key}", seed=spec.seed + replicate,
+        population=with_posterior_draw(spec.population, spec.indication, replicate))
 
 
 @dataclass(frozen=True)

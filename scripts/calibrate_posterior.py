@@ -1,0 +1,342 @@
+"""Bayesian posterior of the pivotal trials' population hyperparameters.
+
+``scripts/calibrate_trials.py`` finds one point per indication; this script gives the
+posterior over
+
+    theta = (log median ant, log median f_res, log sigma ant, log median pmax)
+
+(the log-normal population of the tumour's antigenicity, its escape fraction and its leak
+sensitivity; ``f_res`` and ``pmax`` keep their fixed sigmas, ``SIGMA``) and writes thinned
+draws into the key ``"posterior"`` of ``trial/calibration/<indication>.json``; every other
+key of the file is left as it is. :func:`il2sim.trial.calibrated.calibrated_population`
+builds the population at a draw, and the validation gives each replicate its own draw.
+
+Data (counts of the trials atlas, ``validation/atlas/``, read from there):
+
+- best response of the pivotal set, multinomial over (CR, PR, neither): RCC 17 CR and 20 PR
+  of 255 (Fisher et al. 1997, Cancer J Sci Am 3 Suppl 1:S70), melanoma 17 and 26 of 270
+  (Atkins et al. 1999, J Clin Oncol 17:2105); the percentages of
+  ``calibrate_trials.TARGETS`` are these counts rounded;
+- hypotension, 373 of the label's 525 pooled patients (Proleukin label). The label gives
+  the pooled count only [assumption: the same rate in both sets, as the point calibration
+  assumes]: each indication's likelihood is its share of the pooled binomial,
+  ``n_ind * (r log p + (1 - r) log(1 - p))`` with ``r = 373/525`` (so the two indications
+  together use the 525 patients once, not twice).
+
+Likelihood (likelihood-free in the model, exact in the counts): the rates at theta are
+self-normalised importance-sampling estimates over ONE simulated proposal cohort,
+``p(theta) = sum_i w_i 1[event_i] / sum_i w_i`` with ``w_i = f_theta(x_i) / g(x_i)``,
+``f_theta`` the product of the three log-normal densities of patient i's draws and ``g``
+the proposal's (common random numbers: one cohort serves every theta, so the posterior
+surface is smooth; Owen 2013, Monte Carlo theory, methods and examples, ch. 9). The cohort
+is the FINAL round of ``calibrate_trials.py`` re-simulated: the same proposal (log-normal
+around the previous round's medians, ``calibrate_trials.next_proposal``; log-uniform over
+``RANGES`` when one round sufficed) and the same seed (``seed + round``), recorded in the
+indication's JSON, under the current model. ``--n`` smaller than the recorded cohort keeps
+the proposal and seed but simulates fewer patients (for trials of the script).
+
+Monte Carlo guard: a theta whose effective sample size ``(sum w)^2 / sum w^2`` is below
+``--min-ess`` (100 patients, the floor ``calibrate_trials.fit`` penalises below) has zero
+posterior mass: there the estimated rates rest on a handful of simulated patients, and
+the posterior is confined to the region the cohort resolves.
+
+Priors: uniform in the log medians over ``calibrate_trials.RANGES`` (log-uniform, the
+round-1 proposal ranges); ``log sigma_ant ~ Normal(log 1.0, 0.5)`` [assumption: a
+weakly-informative prior centred on the point calibration's starting spread, 95% between
+0.38 and 2.7, in the spirit of Gelman 2006, Bayesian Analysis 1:515].
+
+Sampler: emcee's affine-invariant ensemble MCMC (Foreman-Mackey et al. 2013, PASP 125:306;
+Goodman & Weare 2010, Comm App Math Comp Sci 5:65), 32 walkers started around the point
+calibration, the first half of the chain discarded as burn-in, the integrated
+autocorrelation time estimated (emcee's ``get_autocorr_time``) and ``--draws`` draws taken
+at random from the rest. Recorded per indication: the draws, acceptance fraction,
+autocorrelation times, posterior means, SDs and correlation matrix of theta, and each
+parameter's posterior contraction ``1 - var_post / var_prior`` (Schad, Betancourt &
+Vasishth 2021, Psychol Methods 26:103): near 1 the data pin the parameter, near 0 only
+the prior does (identifiability).
+
+Run: ``.venv/bin/python scripts/calibrate_posterior.py [--indication rcc] [--n 3000]
+[--steps 3000] [--out DIR]`` (default: the JSON files in place). ``--save-cohort`` and
+``--cohort`` keep and reuse the simulated cohort (parquet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import emcee
+import numpy as np
+import pandas as pd
+from scipy.special import xlogy
+
+from il2sim.config.scenario import read_toml
+from il2sim.validation.atlas import atlas_dir
+
+HERE = Path(__file__).resolve().parent
+
+
+def _load_calibrate_trials() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("calibrate_trials", HERE / "calibrate_trials.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("calibrate_trials", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+ct = _load_calibrate_trials()
+
+PARAMS = ("ant", "f_res", "ant_sigma", "pmax")
+"""theta's components, each on the log scale: the medians and sigma_ant."""
+PIVOTAL = {"rcc": "c1_rcc_pivotal", "melanoma": "c2_melanoma_pivotal"}
+TOXICITY = "c3_label_toxicity"
+SIGMA_PRIOR = (0.0, 0.5)
+"""log sigma_ant ~ Normal(mean, sd) [assumption, see the module docstring]."""
+MIN_ESS = 100.0
+WALKERS = 32
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Observed counts of one indication: best response and the hypotension share."""
+
+    n: int
+    cr: int
+    pr: int
+    hypo_rate: float   # the pooled rate r (373/525)
+    hypo_n: float      # patients of this indication weighing the pooled rate
+
+
+def _outcome(trial: str, endpoint: str, **match: str) -> tuple[int, int]:
+    data = read_toml(atlas_dir() / f"{trial}.toml")
+    for o in data["outcomes"]:
+        if o["endpoint"] == endpoint and all(o.get(k) == v for k, v in match.items()):
+            return int(o["count"]), int(o["n"])
+    raise KeyError(f"{trial}.toml: no outcome {endpoint!r} {match}")
+
+
+def published_counts(indication: str) -> Counts:
+    """The pivotal set's CR and PR counts and the label's pooled hypotension (atlas files)."""
+    cr, n = _outcome(PIVOTAL[indication], "complete_response", arm="high_dose")
+    pr, n_pr = _outcome(PIVOTAL[indication], "partial_response", arm="high_dose")
+    hypo, pooled = _outcome(TOXICITY, "adverse_event", event="hypotension")
+    assert n == n_pr
+    return Counts(n=n, cr=cr, pr=pr, hypo_rate=hypo / pooled, hypo_n=float(n))
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A simulated proposal cohort: per patient the log draws, the proposal's log density
+    and the three events."""
+
+    log_ant: np.ndarray     # log of the covariate-free antigenicity (base_ant)
+    log_f_res: np.ndarray
+    log_pmax: np.ndarray
+    log_g: np.ndarray       # log proposal density of (ant, f_res, pmax) at the draws
+    cr: np.ndarray
+    pr: np.ndarray
+    hypo: np.ndarray
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, proposal: Mapping[str, Any]) -> Cohort:
+        """From a frame with base_ant, f_res, pmax, bor and sbp_min (a simulated cohort)."""
+        x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
+             "pmax": frame["pmax"].to_numpy(float)}
+        log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
+                    np.zeros(len(frame)))
+        return cls(np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g,
+                   (frame["bor"] == "CR").to_numpy(bool), (frame["bor"] == "PR").to_numpy(bool),
+                   (frame["sbp_min"] < 90).to_numpy(bool))
+
+
+def _log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """log density in x of LogNormal(median e^mu, sigma) at x = e^log_x."""
+    z = (log_x - mu) / sigma
+    return np.asarray(-0.5 * z * z - math.log(sigma) - 0.5 * math.log(2 * math.pi) - log_x)
+
+
+def weights(theta: np.ndarray, cohort: Cohort) -> np.ndarray:
+    """Importance weights f_theta / g, scaled so that the largest is 1."""
+    mu_ant, mu_f, log_s, mu_p = (float(v) for v in theta)
+    log_w = (_log_lognormal(cohort.log_ant, mu_ant, math.exp(log_s))
+             + _log_lognormal(cohort.log_f_res, mu_f, ct.SIGMA["f_res"])
+             + _log_lognormal(cohort.log_pmax, mu_p, ct.SIGMA["pmax"]) - cohort.log_g)
+    return np.asarray(np.exp(log_w - log_w.max()), dtype=float)
+
+
+def rates(theta: np.ndarray, cohort: Cohort) -> tuple[float, float, float, float]:
+    """(CR, PR, hypotension) rates at theta and the effective sample size."""
+    w = weights(theta, cohort)
+    s = float(w.sum())
+    return (float(w @ cohort.cr) / s, float(w @ cohort.pr) / s, float(w @ cohort.hypo) / s,
+            s * s / float(w @ w))
+
+
+def log_prior(theta: np.ndarray) -> float:
+    """Log-uniform medians over calibrate_trials.RANGES; log sigma_ant normal (SIGMA_PRIOR)."""
+    for value, name in zip((theta[0], theta[1], theta[3]), ("ant", "f_res", "pmax")):
+        lo, hi = ct.RANGES[name]
+        if not math.log(lo) <= value <= math.log(hi):
+            return -math.inf
+    mean, sd = SIGMA_PRIOR
+    return float(-0.5 * ((theta[2] - mean) / sd) ** 2)
+
+
+def log_likelihood(theta: np.ndarray, cohort: Cohort, counts: Counts,
+                   min_ess: float = MIN_ESS) -> float:
+    """Multinomial (CR, PR, neither) plus the hypotension share; -inf below ``min_ess``."""
+    p_cr, p_pr, p_h, ess = rates(theta, cohort)
+    if ess < min_ess:
+        return -math.inf
+    with np.errstate(divide="ignore"):
+        ll = (xlogy(counts.cr, p_cr) + xlogy(counts.pr, p_pr)
+              + xlogy(counts.n - counts.cr - counts.pr, 1.0 - p_cr - p_pr)
+              + counts.hypo_n * (xlogy(counts.hypo_rate, p_h)
+                                 + xlogy(1.0 - counts.hypo_rate, 1.0 - p_h)))
+    return float(ll) if np.isfinite(ll) else -math.inf
+
+
+def log_posterior(theta: np.ndarray, cohort: Cohort, counts: Counts,
+                  min_ess: float = MIN_ESS) -> float:
+    prior = log_prior(theta)
+    if not math.isfinite(prior):
+        return -math.inf
+    return prior + log_likelihood(theta, cohort, counts, min_ess)
+
+
+def prior_sd() -> np.ndarray:
+    """Prior SDs of theta: (log hi - log lo)/sqrt(12) for the uniform ones."""
+    def uniform(name: str) -> float:
+        lo, hi = ct.RANGES[name]
+        return (math.log(hi) - math.log(lo)) / math.sqrt(12)
+    return np.array([uniform("ant"), uniform("f_res"), SIGMA_PRIOR[1], uniform("pmax")])
+
+
+def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, draws: int,
+           seed: int, min_ess: float = MIN_ESS) -> dict[str, Any]:
+    """Run the ensemble sampler from around ``start`` (theta) and summarise the posterior."""
+    rng = np.random.default_rng(seed)
+    ndim = len(PARAMS)
+    p0 = np.empty((WALKERS, ndim))
+    for k in range(WALKERS):   # each walker in the posterior's support, near the start
+        for scale in (0.05, 0.02, 0.005, 0.001):
+            p0[k] = start + scale * rng.standard_normal(ndim)
+            if math.isfinite(log_posterior(p0[k], cohort, counts, min_ess)):
+                break
+        else:
+            raise ValueError("no walker start near the point calibration has posterior mass "
+                             f"(effective sample size below {min_ess:g}?)")
+    sampler = emcee.EnsembleSampler(WALKERS, ndim, log_posterior,
+                                    args=(cohort, counts, min_ess))
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    sampler.run_mcmc(p0, steps, progress=False)
+    burn = steps // 2
+    chain = sampler.get_chain(discard=burn, flat=True)
+    tau = sampler.get_autocorr_time(discard=burn, quiet=True)
+    pick = np.sort(rng.choice(len(chain), size=min(draws, len(chain)), replace=False))
+    mean, sd = chain.mean(axis=0), chain.std(axis=0, ddof=1)
+    corr = np.corrcoef(chain, rowvar=False)
+    at_mean = rates(mean, cohort)
+    natural = np.exp(chain[pick])
+    return {
+        "method": "emcee affine-invariant ensemble MCMC (Foreman-Mackey et al. 2013, "
+                  "PASP 125:306) on importance-sampling rates over one simulated proposal "
+                  "cohort (scripts/calibrate_posterior.py)",
+        "parameters": list(PARAMS),
+        "scale": "draws in natural units (ant, f_res, pmax medians; ant_sigma); "
+                 "log_mean, log_sd, correlation and contraction of their logs",
+        "draws": {name: [float(v) for v in natural[:, j]] for j, name in enumerate(PARAMS)},
+        "log_mean": dict(zip(PARAMS, map(float, mean))),
+        "log_sd": dict(zip(PARAMS, map(float, sd))),
+        "correlation": [[float(v) for v in row] for row in corr],
+        "contraction": dict(zip(PARAMS, map(float, 1.0 - (sd / prior_sd()) ** 2))),
+        "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
+        "autocorrelation_steps": dict(zip(PARAMS, map(float, tau))),
+        "walkers": WALKERS, "steps": steps, "burn_in": burn,
+        "rates_at_mean": {"cr": at_mean[0], "pr": at_mean[1], "hypotension": at_mean[2],
+                          "effective_sample_size": at_mean[3]},
+        "data": {"n": counts.n, "cr": counts.cr, "pr": counts.pr,
+                 "hypotension_rate": counts.hypo_rate, "hypotension_weight": counts.hypo_n},
+        "prior": {"medians": "log-uniform over " + json.dumps(ct.RANGES),
+                  "log_ant_sigma": {"mean": SIGMA_PRIOR[0], "sd": SIGMA_PRIOR[1]}},
+        "min_effective_sample_size": min_ess,
+        "seed": seed,
+    }
+
+
+def final_proposal(cal: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The last round's proposal and seed of calibrate_trials (from the JSON's record)."""
+    rounds = cal["rounds"]
+    proposal = ({k: ct._LogUniform(*r) for k, r in ct.RANGES.items()} if len(rounds) == 1
+                else ct.next_proposal(rounds[-2]["medians"]))
+    return proposal, int(cal["proposal"]["seed"]) + len(rounds)
+
+
+def point(cal: Mapping[str, Any]) -> np.ndarray:
+    """theta at the point calibration."""
+    p = cal["params"]
+    return np.log([p["ant"]["median"], p["f_res"]["median"], p["ant"]["sigma"],
+                   p["pmax"]["median"]])
+
+
+COLUMNS = ["base_ant", "f_res", "pmax", "bor", "sbp_min"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--indication", choices=list(PIVOTAL), action="append")
+    ap.add_argument("--n", type=int, help="patients of the cohort (default: as recorded)")
+    ap.add_argument("--steps", type=int, default=3000, help="steps per walker")
+    ap.add_argument("--draws", type=int, default=200, help="posterior draws stored")
+    ap.add_argument("--seed", type=int, default=20261207)
+    ap.add_argument("--min-ess", type=float, default=MIN_ESS)
+    ap.add_argument("--backend", help="simulation backend (default: as recorded)")
+    ap.add_argument("--calibration", type=Path, default=ct.OUT,
+                    help="folder of the <indication>.json to read")
+    ap.add_argument("--out", type=Path, default=ct.OUT, help="folder to write (default: "
+                    "in place)")
+    ap.add_argument("--save-cohort", type=Path, help="write the cohort to DIR/<ind>.parquet")
+    ap.add_argument("--cohort", type=Path, help="read the cohort from DIR/<ind>.parquet")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for ind in args.indication or list(PIVOTAL):
+        cal = json.loads((args.calibration / f"{ind}.json").read_text())
+        proposal, seed = final_proposal(cal)
+        if args.cohort is not None:
+            frame = pd.read_parquet(args.cohort / f"{ind}.parquet")
+        else:
+            n = args.n or int(cal["proposal"]["n_per_round"])
+            print(f"{ind}: simulating {n} patients (round {len(cal['rounds'])}, seed {seed})")
+            frame = ct.simulate_cohort(ind, proposal, n, seed,
+                                       args.backend or cal["proposal"]["backend"])[COLUMNS]
+        if args.save_cohort is not None:
+            args.save_cohort.mkdir(parents=True, exist_ok=True)
+            frame.reset_index(drop=True).to_parquet(args.save_cohort / f"{ind}.parquet")
+        counts = published_counts(ind)
+        post = sample(Cohort.from_frame(frame, proposal), counts, point(cal),
+                      steps=args.steps, draws=args.draws, seed=args.seed,
+                      min_ess=args.min_ess)
+        post["cohort"] = {"patients": len(frame), "seed": seed, "round": len(cal["rounds"]),
+                          "proposal": "calibrate_trials' final round re-simulated"}
+        cal["posterior"] = post
+        path = args.out / f"{ind}.json"
+        path.write_text(json.dumps(cal, indent=2) + "\n")
+        print(json.dumps({k: post[k] for k in ("log_mean", "log_sd", "contraction",
+                                                 "acceptance_fraction",
+                                                 "autocorrelation_steps", "rates_at_mean")},
+                         indent=1))
+        print("correlation", np.round(np.array(post["correlation"]), 2).tolist())
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
