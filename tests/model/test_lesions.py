@@ -112,6 +112,15 @@ def test_lesion_factors_act_on_their_own_lesion_only() -> None:
     assert s["T_2"][0, -1] > s["T_1"][0, -1]  # lesion 2 escapes recognition
 
 
+def test_a_dose_fraction_is_a_smaller_injection() -> None:
+    """f_dose_1 = 0.5 with 3 MIU is 1.5 MIU into lesion 1, exactly."""
+    half = simulate(TWO, injections("it_1"), {"f_dose_1": 0.5}, times=HOURS[:8],
+                    covariates=PATIENT, **TOL)
+    written = simulate(TWO, injections("it_1", "1.5 MIU"), times=HOURS[:8],
+                       covariates=PATIENT, **TOL)
+    np.testing.assert_allclose(half.states, written.states, rtol=1e-12)
+
+
 def test_lesion_sizes_and_routes() -> None:
     model = il2_qsp_lesions(3, initial_cells=(1e9, 2e9, 3e9))
     f = QSP.state("T_r").initial / (QSP.state("T").initial + QSP.state("T_r").initial)
@@ -132,7 +141,7 @@ def test_every_parameter_has_unit_source_and_meaning() -> None:
         ureg.Unit(p.unit)
         assert p.bounds[0] <= p.value <= p.bounds[1]
     new = set(TWO.param_names) - set(QSP.param_names)
-    assert new == {"f_ant_1", "f_ant_2", "f_perf_1", "f_perf_2"}
+    assert new == {"f_ant_1", "f_ant_2", "f_perf_1", "f_perf_2", "f_dose_1", "f_dose_2"}
     assert all(TWO.param(name).is_assumption for name in new)
     assert {QSP.param(p.name) == p for p in QSP.params if p.name in TWO.param_names} == {True}
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from il2sim.cli import cli
 from il2sim.store import ResultStore
-from il2sim.validation.stored import KIND
+from il2sim.validation.stored import KIND, load_validation
 
 
 def test_validate_prints_the_scorecard_and_writes_store_and_report(tmp_path: Path) -> None:
@@ -20,10 +20,15 @@ def test_validate_prints_the_scorecard_and_writes_store_and_report(tmp_path: Pat
                                       "-o", str(html)])
     assert result.exit_code == 0, result.output
     assert "1 replicate trials per arm" in result.stdout
-    assert "needs lesions" in result.stdout  # lesion endpoints are not simulated yet
+    assert "needs lesions" not in result.stdout  # lesions (il2_qsp_lesions_5) simulated
     assert html.is_file() and "Intralesional IL-2" in html.read_text()
     with ResultStore(db, read_only=True) as store:
         assert list(store.analyses()["kind"]) == [KIND]
+        validation, _ = load_validation(store, str(store.analyses()["run_id"].iloc[0]))
+    lesion_outcomes = validation.scores[validation.scores["endpoint"].isin(
+        ["treated_lesions_complete_response", "lesion_complete_response"])]
+    assert len(lesion_outcomes) == 2 and (lesion_outcomes["status"] != "not simulated").all()
+    assert lesion_outcomes["simulated"].between(0, 1).all()
 
 
 def test_unknown_trial_is_one_line_and_exit_2(tmp_path: Path) -> None:

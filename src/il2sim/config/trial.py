@@ -63,7 +63,8 @@ from il2sim.config.scenario import (
     read_toml,
     validation_error,
 )
-from il2sim.model.library import MODELS
+from il2sim.model.library import get_model
+from il2sim.model.spec import ModelError
 from il2sim.population import LogNormal, PopulationError
 from il2sim.trial.allocation import Allocation, split_total
 from il2sim.trial.arms import MultiArmTrial
@@ -140,9 +141,10 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
         spec = TrialFileSpec.model_validate(dict(data))
     except ValidationError as exc:
         raise validation_error(exc, source, "") from None
-    if spec.model not in MODELS:
-        raise ConfigError(source, "model", f"unknown model {spec.model!r}; known: "
-                          f"{', '.join(sorted(MODELS))}")
+    try:
+        model = get_model(spec.model)
+    except ModelError as exc:
+        raise ConfigError(source, "model", str(exc)) from None
     if spec.indication not in (*INDICATIONS, HIV):
         raise ConfigError(source, "indication", f"unknown indication {spec.indication!r}; "
                           f"known: {', '.join((*INDICATIONS, HIV))}")
@@ -167,7 +169,7 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
     if spec.population.params:
         params = dict(population.params)
         for name, dist in spec.population.params.items():
-            if name not in params and name not in MODELS[spec.model]().param_names:
+            if name not in params and name not in model.param_names:
                 raise ConfigError(source, f"population.params.{name}",
                                   f"model {spec.model!r} has no parameter {name!r}")
             params[name] = LogNormal(dist.median, dist.sigma)
@@ -175,7 +177,7 @@ def trial_from_dict(data: Mapping[str, Any], *, source: str = "<trial>") -> Tria
             population = dataclasses.replace(population, params=params)
         except PopulationError as exc:
             raise ConfigError(source, "population", str(exc)) from None
-    plan = protocol_from_spec(spec.protocol, MODELS[spec.model](), source=source)
+    plan = protocol_from_spec(spec.protocol, model, source=source)
     try:
         return TrialSpec(
             name=spec.name,

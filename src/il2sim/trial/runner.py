@@ -38,6 +38,7 @@ from il2sim.trial.allocation import Allocation
 from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
 from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
+from il2sim.trial.lesions import lesion_diameters, lesion_endpoints, lesion_inputs, lesion_slots
 from il2sim.units import parse_quantity
 
 __all__ = ["SimulationInputs", "TrialResult", "TrialSpec", "counted_name", "dask_client",
@@ -219,6 +220,12 @@ def simulate_chunk(spec: TrialSpec, model: Model,
     if spec.indication == HIV:
         return simulate_hiv_chunk(spec, model, patients)
     inputs = simulation_inputs(spec, model, patients)
+    slots = lesion_slots(model)
+    if slots:  # a model of several lesions: each patient's own, dosed by size
+        diameters = lesion_diameters(patients, slots, spec.seed)
+        regimen, params, initial = lesion_inputs(model, inputs.regimen, inputs.params,
+                                                 inputs.initial, diameters)
+        inputs = dataclasses.replace(inputs, regimen=regimen, params=params, initial=initial)
     grid_days, daily = _output_days(spec, inputs.regimen)
     scan_days = inputs.scan_days
     grid_days = np.union1d(grid_days, scan_days)  # the protocol reads the tumour at the scans
@@ -265,6 +272,12 @@ def simulate_chunk(spec: TrialSpec, model: Model,
             drop=True), doses[doses["patient"].isin(ids[ok])], seed=spec.seed,
         horizon_days=spec.horizon_days, scan_days=scan_days, death_day=death[ok],
         death_cause=list(cause[ok]))
+    if slots:
+        volumes = np.stack([result[f"tumour_volume_{k}"][:, on_daily]
+                            for k in range(1, slots + 1)], axis=1)
+        endpoints = endpoints.merge(lesion_endpoints(
+            patients[ok].reset_index(drop=True), daily, volumes[ok], diameters[ok],
+            seed=spec.seed, scan_days=scan_days, death_day=death[ok]), on="patient")
     frame = patients.copy()
     frame["status"] = result.status
     frame["message"] = list(result.message)

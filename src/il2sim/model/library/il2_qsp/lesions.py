@@ -52,7 +52,8 @@ intratumoral dose, stay identical and together are one tumour with plateau n*K_T
 smallest injection volume n*v_site_min (log(K_T) - log(T/n) = log(n*K_T) - log(T) and
 (A/n)/(V/n + v) = A/(V + n*v); everything else sees the pooled values).
 
-Doses: route ``it_k`` injects lesion k and ``challenge_k`` inoculates cells into it. There
+Doses: route ``it_k`` injects lesion k (a fraction ``f_dose_k`` of the written amount, 1
+unless set) and ``challenge_k`` inoculates cells into it. There
 is no route ``it``: an injection must name its lesion, and a regimen on ``it`` is refused
 with the list of routes (:meth:`~il2sim.model.spec.Model.route`). A lesion's size is its
 initial ``T_k + T_r_k`` (``initial_cells``; in a simulation, initial values of ``T_k`` and
@@ -77,7 +78,7 @@ from il2sim.model.spec import (
     State,
 )
 
-__all__ = ["LESION_STATES", "il2_qsp_lesions"]
+__all__ = ["DOSE_FRACTION", "LESION_STATES", "il2_qsp_lesions"]
 
 LESION_STATES = ("A_it", "oed", "T", "T_r")
 """States that exist once per lesion; the shared components see their sum."""
@@ -102,6 +103,14 @@ FACTORS = {
                   (0.0, 1e2)),
 }
 """Per-lesion factors: a parameter multiplies it where used; an intermediate, where defined."""
+
+DOSED = "A_it"
+"""The per-lesion state an injection fills; its routes carry :data:`DOSE_FRACTION`."""
+
+DOSE_FRACTION = Param(
+    "f_dose", 1.0, "1", "fraction of the prescribed intratumoral dose the lesion receives",
+    "assumption: 1, the dose as written; a trial that doses each lesion by its size sets "
+    "it per patient and lesion (il2sim.trial.lesions)")
 
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
@@ -185,7 +194,10 @@ def il2_qsp_lesions(n: int, components: Sequence[Component] | None = None, *,
         for r in c.routes:
             if r.state in LESION_STATES:
                 routes += [replace(r, name=f"{r.name}_{k}", state=f"{r.state}_{k}",
-                                   meaning=f"{r.meaning} (lesion {k})") for k in lesions]
+                                   meaning=f"{r.meaning} (lesion {k})",
+                                   fraction=f"{DOSE_FRACTION.name}_{k}"
+                                   if r.state == DOSED and r.fraction is None else r.fraction)
+                           for k in lesions]
             else:
                 routes.append(r)
         terms: dict[str, str] = {}
@@ -252,7 +264,7 @@ def _lesion_params(lesions: Iterable[int]) -> Component:
         name="lesions",
         description="per-lesion factors and the lesions' pooled cells and depots",
         params=tuple(replace(f, name=f"{f.name}_{k}", meaning=f"{f.meaning} (lesion {k})")
-                     for k in lesions for f in FACTORS.values()),
+                     for k in lesions for f in (*FACTORS.values(), DOSE_FRACTION)),
     )
 
 
