@@ -53,7 +53,8 @@ range of doses, not the rule]."""
 LESION_SIZE_SIGMA = 0.5
 """Log-scale spread of a patient's lesion diameters [assumption]."""
 SIZES, SCANS = 3, 4
-"""The patients' random streams of lesion sizes and lesion scans."""
+"""The patients' random streams of lesion sizes and lesion scans (listed with the others in
+:func:`~il2sim.population.streams.patient_rng`)."""
 
 
 def lesion_slots(model: Model) -> int:
