@@ -33,7 +33,11 @@ is the FINAL round of ``calibrate_trials.py`` re-simulated: the same proposal (l
 around the previous round's medians, ``calibrate_trials.next_proposal``; log-uniform over
 ``RANGES`` when one round sufficed) and the same seed (``seed + round``), recorded in the
 indication's JSON, under the current model. ``--n`` smaller than the recorded cohort keeps
-the proposal and seed but simulates fewer patients (for trials of the script).
+the proposal and seed but simulates fewer patients (for trials of the script). ``--widen W``
+simulates instead a fresh proposal centred on the point calibration with W times its sigmas
+(and a seed no round used): for a posterior that the final round's proposal does not cover,
+which shows as draws whose effective sample size sits at the floor
+(``effective_sample_size_at_draws``).
 
 Monte Carlo guard: a theta whose effective sample size ``(sum w)^2 / sum w^2`` is below
 ``--min-ess`` (100 patients, the floor ``calibrate_trials.fit`` penalises below) has zero
@@ -57,7 +61,7 @@ the prior does (identifiability).
 
 Run: ``.venv/bin/python scripts/calibrate_posterior.py [--indication rcc] [--n 3000]
 [--steps 3000] [--out DIR]`` (default: the JSON files in place). ``--save-cohort`` and
-``--cohort`` keep and reuse the simulated cohort (parquet).
+``--cohort`` keep and reuse the simulated cohort (parquet, with its seed and ``--widen``).
 """
 
 from __future__ import annotations
@@ -246,6 +250,7 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
     mean, sd = chain.mean(axis=0), chain.std(axis=0, ddof=1)
     corr = np.corrcoef(chain, rowvar=False)
     at_mean = rates(mean, cohort)
+    ess_draws = np.array([rates(theta, cohort)[3] for theta in chain[pick]])
     natural = np.exp(chain[pick])
     return {
         "method": "emcee affine-invariant ensemble MCMC (Foreman-Mackey et al. 2013, "
@@ -269,6 +274,8 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
         "prior": {"medians": "log-uniform over " + json.dumps(ct.RANGES),
                   "log_ant_sigma": {"mean": SIGMA_PRIOR[0], "sd": SIGMA_PRIOR[1]}},
         "min_effective_sample_size": min_ess,
+        "effective_sample_size_at_draws": {"min": float(ess_draws.min()),
+                                           "median": float(np.median(ess_draws))},
         "seed": seed,
     }
 
@@ -279,6 +286,14 @@ def final_proposal(cal: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     proposal = ({k: ct._LogUniform(*r) for k, r in ct.RANGES.items()} if len(rounds) == 1
                 else ct.next_proposal(rounds[-2]["medians"]))
     return proposal, int(cal["proposal"]["seed"]) + len(rounds)
+
+
+def fresh_proposal(cal: Mapping[str, Any], widen: float) -> tuple[dict[str, Any], int]:
+    """A proposal centred on the point calibration, ``widen`` times its sigmas, and a seed no
+    round of calibrate_trials used."""
+    p = cal["params"]
+    proposal = {k: ct._LogNormal(p[k]["median"], widen * p[k]["sigma"]) for k in ct.SIGMA}
+    return proposal, int(cal["proposal"]["seed"]) + len(cal["rounds"]) + 1
 
 
 def point(cal: Mapping[str, Any]) -> np.ndarray:
@@ -300,6 +315,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261207)
     ap.add_argument("--min-ess", type=float, default=MIN_ESS)
     ap.add_argument("--backend", help="simulation backend (default: as recorded)")
+    ap.add_argument("--widen", type=float, help="simulate a fresh proposal centred on the "
+                    "point calibration with WIDEN times its sigmas instead of the final round")
     ap.add_argument("--calibration", type=Path, default=ct.OUT,
                     help="folder of the <indication>.json to read")
     ap.add_argument("--out", type=Path, default=ct.OUT, help="folder to write (default: "
@@ -310,8 +327,14 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for ind in args.indication or list(PIVOTAL):
         cal = json.loads((args.calibration / f"{ind}.json").read_text())
-        proposal, seed = final_proposal(cal)
+        proposal, seed = (final_proposal(cal) if args.widen is None
+                          else fresh_proposal(cal, args.widen))
+        made = {"seed": seed, "widen": args.widen}
         if args.cohort is not None:
+            saved = json.loads((args.cohort / f"{ind}.cohort.json").read_text())
+            if saved != made:
+                raise SystemExit(f"{args.cohort / ind}.cohort.json: simulated with {saved}, "
+                                 f"not {made} (give the same --widen)")
             frame = pd.read_parquet(args.cohort / f"{ind}.parquet")
         else:
             n = args.n or int(cal["proposal"]["n_per_round"])
@@ -321,18 +344,23 @@ def main() -> None:
         if args.save_cohort is not None:
             args.save_cohort.mkdir(parents=True, exist_ok=True)
             frame.reset_index(drop=True).to_parquet(args.save_cohort / f"{ind}.parquet")
+            (args.save_cohort / f"{ind}.cohort.json").write_text(json.dumps(made) + "\n")
         counts = published_counts(ind)
         post = sample(Cohort.from_frame(frame, proposal), counts, point(cal),
                       steps=args.steps, draws=args.draws, seed=args.seed,
                       min_ess=args.min_ess)
-        post["cohort"] = {"patients": len(frame), "seed": seed, "round": len(cal["rounds"]),
-                          "proposal": "calibrate_trials' final round re-simulated"}
+        post["cohort"] = {
+            "patients": len(frame), "seed": seed,
+            "proposal": (f"calibrate_trials' final round ({len(cal['rounds'])}) re-simulated"
+                         if args.widen is None else "log-normal around the point calibration"
+                         f", {args.widen:g} times its sigmas")}
         cal["posterior"] = post
         path = args.out / f"{ind}.json"
         path.write_text(json.dumps(cal, indent=2) + "\n")
         print(json.dumps({k: post[k] for k in ("log_mean", "log_sd", "contraction",
                                                  "acceptance_fraction",
-                                                 "autocorrelation_steps", "rates_at_mean")},
+                                                 "autocorrelation_steps", "rates_at_mean",
+                                                 "effective_sample_size_at_draws")},
                          indent=1))
         print("correlation", np.round(np.array(post["correlation"]), 2).tolist())
         print(f"wrote {path}")
