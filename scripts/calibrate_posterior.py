@@ -363,6 +363,9 @@ def main() -> None:
                                                  "effective_sample_size_at_draws")},
                          indent=1))
         print("correlation", np.round(np.array(post["correlation"]), 2).tolist())
+        if post["effective_sample_size_at_draws"]["min"] < 1.5 * args.min_ess:
+            print(f"{ind}: some draws sit near the effective-sample-size floor: the cohort "
+                  "may cut the posterior off; consider more patients (--n) or --widen 2")
         print(f"wrote {path}")
 
 
