@@ -89,8 +89,11 @@ def test_high_dose_causes_hypotension_and_weight_gain_that_resolve(
         typical_high_dose: SimulationResult) -> None:
     high_dose = typical_high_dose
     sbp, gain = high_dose["sbp"][0], high_dose["weight_gain"][0]
-    cycle1 = day(5) >= HOURS
-    assert sbp[cycle1].min() < 90  # hypotension within the first cycle
+    cycle1, course = day(5) >= HOURS, day(20) >= HOURS
+    # hypotension during the course (the label's 71%); with the slow NO vasodilation it is
+    # cumulative, so the median patient's lowest pressure comes in cycle 2 (89 mmHg; 90.3 at
+    # the end of cycle 1)
+    assert sbp[course].min() < 90
     assert gain[cycle1].max() > 2.0  # kg of fluid
     assert high_dose["heart_rate"][0].max() > 100  # compensatory tachycardia
     # oliguria (urine < 160 mL per 8 h) while autoregulation keeps the filtration rate, so
@@ -196,3 +199,18 @@ def test_leak_parameters_are_those_the_leak_calibration_found() -> None:
     for name in ("n_pn", "dc50_cf", "x50_o2"):
         assert model.param(name).value == pytest.approx(record["values"][name], rel=1e-3)
     assert set(record["targets"]) == {"hypotension", "oliguria", "confusion", "dyspnoea"}
+
+
+def test_no_vasodilation_equals_the_direct_part_at_the_end_of_the_first_cycle() -> None:
+    # g_no's anchor (leak component): at the end of the reference patient's first high-dose
+    # cycle (day 5, every dose given) the slow, NO part of the vasodilating drive, g_no*E,
+    # equals the direct part P; before the cycle's last day it is the smaller one, as serum
+    # nitrate and angiopoietin-2 rose through the whole course (Locker et al. 2000, Eur
+    # Cytokine Netw 11:391; Gores et al. 2014, Shock 42:115)
+    t = np.array([0.0, 24.0, 5 * 24.0])
+    r = simulate(QSP, presets.label_high_dose(), times=t, covariates=PATIENT, rtol=1e-9,
+                 atol=1e-12)
+    g_no = QSP.param("g_no").value
+    slow, direct = g_no * r["E"][0], r["P"][0]
+    assert slow[-1] == pytest.approx(direct[-1], rel=1e-3)  # recomputed when the leak is refitted
+    assert slow[1] < 0.5 * direct[1]

@@ -14,8 +14,9 @@ ec50_perm is set by the anchor that plasma IL-2 near 550 U/mL raised the albumin
 escape rate from 9.4 to 14.9 %/h (x1.59; Ballmer-Weber et al. 1995, Br J Cancer 71:78:
 549 +/- 315 U/mL after SC IL-2, intravascular albumin pool unchanged). Haemodynamics:
 
-    MAP  = map0*(Vp/Vp0)^alpha_v*(1 - vd_max*P/(P + p50_vd))*(1 + Pr)   (volume, vasodilation,
-                                                                       pressors)
+    MAP  = map0*(Vp/Vp0)^alpha_v*(1 - vd_max*Q/(Q + p50_vd))*(1 + Pr)   (volume, vasodilation,
+    Q    = P + g_no*E                                                  pressors)
+    dE/dt = k_endo*(Dcy - E)                     (endothelial activation: NO, angiopoietin-2)
     z    = max(0, map_rescue - MAP)/w_rescue                   (shortfall below the target)
     dPr/dt = k_pr*(pr_max*z/(1 + z) - Pr),   fluid = q_fluid*z/(1 + z)   (supportive care)
     SBP  = sbp0*MAP/map0,   HR = hr0*(map0/MAP)^beta_hr
@@ -40,6 +41,21 @@ outgrows the support leaves the pressure below 90 mmHg with ever more pressor su
 which is when the label's rule withholds the dose (:data:`il2sim.protocol.LABEL_HOLDS` reads
 the systolic pressure at the dose); the fluid
 given is part of the weight gain, the oedema and the pulmonary oedema it brings.
+
+Vasodilation has two parts: the direct effect that follows the permeability ``P`` within
+hours, and a slow one, ``E``, that the cytokine drive builds over days. Activated
+lymphocytes' TNF-alpha, IFN-gamma and IL-1 induce NO synthase: serum nitrate rose 8- to
+10-fold during high-dose IL-2 (Hibbs et al. 1992, J Clin Invest 89:867) and kept rising
+through a 120-h infusion in step with IL-6 (Locker et al. 2000, Eur Cytokine Netw 11:391);
+an NO-synthase inhibitor restored the blood pressure of dogs made hypotensive by IL-2
+(Kilbourn et al. 1994, J Appl Physiol 76:1130); plasma angiopoietin-2, which loosens the
+endothelium, rose from 2.5 to 16.0 ng/mL by the penultimate day of a high-dose cycle and
+to 18.6 on the last (Gores et al. 2014, Shock 42:115). So the hypotension of a cycle is
+cumulative, and a dose late in a cycle meets a more dilated circulation than the first.
+[assumption: ``E`` follows the cytokine drive with a half-life of 2 days, as the markers
+were still rising on the last day of a 5-day course; ``g_no`` makes the slow, NO part of
+the vasodilation equal to the direct part at the end of the typical patient's first
+high-dose cycle, as NO-synthase inhibition reversed most of the hypotension in dogs.]
 
 The kidney separates filtration from urine volume, as physiology does (Guyton & Hall, chs.
 26-29): the glomerular filtration rate is autoregulated, flat above a mean pressure of about
@@ -91,6 +107,7 @@ GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
 # escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
 PMAX = 25.0
+G_NO = 9.842
 
 
 def _ec50_perm(pmax: float) -> float:
@@ -108,6 +125,7 @@ def leak_component() -> Component:
             State("Pr", 0.0, "1", "vasopressor support (fractional rise of MAP)"),
             State("K", 0.0, "1", "ischaemic kidney (tubular) injury (0-1)"),
             State("P", 0.0, "1", "rise of capillary permeability over baseline"),
+            State("E", 0.0, "1", "slow endothelial activation (NO synthase, angiopoietin-2)"),
             State("Vp", 3.0, "L", "plasma volume"),
             State("Vi", 12.0, "L", "interstitial fluid volume"),
             State("Cr", 1.0, "mg/dL", "serum creatinine"),
@@ -153,6 +171,16 @@ def leak_component() -> Component:
                   "about 30%"),
             Param("k_pr", 1.0, "1/h", "titration rate of vasopressors",
                   "assumption: adjusted hourly"),
+            Param("k_endo", math.log(2) / 48.0, "1/h", "build-up and decay of endothelial "
+                  "activation", "assumption: half-life 2 days; nitrate and angiopoietin-2 were "
+                  "still rising on the last day of a 5-day course (Locker et al. 2000, Eur "
+                  "Cytokine Netw 11:391; Gores et al. 2014, Shock 42:115)"),
+            Param("g_no", G_NO, "1", "vasodilation (as permeability rise) per unit endothelial "
+                  "activation", "assumption: NO vasodilation equal to the direct part at the end "
+                  "of the reference patient's first high-dose cycle (NO-synthase inhibition "
+                  "reversed IL-2 hypotension: Kilbourn et al. 1994, J Appl Physiol 76:1130); "
+                  "derived: g_no*E = P at day 5 solved by fixed-point iteration, checked by "
+                  "tests/model/test_il2_qsp.py"),
             Param("q_fluid", 0.05, "L/h", "largest rate of rescue fluid",
                   "assumption: up to about 1.2 L a day in boluses, limited to avoid fluid "
                   "overload (Schwartzentruber 2001, J Immunother 24:287)"),
@@ -166,7 +194,7 @@ def leak_component() -> Component:
             Param("n_vol", 2.0, "1", "sensitivity of urine volume to plasma volume",
                   "assumption: urine rises with blood volume beyond what pressure explains "
                   "(Guyton & Hall, ch. 29)"),
-            Param("n_pn", 3.817, "1", "steepness of pressure natriuresis",
+            Param("n_pn", 4.331, "1", "steepness of pressure natriuresis",
                   "calibrated: oliguria in 63% of label patients (scripts/calibrate_leak.py, "
                   "calibration/leak.json)"),
             Param("k_inj", 0.02, "1/h", "tubular injury under renal hypoperfusion",
@@ -180,11 +208,11 @@ def leak_component() -> Component:
                   "textbook: creatinine t1/2 about 4 h at normal GFR"),
             Param("smax_o2", 20.0, "%", "maximal fall of SpO2 with pulmonary oedema",
                   "assumption"),
-            Param("x50_o2", 0.3255, "1", "interstitial expansion for half-maximal SpO2 fall",
+            Param("x50_o2", 0.3302, "1", "interstitial expansion for half-maximal SpO2 fall",
                   "calibrated: dyspnoea (SpO2 < 92%) in 43% of label patients (scripts/"
                   "calibrate_leak.py, calibration/leak.json)"),
             Param("cfmax", 4.0, "1", "maximal confusion score", "assumption"),
-            Param("dc50_cf", 0.6378, "1", "cytokine drive for half-maximal confusion",
+            Param("dc50_cf", 0.4255, "1", "cytokine drive for half-maximal confusion",
                   "calibrated: confusion in 34% of label patients (Proleukin label; "
                   "scripts/calibrate_leak.py, calibration/leak.json)"),
             Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),
@@ -196,7 +224,8 @@ def leak_component() -> Component:
         ),
         intermediates=(
             Intermediate("act", "(L/L0)*a8 + (N/N0)*sig_int", "1", "lymphocyte activation"),
-            Intermediate("MAP", "map0*(Vp/Vp0)**alpha_v*(1 - vd_max*P/(P + p50_vd))*(1 + Pr)",
+            Intermediate("Q_vd", "P + g_no*E", "1", "vasodilating drive (direct and NO)"),
+            Intermediate("MAP", "map0*(Vp/Vp0)**alpha_v*(1 - vd_max*Q_vd/(Q_vd + p50_vd))*(1 + Pr)",
                          "mmHg", "mean arterial pressure"),
             Intermediate("z_rescue", "Max(0, map_rescue - MAP)/w_rescue", "1",
                          "pressure shortfall seen by supportive care (none above the target)"),
@@ -234,6 +263,7 @@ def leak_component() -> Component:
         ),
         terms={
             "P": "k_perm*(pmax*C_iu/(C_iu + ec50_perm) + p_act*(act - a8_0) - P)",
+            "E": "k_endo*(Dcy - E)",
             "K": "k_inj*(1 - auto)*(1 - K) - k_krec*K",
             "Pr": "k_pr*(pr_max*z_rescue/(1 + z_rescue) - Pr)",
             "Vp": "u0 + fluid - urine - filtration + lymph",

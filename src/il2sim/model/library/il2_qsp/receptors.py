@@ -3,7 +3,7 @@
 Binding is fast against everything else, so occupancies are quasi-steady:
 
     occ_hi  = C/(C + Kd_hi)      alpha-beta-gamma (CD25+): Tregs, activated T cells, Kd ~ 10 pM
-    occ_int = C/(C + Kd_int)     beta-gamma: NK, memory/effector CD8, Kd ~ 1 nM
+    occ_int = C/(C + Kd_int)     beta-gamma: NK, memory/effector CD8, Kd ~ 1.9 nM
 
 with C the plasma IL-2 (systemic) or the tumour-site IL-2 (``_site``). CD8 cells
 up-regulate CD25 under IL-2 signalling (positive feedback, Busse et al. 2010
@@ -45,7 +45,8 @@ from il2sim.model.compose import Component
 from il2sim.model.spec import Intermediate, Observable, Param, State
 
 KD_HI = "Fallon & Lauffenburger 2000, Biotechnol Prog 16:905: surface Kd 11.1 pM, rounded"
-KD_INT = "textbook value of receptor reviews, about 1 nM [assumption: no single paper checked]"
+KD_INT = ("Caligiuri et al. 1990, J Exp Med 171:1527: CD16+ NK cells (most blood NK cells) carry "
+          "only intermediate-affinity receptors, Kd about 1.9 nM by Scatchard analysis")
 
 
 def receptor_component() -> Component:
@@ -57,7 +58,7 @@ def receptor_component() -> Component:
                 State("X", 0.0, "1", "CIS feedback on intermediate-affinity signalling (0-1)")),
         params=(
             Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", KD_HI),
-            Param("Kd_int", 1000.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
+            Param("Kd_int", 1900.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
                   KD_INT),
             Param("a8_0", 0.05, "1", "CD25+ fraction of CD8 cells without IL-2",
                   "assumption: a small activated fraction in cancer patients", (0.0, 1.0)),
