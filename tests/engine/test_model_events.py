@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from one_compartment import MODEL
 
 from il2sim import (
@@ -137,10 +141,15 @@ def test_events_that_retrigger_forever_fail_the_patient() -> None:
     assert result.status[0] == "failed" and "keep firing" in result.message[0]
 
 
-def test_the_native_backend_refuses_events_by_name() -> None:
-    model = decay(Event("reset", "x < 0.5", (("x", "1"),)))
-    with pytest.raises(EngineError, match="has events.*backend='scipy'"):
+def test_the_native_backend_refuses_delays_with_events_in_one_line() -> None:
+    """The one construct of an event model the native backend cannot simulate: delay()."""
+    model = dataclasses.replace(decay(Event("reset", "x < 0.5", (("x", "1"),))),
+                                equations={"x": "-k*delay(x, 0.5)", "y": "1"})
+    simulate(model, None, times=[0.0, 1.0], **TOL)  # the reference backend simulates it
+    with pytest.raises(EngineError) as info:
         simulate(model, None, times=[0.0, 1.0], backend="native")
+    message = str(info.value)
+    assert "delay()" in message and "backend='scipy'" in message and "\n" not in message
 
 
 def test_models_without_events_report_no_parameter_trajectories() -> None:
@@ -184,3 +193,77 @@ def test_a_dose_can_trigger_an_event_at_its_own_time() -> None:
     assert result["A"][0].tolist() == [0.0, 0.0, 2.0, 2.0]  # no elimination after the dose
     assert result.param_values is not None
     assert result.param_values[0, :, 0].tolist() == [0.1, 0.1, 0.0, 0.0]
+
+
+def test_the_native_backend_fires_state_triggers_at_their_roots() -> None:
+    """The first test's exact solution on the native backend, read just after each root: an
+    output exactly at a root is decided by the sign of the integration error (the native
+    root of ``x = 1/2`` lies 3e-11 after ln 2 at rtol 1e-10, SciPy's before it)."""
+    model = decay(Event("reset", "x < 0.5", (("x", "1"), ("k", "2*k"))))
+    first, second = math.log(2), math.log(2) * 1.5
+    after = 1e-6
+    times = np.array([0.0, 0.5, first + after, 1.0, second + after, 1.2])
+    result = simulate(model, None, times=times, backend="native", **TOL)
+    expected = [1.0, math.exp(-0.5), math.exp(-2 * after), math.exp(-2 * (1.0 - first)),
+                math.exp(-4 * after), math.exp(-4 * (1.2 - second))]
+    np.testing.assert_allclose(result["x"][0], expected, rtol=1e-8)
+    assert result.param_values is not None
+    np.testing.assert_array_equal(result.param_values[0, :, 0], [1, 1, 2, 2, 4, 4])
+
+
+# every check above except the first (outputs exactly at a state root) and those that do
+# not simulate, run again with the native backend
+NATIVE_CHECKS = [
+    test_a_log_state_is_assigned_in_natural_units,
+    test_time_triggers_and_delays_are_exact,
+    test_initial_value_decides_whether_a_trigger_true_at_t0_fires,
+    test_values_from_trigger_time_or_from_execution_time,
+    test_a_non_persistent_event_is_cancelled_when_its_trigger_turns_false,
+    test_simultaneous_events_go_by_priority_evaluated_after_each_execution,
+    test_an_execution_can_trigger_another_event_at_the_same_time,
+    test_each_patient_fires_at_its_own_time,
+    test_events_that_retrigger_forever_fail_the_patient,
+    test_events_of_equal_priority_go_in_random_order_reproducibly,
+    test_a_dose_can_trigger_an_event_at_its_own_time,
+]
+
+
+@pytest.mark.parametrize("check", NATIVE_CHECKS, ids=lambda check: check.__name__)
+def test_the_exact_event_checks_hold_with_the_native_backend(
+        check: Callable[[], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "simulate", partial(simulate, backend="native"))
+    check()
+
+
+def test_native_integrate_to_root_stops_at_the_first_root_or_runs_to_the_end() -> None:
+    """One segment: stopped at the root of ``x - 1/2`` (ln 2) with only the outputs before
+    it, or run to the end without root functions (no step handed to Python); a time
+    trigger, located without root functions, fires at its exact time."""
+    from il2sim.engine.native_backend import NativeBackend
+    from il2sim.model.compile import compile_model
+
+    model = decay(Event("late", "t >= 1.5", (("k", "3"),)))
+    cm = compile_model(model)
+    backend = NativeBackend(threads=1)
+    y0 = cm.to_internal(np.array([1.0, 0.0]))
+    p = np.array([1.0, 0.0])
+    calls: list[float] = []
+
+    def root(t: float, y: NDArray[np.float64]) -> float:
+        calls.append(t)
+        return float(y[0] - 0.5)
+
+    plain = backend.integrate_to_root(cm, 0.0, 2.0, y0, p, np.zeros(0), np.array([0.0, 1.0]),
+                                      (), (), rtol=1e-10, atol=1e-12)
+    assert plain.hit == -1 and plain.t == 2.0 and plain.y_eval.shape == (2, 2)
+    np.testing.assert_allclose(plain.y[0], math.exp(-2.0), rtol=1e-8)
+    watched = backend.integrate_to_root(cm, 0.0, 2.0, y0, p, np.zeros(0),
+                                        np.array([0.0, 0.5, 1.0]), (root,), (-1.0,),
+                                        rtol=1e-10, atol=1e-12)
+    assert watched.hit == 0 and len(calls) > 3
+    assert watched.t == pytest.approx(math.log(2), rel=1e-9)
+    assert watched.y_eval.shape == (2, 2)  # the outputs before the root only
+    np.testing.assert_allclose(watched.y[0], 0.5, rtol=1e-9)
+    result = simulate(model, None, times=[0.0, 1.5, 2.0], backend="native", **TOL)
+    np.testing.assert_allclose(result["x"][0],
+                               [1.0, math.exp(-1.5), math.exp(-1.5 - 3 * 0.5)], rtol=1e-8)

@@ -84,13 +84,15 @@ EVENTS = L3.format(body=(
     + "</listOfEvents>"))
 
 
-def test_events_and_functions_import_and_match_libroadrunner(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["scipy", "native"])
+def test_events_and_functions_import_and_match_libroadrunner(tmp_path: Path,
+                                                             backend: str) -> None:
     path = tmp_path / "events.xml"
     path.write_text(EVENTS)
     imported = read_sbml(path)
     assert {e.name for e in imported.model.events} == {"low", "resize", "slow", "cancelled"}
     times = np.linspace(0, 12, 241)
-    result = simulate(imported.model, None, times=times, **TOL)
+    result = simulate(imported.model, None, times=times, backend=backend, **TOL)
     ids = ["S", "k", "n", "late", "gone", "w", "f", "c"]
     ours = np.stack([imported.trajectory(result, "S", "concentration")[0],
                      *[imported.trajectory(result, i)[0] for i in ids[1:]]], 1)

@@ -14,11 +14,12 @@ from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import brentq
 
 from il2sim.model.compile import CompiledModel
 
 __all__ = ["AbstractBackend", "RootFindingBackend", "RootSegment", "SegmentOutput",
-           "SolverFailure", "StepCarryingBackend"]
+           "SolverFailure", "StepCarryingBackend", "first_root"]
 
 
 class SolverFailure(RuntimeError):
@@ -142,3 +143,42 @@ class RootFindingBackend(AbstractBackend, Protocol):
         ``roots[k](t, y)`` crossed in ``directions[k]`` (+1 upwards, -1 downwards, 0 either);
         raises :class:`SolverFailure` when the integration fails."""
         ...
+
+
+Dense = Callable[[float], NDArray[np.float64]]
+
+
+def _locate(root: RootFunction, dense: Dense, a: float, b: float) -> float:
+    """The root of ``root`` along the dense output between ``a`` and ``b`` (Brent's
+    method); ``b`` when the interpolant does not bracket it (a rounding-level change)."""
+    def f(tt: float) -> float:
+        return root(tt, dense(tt))
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+        return b
+    if fb == 0:
+        return b if fa != 0 else a
+    return float(brentq(f, a, b, xtol=1e-15 * max(1.0, abs(b)), rtol=4 * np.finfo(float).eps))
+
+
+def first_root(roots: Sequence[RootFunction], directions: Sequence[float],
+               g_old: NDArray[np.float64], g_new: NDArray[np.float64], dense: Dense,
+               t_old: float, t_new: float) -> tuple[float, int, tuple[int, ...]]:
+    """The first root crossed over one accepted step from ``t_old`` to ``t_new``, as every
+    :class:`RootFindingBackend` decides it: root function ``k`` crosses when its values at
+    the step's ends (``g_old``, ``g_new``) change sign in ``directions[k]`` (a value of
+    exactly 0 at the start does not count), and is located on the step's ``dense`` output.
+    Returns ``(t_hit, hit, also)``: ``hit`` -1 (and ``t_hit = t_new``) when none crosses,
+    ``also`` the others crossing within 64 ulp of ``t_hit``."""
+    found: list[tuple[float, int]] = []
+    for k, direction in enumerate(directions):
+        a, b = g_old[k], g_new[k]
+        up = direction >= 0 and a < 0 <= b
+        down = direction <= 0 and a > 0 >= b
+        if up or down:
+            found.append((_locate(roots[k], dense, t_old, t_new), k))
+    if not found:
+        return t_new, -1, ()
+    t_hit, hit = min(found)
+    close = 64 * np.finfo(float).eps * max(1.0, abs(t_hit))
+    return t_hit, hit, tuple(k for at, k in found if k != hit and at - t_hit <= close)

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,13 @@ from numpy.typing import NDArray
 
 from il2sim.cache import cache_dir as shared_cache_dir
 from il2sim.engine import sparse_lu
-from il2sim.engine.backend import SegmentOutput
+from il2sim.engine.backend import (
+    RootFunction,
+    RootSegment,
+    SegmentOutput,
+    SolverFailure,
+    first_root,
+)
 from il2sim.engine.events import EngineError
 from il2sim.engine.native_rodas import DEFAULT_METHOD, STATUS_MESSAGES, integrator_c
 from il2sim.engine.native_rodas import METHODS as RODAS_METHODS
@@ -68,6 +75,8 @@ _d = ctypes.c_double
 _p = ctypes.c_void_p
 _l = ctypes.c_long
 _i = ctypes.c_int
+_STEP_FN = ctypes.CFUNCTYPE(_i, _d, _d, _d)
+"""The step callback of ``il2_integrate_steps``: ``(t, h, t_new) -> stop``."""
 
 
 class NativeBuildError(EngineError):
@@ -207,6 +216,9 @@ def _load(path: Path, build_seconds: float) -> NativeLibrary:
     handle.il2_integrate.restype = _i
     handle.il2_integrate.argtypes = [_l, _d, _d, _p, _p, _p, _l, _p, _d, _p, _p, _p, _p, _p, _p,
                                      _l, _i, _p]
+    handle.il2_integrate_steps.restype = _i
+    handle.il2_integrate_steps.argtypes = [_d, _d, _p, _p, _p, _l, _p, _d, _p, _p, _p, _p, _l,
+                                           _STEP_FN, _p]
     handle.il2_observe.restype = None
     handle.il2_observe.argtypes = [_l, _l, _p, _p, _p, _i, _p, _p, _i]
     handle.il2_linear_solve.restype = _i
@@ -387,3 +399,111 @@ class NativeBackend:
         s.seconds_in_c += c_seconds
         s.seconds_total += time.perf_counter() - start
         return SegmentOutput(y_eval, y_end, ok, message, h_io)
+
+    def integrate_to_root(
+        self,
+        compiled: CompiledModel,
+        t0: float,
+        t1: float,
+        y: NDArray[np.float64],
+        p: NDArray[np.float64],
+        u: NDArray[np.float64],
+        t_eval: NDArray[np.float64],
+        roots: Sequence[RootFunction],
+        directions: Sequence[float],
+        *,
+        rtol: float,
+        atol: float | NDArray[np.float64],
+    ) -> RootSegment:
+        """One patient from ``t0`` to the first root of ``roots`` or to ``t1``
+        (:class:`~il2sim.engine.backend.RootFindingBackend`, for model events).
+
+        The C integrator runs on the calling thread and hands each accepted step to Python:
+        the step's ends ``y``, ``y_new`` and dense-output coefficients ``q_m``, from which
+        ``y(t + s h) = (1 - s) y + s (y_new + (1 - s) (q_1 + s (q_2 + ...)))``. The root
+        functions are watched over each step as the reference backend does
+        (:func:`~il2sim.engine.backend.first_root`: a sign change in its direction between
+        the step's ends, located by Brent's method on the dense output), and the first
+        crossing ends the integration. Without root functions no step is handed over.
+        Raises :class:`~il2sim.engine.backend.SolverFailure` when the integration fails.
+        """
+        start = time.perf_counter()
+        lib = load_library(compiled.model, self.integrator)
+        ns = len(y)
+        if (ns, len(p), len(u)) != (lib.n_states, lib.n_params, lib.n_inputs):
+            raise EngineError(f"native library for {compiled.model.name!r} has dimensions "
+                              f"{(lib.n_states, lib.n_params, lib.n_inputs)}, the compiled "
+                              f"model {(ns, len(p), len(u))}")
+        yy = np.array(y, dtype=np.float64)  # a copy: C leaves the end state here
+        pp = np.ascontiguousarray(p, dtype=np.float64)
+        uu = np.ascontiguousarray(u, dtype=np.float64)
+        te = np.ascontiguousarray(t_eval, dtype=np.float64)
+        tol = np.ascontiguousarray(np.broadcast_to(np.asarray(atol, dtype=np.float64), (ns,)))
+        y_eval = np.empty((len(te), ns))
+        t_end = np.zeros(1)
+        stats = np.zeros(4, dtype=np.dtype(ctypes.c_long))
+        step = np.empty((2 + len(RODAS_METHODS[self.integrator].dense), ns))
+        hit: list[tuple[float, int, tuple[int, ...], NDArray[np.float64]]] = []
+        error: list[BaseException] = []
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            g_old = np.array([root(t0, yy) for root in roots])
+
+        def on_step(t: float, h: float, t_new: float) -> int:
+            """Watch the roots over the step just taken; 1 ends the integration."""
+            nonlocal g_old
+            try:
+                y_old, y_new, q = step[0], step[1], step[2:]
+
+                def dense(tt: float) -> NDArray[np.float64]:
+                    s = (tt - t) / h
+                    inner = q[-1]
+                    for row in q[-2::-1]:
+                        inner = row + s * inner
+                    out: NDArray[np.float64] = (1.0 - s) * y_old + s * (
+                        y_new + (1.0 - s) * inner)
+                    return out
+
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    g_new = np.array([root(t_new, y_new) for root in roots])
+                    t_hit, k, also = first_root(roots, directions, g_old, g_new, dense, t,
+                                                t_new)
+                    g_old = g_new
+                    if k < 0:
+                        return 0
+                    hit.append((t_hit, k, also, dense(t_hit)))
+                    return 1
+            except Exception as exc:  # raised again below, after C has returned
+                error.append(exc)
+                return 1
+
+        callback = _STEP_FN(on_step) if roots else _STEP_FN()  # no argument: NULL
+        c_start = time.perf_counter()
+        status = lib.handle.il2_integrate_steps(
+            float(t0), float(t1), yy.ctypes.data, pp.ctypes.data, uu.ctypes.data, len(te),
+            te.ctypes.data, float(rtol), tol.ctypes.data, y_eval.ctypes.data,
+            t_end.ctypes.data, stats.ctypes.data, self.max_steps, callback,
+            step.ctypes.data)
+        c_seconds = time.perf_counter() - c_start
+        s = self.stats
+        s.calls += 1
+        s.patient_segments += 1
+        s.steps += int(stats[0])
+        s.rejected += int(stats[1])
+        s.rhs_evaluations += int(stats[2])
+        s.jacobians += int(stats[3])
+        s.seconds_in_c += c_seconds
+        s.seconds_total += time.perf_counter() - start
+        if error:
+            raise error[0]
+        if status != 0:
+            text = STATUS_MESSAGES.get(int(status), "unknown failure (status {status})")
+            raise SolverFailure(text.format(max_steps=self.max_steps, t0=t0, t1=t1,
+                                            t=float(t_end[0]), status=int(status)))
+        if hit:
+            t_hit, k, also, y_hit = hit[0]
+            done = int(np.searchsorted(te, t_hit, side="left"))
+            if not np.all(np.isfinite(y_hit)):
+                raise SolverFailure(f"non-finite state between t={t0:g} and t={t_hit:g}")
+            return RootSegment(float(t_hit), y_hit, y_eval[:done], k, also)
+        done = int(np.searchsorted(te, max(t0, t1), side="right"))
+        return RootSegment(float(max(t0, t1)), yy, y_eval[:done], -1)

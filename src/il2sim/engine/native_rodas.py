@@ -35,7 +35,10 @@ Error control as in ``rodas.f``: the root-mean-square norm of ``k_s`` scaled by
 predictive controller after accepted steps, no increase right after a rejection, and the
 first step chosen as in Hairer, Norsett & Wanner I, Section II.4. Output times are reported
 from the dense output (no step is shortened for them), so the step sequence does not depend
-on the output grid.
+on the output grid. For model events, ``il2_integrate_steps`` integrates one patient and
+hands each accepted step (its ends and dense-output coefficients) to a callback that may
+end the integration there (:meth:`il2sim.engine.native_backend.NativeBackend.integrate_to_root`);
+the batch entry point passes no callback.
 
 Patients are shared out over POSIX threads created for one call and joined before it
 returns (an atomic counter hands out one patient at a time). Each patient is integrated by
@@ -223,7 +226,10 @@ def integrator_c(method: str | RosenbrockMethod = DEFAULT_METHOD) -> str:
             .replace("IL2_ERR_ROOT(err * err / err_acc)", root.format(x="err * err / err_acc"))
             .replace("IL2_ERR_ROOT(err)", root.format(x="err"))
             .replace("IL2_DENSE_COEFFS", _dense_coeffs(m))
-            .replace("IL2_DENSE_VALUE", _dense_value(m)))
+            .replace("IL2_DENSE_VALUE", _dense_value(m))
+            .replace("IL2_DENSE_PACK", " ".join(
+                f"memcpy(step_buf + {r + 2} * NS, q{r + 1}, sizeof(double) * NS);"
+                for r in range(len(m.dense)))))
     header = (f"\n/* ---- {m.name} integrator (il2sim.engine.native_rodas; {m.source}). ---- */\n"
               "#include <float.h>\n#include <pthread.h>\n#include <string.h>\n\n"
               "#define NS IL2_NS\n"

@@ -17,9 +17,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau, solve_ivp
-from scipy.optimize import brentq
 
-from il2sim.engine.backend import RootFunction, RootSegment, SegmentOutput, SolverFailure
+from il2sim.engine.backend import (
+    RootFunction,
+    RootSegment,
+    SegmentOutput,
+    SolverFailure,
+    first_root,
+)
 from il2sim.engine.delays import DelayHistory
 from il2sim.model.compile import CompiledModel
 
@@ -29,19 +34,6 @@ METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
 _IMPLICIT = ("LSODA", "BDF", "Radau")
 _SOLVERS: dict[str, Any] = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45,
                             "RK23": RK23, "DOP853": DOP853}
-
-
-def _locate(root: RootFunction, dense: Any, a: float, b: float) -> float:
-    """The root of ``root`` along the dense output between ``a`` and ``b`` (Brent's
-    method); ``b`` when the interpolant does not bracket it (a rounding-level change)."""
-    def f(tt: float) -> float:
-        return root(tt, dense(tt))
-    fa, fb = f(a), f(b)
-    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
-        return b
-    if fb == 0:
-        return b if fa != 0 else a
-    return float(brentq(f, a, b, xtol=1e-15 * max(1.0, abs(b)), rtol=4 * np.finfo(float).eps))
 
 
 @dataclass(frozen=True)
@@ -170,17 +162,9 @@ class ScipyBackend:
                     t_new, y_new = float(solver.t), solver.y
                     dense = solver.dense_output()
                     g_new = np.array([root(t_new, y_new) for root in roots])
-                    found: list[tuple[float, int]] = []
-                    for k, direction in enumerate(directions):
-                        a, b = g_old[k], g_new[k]
-                        up = direction >= 0 and a < 0 <= b
-                        down = direction <= 0 and a > 0 >= b
-                        if up or down:
-                            found.append((_locate(roots[k], dense, t_old, t_new), k))
-                    t_hit, hit = min(found) if found else (t_new, -1)
-                    close = 64 * np.finfo(float).eps * max(1.0, abs(t_hit))
-                    also = tuple(k for at, k in found if k != hit and at - t_hit <= close)
-                    stop = t_hit if hit >= 0 else t_new
+                    t_hit, hit, also = first_root(roots, directions, g_old, g_new, dense,
+                                                  t_old, t_new)
+                    stop = t_hit
                     if history is not None:
                         history.record(t_old, stop, dense, p, u)
                     upto = int(np.searchsorted(t_eval, stop,
@@ -198,8 +182,7 @@ class ScipyBackend:
         y_eval = y_eval[:done]
         if not (np.all(np.isfinite(y_eval)) and np.all(np.isfinite(y_stop))):
             raise SolverFailure(f"non-finite state between t={t0:g} and t={stop:g}")
-        return RootSegment(float(stop), np.asarray(y_stop, dtype=float), y_eval, hit,
-                           also if hit >= 0 else ())
+        return RootSegment(float(stop), np.asarray(y_stop, dtype=float), y_eval, hit, also)
 
     def _one(
         self,

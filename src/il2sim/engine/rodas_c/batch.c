@@ -100,7 +100,8 @@ static void *il2_worker(void *arg) {
         b->status[i] = il2_solve(b->t0, b->t1, y, b->p + i * IL2_NP, b->u + i * IL2_NU,
                                  b->n_eval, b->t_eval, b->rtol, b->atol,
                                  b->y_eval + i * b->n_eval * NS, b->max_steps, b->t_fail + i,
-                                 b->stats + 4 * i, b->h_io ? b->h_io + i : NULL);
+                                 b->stats + 4 * i, b->h_io ? b->h_io + i : NULL, NULL,
+                                 NULL);
         memcpy(b->y_end + i * NS, y, sizeof y);
     }
     return NULL;
@@ -121,4 +122,16 @@ int il2_integrate(long n, double t0, double t1, const double *y0, const double *
     il2_batch b = {n, n_eval, max_steps, 0, t0, t1, rtol, y0, p, u, t_eval, atol, y_eval,
                    y_end, t_fail, h_io, status, stats};
     return il2_fan_out(il2_worker, &b, n, threads);
+}
+
+/* One patient over [t0, t1] on the calling thread, reporting each accepted step to
+   on_step through step_buf (see il2_solve): the native backend's root finding for model
+   events. y (NS) in: start, out: where the integration ended (t_fail); y_eval (n_eval,
+   NS); stats (4) as il2_integrate. Returns the status. */
+int il2_integrate_steps(double t0, double t1, double *y, const double *p, const double *u,
+                        long n_eval, const double *t_eval, double rtol, const double *atol,
+                        double *y_eval, double *t_fail, long *stats, long max_steps,
+                        il2_step_fn on_step, double *step_buf) {
+    return il2_solve(t0, t1, y, p, u, n_eval, t_eval, rtol, atol, y_eval, max_steps, t_fail,
+                     stats, NULL, on_step, step_buf);
 }

@@ -4,11 +4,17 @@
    beginning IL2_ that no header defines: the stage arrays, the stages, the error stage and
    its root, the dense-output coefficients and value) with the method's straight-line C.
    This comment is dropped when the file is read. */
+/* After each accepted step from t to t_new (size h), when given: step_buf receives the
+   states at both ends and the dense-output coefficients q_m (rows y, yn, q_1, ..., NS
+   each), then on_step(t, h, t_new) is called; a nonzero return ends the integration at
+   t_new (status IL2_OK, y the state there). */
+typedef int (*il2_step_fn)(double t, double h, double t_new);
+
 /* Integrate one patient from t0 to t1; y in: start, out: end. */
 static int il2_solve(double t0, double t1, double *y, const double *p, const double *u,
                      long n_eval, const double *t_eval, double rtol, const double *atol,
                      double *y_eval, long max_steps, double *t_fail, long *stats,
-                     double *h_io) {
+                     double *h_io, il2_step_fn on_step, double *step_buf) {
     double f0[NS], ft[NS], J[NS * NS], W[NS * NS], dinv[NS];
     IL2_STAGE_ARRAYS
     double yt[NS], yn[NS];
@@ -110,7 +116,7 @@ static int il2_solve(double t0, double t1, double *y, const double *p, const dou
             first = 0;
             ++steps;
             double t_new = last ? t1 : t + h;
-            if (e < n_eval && t_eval[e] <= t_new) {
+            if ((e < n_eval && t_eval[e] <= t_new) || on_step != NULL) {
                 IL2_DENSE_COEFFS
                 while (e < n_eval && t_eval[e] <= t_new) {
                     double *out = y_eval + e * NS;
@@ -123,9 +129,16 @@ static int il2_solve(double t0, double t1, double *y, const double *p, const dou
                     ++e;
                 }
             }
+            int stop = 0;
+            if (on_step != NULL) {
+                memcpy(step_buf, y, sizeof(double) * NS);
+                memcpy(step_buf + NS, yn, sizeof yn);
+                IL2_DENSE_PACK
+                stop = on_step(t, h, t_new);
+            }
             memcpy(y, yn, sizeof yn);
             t = t_new;
-            if (last) break;
+            if (last || stop) break;
             il2_rhs_jac(t, y, p, u, f0, J);
             ++nfev; ++njev;
             if (IL2_TIME_DEPENDENT) il2_dfdt(t, y, p, u, ft);
