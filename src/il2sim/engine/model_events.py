@@ -75,6 +75,7 @@ class EventRunner:
         self.time_atoms = np.flatnonzero(self.kind == "time")
         self.ne = ne
         self.any_log = bool(np.any(compiled.log_mask))
+        self.log_idx = np.flatnonzero(compiled.log_mask)
         ops = np.array(events.ops, dtype=object)
         self.ops = {op: ops == op for op in (">", ">=", "<", "<=")}
 
@@ -88,8 +89,13 @@ class EventRunner:
         return np.concatenate((u, self.histories[i].values(t, y, p, u)))
 
     def _x(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Natural coordinates (``y`` itself, not a copy, when no state is a log)."""
-        return self.cm.to_natural(y) if self.any_log else y
+        """Natural coordinates (``y`` itself, not a copy, when no state is a log; the
+        values of ``CompiledModel.to_natural``, without its per-call index search)."""
+        if not self.any_log:
+            return y
+        x = np.array(y, dtype=float)
+        x[..., self.log_idx] = np.exp(x[..., self.log_idx])
+        return x
 
     def _signs(self, i: int, t: float, y: NDArray[np.float64], u: NDArray[np.float64],
                keep: NDArray[np.intp] | None = None,
@@ -300,6 +306,21 @@ class EventRunner:
         extend = self._ux
         roots: list[RootFunction] = []
         directions: list[float] = []
+        # the atoms at the last point asked for: the root functions of one step share one
+        # evaluation (not with delays, whose history grows between the calls)
+        last: dict[tuple[float, bytes], NDArray[np.float64]] = {}
+        share = self.histories is None
+
+        def values(t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+            key = (t, y.tobytes()) if share else None
+            if key is not None and key in last:
+                return last[key]
+            g = np.asarray(atoms(t, natural(y), p, extend(i, t, y, u, p)), dtype=float)
+            if key is not None:
+                last.clear()
+                last[key] = g
+            return g
+
         for k in self.roots:
             zero = bool(self.signs[i, k] == 0)
 
@@ -307,7 +328,7 @@ class EventRunner:
                   ) -> float:
                 if zero and t == t0:
                     return math.nan
-                return float(atoms(t, natural(y), p, extend(i, t, y, u, p))[k])
+                return float(values(t, y)[k])
             roots.append(g)
             directions.append(-float(self.signs[i, k]))
         return roots, directions

@@ -9,7 +9,8 @@ Wanner 1996) and compiled
 with ``gcc -O2 -pthread`` into a shared library loaded with :mod:`ctypes`. A
 whole segment for all patients is one C call with no Python in the loop (the GIL
 is released); the patients are shared out over all cores and each keeps its own
-step size.
+step size. A model with events is integrated patient by patient under the Python event
+runner (:meth:`NativeBackend.integrate_to_root`: C steps, roots watched in Python).
 
 Libraries are cached on disk by a content hash (the model's fingerprint,
 :func:`il2sim.model.fingerprint.model_fingerprint`, with the generator source and the
