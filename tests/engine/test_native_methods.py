@@ -188,8 +188,13 @@ def test_carrying_the_step_over_doses_keeps_the_result() -> None:
         del BACKENDS["native-fresh-test"]
     assert list(carried.status) == list(fresh.status) == ["ok", "ok"]
     scale = np.abs(fresh.states).max(axis=(0, 1), keepdims=True)
+    # the vasopressor state's right-hand side has a kink at the pressure supportive care
+    # defends (Max(0, map_rescue - MAP)); through a kink a Rosenbrock method's error estimate
+    # loses its order, so two step sequences agree there to 1e-5 (measured 1.3e-6), the
+    # smooth states to 1e-6
+    rel = np.where(np.array(QSP.state_names) == "Pr", 1e-5, 1e-6)
     assert (np.abs(carried.states - fresh.states)
-            <= 1e-6 * np.abs(fresh.states) + 1e-9 * scale + 1e-10).all()
+            <= rel * np.abs(fresh.states) + 1e-9 * scale + 1e-10).all()
 
 
 def test_an_infusion_into_an_empty_compartment_is_not_an_underflow() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -42,8 +43,7 @@ def calibrated_population(indication: str, draw: int | None = None) -> Populatio
     point calibration.
     """
     cal = calibration(indication)
-    params = {name: LogNormal(float(d["median"]), float(d["sigma"]))
-              for name, d in cal["params"].items()}
+    params = _point_params(cal)
     name = f"{indication} (calibrated)"
     if draw is not None:
         params.update(_posterior_params(indication, cal, params, draw))
@@ -68,8 +68,7 @@ def with_posterior_draw(population: Population, indication: str, draw: int) -> P
     if indication not in INDICATIONS or not posterior_draws(indication):
         return population
     cal = calibration(indication)
-    point = {name: LogNormal(float(d["median"]), float(d["sigma"]))
-             for name, d in cal["params"].items()}
+    point = _point_params(cal)
     k = draw % posterior_draws(indication)
     drawn = {name: dist for name, dist in _posterior_params(indication, cal, point, k).items()
              if population.params.get(name) == point[name]}
@@ -77,6 +76,15 @@ def with_posterior_draw(population: Population, indication: str, draw: int) -> P
         return population
     return dataclasses.replace(population, params={**population.params, **drawn},
                                name=f"{population.name} (posterior draw {k})")
+
+
+def _point_params(cal: Mapping[str, Any]) -> dict[str, LogNormal]:
+    """The point calibration's log-normals (``bounds`` where the record gives them)."""
+    out = {}
+    for name, d in cal["params"].items():
+        low, high = d.get("bounds", (0.0, math.inf))
+        out[name] = LogNormal(float(d["median"]), float(d["sigma"]), (float(low), float(high)))
+    return out
 
 
 def _posterior_params(indication: str, cal: Mapping[str, Any],

@@ -3,7 +3,15 @@
 Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by
 poor perfusion and by interferon: immune-sensitive cells ``T`` and escape variants
 ``T_r`` whose antigenicity is a fraction ``esc`` of the tumour's (antigen-loss
-variants; tumour heterogeneity is why responses are often partial). Immune memory,
+variants; tumour heterogeneity is why responses are often partial). How much the variants
+lose differs between tumours: "hard" HLA class I lesions (beta2-microglobulin mutation, loss
+of chromosome 6p) leave them invisible, "soft" regulatory ones partly visible (Garrido et al.
+2010, Int J Cancer 127:249; Restifo et al. 1996, J Natl Cancer Inst 88:100), so the
+calibrated populations draw ``esc`` per patient (log-normal around the median 0.05, log-SD
+1.2, at most 1 [assumption]). It decides which complete responses last: a complete response
+leaves an escape clone below detection, which immune memory holds only when the variants
+are visible enough (durable CRs had a median ``esc`` of 0.19, relapsing ones 0.06, in the
+RCC trial). Immune memory,
 built while IL-2 acts on a dying tumour, mops up a small escape clone once the
 tumour is small enough to reach; a large clone keeps growing. Kill by CD8
 and NK cells is limited by access to large tumours (effector-limited, as in
@@ -55,7 +63,10 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
                   "assumption: doubling time about 100 days at 1% of the plateau, typical of "
                   "metastatic RCC and melanoma"),
             Param("esc", 0.05, "1", "relative antigenicity of escape variants",
-                  "assumption: antigen-loss variants are barely recognised", (0.0, 1.0)),
+                  "assumption: antigen-loss variants are barely recognised (the median; "
+                  "varies between patients with the kind of HLA class I loss, Garrido et al. "
+                  "2010, Int J Cancer 127:249: the calibrated populations sample it)",
+                  (0.0, 1.0)),
             Param("g_T", 1e9, "cell", "tumour size halving immune access",
                   "assumption: effector-limited kill (KP98 g2 scaled to clinical burdens)"),
             Param("k_L", 2e-3, "1/h", "CD8 kill rate per baseline CD8 count", "assumption"),
