@@ -183,6 +183,7 @@ class SimulationInputs:
     covariates: dict[str, np.ndarray]
     decider: ProtocolDecider
     scan_days: np.ndarray
+    lesion_diameters: np.ndarray | None = None  # (N, lesions) mm, for a model of lesions
 
 
 def simulation_inputs(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> SimulationInputs:
@@ -193,6 +194,9 @@ def simulation_inputs(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> 
     covariates: ``weight``, ``height``, ``bsa``; the decider follows ``spec.treatment()``
     with the trial's scans (:class:`~il2sim.protocol.Scans`: ids, lesion counts, seed and
     the scan days from ``first_scan_day`` every ``scan_interval_days`` before the horizon).
+    For a model of several lesions (:func:`~il2sim.trial.lesions.lesion_slots`), each
+    patient's lesions are drawn (``lesion_diameters``) and the regimen, parameters and initial
+    states are the lesions' (:func:`~il2sim.trial.lesions.lesion_inputs`: doses by size).
     Not for an HIV trial (:mod:`il2sim.trial.hiv`).
     """
     if spec.indication == HIV:
@@ -211,7 +215,13 @@ def simulation_inputs(spec: TrialSpec, model: Model, patients: pd.DataFrame) -> 
     decider = ProtocolDecider(protocol, scans=Scans(
         patients["patient"].to_numpy(), patients["n_lesions"].to_numpy(int), spec.seed,
         scan_days * per_day))
-    return SimulationInputs(protocol.regimen(), params, initial, covariates, decider, scan_days)
+    regimen = protocol.regimen()
+    slots = lesion_slots(model)
+    if not slots:
+        return SimulationInputs(regimen, params, initial, covariates, decider, scan_days)
+    diameters = lesion_diameters(patients, slots, spec.seed)
+    regimen, params, initial = lesion_inputs(model, regimen, params, initial, diameters)
+    return SimulationInputs(regimen, params, initial, covariates, decider, scan_days, diameters)
 
 
 def simulate_chunk(spec: TrialSpec, model: Model,
@@ -220,12 +230,7 @@ def simulate_chunk(spec: TrialSpec, model: Model,
     if spec.indication == HIV:
         return simulate_hiv_chunk(spec, model, patients)
     inputs = simulation_inputs(spec, model, patients)
-    slots = lesion_slots(model)
-    if slots:  # a model of several lesions: each patient's own, dosed by size
-        diameters = lesion_diameters(patients, slots, spec.seed)
-        regimen, params, initial = lesion_inputs(model, inputs.regimen, inputs.params,
-                                                 inputs.initial, diameters)
-        inputs = dataclasses.replace(inputs, regimen=regimen, params=params, initial=initial)
+    diameters = inputs.lesion_diameters
     grid_days, daily = _output_days(spec, inputs.regimen)
     scan_days = inputs.scan_days
     grid_days = np.union1d(grid_days, scan_days)  # the protocol reads the tumour at the scans
@@ -272,9 +277,9 @@ def simulate_chunk(spec: TrialSpec, model: Model,
             drop=True), doses[doses["patient"].isin(ids[ok])], seed=spec.seed,
         horizon_days=spec.horizon_days, scan_days=scan_days, death_day=death[ok],
         death_cause=list(cause[ok]))
-    if slots:
+    if diameters is not None:  # a model of several lesions: each patient's own
         volumes = np.stack([result[f"tumour_volume_{k}"][:, on_daily]
-                            for k in range(1, slots + 1)], axis=1)
+                            for k in range(1, diameters.shape[1] + 1)], axis=1)
         endpoints = endpoints.merge(lesion_endpoints(
             patients[ok].reset_index(drop=True), daily, volumes[ok], diameters[ok],
             seed=spec.seed, scan_days=scan_days, death_day=death[ok]), on="patient")
