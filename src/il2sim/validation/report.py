@@ -134,7 +134,10 @@ def validation_html(validation: Validation, trials: Sequence[PublishedTrial]) ->
         "<section id=scorecard><h2>Scorecard</h2>",
         f"<p><b>{card['compatible']} of {card['outcomes']}</b> published endpoints are "
         f"compatible with the model ({card['not_simulated']} not simulated). Each arm was "
-        f"simulated {validation.replicates} times at its published size.</p>",
+        f"simulated {validation.replicates} times at its published size; where a calibrated "
+        "population has a stored posterior (scripts/calibrate_posterior.py), replicate r runs "
+        "at its draw r, so the prediction intervals include the calibration's uncertainty."
+        "</p>",
         _scorecard(validation), "</section>",
         "<section id=failures><h2>Endpoints the model misses</h2>",
         _rows(failures, with_trial=True) if len(failures) else "<p>None.</p>", "</section>",
