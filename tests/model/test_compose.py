@@ -56,4 +56,4 @@ def test_the_flagship_model_swaps_a_component() -> None:
     # mhc is still needed by the tumour component: the swap must provide it
     with pytest.raises(ModelError, match="unknown symbol 'mhc'"):
         il2_qsp(no_ifn)
-    assert len(il2_qsp().states) == 26
+    assert len(il2_qsp().states) == 27

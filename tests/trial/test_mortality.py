@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from il2sim.config.trial import load_trial, load_trial_file
+from il2sim.population import LogNormal
 from il2sim.store import ResultStore
 from il2sim.trial.arms import MultiArmTrial
 from il2sim.trial.endpoints import (
@@ -133,11 +134,17 @@ def test_no_dose_scan_or_observation_after_death_in_a_stored_trial(
 
 def test_no_treatment_death_without_toxicity_above_grade_2() -> None:
     """A hazard so large that any patient past grade 2 dies of it: every treatment death
-    passed grade 2 first, and no patient who stayed at grade 2 or less died of treatment."""
+    passed grade 2 first, and no patient who stayed at grade 2 or less died of treatment. The
+    cohort is leak-sensitive (pmax twice the calibrated median), so that some of its 60
+    patients pass grade 2 (the calibrated population's leak tail is thin: 2.4% in RCC)."""
     spec = load_trial(EXAMPLES / "rcc.toml")
     deadly = MortalityModel(h_disease=1e-3, k_trd=1e3)
+    pmax = spec.population.params["pmax"]
+    assert isinstance(pmax, LogNormal)
+    sensitive = dataclasses.replace(spec.population, params={
+        **spec.population.params, "pmax": dataclasses.replace(pmax, median=2 * pmax.median)})
     spec = dataclasses.replace(spec, n_patients=60, chunk_size=30, horizon_days=120.0,
-                               max_courses=2, mortality=deadly)
+                               max_courses=2, mortality=deadly, population=sensitive)
     e = run_trial(spec).endpoints
     above_2 = e[list(LEAK_GRADES)].max(axis=1) >= 3
     trd = e["death_cause"] == "treatment"
