@@ -23,6 +23,7 @@ from il2sim.analysis.optimize import (
     pareto_front,
     plot_pareto,
 )
+from il2sim.analysis.optimize.plot import OFF_SCALE
 from il2sim.dosing.presets import label_high_dose
 from il2sim.trial.calibrated import calibrated_mortality, calibrated_population
 from il2sim.trial.runner import TrialSpec, run_trial
@@ -198,6 +199,15 @@ def test_optimize_places_label_on_front(population, mortality,  # type: ignore[n
     fig = plot_pareto(table, tmp_path / "front.png", max_toxicity=0.7)
     assert (tmp_path / "front.png").stat().st_size > 0
     assert fig.axes[0].get_xlabel() == "hypotension (%)"
+    reach = 100 * table["hypotension_hi"].max()
+    drawn = [line.get_xdata()[0] for line in fig.axes[0].get_lines()
+             if line.get_linestyle() == "--"]
+    named = [t.get_text() for t in fig.axes[0].texts if "toxicity ceiling" in t.get_text()]
+    if OFF_SCALE * reach >= 70:  # the ceiling drawn where the candidates are
+        assert drawn == [70] and not named
+    else:  # far beyond them: named in a corner, the axis kept to the candidates
+        assert not drawn and named == ["toxicity ceiling 70 % (off scale) \u2192"]
+        assert fig.axes[0].get_xlim()[1] < 70
 
 
 def test_optimize_rejects_bad_input(population) -> None:  # type: ignore[no-untyped-def]
@@ -501,3 +511,19 @@ def test_metrics_are_printed_in_percent_and_months() -> None:
     assert list(written.columns) == ["name", "orr", "orr_lo", "orr_se", "orr_n",
                                      "dor_median (day)", "feasible"]
     assert written["dor_median (day)"].iloc[0] == 182.625
+
+
+def test_a_ceiling_far_beyond_the_candidates_is_named_not_drawn() -> None:
+    # two candidates at 1% and 3% hypotension (upper limits 2% and 5%) and a 30% ceiling:
+    # drawn, the line would squeeze them into the left sixth of the plot
+    table = pd.DataFrame({"orr": [0.10, 0.14], "orr_lo": [0.06, 0.09], "orr_hi": [0.15, 0.2],
+                          "hypotension": [0.01, 0.03], "hypotension_lo": [0.0, 0.01],
+                          "hypotension_hi": [0.02, 0.05]})
+    fig = plot_pareto(table, max_toxicity=0.3)
+    ax = fig.axes[0]
+    assert not [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [t.get_text() for t in ax.texts] == ["toxicity ceiling 30 % (off scale) \u2192"]
+    assert ax.get_xlim()[1] < 30 / OFF_SCALE
+    near = plot_pareto(table, max_toxicity=0.08).axes[0]  # within reach: drawn
+    assert [line.get_xdata()[0] for line in near.get_lines()
+            if line.get_linestyle() == "--"] == [8.0]

@@ -15,7 +15,12 @@ from numpy.typing import NDArray
 from il2sim.analysis.optimize.display import display_scale
 from il2sim.analysis.optimize.pareto import pareto_front
 
-__all__ = ["plot_pareto"]
+__all__ = ["OFF_SCALE", "plot_pareto"]
+
+OFF_SCALE = 2.0
+"""A toxicity ceiling more than this many times the candidates' largest toxicity (upper
+interval) is named in a corner instead of drawn, so the candidates keep the width of the
+plot."""
 
 def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
                 efficacy: str = "orr", toxicity: str = "hypotension",
@@ -69,8 +74,16 @@ def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
         ax.annotate("label", (x[i], y[i]), xytext=(8, -12),
                     textcoords="offset points", color="tab:blue")
     if max_toxicity is not None:
-        ax.axvline(fx * max_toxicity, color="black", linestyle="--", linewidth=0.8,
-                   label="toxicity ceiling")
+        ceiling = fx * max_toxicity
+        reach = x + (xerr[1] if xerr is not None else 0.0)
+        right = float(np.nanmax(reach)) if np.isfinite(reach).any() else ceiling
+        if right <= 0 or ceiling <= OFF_SCALE * right:
+            ax.axvline(ceiling, color="black", linestyle="--", linewidth=0.8,
+                       label="toxicity ceiling")
+        else:  # far right of every candidate: named, not drawn, so they are not squeezed
+            ax.annotate(f"toxicity ceiling {ceiling:g} {xunit} (off scale) \u2192",
+                        xy=(0.99, 0.02), xycoords="axes fraction", ha="right",
+                        fontsize="small")
     ax.set(xlabel=f"{toxicity} ({xunit})", ylabel=f"{efficacy} ({yunit})",
            title=title or f"{efficacy} vs {toxicity}: {len(frame)} regimens")
     ax.legend(loc="best", frameon=False, fontsize="small")
