@@ -65,11 +65,14 @@ def with_posterior_draw(population: Population, indication: str, draw: int) -> P
     Only parameters whose distribution is the point calibration's are replaced (one that a
     trial file overrides stays); without a stored posterior ``population`` is returned as
     it is."""
-    if indication not in INDICATIONS or not posterior_draws(indication):
+    if indication not in INDICATIONS:
         return population
-    cal = calibration(indication)
+    cal = calibration(indication)  # read once: the point and the posterior
+    post = cal.get("posterior")
+    if not post:
+        return population
     point = _point_params(cal)
-    k = draw % posterior_draws(indication)
+    k = draw % len(post["draws"]["ant"])
     drawn = {name: dist for name, dist in _posterior_params(indication, cal, point, k).items()
              if population.params.get(name) == point[name]}
     if not drawn:
