@@ -281,8 +281,8 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
 
 
 def final_proposal(cal: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """The last round's proposal and seed of calibrate_trials (from the JSON's record)."""
-    rounds = cal["rounds"]
+    """The kept round's proposal and seed of calibrate_trials (from the JSON's record)."""
+    rounds = cal["rounds"][:cal.get("kept_round", len(cal["rounds"]))]
     proposal = ({k: ct._LogUniform(*r) for k, r in ct.RANGES.items()} if len(rounds) == 1
                 else ct.next_proposal(rounds[-2]["medians"]))
     return proposal, int(cal["proposal"]["seed"]) + len(rounds)

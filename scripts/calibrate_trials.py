@@ -22,9 +22,13 @@ Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
    raises the effective sample size, until that size is at least a tenth of the cohort
    (``MIN_ESS``) and CR and PR are each within ``FIT_TOL`` of their targets, or after
    ``MAX_ROUNDS`` rounds (adaptive importance sampling, as in
-   population Monte Carlo: Cappe et al. 2004, J Comput Graph Stat 13:907), and keep the last
-   answer; a small effective sample size means the answer rests on a few patients, so the
-   proposal is moved to it and the fit repeated rather than the answer kept;
+   population Monte Carlo: Cappe et al. 2004, J Comput Graph Stat 13:907), and keep the
+   stopping round's answer; a small effective sample size means the answer rests on a few
+   patients, so the proposal is moved to it and the fit repeated rather than the answer
+   kept. If no round meets the rule, the answer kept is that of the round closest to the
+   CR and PR targets among those whose effective sample size is at least ``ESS_FLOOR``
+   (the posterior's floor), or the round of the largest effective sample size if none is
+   (an unlucky last round that rests on a few patients is not kept);
 4. choose the scale ``k_trd`` of the treatment-related death hazard
    h_trd = k_trd * s(t)^gamma_trd (``il2sim.trial.endpoints``), one value for both
    indications (the capillary leak is the same mechanism in both diseases), so that the
@@ -83,6 +87,7 @@ EFFECTS = [
 H_DISEASE = {"rcc": 1.0e-3, "melanoma": 1.6e-3}
 OUT = Path(__file__).resolve().parents[1] / "src/il2sim/trial/calibration"
 HORIZON_DAYS = 5 * 365.25
+ESS_FLOOR = 100  # the posterior's floor (scripts/calibrate_posterior.py)
 MIN_ESS, MAX_ROUNDS = 0.1, 4   # step 3: stop once the effective sample size is 10% of n
 FIT_TOL = 0.01                 # ... and CR and PR are each within 1 point of their targets
 # Fitted: log-normal medians; their sigmas are fixed [assumption].
@@ -250,7 +255,9 @@ def next_proposal(medians: dict[str, float]) -> dict[str, object]:
 def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any]:
     target = TARGETS[indication]
     proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
-    rounds = []
+    rounds: list[dict[str, Any]] = []
+    kept: list[tuple[float, float, dict[str, float], dict[str, float], np.ndarray,
+                     pd.DataFrame, int]] = []
     for round_ in range(1, MAX_ROUNDS + 1):
         frame = simulate_cohort(indication, proposal, n, seed + round_, backend)
         medians, achieved, weights = fit(frame, proposal, target)
@@ -259,9 +266,16 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
                        "effective_sample_size": ess})
         print(f"round {round_}: {medians} -> {achieved} (ESS {ess:.0f} of {n})")
         missed = max(abs(achieved[k] - target[k]) for k in ("cr", "pr"))
+        kept.append((missed, ess, medians, achieved, weights, frame, round_))
+        chosen = round_
         if round_ >= 2 and ess >= MIN_ESS * n and missed <= FIT_TOL:
             break
         proposal = next_proposal(medians)
+    else:  # no round met the rule: the closest round that rests on enough patients
+        enough = [k for k in kept if k[1] >= ESS_FLOOR]
+        best = min(enough, key=lambda k: k[0]) if enough else max(kept, key=lambda k: k[1])
+        _, _, medians, achieved, weights, frame, chosen = best
+        print(f"no round met the stopping rule: keeping round {chosen}")
     exposure = frame["leak_exposure"].to_numpy(float)
     gamma_trd = MortalityModel().gamma_trd
     sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
@@ -277,11 +291,12 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
         "mortality": {"h_disease": H_DISEASE[indication], "k_trd": math.nan,
                       "gamma_trd": gamma_trd, "v_ref": MortalityModel().v_ref,
                       "beta_burden": MortalityModel().beta_burden},
-        "achieved": {**rounds[-1]["achieved"],
+        "achieved": {**achieved,
                      "trd_ceiling": float(np.sum(weights * (np.nan_to_num(exposure) > 0))
                                           / weights.sum())},
         "_cohort": (exposure, weights),
         "rounds": rounds,
+        "kept_round": chosen,
         "proposal": {"n_per_round": n, "seed": seed, "backend": backend,
                      "round1_ranges": RANGES, "horizon_days": HORIZON_DAYS},
         "script": "scripts/calibrate_trials.py",

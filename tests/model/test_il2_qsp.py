@@ -96,11 +96,15 @@ def test_high_dose_causes_hypotension_and_weight_gain_that_resolve(
     assert sbp[course].min() < 90
     assert gain[cycle1].max() > 2.0  # kg of fluid
     assert high_dose["heart_rate"][0].max() > 100  # compensatory tachycardia
-    # oliguria (urine < 160 mL per 8 h) while autoregulation keeps the filtration rate, so
-    # creatinine hardly rises: the median patient is among the label's 63% with oliguria and
-    # not among its 33% with a creatinine rise
+    # oliguria (urine < 160 mL per 8 h), and a prerenal creatinine rise at a near-normal
+    # pressure from the kidney's own vasoconstriction, larger in cycle 2 than in cycle 1 as the
+    # endothelial activation builds (peak 2.6 and 3.8 mg/dL, Belldegrun et al. 1989, J Urol)
     assert high_dose["urine_8h"][0].min() < 160
-    assert 1.0 < high_dose["creatinine"][0].max() < 1.2
+    creatinine = high_dose["creatinine"][0]
+    first = creatinine[day(10) > HOURS].max()
+    second = creatinine[(day(12) <= HOURS) & (day(30) > HOURS)].max()
+    assert 1.8 < first < 4.0
+    assert second > 1.1 * first
     late = day(35) <= HOURS
     assert sbp[late].min() > 110 and gain[late].max() < 0.5  # resolved after IL-2 stops
     assert high_dose["creatinine"][0, -1] == pytest.approx(1.0, abs=0.05)
@@ -196,9 +200,10 @@ def test_leak_parameters_are_those_the_leak_calibration_found() -> None:
     record = json.loads(resources.files("il2sim.trial").joinpath(
         "calibration/leak.json").read_text())
     model = QSP
-    for name in ("n_pn", "dc50_cf", "x50_o2"):
+    for name in ("g_rv", "n_pn", "dc50_cf", "x50_o2", "g_no"):
         assert model.param(name).value == pytest.approx(record["values"][name], rel=1e-3)
-    assert set(record["targets"]) == {"hypotension", "oliguria", "confusion", "dyspnoea"}
+    assert set(record["targets"]) == {"hypotension", "creatinine_cycle1", "oliguria",
+                                      "confusion", "dyspnoea"}
 
 
 def test_no_vasodilation_equals_the_direct_part_at_the_end_of_the_first_cycle() -> None:

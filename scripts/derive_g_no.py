@@ -1,0 +1,51 @@
+"""Derive ``g_no`` of ``il2_qsp``'s leak component from its anchor.
+
+Anchor [assumption, leak.py]: at the end of the reference patient's first high-dose cycle
+(70 kg, the label's 600,000 IU/kg every 8 h, day 5, every dose given) the slow, NO part of
+the vasodilating drive equals the direct part, ``g_no*E = P`` (NO-synthase inhibition
+reversed most of IL-2's hypotension in dogs: Kilbourn et al. 1994, J Appl Physiol 76:1130).
+``E`` and ``P`` at day 5 depend on ``g_no`` itself (through the pressure, the kidney's
+clearance of IL-2 and the pressure support), so ``g_no = P/E`` is solved by fixed-point
+iteration at the model's other defaults. ``scripts/calibrate_leak.py`` calls it after each
+sweep, since the kidney and leak parameters it fits move the anchor; the value is recorded in
+``calibration/leak.json`` and set as ``G_NO`` in ``il2sim/model/library/il2_qsp/leak.py``
+(a test checks the anchor holds).
+
+Run: ``.venv/bin/python scripts/derive_g_no.py [name=value ...]`` (overrides of defaults).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from il2sim.dosing import presets
+from il2sim.engine.simulate import simulate
+from il2sim.model.library import get_model
+
+DAY5 = np.array([0.0, 5 * 24.0])
+
+
+def derive_g_no(overrides: dict[str, float] | None = None, *, tol: float = 1e-6,
+                max_iter: int = 100) -> float:
+    """``g_no`` at which ``g_no*E = P`` at day 5 of the reference patient's first cycle."""
+    model = get_model("il2_qsp").with_params(**(overrides or {}))
+    g = float(model.param("g_no").value)
+    for _ in range(max_iter):
+        r = simulate(model.with_params(g_no=g), presets.label_high_dose(), times=DAY5,
+                     covariates={"weight": 70.0}, rtol=1e-9, atol=1e-12)
+        new = float(r["P"][0][-1] / r["E"][0][-1])
+        if abs(new - g) <= tol * g:
+            return new
+        g = new
+    raise RuntimeError(f"g_no did not settle in {max_iter} iterations (last {g:.6g})")
+
+
+def main() -> None:
+    overrides = {k: float(v) for k, v in (a.split("=", 1) for a in sys.argv[1:])}
+    print(f"g_no = {derive_g_no(overrides):.4f}")
+
+
+if __name__ == "__main__":
+    main()
