@@ -21,12 +21,12 @@ escape rate from 9.4 to 14.9 %/h (x1.59; Ballmer-Weber et al. 1995, Br J Cancer 
     dPr/dt = k_pr*(pr_max*z/(1 + z) - Pr),   fluid = q_fluid*z/(1 + z)   (supportive care)
     SBP  = sbp0*MAP/map0,   HR = hr0*(map0/MAP)^beta_hr
     auto = h(MAP)/h(map0),  h(x) = 1/(1 + (map50_gfr/x)^n_ar)        (autoregulated GFR)
-    rv   = 1/(1 + g_rv*E)                       (intrarenal vasoconstriction)
+    rv   = 1/(1 + g_rv*max(0, 1 - MAP/map0))    (neurohumoral renal vasoconstriction)
     gfr  = auto*rv*(1 - K)
     dK/dt = k_inj*(1 - auto)*(1 - K) - k_krec*K                 (ischaemic kidney injury)
     urine = u0*gfr*(MAP/map0)^n_pn*(Vp/Vp0)^n_vol      (pressure- and volume-regulated)
     dCr/dt = k_cr*(cr0 - gfr*Cr)
-    dA_c/dt += k10*(1 - gfr)*A_c                               (IL-2 is cleared by the kidney)
+    dA_c/dt += k10*f_ren*(1 - gfr)*A_c             (IL-2 is cleared mostly by the kidney)
     SpO2 = 98 - smax_o2*x^2/(x^2 + x50^2),  x = Vi/Vi0 - 1   (pulmonary oedema)
     dCf/dt = k_cf*(cfmax*Dcy/(Dcy + dc50_cf) - Cf)            (confusion score 0-4)
     dDcy/dt = k_cy*((N/N0)*sig_int - Dcy)                      (cytokine drive)
@@ -70,21 +70,26 @@ al. 1987, Ann Intern Med 106:817). Hypoperfusion below the autoregulated range i
 tubules (``K``), which recover over days after IL-2 stops (creatinine back to baseline in
 62% of patients by 7 days, 84% by 14 and 95% by 30; Belldegrun 1987).
 
-The filtration rate falls also at a normal pressure: the activated endothelium constricts
-the kidney's own vessels (thromboxane A2, endothelin), so ``rv`` follows the slow
-endothelial state ``E`` [assumption: the same state as the NO vasodilation, which it
-opposes in the kidney]. IL-2's renal failure was prerenal, with a fractional sodium
-excretion of 0.04-0.07% (intact tubules: Belldegrun 1987; Webb et al. 1988, Clin Nephrol
-30:141), it came with a tenfold plasma renin and a creatinine clearance falling from 101 to
-36 mL/min under continuous infusion (Cochat et al. 1991, Pediatr Nephrol 5:33), and it was
-larger in a course's second cycle than in its first (peak creatinine 3.8 against 2.6 mg/dL,
-+242% against +140% over baseline; Belldegrun et al. 1989, J Urol, 135 patients), as a
-slow, cumulative state makes it. ``g_rv`` is fitted to that cycle-1 rise (x2.40). Since
-aldesleukin is cleared by the kidney, the fall of filtration late in a cycle lengthens its
-half-life, so the doses of a cycle's last days act longer. Aldesleukin is cleared
-mainly by the kidney (Konrad et al. 1990, Cancer Res 50:2009: anephric patients), so its
-renal clearance scales with the filtration rate. Confusion follows the cytokine drive
-[assumption: the neuropsychiatric toxicity of IL-2 is a cytokine effect that builds over days
+The filtration rate falls also while the pressure is still within the autoregulated range:
+as the vasodilated circulation unloads the baroreceptors, sympathetic nerves and
+angiotensin II constrict the kidney's vessels (Guyton & Hall, ch. 26), so ``rv`` falls with
+the mean pressure's fall below baseline and recovers as soon as the pressure does
+[assumption: a hyperbolic fall, one gain ``g_rv``]. IL-2's renal failure was prerenal, with a
+fractional sodium excretion of 0.04-0.07% (intact tubules: Belldegrun 1987; Webb et al.
+1988, Clin Nephrol 30:141), a tenfold plasma renin and a creatinine clearance falling from 101
+to 36 mL/min under continuous infusion (Cochat et al. 1991, Pediatr Nephrol 5:33); the peak
+creatinine rose on average by 140% over baseline in a course's first cycle and 242% in its
+second (2.6 and 3.8 mg/dL; Belldegrun et al. 1989, J Urol, 135 patients), and ``g_rv`` is
+fitted to the first (x2.40). [An earlier form driven by the slow endothelial state ``E``
+kept the kidney constricted for days after the last dose, so the fluid that returned from
+the tissues could not be excreted and the pressure overshot to 150 mmHg after each cycle;
+patients instead diurese within days of stopping.] The fall of filtration during a cycle
+lengthens aldesleukin's half-life (next), so the doses of a cycle's last days act longer.
+Aldesleukin is cleared
+mainly by the kidney (about 120 mL/min, consistent with filtration: Konrad et al. 1990, Cancer
+Res 50:2009; 40% of it remained in anephric patients on haemodialysis: Kamikawa et al. 2008,
+Ther Apher Dial 12), so its renal share ``f_ren`` = 0.6 scales with the filtration rate.
+Confusion follows the cytokine drive [assumption: the neuropsychiatric toxicity of IL-2 is a cytokine effect that builds over days
 of dosing and resolves after (Denicoff et al. 1987, Ann Intern Med 107:293)], as the other
 constitutional toxicities do.
 
@@ -123,8 +128,8 @@ GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
 # escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
 PMAX = 25.0
-G_NO = 9.8756
-G_RV = 9.6901
+G_NO = 7.2627
+G_RV = 5.2095
 
 
 def _ec50_perm(pmax: float) -> float:
@@ -195,7 +200,8 @@ def leak_component() -> Component:
                   "Cytokine Netw 11:391; Gores et al. 2014, Shock 42:115)"),
             Param("g_no", G_NO, "1", "vasodilation (as permeability rise) per unit endothelial "
                   "activation", "assumption: NO vasodilation equal to the direct part at the end "
-                  "of the reference patient's first high-dose cycle (NO-synthase inhibition "
+                  "of the typical patient's first high-dose cycle (the calibrated RCC median "
+                  "pmax; NO-synthase inhibition "
                   "reversed IL-2 hypotension: Kilbourn et al. 1994, J Appl Physiol 76:1130); "
                   "derived: g_no*E = P at day 5 (scripts/derive_g_no.py, fixed-point "
                   "iteration), checked by tests/model/test_il2_qsp.py"),
@@ -212,11 +218,12 @@ def leak_component() -> Component:
             Param("n_vol", 2.0, "1", "sensitivity of urine volume to plasma volume",
                   "assumption: urine rises with blood volume beyond what pressure explains "
                   "(Guyton & Hall, ch. 29)"),
-            Param("n_pn", 2.7905, "1", "steepness of pressure natriuresis",
+            Param("n_pn", 1.3583, "1", "steepness of pressure natriuresis",
                   "calibrated: oliguria in 63% of label patients (scripts/calibrate_leak.py, "
                   "calibration/leak.json)"),
-            Param("g_rv", G_RV, "1", "intrarenal vasoconstriction per unit endothelial "
-                  "activation", "calibrated: the cycle-1 peak creatinine x2.40 of baseline "
+            Param("g_rv", G_RV, "1", "renal vasoconstriction per unit fall of the mean "
+                  "pressure (fraction of baseline)", "calibrated: the cycle-1 peak creatinine "
+                  "x2.40 of baseline "
                   "(Belldegrun et al. 1989, J Urol; scripts/calibrate_leak.py, "
                   "calibration/leak.json)"),
             Param("k_inj", 0.02, "1/h", "tubular injury under renal hypoperfusion",
@@ -225,16 +232,21 @@ def leak_component() -> Component:
                   "assumption: t1/2 3 days (creatinine back to baseline in 62% of patients "
                   "by 7 days, 95% by 30: Belldegrun et al. 1987, Ann Intern Med 106:817, "
                   "where the intrarenal vasoconstriction's decay also counts)"),
+            Param("f_ren", 0.6, "1", "renal share of aldesleukin's clearance",
+                  "Kamikawa et al. 2008, Ther Apher Dial 12 [pages not checked]: clearance "
+                  "50.5 mL/min in "
+                  "anephric patients on haemodialysis, 40% of normal (about 120 mL/min: Konrad "
+                  "et al. 1990, Cancer Res 50:2009)", (0.0, 1.0)),
             Param("cr0", 1.0, "mg/dL", "baseline creatinine", GUYTON),
             Param("k_cr", math.log(2) / 4.0, "1/h", "creatinine elimination at normal GFR",
                   "textbook: creatinine t1/2 about 4 h at normal GFR"),
             Param("smax_o2", 20.0, "%", "maximal fall of SpO2 with pulmonary oedema",
                   "assumption"),
-            Param("x50_o2", 0.3231, "1", "interstitial expansion for half-maximal SpO2 fall",
+            Param("x50_o2", 0.3278, "1", "interstitial expansion for half-maximal SpO2 fall",
                   "calibrated: dyspnoea (SpO2 < 92%) in 43% of label patients (scripts/"
                   "calibrate_leak.py, calibration/leak.json)"),
             Param("cfmax", 4.0, "1", "maximal confusion score", "assumption"),
-            Param("dc50_cf", 0.6465, "1", "cytokine drive for half-maximal confusion",
+            Param("dc50_cf", 0.5498, "1", "cytokine drive for half-maximal confusion",
                   "calibrated: confusion in 34% of label patients (Proleukin label; "
                   "scripts/calibrate_leak.py, calibration/leak.json)"),
             Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),
@@ -254,8 +266,8 @@ def leak_component() -> Component:
             Intermediate("fluid", "q_fluid*z_rescue/(1 + z_rescue)", "L/h", "rescue fluid"),
             Intermediate("auto", "(1 + (map50_gfr/map0)**n_ar)/(1 + (map50_gfr/MAP)**n_ar)", "1",
                          "autoregulated filtration rate"),
-            Intermediate("rv", "1/(1 + g_rv*E)", "1",
-                         "renal perfusion left by intrarenal vasoconstriction"),
+            Intermediate("rv", "1/(1 + g_rv*Max(0, 1 - MAP/map0))", "1",
+                         "renal perfusion left by neurohumoral renal vasoconstriction"),
             Intermediate("gfr", "auto*rv*(1 - K)", "1", "glomerular filtration rate, relative"),
             Intermediate("urine", "u0*gfr*(MAP/map0)**n_pn*(Vp/Vp0)**n_vol", "L/h", "urine output"),
             Intermediate("x_oed", "Vi/Vi0 - 1", "1", "interstitial expansion"),
@@ -294,7 +306,7 @@ def leak_component() -> Component:
             "Vi": "filtration - lymph",
             "Cr": "k_cr*(cr0 - gfr*Cr)",
             "Cf": "k_cf*(cfmax*Dcy/(Dcy + dc50_cf) - Cf)",
-            "A_c": "k10*(1 - gfr)*A_c",
+            "A_c": "k10*f_ren*(1 - gfr)*A_c",
             "Dcy": "k_cy*((N/N0)*sig_int - Dcy)",
         },
     )
