@@ -89,9 +89,9 @@ Aldesleukin is cleared
 mainly by the kidney (about 120 mL/min, consistent with filtration: Konrad et al. 1990, Cancer
 Res 50:2009; 40% of it remained in anephric patients on haemodialysis: Kamikawa et al. 2008,
 Ther Apher Dial 12), so its renal share ``f_ren`` = 0.6 scales with the filtration rate.
-Confusion follows the cytokine drive [assumption: the neuropsychiatric toxicity of IL-2 is a cytokine effect that builds over days
-of dosing and resolves after (Denicoff et al. 1987, Ann Intern Med 107:293)], as the other
-constitutional toxicities do.
+Confusion follows the cytokine drive [assumption: the neuropsychiatric toxicity of IL-2 is a
+cytokine effect that builds over days of dosing and resolves after (Denicoff et al. 1987, Ann
+Intern Med 107:293)], as the other constitutional toxicities do.
 
 The cytokine drive ``Dcy`` is IL-2 signalling through the intermediate-affinity receptor
 of the NK pool (its size times its signal ``sig_int``), low-pass filtered [assumption: NK and
