@@ -47,7 +47,9 @@ the posterior is confined to the region the cohort resolves.
 Priors: uniform in the log medians over ``calibrate_trials.RANGES`` (log-uniform, the
 round-1 proposal ranges); ``log sigma_ant ~ Normal(log 1.0, 0.5)`` [assumption: a
 weakly-informative prior centred on the point calibration's starting spread, 95% between
-0.38 and 2.7, in the spirit of Gelman 2006, Bayesian Analysis 1:515].
+0.38 and 2.7, in the spirit of Gelman 2006, Bayesian Analysis 1:515], truncated to the point
+calibration's range 0.1-2 (``calibrate_trials.ANT_SIGMA_RANGE``: an RCC posterior without
+it reached 5.7, whose populations draw patients outside the model's parameter bounds).
 
 Sampler: emcee's affine-invariant ensemble MCMC (Foreman-Mackey et al. 2013, PASP 125:306;
 Goodman & Weare 2010, Comm App Math Comp Sci 5:65), 32 walkers started around the point
@@ -186,11 +188,14 @@ def rates(theta: np.ndarray, cohort: Cohort) -> tuple[float, float, float, float
 
 
 def log_prior(theta: np.ndarray) -> float:
-    """Log-uniform medians over calibrate_trials.RANGES; log sigma_ant normal (SIGMA_PRIOR)."""
+    """Log-uniform medians over calibrate_trials.RANGES; log sigma_ant normal (SIGMA_PRIOR),
+    truncated to calibrate_trials.ANT_SIGMA_RANGE."""
     for value, name in zip((theta[0], theta[1], theta[3]), ("ant", "f_res", "pmax")):
         lo, hi = ct.RANGES[name]
         if not math.log(lo) <= value <= math.log(hi):
             return -math.inf
+    if not math.log(ct.ANT_SIGMA_RANGE[0]) <= theta[2] <= math.log(ct.ANT_SIGMA_RANGE[1]):
+        return -math.inf
     mean, sd = SIGMA_PRIOR
     return float(-0.5 * ((theta[2] - mean) / sd) ** 2)
 
@@ -231,6 +236,11 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
     rng = np.random.default_rng(seed)
     ndim = len(PARAMS)
     p0 = np.empty((WALKERS, ndim))
+    # a point calibration at the edge of ant sigma's range (calibrate_trials' bound) starts
+    # the walkers just inside it
+    lo, hi = (math.log(b) for b in ct.ANT_SIGMA_RANGE)
+    start = np.array(start, dtype=float)
+    start[2] = min(max(start[2], lo + 0.05), hi - 0.05)
     for k in range(WALKERS):   # each walker in the posterior's support, near the start
         for scale in (0.05, 0.02, 0.005, 0.001):
             p0[k] = start + scale * rng.standard_normal(ndim)

@@ -87,6 +87,9 @@ EFFECTS = [
 H_DISEASE = {"rcc": 1.0e-3, "melanoma": 1.6e-3}
 OUT = Path(__file__).resolve().parents[1] / "src/il2sim/trial/calibration"
 HORIZON_DAYS = 5 * 365.25
+ANT_SIGMA_RANGE = (0.1, 2.0)
+"""Range of the log-SD of antigenicity between patients [assumption: beyond 2 the population
+draws patients outside the model's parameter bounds, 1 in 10,000 at 1,600x the median]."""
 ESS_FLOOR = 100  # the posterior's floor (scripts/calibrate_posterior.py)
 MIN_ESS, MAX_ROUNDS = 0.1, 4   # step 3: stop once the effective sample size is 10% of n
 FIT_TOL = 0.01                 # ... and CR and PR are each within 1 point of their targets
@@ -187,7 +190,7 @@ def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, floa
              math.log(float(np.median(draws["f_res"]))), math.log(SIGMA["ant"])]
     bounds = [(math.log(RANGES["ant"][0]), math.log(RANGES["ant"][1])),
               (math.log(RANGES["f_res"][0]), math.log(RANGES["f_res"][1])),
-              (math.log(0.1), math.log(2.0))]
+              tuple(math.log(b) for b in ANT_SIGMA_RANGE)]
     best = min((optimize.minimize(tumour_loss, np.clip(np.add(start, d), *np.array(bounds).T),
                                   method="Nelder-Mead", bounds=bounds,
                                   options={"xatol": 1e-5, "fatol": 1e-14, "maxiter": 4000})
