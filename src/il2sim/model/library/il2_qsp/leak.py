@@ -59,16 +59,15 @@ the vasodilation equal to the direct part at the end of the typical patient's fi
 high-dose cycle, as NO-synthase inhibition reversed most of the hypotension in dogs.]
 
 The kidney separates filtration from urine volume, as physiology does (Guyton & Hall, chs.
-26-29): the glomerular filtration rate is autoregulated, flat above a mean pressure of about
-75-80 mmHg and falling steeply below it, so creatinine rises only in patients whose pressure
-falls far; urine volume follows the pressure (pressure natriuresis, steepened by the
-renin-angiotensin-aldosterone system and antidiuretic hormone that vasodilation and
-underfilling switch on) and the plasma volume, so oliguria is
-common while creatinine is not, as in the label (oliguria 63%, creatinine rise 33%) and as
-IL-2's prerenal azotaemia with a fractional sodium excretion below 1% showed (Belldegrun et
-al. 1987, Ann Intern Med 106:817). Hypoperfusion below the autoregulated range injures the
-tubules (``K``), which recover over days after IL-2 stops (creatinine back to baseline in
-62% of patients by 7 days, 84% by 14 and 95% by 30; Belldegrun 1987).
+26-29): the glomerular filtration rate is autoregulated (its myogenic part), flat above a
+mean pressure of about 75-80 mmHg and falling steeply below it; urine volume follows the
+filtration, the pressure (pressure natriuresis, steepened by the renin-angiotensin-
+aldosterone system and antidiuretic hormone that vasodilation and underfilling switch on)
+and the plasma volume, as IL-2's prerenal azotaemia with a fractional sodium excretion below
+1% showed (Belldegrun et al. 1987, Ann Intern Med 106:817). Hypoperfusion below the
+autoregulated range injures the tubules (``K``), which recover over days after IL-2 stops
+(creatinine back to baseline in 62% of patients by 7 days, 84% by 14 and 95% by 30;
+Belldegrun 1987; in the model the recovery is faster, docs/calibration.md).
 
 The filtration rate falls also while the pressure is still within the autoregulated range:
 as the vasodilated circulation unloads the baroreceptors, sympathetic nerves and
@@ -85,10 +84,10 @@ kept the kidney constricted for days after the last dose, so the fluid that retu
 the tissues could not be excreted and the pressure overshot to 150 mmHg after each cycle;
 patients instead diurese within days of stopping.] The fall of filtration during a cycle
 lengthens aldesleukin's half-life (next), so the doses of a cycle's last days act longer.
-Aldesleukin is cleared
-mainly by the kidney (about 120 mL/min, consistent with filtration: Konrad et al. 1990, Cancer
-Res 50:2009; 40% of it remained in anephric patients on haemodialysis: Kamikawa et al. 2008,
-Ther Apher Dial 12), so its renal share ``f_ren`` = 0.6 scales with the filtration rate.
+Aldesleukin is cleared mainly by the kidney (about 120 mL/min, consistent with filtration:
+Konrad et al. 1990, Cancer Res 50:2009; 40% of it remained in anephric patients on
+haemodialysis: Kamikawa et al. 2008, Ther Apher Dial 12), so its renal share ``f_ren`` = 0.6
+scales with the filtration rate.
 Confusion follows the cytokine drive [assumption: the neuropsychiatric toxicity of IL-2 is a
 cytokine effect that builds over days of dosing and resolves after (Denicoff et al. 1987, Ann
 Intern Med 107:293)], as the other constitutional toxicities do.
@@ -111,9 +110,8 @@ by ``scripts/calibrate_leak.py`` (record in ``il2sim/trial/calibration/leak.json
 re-derived from its anchor by ``scripts/derive_g_no.py``), the populations' ``pmax`` to
 hypotension (71%) by ``scripts/calibrate_trials.py``; the label's creatinine count, weight
 gain, oedema, the doses given and the kidneys' recovery are checks, not targets
-(docs/calibration.md). A typical 70 kg patient on
-the label regimen becomes hypotensive within the first cycle and recovers after IL-2 stops
-(checked in the tests).
+(docs/calibration.md). A typical 70 kg patient on the label regimen becomes hypotensive
+within the first cycle and recovers after IL-2 stops (checked in the tests).
 """
 
 from __future__ import annotations
@@ -201,8 +199,8 @@ def leak_component() -> Component:
             Param("g_no", G_NO, "1", "vasodilation (as permeability rise) per unit endothelial "
                   "activation", "assumption: NO vasodilation equal to the direct part at the end "
                   "of the typical patient's first high-dose cycle (the calibrated RCC median "
-                  "pmax; NO-synthase inhibition "
-                  "reversed IL-2 hypotension: Kilbourn et al. 1994, J Appl Physiol 76:1130); "
+                  "pmax; NO-synthase inhibition reversed IL-2 hypotension: Kilbourn et al. "
+                  "1994, J Appl Physiol 76:1130); "
                   "derived: g_no*E = P at day 5 (scripts/derive_g_no.py, fixed-point "
                   "iteration), checked by tests/model/test_il2_qsp.py"),
             Param("q_fluid", 0.05, "L/h", "largest rate of rescue fluid",
@@ -223,20 +221,18 @@ def leak_component() -> Component:
                   "calibration/leak.json)"),
             Param("g_rv", G_RV, "1", "renal vasoconstriction per unit fall of the mean "
                   "pressure (fraction of baseline)", "calibrated: the cycle-1 peak creatinine "
-                  "x2.40 of baseline "
-                  "(Belldegrun et al. 1989, J Urol; scripts/calibrate_leak.py, "
-                  "calibration/leak.json)"),
+                  "x2.40 of baseline (Belldegrun et al. 1989, J Urol; "
+                  "scripts/calibrate_leak.py, calibration/leak.json)"),
             Param("k_inj", 0.02, "1/h", "tubular injury under renal hypoperfusion",
                   "assumption: injury builds over hours of pressure below autoregulation"),
             Param("k_krec", math.log(2) / 72.0, "1/h", "recovery of tubular injury",
                   "assumption: t1/2 3 days (creatinine back to baseline in 62% of patients "
-                  "by 7 days, 95% by 30: Belldegrun et al. 1987, Ann Intern Med 106:817, "
-                  "where the intrarenal vasoconstriction's decay also counts)"),
+                  "by 7 days, 95% by 30: Belldegrun et al. 1987, Ann Intern Med 106:817; "
+                  "the renal vasoconstriction ends with the hypotension)"),
             Param("f_ren", 0.6, "1", "renal share of aldesleukin's clearance",
                   "Kamikawa et al. 2008, Ther Apher Dial 12 [pages not checked]: clearance "
-                  "50.5 mL/min in "
-                  "anephric patients on haemodialysis, 40% of normal (about 120 mL/min: Konrad "
-                  "et al. 1990, Cancer Res 50:2009)", (0.0, 1.0)),
+                  "50.5 mL/min in anephric patients on haemodialysis, 40% of normal (about "
+                  "120 mL/min: Konrad et al. 1990, Cancer Res 50:2009)", (0.0, 1.0)),
             Param("cr0", 1.0, "mg/dL", "baseline creatinine", GUYTON),
             Param("k_cr", math.log(2) / 4.0, "1/h", "creatinine elimination at normal GFR",
                   "textbook: creatinine t1/2 about 4 h at normal GFR"),
