@@ -29,13 +29,14 @@ self-normalised importance-sampling estimates over ONE simulated proposal cohort
 ``f_theta`` the product of the three log-normal densities of patient i's draws and ``g``
 the proposal's (common random numbers: one cohort serves every theta, so the posterior
 surface is smooth; Owen 2013, Monte Carlo theory, methods and examples, ch. 9). The cohort
-is the FINAL round of ``calibrate_trials.py`` re-simulated: the same proposal (log-normal
+is the KEPT round of ``calibrate_trials.py`` re-simulated (``kept_round``: the round that met
+its stopping rule, else its closest well-sampled one): the same proposal (log-normal
 around the previous round's medians, ``calibrate_trials.next_proposal``; log-uniform over
 ``RANGES`` when one round sufficed) and the same seed (``seed + round``), recorded in the
 indication's JSON, under the current model. ``--n`` smaller than the recorded cohort keeps
 the proposal and seed but simulates fewer patients (for trials of the script). ``--widen W``
 simulates instead a fresh proposal centred on the point calibration with W times its sigmas
-(and a seed no round used): for a posterior that the final round's proposal does not cover,
+(and a seed no round used): for a posterior that the kept round's proposal does not cover,
 which shows as draws whose effective sample size sits at the floor
 (``effective_sample_size_at_draws``).
 
@@ -290,9 +291,14 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
     }
 
 
-def final_proposal(cal: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+def kept_round(cal: Mapping[str, Any]) -> int:
+    """The round of calibrate_trials whose answer the JSON holds (older records: the last)."""
+    return int(cal.get("kept_round", len(cal["rounds"])))
+
+
+def kept_proposal(cal: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """The kept round's proposal and seed of calibrate_trials (from the JSON's record)."""
-    rounds = cal["rounds"][:cal.get("kept_round", len(cal["rounds"]))]
+    rounds = cal["rounds"][:kept_round(cal)]
     proposal = ({k: ct._LogUniform(*r) for k, r in ct.RANGES.items()} if len(rounds) == 1
                 else ct.next_proposal(rounds[-2]["medians"]))
     return proposal, int(cal["proposal"]["seed"]) + len(rounds)
@@ -326,7 +332,7 @@ def main() -> None:
     ap.add_argument("--min-ess", type=float, default=MIN_ESS)
     ap.add_argument("--backend", help="simulation backend (default: as recorded)")
     ap.add_argument("--widen", type=float, help="simulate a fresh proposal centred on the "
-                    "point calibration with WIDEN times its sigmas instead of the final round")
+                    "point calibration with WIDEN times its sigmas instead of the kept round")
     ap.add_argument("--calibration", type=Path, default=ct.OUT,
                     help="folder of the <indication>.json to read")
     ap.add_argument("--out", type=Path, default=ct.OUT, help="folder to write (default: "
@@ -337,7 +343,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for ind in args.indication or list(PIVOTAL):
         cal = json.loads((args.calibration / f"{ind}.json").read_text())
-        proposal, seed = (final_proposal(cal) if args.widen is None
+        proposal, seed = (kept_proposal(cal) if args.widen is None
                           else fresh_proposal(cal, args.widen))
         made = {"seed": seed, "widen": args.widen}
         if args.cohort is not None:
@@ -348,7 +354,7 @@ def main() -> None:
             frame = pd.read_parquet(args.cohort / f"{ind}.parquet")
         else:
             n = args.n or int(cal["proposal"]["n_per_round"])
-            print(f"{ind}: simulating {n} patients (round {len(cal['rounds'])}, seed {seed})")
+            print(f"{ind}: simulating {n} patients (seed {seed})")
             frame = ct.simulate_cohort(ind, proposal, n, seed,
                                        args.backend or cal["proposal"]["backend"])[COLUMNS]
         if args.save_cohort is not None:
@@ -361,7 +367,7 @@ def main() -> None:
                       min_ess=args.min_ess)
         post["cohort"] = {
             "patients": len(frame), "seed": seed,
-            "proposal": (f"calibrate_trials' final round ({len(cal['rounds'])}) re-simulated"
+            "proposal": (f"calibrate_trials' kept round ({kept_round(cal)}) re-simulated"
                          if args.widen is None else "log-normal around the point calibration"
                          f", {args.widen:g} times its sigmas")}
         cal["posterior"] = post

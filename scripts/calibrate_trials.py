@@ -259,25 +259,28 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
     target = TARGETS[indication]
     proposal: dict[str, object] = {k: _LogUniform(*r) for k, r in RANGES.items()}
     rounds: list[dict[str, Any]] = []
-    kept: list[tuple[float, float, dict[str, float], dict[str, float], np.ndarray,
-                     pd.DataFrame, int]] = []
+    fits: list[tuple[dict[str, float], dict[str, float], np.ndarray, pd.DataFrame]] = []
+
+    def missed(r: dict[str, Any]) -> float:
+        return float(max(abs(r["achieved"][k] - target[k]) for k in ("cr", "pr")))
+
     for round_ in range(1, MAX_ROUNDS + 1):
         frame = simulate_cohort(indication, proposal, n, seed + round_, backend)
         medians, achieved, weights = fit(frame, proposal, target)
         ess = float(weights.sum() ** 2 / np.sum(weights**2))
         rounds.append({"round": round_, "medians": medians, "achieved": achieved,
                        "effective_sample_size": ess})
+        fits.append((medians, achieved, weights, frame))
         print(f"round {round_}: {medians} -> {achieved} (ESS {ess:.0f} of {n})")
-        missed = max(abs(achieved[k] - target[k]) for k in ("cr", "pr"))
-        kept.append((missed, ess, medians, achieved, weights, frame, round_))
         chosen = round_
-        if round_ >= 2 and ess >= MIN_ESS * n and missed <= FIT_TOL:
+        if round_ >= 2 and ess >= MIN_ESS * n and missed(rounds[-1]) <= FIT_TOL:
             break
         proposal = next_proposal(medians)
     else:  # no round met the rule: the closest round that rests on enough patients
-        enough = [k for k in kept if k[1] >= ESS_FLOOR]
-        best = min(enough, key=lambda k: k[0]) if enough else max(kept, key=lambda k: k[1])
-        _, _, medians, achieved, weights, frame, chosen = best
+        enough = [r for r in rounds if r["effective_sample_size"] >= ESS_FLOOR]
+        chosen = (min(enough, key=missed) if enough else
+                  max(rounds, key=lambda r: r["effective_sample_size"]))["round"]
+        medians, achieved, weights, frame = fits[chosen - 1]
         print(f"no round met the stopping rule: keeping round {chosen}")
     exposure = frame["leak_exposure"].to_numpy(float)
     gamma_trd = MortalityModel().gamma_trd
