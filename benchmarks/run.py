@@ -20,7 +20,12 @@ W1  Kirschner-Panetta 1998 (``kp1998``), 10,000 parameter sets with the antigeni
       native backend's thread count, so both may use all cores): a spawn-context pool whose
       workers each load the SBML into their own RoadRunner, warmed before the clock starts,
       one contiguous chunk of the patients each; wall time of the map in the parent, CPU time
-      the parent's plus the sum of the workers'; states checked identical to one process.
+      the parent's plus the sum of the workers'; states checked identical to one process;
+    - AMICI (``amici_peer.py``; optional, ``benchmarks/requirements-amici.txt``, skipped with
+      a printed notice when not installed): CVODES on the same SBML export compiled to C++
+      (build time reported apart), ``c`` set per simulation, ``run_simulations`` over all N
+      with the native backend's thread count (OpenMP) and with one thread, at rtol/atol
+      1e-6/1e-6, 1e-8/1e-10 and 1e-10/1e-12; CPU time is the process's (all threads).
     Error: max over outputs, states and patients of |x - x_ref| / |x_ref| on the first 200
     patients, against native Rodas4 at rtol = atol = 1e-12 (a different tableau from the
     measured Rodas5P; itself checked against SciPy Radau at 1e-10 on a few patients; its
@@ -51,8 +56,8 @@ against the whole ``simulate`` call, steps per simulation.
 Results go to ``benchmarks/results/`` (``--quick``: ``benchmarks/results/quick/``) as JSON,
 CSV and a markdown table with the accuracy-bar comparison (native against the cheapest row
 at the bar of each peer group: SciPy, libRoadRunner in one process, libRoadRunner over N
-processes); the load average is recorded, since other work on a shared machine slows every
-peer (compare CPU times).
+processes, AMICI on one thread, AMICI on N threads); the load average is recorded, since
+other work on a shared machine slows every peer (compare CPU times).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import amici_peer
 import numpy as np
 import rr_pool
 from numpy.typing import NDArray
@@ -322,7 +328,47 @@ def workload_1(quick: bool, repeats: int, processes: int = 1
                                  f"one contiguous chunk each, states identical to the "
                                  f"single-process loop; CPU = sum over the processes"
                                  f"{failed}{scaled}"))
+    rows += _amici_rows(cs, times, ref, sbml, repeats, info)
     return rows, info
+
+
+AMICI_TOLERANCES = [(1e-6, 1e-6), (1e-8, 1e-10), (1e-10, 1e-12)]  # (rtol, atol)
+
+
+def _amici_rows(cs: Array, times: Array, ref: Array, sbml: str, repeats: int,
+                info: dict[str, Any]) -> list[Row]:
+    """AMICI on all of W1's patients (``amici_peer``) at each (rtol, atol) of the sweep, with
+    the native backend's thread count and with one thread; none, and a printed notice, when
+    AMICI is not installed."""
+    reason = amici_peer.unavailable()
+    if reason is not None:
+        print(f"W1: AMICI peer skipped: {reason}", flush=True)
+        info["amici"] = f"skipped: {reason}"
+        return []
+    model, build_seconds, build_note = amici_peer.load(sbml)
+    info["amici"] = build_note
+    info["amici_build_seconds"] = build_seconds
+    n, rows = len(cs), []
+    for rtol, atol in AMICI_TOLERANCES:
+        tol = f"{rtol:g}" if rtol == atol else f"{rtol:g}/{atol:g}"
+        for threads in dict.fromkeys((default_threads(), 1)):
+            amici_peer.simulate(model, cs[:50], times, rtol, atol, threads)  # warm-up
+            timing, batch = _timed(
+                partial(amici_peer.simulate, model, cs, times, rtol, atol, threads), repeats)
+            states = batch.states
+            err = _rel_err(states[:len(ref)], ref)
+            bad = int((~np.isfinite(states).all(axis=(1, 2)) | (states < 0).any(axis=(1, 2)))
+                      .sum())
+            label = amici_peer.PEER + (", 1 thread" if threads == 1 else f", {threads} threads")
+            rows.append(Row("W1 kp1998", label, tol, n, n, timing, float(err.max()),
+                            float(np.median(err)), bad,
+                            note=f"{bad} negative or failed ({batch.failed} failed in AMICI); "
+                                 f"{amici_peer.steps_per_simulation(batch.results):.0f} "
+                                 f"steps/sim; run_simulations(num_threads={threads}) "
+                                 f"{batch.run_seconds:.2f} s of {batch.seconds:.2f} s (last "
+                                 f"batch; the rest ExpData set-up and reading x); "
+                                 f"{build_note}"))
+    return rows
 
 
 # ---------------------------------------------------------------------------------- W2
@@ -583,17 +629,20 @@ ACCURACY_BAR = 1e-4
 
 
 def _family(peer: str) -> str:
-    for family in ("native", "libRoadRunner", "SciPy"):
+    for family in ("native", "libRoadRunner", "SciPy", "AMICI"):
         if peer.startswith(family):
             return family
     return peer
 
 
 def _group(peer: str) -> str:
-    """The family, with libRoadRunner split by its number of processes: the accuracy-bar
-    summary compares native against the best single-process and the best multi-process
-    libRoadRunner row."""
+    """The family, with libRoadRunner split by its number of processes and AMICI by its
+    threads: the accuracy-bar summary compares native against the best single-process and
+    the best multi-process libRoadRunner row, and the best one- and N-thread AMICI row."""
     family = _family(peer)
+    if family == "AMICI":
+        match = re.search(r", (\d+ threads?)$", peer)
+        return f"{family}, {match.group(1)}" if match else family
     if family != "libRoadRunner":
         return family
     match = re.search(r", (\d+) processes$", peer)
@@ -616,8 +665,9 @@ def _ratios(rows: list[Row]) -> None:
 
 def at_accuracy_bar(rows: list[Row]) -> list[dict[str, Any]]:
     """Per workload: the cheapest row (CPU time) of each group (``_group``: native, SciPy,
-    libRoadRunner in one process, libRoadRunner over N processes) whose max relative error
-    is below the bar, and the peers' time over native's (wall and CPU)."""
+    libRoadRunner in one process, libRoadRunner over N processes, AMICI on one thread, AMICI
+    on N threads) whose max relative error is below the bar, and the peers' time over
+    native's (wall and CPU)."""
     out: list[dict[str, Any]] = []
     for workload in dict.fromkeys(r.workload for r in rows):
         mine = [r for r in rows if r.workload == workload]
@@ -667,6 +717,9 @@ def _print(rows: list[Row]) -> None:
 def _bar_group(b: dict[str, Any]) -> str:
     """What an accuracy-bar entry compares native with: its peer group, stated in full."""
     group = str(b.get("group") or _group(b["peer"].split(" at ")[0]))
+    if group.startswith("AMICI"):
+        return group + (" (one simulation at a time)" if group.endswith(" 1 thread")
+                        else " (OpenMP threads over simulations)")
     if group.startswith("libRoadRunner"):
         many = not group.endswith(", 1 process")
         return (group.replace("processes", "worker processes (best of them)") if many
@@ -688,7 +741,8 @@ def _markdown(rows: list[Row], bar: list[dict[str, Any]], machine: dict[str, Any
                      f"{r.throughput:,.0f} | {err} | {r.failed} | {r.note} |")
     lines += ["", f"At the accuracy bar (max relative error < {ACCURACY_BAR:g}), the cheapest "
               "setting (CPU time) of each peer group; libRoadRunner in one process and "
-              "libRoadRunner over worker processes are separate groups:", "",
+              "libRoadRunner over worker processes are separate groups, as are AMICI on one "
+              "thread and on several:", "",
               "| workload | native | compared with | peer | peer/native wall | "
               "peer/native CPU |", "|---|---|---|---|---|---|"]
     for b in bar:
@@ -790,6 +844,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label} native: {share:.0f}% of the simulate call inside the C integrator")
         if "reference" in info:
             print(f"  {label} reference: {info['reference']}")
+        if "amici" in info:
+            print(f"  {label} AMICI: {info['amici']}")
     if "w3" in infos:
         print(f"  W3 top total Sobol indices: {infos['w3']['top_total_indices']}")
     print(f"  load average start/end: {machine['load_average_start']} / "
