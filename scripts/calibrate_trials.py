@@ -12,8 +12,8 @@ Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
 1. simulate ``--n`` virtual patients under the label protocol with the tumour's
    antigenicity ``ant``, the fraction of immune-escape cells ``f_res`` and the
    capillary-leak sensitivity ``pmax`` drawn from broad log-uniform proposals (PK
-   parameters V1 and k10 and the escape variants' relative antigenicity ``esc`` vary
-   log-normally, not fitted);
+   parameters V1 and k10, the escape variants' relative antigenicity ``esc`` and the
+   tumour's growth rate ``r_T`` vary log-normally, not fitted);
 2. find the log-normal medians of ``ant`` and ``f_res`` and the sigma of ``ant``
    (kept near 1.0; ``f_res`` sigma fixed at 1.5 [assumption]) whose importance
    weights f/g reproduce the CR and PR targets,
@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from il2sim.model.library.il2_qsp.tumour import R_T
 from il2sim.population import LogNormal, Population, standard_covariates
 from il2sim.trial.calibrated import covariate_effects
 from il2sim.trial.endpoints import MortalityModel
@@ -105,6 +106,14 @@ PK = {"V1": (2.66, 0.25), "k10": (0.0451 * 60, 0.3)}
 # differs, "hard" (beta2-microglobulin, 6p loss) against "soft" regulatory lesions (Garrido
 # et al. 2010, Int J Cancer 127:249); it decides which complete responses last].
 ESC = {"esc": (0.05, 1.2, (0.0, 1.0))}
+# Between-patient spread of the tumour's growth rate, not fitted [assumption: the model's
+# median (volume doubling time 100 days at 1% of the plateau) with log-SD 1.0. Metastases
+# grow at log-normally distributed rates (Spratt & Spratt 1964, Ann Surg 159:161, 118
+# patients); in RCC, 16 patients' metastatic lesions grew 0.08 to 7.87 cm a year (Oda et al.
+# 2001, Int J Urol 8:473), a log-SD near 1.2 once lesion size is allowed for, and 12
+# pulmonary metastases doubled in 20 to 154 days, a log-SD near 0.6: 1.0 lies between. It
+# decides how long a response or stable disease lasts, not only whether a tumour responds.]
+GROWTH = {"r_T": (R_T, 1.0)}
 
 
 class _LogUniform:
@@ -123,10 +132,22 @@ class _LogUniform:
     def logpdf(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(-np.log(x) - math.log(math.log(self.high / self.low)))
 
+    max_target_sigma = math.inf
+    """Any log-normal target inside the range is covered (its mass outside is negligible)."""
+
 
 class _LogNormal(LogNormal):
     def logpdf(self, x: np.ndarray) -> np.ndarray:
         return lognormal_logpdf(x, self.median, self.sigma)
+
+    @property
+    def max_target_sigma(self) -> float:
+        """The widest log-normal target whose importance weights f/g have finite variance
+        under this proposal: log-SD below sqrt(2) times the proposal's (normal target and
+        proposal on the log scale; Owen 2013, Monte Carlo theory, methods and examples,
+        ch. 9). A wider target's mass in the tails is missing from the cohort, and the
+        effective sample size does not show it."""
+        return math.sqrt(2.0) * self.sigma
 
 
 def lognormal_logpdf(x: np.ndarray, median: float, sigma: float) -> np.ndarray:
@@ -139,6 +160,7 @@ def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: 
     params = dict(proposal)
     params.update({name: LogNormal(m, s) for name, (m, s) in PK.items()})
     params.update({name: LogNormal(m, s, b) for name, (m, s, b) in ESC.items()})
+    params.update({name: LogNormal(m, s) for name, (m, s) in GROWTH.items()})
     population = Population(
         params=params,  # type: ignore[arg-type]
         covariates=standard_covariates(indication),
@@ -190,7 +212,9 @@ def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, floa
              math.log(float(np.median(draws["f_res"]))), math.log(SIGMA["ant"])]
     bounds = [(math.log(RANGES["ant"][0]), math.log(RANGES["ant"][1])),
               (math.log(RANGES["f_res"][0]), math.log(RANGES["f_res"][1])),
-              tuple(math.log(b) for b in ANT_SIGMA_RANGE)]
+              (math.log(ANT_SIGMA_RANGE[0]),
+               math.log(min(ANT_SIGMA_RANGE[1],
+                            0.99 * proposal["ant"].max_target_sigma)))]  # type: ignore[attr-defined]
     best = min((optimize.minimize(tumour_loss, np.clip(np.add(start, d), *np.array(bounds).T),
                                   method="Nelder-Mead", bounds=bounds,
                                   options={"xatol": 1e-5, "fatol": 1e-14, "maxiter": 4000})
@@ -250,8 +274,11 @@ def fit_trd(cohorts: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, f
 
 
 def next_proposal(medians: dict[str, float]) -> dict[str, object]:
-    """Step 3: the next round samples around ``medians``, 1.5x wider than the targets."""
-    sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
+    """Step 3: the next round samples around ``medians``, 1.5x wider than the targets; the
+    antigenicity's spread is proposed at least 1.5x its prior centre (``SIGMA``), so a round
+    that fits a narrow spread does not confine the next round's fit to it (the fit only
+    explores spreads the proposal covers, ``_LogNormal.max_target_sigma``)."""
+    sigmas = {**SIGMA, "ant": max(medians["ant_sigma"], SIGMA["ant"])}
     return {k: _LogNormal(medians[k], 1.5 * sigmas[k]) for k in SIGMA}
 
 
@@ -289,6 +316,7 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
     params.update({k: {"median": m, "sigma": s} for k, (m, s) in PK.items()})
     params.update({k: {"median": m, "sigma": s, "bounds": list(b)}
                    for k, (m, s, b) in ESC.items()})
+    params.update({k: {"median": m, "sigma": s} for k, (m, s) in GROWTH.items()})
     return {
         "indication": indication,
         "targets": target,

@@ -100,9 +100,10 @@ def test_validation_replicates_use_successive_draws(monkeypatch: pytest.MonkeyPa
     assert replicate_spec(hiv, "k", 1).population is spec.population
 
 
-def _synthetic(n: int, seed: int, cp: ModuleType) -> tuple[Any, dict[str, Any]]:
+def _synthetic(n: int, seed: int, cp: ModuleType, ant_sigma: float = 1.2
+               ) -> tuple[Any, dict[str, Any]]:
     ct = cp.ct
-    proposal = {"ant": ct._LogNormal(2.0, 1.2), "f_res": ct._LogNormal(0.1, 1.5),
+    proposal = {"ant": ct._LogNormal(2.0, ant_sigma), "f_res": ct._LogNormal(0.1, 1.5),
                 "pmax": ct._LogNormal(20.0, 0.75)}
     rng = np.random.default_rng(seed)
     x = {k: d.sample(n, rng) for k, d in proposal.items()}
@@ -136,6 +137,27 @@ def test_importance_rates_equal_the_analytic_rates(cp: ModuleType) -> None:
     assert cp.log_likelihood(theta, cohort, counts, min_ess=ess + 1) == -math.inf
 
 
+def test_a_spread_the_proposal_does_not_cover_has_no_posterior_mass(cp: ModuleType) -> None:
+    # proposal log-SD 0.2: a population of ant with log-SD 1.0 has tails the cohort lacks
+    cohort, _ = _synthetic(20000, 4, cp, ant_sigma=0.2)
+    theta = np.array([math.log(2.0), math.log(0.1), math.log(1.0), math.log(20.0)])
+    p_cr, _, _, ess = cp.rates(theta, cohort)
+    exact_cr = stats.norm.sf((math.log(C_CR) - theta[0]) / 1.0)   # 0.136
+    assert ess > 100 and abs(p_cr - exact_cr) > 0.05   # past the floor, and wrong
+    counts = cp.published_counts("rcc")
+    assert cp.log_likelihood(theta, cohort, counts, min_ess=100) == -math.inf
+    assert cohort.max_ant_sigma == pytest.approx(math.sqrt(2) * 0.2)   # the limit
+
+
+def test_next_proposal_keeps_the_prior_spread_of_antigenicity(cp: ModuleType) -> None:
+    ct = cp.ct
+    narrow = ct.next_proposal({"ant": 1.5, "f_res": 0.1, "pmax": 12.0, "ant_sigma": 0.1})
+    wide = ct.next_proposal({"ant": 1.5, "f_res": 0.1, "pmax": 12.0, "ant_sigma": 1.6})
+    assert narrow["ant"].sigma == pytest.approx(1.5 * ct.SIGMA["ant"])
+    assert wide["ant"].sigma == pytest.approx(1.5 * 1.6)
+    assert narrow["ant"].max_target_sigma > ct.ANT_SIGMA_RANGE[1]
+
+
 def test_published_counts_are_the_atlas_counts(cp: ModuleType) -> None:
     rcc, mel = cp.published_counts("rcc"), cp.published_counts("melanoma")
     assert (rcc.n, rcc.cr, rcc.pr, mel.n, mel.cr, mel.pr) == (255, 17, 20, 270, 17, 26)
@@ -153,12 +175,12 @@ def test_posterior_concentrates_on_the_analytic_answer(cp: ModuleType) -> None:
     assert mean["ant"] == pytest.approx(mu, abs=3 * sd["ant"] + 0.03)
     assert mean["ant_sigma"] == pytest.approx(math.log(s), abs=3 * sd["ant_sigma"] + 0.03)
     assert mean["pmax"] == pytest.approx(nu, abs=3 * sd["pmax"] + 0.03)
-    # the draws' analytic rates sit at the observed ones (binomial SD 0.016 and 0.022)
+    # the draws' analytic rates sit within a binomial SD (0.016 and 0.022) of the observed
     log_ant, log_s = np.log(post["draws"]["ant"]), np.log(post["draws"]["ant_sigma"])
     p_cr = stats.norm.sf((math.log(C_CR) - log_ant) / np.exp(log_s))
     p_any = stats.norm.sf((math.log(C_PR) - log_ant) / np.exp(log_s))
     assert np.median(p_cr) == pytest.approx(counts.cr / counts.n, abs=0.01)
-    assert np.median(p_any) == pytest.approx((counts.cr + counts.pr) / counts.n, abs=0.015)
+    assert np.median(p_any) == pytest.approx((counts.cr + counts.pr) / counts.n, abs=0.022)
     # the response data pin ant's median and sigma and hypotension pmax; nothing pins f_res
     assert sd["pmax"] < 0.1 and sd["ant"] < 0.5 and sd["f_res"] > 0.5
     assert post["contraction"]["pmax"] > 0.99

@@ -1,21 +1,23 @@
 """Tumour growth, immune kill, necrosis of an injected lesion, and immune memory.
 
-Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by
-poor perfusion and by interferon: immune-sensitive cells ``T`` and escape variants
-``T_r`` whose antigenicity is a fraction ``esc`` of the tumour's (antigen-loss
-variants; tumour heterogeneity is why responses are often partial). How much the variants
-lose differs between tumours: "hard" HLA class I lesions (beta2-microglobulin mutation, loss
-of chromosome 6p) leave them invisible, "soft" regulatory ones partly visible (Garrido et al.
-2010, Int J Cancer 127:249; Restifo et al. 1996, J Natl Cancer Inst 88:100), so the
-calibrated populations draw ``esc`` per patient (log-normal around the median 0.05, log-SD
-1.2, at most 1 [assumption]). It decides which complete responses last: a complete response
-leaves an escape clone below detection, which immune memory holds only when the variants
-are visible enough (durable CRs had a median ``esc`` of 0.19, relapsing ones 0.06, in the
-RCC trial). Immune memory,
-built while IL-2 acts on a dying tumour, mops up a small escape clone once the
-tumour is small enough to reach; a large clone keeps growing. Kill by CD8
-and NK cells is limited by access to large tumours (effector-limited, as in
-Kirschner & Panetta 1998):
+Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by poor perfusion
+and by interferon; how fast differs between patients (metastatic RCC lesions grew 0.08 to
+7.87 cm a year, Oda et al. 2001, Int J Urol 8:473; metastases' growth rates are log-normal,
+Spratt & Spratt 1964, Ann Surg 159:161), so the calibrated populations draw ``r_T`` per
+patient (log-SD 1.0 [assumption], ``scripts/calibrate_trials.py``). The clones are immune-
+sensitive cells ``T`` and escape variants ``T_r`` whose antigenicity is a fraction ``esc``
+of the tumour's (antigen-loss variants; tumour heterogeneity is why responses are often
+partial). How much the variants lose differs between tumours: "hard" HLA class I lesions
+(beta2-microglobulin mutation, loss of chromosome 6p) leave them invisible, "soft"
+regulatory ones partly visible (Garrido et al. 2010, Int J Cancer 127:249; Restifo et al.
+1996, J Natl Cancer Inst 88:100), so the calibrated populations draw ``esc`` per patient
+(log-normal around the median 0.05, log-SD 1.2, at most 1 [assumption]). It decides which
+complete responses last: a complete response leaves an escape clone below detection, which
+immune memory holds only when the variants are visible enough (durable CRs had a median
+``esc`` of 0.19, relapsing ones 0.06, in the RCC trial). Immune memory, built while IL-2
+acts on a dying tumour, mops up a small escape clone once the tumour is small enough to
+reach; a large clone keeps growing. Kill by CD8 and NK cells is limited by access to large
+tumours (effector-limited, as in Kirschner & Panetta 1998):
 
     dT/dt   = T*(growth - kill_eff - kill_mem - kill_nec)
     dT_r/dt = T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)
@@ -44,6 +46,9 @@ import math
 from il2sim.model.compose import Component
 from il2sim.model.spec import DoseRoute, Intermediate, Observable, Param, State
 
+R_T = math.log(2) / 2400 / math.log(100)
+"""Median Gompertz growth rate (1/h): a volume doubling time of 100 days at 1% of the plateau."""
+
 
 def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.01) -> Component:
     return Component(
@@ -59,9 +64,11 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
         params=(
             Param("K_T", 1e12, "cell", "Gompertz plateau (about 1 kg of tumour)",
                   "assumption: metastatic burden plateau (Norton 1988)"),
-            Param("r_T", math.log(2) / 2400 / math.log(100), "1/h", "Gompertz growth rate",
+            Param("r_T", R_T, "1/h", "Gompertz growth rate",
                   "assumption: doubling time about 100 days at 1% of the plateau, typical of "
-                  "metastatic RCC and melanoma"),
+                  "metastatic RCC and melanoma (the median; growth differs between patients "
+                  "a hundredfold, Oda et al. 2001, Int J Urol 8:473: the calibrated "
+                  "populations sample it)"),
             Param("esc", 0.05, "1", "relative antigenicity of escape variants",
                   "assumption: antigen-loss variants are barely recognised (the median; "
                   "varies between patients with the kind of HLA class I loss, Garrido et al. "
@@ -76,7 +83,7 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("ant", 1.0, "1", "tumour antigenicity (immunogenicity)",
                   "assumption: varies between patients; the trial population samples it",
                   (0.0, 1e4)),
-            Param("k_nec", 1.0e-3, "1/h", "necrosis of a poorly perfused injected lesion",
+            Param("k_nec", 2.5e-3, "1/h", "necrosis of a poorly perfused injected lesion",
                   "calibrated: 60% objective responses of injected lesions in the melanoma "
                   "population (target 50-70%, Den Otter et al. 2008, Cancer Immunol Immunother "
                   "57(7) review; Radny et al. 2003, Br J Cancer 89:1620; "
