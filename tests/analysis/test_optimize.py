@@ -198,7 +198,7 @@ def test_optimize_places_label_on_front(population, mortality,  # type: ignore[n
         assert best["orr"] == table.loc[table["feasible"], "orr"].max()
     fig = plot_pareto(table, tmp_path / "front.png", max_toxicity=0.7)
     assert (tmp_path / "front.png").stat().st_size > 0
-    assert fig.axes[0].get_xlabel() == "hypotension (%)"
+    assert fig.axes[0].get_xlabel() == "hypotension (SBP < 90 mmHg) (%)"
     reach = 100 * table["hypotension_hi"].max()
     drawn = [line.get_xdata()[0] for line in fig.axes[0].get_lines()
              if line.get_linestyle() == "--"]
@@ -322,7 +322,7 @@ def test_pareto_front_with_unreached_medians() -> None:
     out = pareto_front(table, "dor_median", "trd")
     assert list(out["pareto"]) == [False, True, True, False]
     fig = plot_pareto(out, efficacy="dor_median", toxicity="trd")
-    assert fig.axes[0].get_ylabel() == "dor_median (months)"
+    assert fig.axes[0].get_ylabel() == "median duration of response (months)"
 
 
 @pytest.mark.slow

@@ -41,8 +41,8 @@ from il2sim.trial.endpoints import MortalityModel
 from il2sim.trial.runner import TrialSpec, simulate_chunk
 from il2sim.trial.statistics import clopper_pearson, held_doses, is_responder, km_median
 
-__all__ = ["EFFICACY", "METRICS", "RATES", "TOXICITY", "Evaluator", "Progress", "Scorer",
-           "evaluate", "table_row"]
+__all__ = ["EFFICACY", "METRICS", "METRIC_NAMES", "RATES", "TOXICITY", "Evaluator", "Progress",
+           "Scorer", "evaluate", "table_row"]
 
 RATES = ("orr", "cr", "hypotension", "hypotension_g34", "trd")
 """The metrics that are proportions of patients (exact intervals)."""
@@ -53,6 +53,12 @@ TOXICITY = ("hypotension", "hypotension_g34", "trd", "held")
 :func:`~il2sim.analysis.optimize.optimize`."""
 METRICS = ("orr", "cr", "hypotension", "hypotension_g34", "trd", "held", "dor_median")
 """The per-candidate metrics :func:`evaluate` reports."""
+METRIC_NAMES = {"orr": "objective response rate", "cr": "complete response rate",
+                "hypotension": "hypotension (SBP < 90 mmHg)",
+                "hypotension_g34": "grade 3-4 hypotension (SBP < 80 mmHg)",
+                "trd": "treatment-related deaths", "held": "doses withheld",
+                "dor_median": "median duration of response"}
+"""Each metric in words, as a plot's axis names it."""
 
 Progress = Callable[[int, int, "Candidate"], None]
 """Called as ``progress(done, total, candidate)`` after each evaluated candidate."""

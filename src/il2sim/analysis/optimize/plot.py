@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from il2sim.analysis.optimize.display import display_scale
+from il2sim.analysis.optimize.metrics import METRIC_NAMES
 from il2sim.analysis.optimize.pareto import pareto_front
 
 __all__ = ["OFF_SCALE", "plot_pareto"]
@@ -84,8 +85,9 @@ def plot_pareto(frame: pd.DataFrame, path: str | PathLike[str] | None = None, *,
             ax.annotate(f"toxicity ceiling {ceiling:g} {xunit} (off scale) \u2192",
                         xy=(0.99, 0.02), xycoords="axes fraction", ha="right",
                         fontsize="small")
-    ax.set(xlabel=f"{toxicity} ({xunit})", ylabel=f"{efficacy} ({yunit})",
-           title=title or f"{efficacy} vs {toxicity}: {len(frame)} regimens")
+    xname, yname = (METRIC_NAMES.get(m, m) for m in (toxicity, efficacy))
+    ax.set(xlabel=f"{xname} ({xunit})", ylabel=f"{yname} ({yunit})",
+           title=title or f"{yname} vs {xname}: {len(frame)} regimens")
     ax.legend(loc="best", frameon=False, fontsize="small")
     if path is not None:
         fig.savefig(Path(path), dpi=dpi)
