@@ -4,8 +4,8 @@ Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by po
 and by interferon; how fast differs between patients (metastatic RCC lesions grew 0.08 to
 7.87 cm a year, Oda et al. 2001, Int J Urol 8:473; metastases' growth rates are log-normal,
 Spratt & Spratt 1964, Ann Surg 159:161), so the calibrated populations draw ``r_T`` per
-patient (log-SD 1.0 [assumption], ``scripts/calibrate_trials.py``). The clones are immune-
-sensitive cells ``T`` and escape variants ``T_r`` whose antigenicity is a fraction ``esc``
+patient (log-SD 1.0 [assumption], ``scripts/calibrate_trials.py``). The clones are
+immune-sensitive cells ``T`` and escape variants ``T_r`` whose antigenicity is a fraction ``esc``
 of the tumour's (antigen-loss variants; tumour heterogeneity is why responses are often
 partial). How much the variants lose differs between tumours: "hard" HLA class I lesions
 (beta2-microglobulin mutation, loss of chromosome 6p) leave them invisible, "soft"
