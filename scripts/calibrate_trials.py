@@ -116,6 +116,13 @@ ESC = {"esc": (0.05, 1.2, (0.0, 1.0))}
 GROWTH = {"r_T": (R_T, 1.0)}
 
 
+def fixed_spreads() -> dict[str, LogNormal]:
+    """The between-patient distributions that are not fitted: ``PK``, ``ESC``, ``GROWTH``."""
+    return {**{k: LogNormal(m, s) for k, (m, s) in PK.items()},
+            **{k: LogNormal(m, s, b) for k, (m, s, b) in ESC.items()},
+            **{k: LogNormal(m, s) for k, (m, s) in GROWTH.items()}}
+
+
 class _LogUniform:
     """Log-uniform proposal on [low, high]."""
 
@@ -158,9 +165,7 @@ def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: 
                     backend: str) -> pd.DataFrame:
     """Simulate ``n`` proposal patients; one row per patient with endpoints and draws."""
     params = dict(proposal)
-    params.update({name: LogNormal(m, s) for name, (m, s) in PK.items()})
-    params.update({name: LogNormal(m, s, b) for name, (m, s, b) in ESC.items()})
-    params.update({name: LogNormal(m, s) for name, (m, s) in GROWTH.items()})
+    params.update(fixed_spreads())
     population = Population(
         params=params,  # type: ignore[arg-type]
         covariates=standard_covariates(indication),
@@ -313,10 +318,9 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
     gamma_trd = MortalityModel().gamma_trd
     sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
     params = {k: {"median": medians[k], "sigma": sigmas[k]} for k in SIGMA}
-    params.update({k: {"median": m, "sigma": s} for k, (m, s) in PK.items()})
-    params.update({k: {"median": m, "sigma": s, "bounds": list(b)}
-                   for k, (m, s, b) in ESC.items()})
-    params.update({k: {"median": m, "sigma": s} for k, (m, s) in GROWTH.items()})
+    params.update({k: {"median": d.median, "sigma": d.sigma,
+                       **({"bounds": list(d.bounds)} if d.bounds != (0.0, math.inf) else {})}
+                   for k, d in fixed_spreads().items()})
     return {
         "indication": indication,
         "targets": target,
