@@ -64,6 +64,33 @@ def test_conditions_read_as_written() -> None:
             Condition.parse(bad)
 
 
+def test_a_chart_reading_is_the_lowest_highest_or_mean_of_the_hours_before_the_dose() -> None:
+    """SBP = 120 - 10 exp(-k t) after a dose at 0 (k = 0.5/h, hourly outputs): at the second
+    dose (8 h) the pressure is back to 119.8, but it was 120 - 10 exp(-0.5) = 113.9 at 1 h,
+    inside the 8-h chart (the output at 0 h, the dose's own instant, is not)."""
+    lowest = Condition.parse("lowest(sbp, 8 h) < 115", "low")
+    assert (lowest.observable, lowest.reduce, lowest.span_h) == ("sbp", "lowest", 8.0)
+    assert Condition.parse("80 <= mean(urine_8h, 8 h) < 160").reduce == "mean"
+    for bad in ("lowest(sbp) < 90", "median(sbp, 8 h) < 90", "lowest(sbp, 8) < 90"):
+        with pytest.raises(ProtocolError):
+            Condition.parse(bad)
+    with pytest.raises(ProtocolError, match="span"):
+        Condition("sbp", upper=90.0, reduce="lowest")
+    two = Regimen.of(Bolus("1 IU"), Schedule(every="8 h", count=2))
+    hourly = np.arange(0.0, 9.0)
+    for rule, times, second in ((lowest, hourly, "held: low"),
+                                (Condition.parse("sbp < 115", "now"), hourly, ""),
+                                (Condition.parse("highest(sbp, 8 h) < 115", "high"), hourly, ""),
+                                (Condition.parse("mean(sbp, 8 h) < 118.5", "mean"), hourly,
+                                 "held: mean"),
+                                (lowest, np.array([0.0, 8.0]), "")):  # no chart between
+        drug = Drug.of("IL-2", two, holds=HoldRules(hold=(rule,)))
+        r = run(toxic_model(recovery=0.5), Protocol((drug,)), 8.0, times=times)
+        assert list(r.dose_log.reason) == ["", second]
+    # the mean of hours 1..7 and 8: 120 - 10*mean(exp(-0.5*h)) = 118.1
+    assert 118.0 < 120 - 10 * np.mean(np.exp(-0.5 * np.arange(1.0, 9.0))) < 118.5
+
+
 def test_a_recovering_patient_gets_every_dose() -> None:
     r = run(toxic_model(recovery=5.0), label(), 84 * 24)
     assert (r.dose_log["status"] == "given").all() and len(r.dose_log) == 28

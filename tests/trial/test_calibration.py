@@ -71,9 +71,10 @@ def test_melanoma_reproduces_the_pivotal_trial(melanoma: pd.DataFrame) -> None:
 @pytest.mark.xfail(strict=True, reason=(
     "known miss: the capillary-leak model's deaths cannot reach the RCC set's 4% (11 of 255): "
     "scripts/calibrate_trials.py puts k_trd at its search bound (1e6/day) because almost no "
-    "patient passes grade 2 leak severity (pooled deaths at most 0.87% against 3.2% in "
-    "session 9's calibration; the kidney's vasoconstriction of session 8 lowered the "
-    "populations' leak sensitivity); the example trial has 0 of 255"))
+    "patient passes grade 2 leak severity (deaths at most 0.28% in RCC and 1.0% in melanoma "
+    "in session 10's calibration; supportive care holds the pressure near 90 mmHg and the "
+    "holds stop most patients' cycles before the leak deepens); the example trial has 0 of "
+    "255"))
 def test_rcc_treatment_related_deaths(rcc: pd.DataFrame) -> None:
     trd = (rcc["death_cause"] == "treatment").mean()
     assert 0.01 <= trd <= 0.08  # 4%: about 10 of 255
@@ -102,7 +103,11 @@ def test_a_different_seed_gives_statistically_consistent_rates(rcc: pd.DataFrame
 
 def test_local_il2_shrinks_injected_lesions_without_systemic_toxicity() -> None:
     local = run_trial(load_trial(EXAMPLES / "local.toml")).endpoints
-    orr = local["bor"].isin(["CR", "PR"]).mean()
-    assert 0.5 <= orr <= 0.7
+    responders = int(local["bor"].isin(["CR", "PR"]).sum())
+    # consistent with a response rate within the review's 50-70%, as the pivotal sets are
+    # checked: an exact binomial test at the range's nearest end, 5% (the example's 100
+    # patients give a 95% interval about 20 points wide)
+    nearest = min(max(responders / len(local), 0.5), 0.7)
+    assert stats.binomtest(responders, len(local), nearest).pvalue > 0.05, responders
     assert (local["sbp_min"] < 90).mean() < 0.1
     assert (local["death_cause"] == "treatment").mean() <= 0.03

@@ -29,9 +29,11 @@ several drugs in ``[[protocol.drugs]]``, each with the keys of the one-drug form
     max_doses_per_cycle = 15
     split_infusions = "8 h"           # an infusion is given (or interrupted) in 8-h segments
     holds = "label"                   # the label's rules (default), "none", or a table:
-    # holds = { hold_if = ["sbp < 90"], stop_cycle_if = ["creatinine >= 3"],
+    # holds = { hold_if = ["lowest(sbp, 8 h) < 90"], stop_cycle_if = ["creatinine >= 3"],
     #           relative = ["weight_gain_pct > 15"], relative_to_stop = 3, holds_to_stop = 3,
     #           discontinue_if = ["confusion >= 3"] }
+    # (a condition reads the value at the dose, "sbp < 90", or the chart of the hours
+    # before it: "lowest(sbp, 8 h) < 90", "highest(...)", "mean(urine_8h, 8 h) < 80")
 
 No study drug (``kind = "none"``, a control arm on background therapy alone, e.g.
 antiretroviral therapy in an HIV trial): no other key::

@@ -32,6 +32,12 @@ class Observe(Protocol):
         of ``times`` must be an output time before the dose; NaN for a failed patient)."""
         ...
 
+    def window(self, name: str, hours: float) -> NDArray[np.float64]:
+        """The chart of the last ``hours``: its values ``(N, k)`` at the output times in
+        (t - hours, t) and, last column, just before the dose (the bedside chart is as dense
+        as the output grid: hourly in a virtual trial's dosing days)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Decision:

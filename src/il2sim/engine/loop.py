@@ -45,6 +45,7 @@ from il2sim.engine.delays import DelayHistory
 from il2sim.engine.events import DoseActions
 from il2sim.engine.model_events import EventRunner
 from il2sim.model.compile import CompiledModel
+from il2sim.units import to_magnitude
 
 __all__ = ["BatchOutput", "give_dose", "run_batch"]
 
@@ -128,6 +129,8 @@ def run_batch(
             return obs[:, model.observable_names.index(name)]
         raise KeyError(f"{name!r} is neither a state nor an observable of {model.name!r}")
 
+    hours_per_unit = to_magnitude(f"1 {compiled.model.time_unit}", "h", what="model time unit")
+
     class _Observer:
         """The decider's view (:class:`~il2sim.engine.decisions.Observe`)."""
 
@@ -144,6 +147,11 @@ def run_batch(
             pp = params[rows] if p_out.size == 0 else p_out[rows, cols]
             v = value(name, times[cols], y_out[rows, cols], pp, u_out[rows, cols])
             return v.reshape(n, len(at))
+
+        def window(self, name: str, hours: float) -> NDArray[np.float64]:
+            span = hours / hours_per_unit
+            charted = times[:out][(times[:out] > t_now - span) & (times[:out] < t_now)]
+            return np.concatenate([self.past(name, charted), self(name)[:, None]], axis=1)
 
     observe = _Observer()
 
