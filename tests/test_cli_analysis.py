@@ -308,7 +308,11 @@ def test_sensitivity_of_a_trial_output(tmp_path: Path) -> None:
                "--out", str(tmp_path), "--db", str(db))
     assert r.exit_code == 0, r.output
     table = pd.read_csv(next(tmp_path.glob("*.csv")), index_col=0)
-    assert table.loc["ka_ifn", "mu_star"] == 0.0 and table.loc["pmax", "mu_star"] > 1.0
+    # no interferon in the regimen: no effect at all; a larger leak sensitivity lowers the
+    # lowest pressure (mu < 0), by more than the bootstrap half-width of mu* thrice over
+    pmax = table.loc["pmax"]
+    assert table.loc["ka_ifn", "mu_star"] == 0.0
+    assert pmax["mu"] < 0 and pmax["mu_star"] > 3 * pmax["mu_star_conf"]
     with ResultStore(db, read_only=True) as store:
         (name,) = store.analyses()["name"]
     assert name.startswith("morris of sbp_min, Metastatic RCC")
