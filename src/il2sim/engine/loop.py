@@ -49,6 +49,10 @@ from il2sim.units import to_magnitude
 
 __all__ = ["BatchOutput", "give_dose", "run_batch"]
 
+_Rows = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+              NDArray[np.float64]]
+"""Rows a decider reads: their times, internal states, parameters and inputs."""
+
 _FAILURES = (RuntimeError, ArithmeticError, ValueError)  # SolverFailure, brentq, math
 
 
@@ -117,25 +121,36 @@ def run_batch(
     decider.start(n)
     log_mask = compiled.log_mask
 
-    def value(name: str, t: NDArray[np.float64], yy: NDArray[np.float64],
-              pp: NDArray[np.float64], uu: NDArray[np.float64]) -> NDArray[np.float64]:
-        x = compiled.to_natural(yy)
-        model = compiled.model
-        if name in model.state_names:
-            return x[:, model.state_names.index(name)]
-        if name in model.observable_names:
-            with np.errstate(all="ignore"):
-                obs = compiled.observe(t, x, pp, uu)
-            return obs[:, model.observable_names.index(name)]
-        raise KeyError(f"{name!r} is neither a state nor an observable of {model.name!r}")
-
-    hours_per_unit = to_magnitude(f"1 {compiled.model.time_unit}", "h", what="model time unit")
+    model = compiled.model
+    hours_per_unit = to_magnitude(f"1 {model.time_unit}", "h", what="model time unit")
 
     class _Observer:
-        """The decider's view (:class:`~il2sim.engine.decisions.Observe`)."""
+        """The decider's view (:class:`~il2sim.engine.decisions.Observe`). Within one
+        decision the natural states and observables of a set of rows are computed once
+        (``memo``, emptied before each decision), however many conditions read them."""
+
+        def __init__(self) -> None:
+            self.memo: dict[object, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
+
+        def _value(self, key: object, name: str, rows: Callable[[], _Rows]
+                   ) -> NDArray[np.float64]:
+            if name not in model.state_names and name not in model.observable_names:
+                raise KeyError(f"{name!r} is neither a state nor an observable of "
+                               f"{model.name!r}")
+            if key not in self.memo:
+                self.memo[key] = (compiled.to_natural(rows()[1]), None)
+            x, obs = self.memo[key]
+            if name in model.state_names:
+                return x[:, model.state_names.index(name)]
+            if obs is None:
+                t, _, pp, uu = rows()
+                with np.errstate(all="ignore"):
+                    obs = compiled.observe(t, x, pp, uu)
+                self.memo[key] = (x, obs)
+            return obs[:, model.observable_names.index(name)]
 
         def __call__(self, name: str) -> NDArray[np.float64]:
-            return value(name, np.full(n, t_now), y, params, u)
+            return self._value("now", name, lambda: (np.full(n, t_now), y, params, u))
 
         def past(self, name: str, at: NDArray[np.float64]) -> NDArray[np.float64]:
             at = np.asarray(at, dtype=float)
@@ -144,9 +159,12 @@ def run_batch(
                 raise KeyError(f"{name!r}: past values only at output times before {t_now:g}")
             rows = np.repeat(np.arange(n), len(at))
             cols = np.tile(idx, n)
-            pp = params[rows] if p_out.size == 0 else p_out[rows, cols]
-            v = value(name, times[cols], y_out[rows, cols], pp, u_out[rows, cols])
-            return v.reshape(n, len(at))
+
+            def chart() -> _Rows:
+                pp = params[rows] if p_out.size == 0 else p_out[rows, cols]
+                return times[cols], y_out[rows, cols], pp, u_out[rows, cols]
+
+            return self._value(("past", *idx.tolist()), name, chart).reshape(n, len(at))
 
         def window(self, name: str, hours: float) -> NDArray[np.float64]:
             span = hours / hours_per_unit
@@ -158,6 +176,7 @@ def run_batch(
     def apply(at: float) -> None:
         starting = np.flatnonzero(actions.time == at)
         if starting.size:
+            observe.memo.clear()
             decision = decider.decide(at, actions.table.iloc[starting], observe)
             given[starting] = decision.given & alive
             reason[starting] = np.where(alive, decision.reason, "patient failed")
