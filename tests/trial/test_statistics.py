@@ -21,6 +21,7 @@ from il2sim.trial.statistics import (
     recorded_toxicities,
     response_rates,
     summary_table,
+    time_to_response,
     toxicity_table,
 )
 
@@ -314,6 +315,8 @@ def test_summary_table_formats_headline_numbers() -> None:
     assert col["doses held, %"] == "8.9"
     assert col["hypotension, % any grade / grade 3-4"] == "0 / 0"
     assert "+)" in col["median CR duration, years (range)"]  # the longest CR is ongoing
+    # every responder of the table responds at day 60: 60 / 30.4375 = 1.97 months
+    assert col["median time to response, months (range)"] == "2.0 (2.0-2.0), n=38"
     assert table.index.name == "measure"
     assert summary_table(frame, by=None).columns.tolist() == ["all"]
 
@@ -330,3 +333,18 @@ def test_a_run_stored_before_a_toxicity_was_modelled_is_still_summarised() -> No
     plot_toxicity(frame)
     with pytest.raises(ValueError, match="'tox_diarrhoea_grade'"):
         toxicity_table(frame)
+
+
+def test_time_to_response_is_the_responders_median_and_range() -> None:
+    frame = endpoints_table(["CR", "PR", "PR", "SD", "PD"], arm=["A", "A", "B", "B", "B"])
+    frame["time_to_response_d"] = [47.0, 159.0, 103.0, np.nan, np.nan]
+    t = time_to_response(frame)
+    assert t.loc["A"].tolist() == [2, 103.0, 47.0, 159.0]
+    assert t.loc["B", "n"] == 1 and t.loc["B", "median_d"] == 103.0
+    none = time_to_response(endpoints_table(["SD", "PD"]), by=None)
+    assert none.loc["all", "n"] == 0 and math.isnan(none.loc["all", "median_d"])
+    frame.loc[1, "time_to_response_d"] = np.nan
+    with pytest.raises(ValueError, match="no time_to_response_d"):
+        time_to_response(frame)
+    with pytest.raises(ValueError, match="'time_to_response_d'"):
+        time_to_response(frame.drop(columns="time_to_response_d"))
