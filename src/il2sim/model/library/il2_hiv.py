@@ -66,8 +66,9 @@ def il2_hiv() -> Model:
             Param("eps", 0.95, "1", "antiretroviral efficacy (fraction of infections blocked)",
                   "assumption: suppressive combination therapy", (0.0, 1.0)),
             Param("p_il2", 0.1, "1/day", "IL-2-driven expansion of CD4 into the long-lived pool",
-                  "assumption: calibrated to CD4 rises of several hundred cells/mm3 over "
-                  "3 cycles (ESPRIT, SILCAAT)"),
+                  "assumption: CD4 rises of several hundred cells/mm3 over 3 cycles "
+                  "(ESPRIT); not fitted. It gives ESPRIT +216 cells/uL (published +159) "
+                  "and SILCAAT +183 (+53): docs/validation.md, session 11"),
             Param("mu_e", math.log(2) / 500.0, "1/day", "loss of IL-2-expanded CD4 cells",
                   "Kovacs et al. 2005: half-life of IL-2-expanded cells over a year"),
             Param("Kd", 10.0, "pM", "high-affinity IL-2 receptor Kd",
