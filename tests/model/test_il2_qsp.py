@@ -182,7 +182,10 @@ def test_interferon_slows_tumour_growth(untreated: SimulationResult) -> None:
 
 
 def test_hiv_variant_raises_cd4_over_successive_cycles_without_changing_viral_load() -> None:
-    """Seeds 000/003: IL-2 cycles raise CD4 counts on ART; viral load unchanged."""
+    """Seeds 000/003: IL-2 cycles raise CD4 counts on ART; viral load unchanged. Eight
+    months after the first of three 7.5 MIU cycles the gain of the reference patient (CD4
+    352) lies in the interquartile range of ESPRIT's 8-month gains, 90-411 cells/uL (1,673
+    patients, median entry CD4 461; HIV Med 2007;8:112)."""
     hiv = get_model("il2_hiv")
     days = np.arange(0.0, 3 * 56 + 60, 1.0)
     r = simulate(hiv, presets.hiv_subcutaneous_cycles(dose="7.5 MIU", cycles=3), times=days,
@@ -193,7 +196,7 @@ def test_hiv_variant_raises_cd4_over_successive_cycles_without_changing_viral_lo
     after_cycle = [30, 86, 142]
     for b, a in zip(before_cycle, after_cycle):
         assert gain[a] > gain[b] + 50  # each cycle adds to the CD4 count
-    assert gain[-1] > 200
+    assert 90 < gain[227] < 411
     np.testing.assert_allclose(r["viral_load"][0], control["viral_load"][0], rtol=0.15)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +101,9 @@ def test_control_arm_stays_at_its_baseline() -> None:
 def test_il2_arm_gives_three_induction_cycles_then_cycles_while_cd4_below_target() -> None:
     """ESPRIT's design: the 3 induction cycles to everyone, then a cycle every 8 weeks from
     week 24 when the CD4 count at its first dose is below 1000 (and the cycle before was
-    given). Checked on the dose log against the CD4 count simulated at those times."""
-    spec = _arm("il2", 10)
+    given). Checked on the dose log against the CD4 count simulated at those times. Entry
+    CD4 counts nearer the target (median 800) so that some patients reach it."""
+    spec = _arm("il2", 10, entry_cd4_median=800.0, entry_cd4_minimum=300.0)
     result = run_trial(spec)
     doses, e = result.doses, result.endpoints
     given = doses[doses["status"] == "given"]
@@ -175,3 +178,14 @@ def test_cli_runs_the_esprit_example(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "CD4 mean difference" in result.output and "IL-2 cycles given" in result.output
     assert (out / "cd4.png").stat().st_size > 0 and (out / "il2" / "summary.csv").exists()
+
+
+def test_expansion_rate_is_the_one_the_hiv_calibration_found() -> None:
+    """scripts/calibrate_hiv.py records p_il2 fitted to ESPRIT (+159 cells/uL) and its
+    SILCAAT check; the model's default is that record."""
+    record = json.loads(resources.files("il2sim.trial").joinpath(
+        "calibration/hiv.json").read_text())
+    assert get_model("il2_hiv").param("p_il2").value == pytest.approx(
+        record["values"]["p_il2"], rel=1e-3)
+    assert record["target"] == {"esprit_cd4_difference": 159.0}
+    assert record["achieved"]["esprit_cd4_difference"] == pytest.approx(159.0, abs=2.0)

@@ -45,6 +45,8 @@ from il2sim.model.compose import Component
 from il2sim.model.spec import Intermediate, Observable, Param, State
 
 KD_HI = "Fallon & Lauffenburger 2000, Biotechnol Prog 16:905: surface Kd 11.1 pM, rounded"
+KD_INT_PM = 1900.0
+"""Intermediate-affinity (IL-2R beta-gamma) receptor Kd, pM (:data:`KD_INT`)."""
 KD_INT = ("Caligiuri et al. 1990, J Exp Med 171:1527: CD16+ NK cells (most blood NK cells) carry "
           "only intermediate-affinity receptors, Kd about 1.9 nM by Scatchard analysis")
 
@@ -58,7 +60,7 @@ def receptor_component() -> Component:
                 State("X", 0.0, "1", "CIS feedback on intermediate-affinity signalling (0-1)")),
         params=(
             Param("Kd_hi", 10.0, "pM", "high-affinity (alpha-beta-gamma) receptor Kd", KD_HI),
-            Param("Kd_int", 1900.0, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
+            Param("Kd_int", KD_INT_PM, "pM", "intermediate-affinity (beta-gamma) receptor Kd",
                   KD_INT),
             Param("a8_0", 0.05, "1", "CD25+ fraction of CD8 cells without IL-2",
                   "assumption: a small activated fraction in cancer patients", (0.0, 1.0)),
