@@ -1,0 +1,142 @@
+"""When do the flagship's responses appear? The explorations behind docs/calibration.md,
+"When responses appear" (session 11), re-runnable. Nothing here changes the package.
+
+At least 90% of the pivotal trials' responders responded after their first course (the
+manufacturer's summary of the pivotal trials; docs/sources.md ``proleukin_results``). The
+model's responses build up over courses. Three commands:
+
+- ``timing [TRIAL.toml ...]``: the shipped examples' responders, their median time to
+  response, the share seen by the first scan, the courses they were given.
+- ``arms --set NAME=VALUE ... [--ant-median M] [--ant-sigma S] [--arms KEY,...]``: ORR, CR,
+  PR, the share of responders by the first scan (RECIST response first seen by day 50) and
+  the median duration of response on arms of the atlas (``c1_rcc_pivotal:high_dose``,
+  ``c4_yang_high_low_dose:low_dose``, ...), with population parameters overridden (a model
+  parameter given as ``NAME=VALUE`` is fixed for every patient).
+- ``arms --clone SIGNAL`` adds the prototype tumour-specific clone (:func:`clone_component`),
+  expanded by ``SIGNAL`` (``s8``, ``occ_int`` or ``sig_int``).
+
+Run: ``.venv/bin/python scripts/explore_response_timing.py timing`` or e.g.
+``... arms --ant-sigma 1.0 --ant-median 0.75 --clone sig_int --set p_C=2.0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from il2sim.config.trial import load_trial
+from il2sim.model import library
+from il2sim.model.compose import Component
+from il2sim.model.library.il2_qsp import default_components, il2_qsp
+from il2sim.model.spec import Intermediate, Param, State
+from il2sim.population import Fixed
+from il2sim.trial.runner import TrialSpec, run_trial
+from il2sim.validation.atlas import atlas
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = (ROOT / "examples/trials/rcc.toml", ROOT / "examples/trials/melanoma.toml")
+FIRST_SCAN_D = 50.0
+"""A response first seen by this day was seen at the first scan (day 47), after course 1."""
+RCC_ARMS = ("c1_rcc_pivotal:high_dose", "c4_yang_high_low_dose:high_dose",
+            "c4_yang_high_low_dose:low_dose", "c5_negrier_il2_ifn:il2",
+            "c5_negrier_il2_ifn:ifn", "c5_negrier_il2_ifn:both")
+
+
+def clone_component(signal: str) -> Component:
+    """Prototype (not in the model): a tumour-specific CTL clone ``Cc`` (times its precursor
+    count) that IL-2 (``signal``) and the tumour's antigen expand within a course:
+
+        dCc/dt = p_C*signal*supp*stim*Cc*(1 - Cc/cap_C) - d_C*(Cc - 1)
+        stim = (ant/ant50)/(1 + ant/ant50),   kill_c = k_C*Cc*ant*access   (on T; esc x on T_r)
+
+    [assumption, every value: acute CD8 responses expand clones 10^3-10^5-fold in a week]."""
+    params = {"p_C": 0.3, "cap_C": 1000.0, "d_C": 0.01, "k_C": 2e-4, "ant50": 1.5}
+    return Component(
+        name="clone", description="tumour-specific CTL clone (prototype)",
+        states=(State("Cc", 1.0, "1", "tumour-specific CTL clone (x precursor)", log=True),),
+        params=tuple(Param(k, v, "1", k, "prototype") for k, v in params.items()),
+        intermediates=(
+            Intermediate("stim_c", "(ant/ant50)/(1 + ant/ant50)", "1", "antigen recognition"),
+            Intermediate("kill_c", "k_C*Cc*ant*access", "1/h", "clone kill per tumour cell")),
+        terms={"Cc": f"p_C*{signal}*supp*stim_c*Cc*(1 - Cc/cap_C) - d_C*(Cc - 1)",
+               "T": "-T*kill_c", "T_r": "-T_r*esc*kill_c"},
+    )
+
+
+def timing(paths: list[Path], n: int, seed: int) -> None:
+    for path in paths:
+        spec = dataclasses.replace(load_trial(path), n_patients=n, seed=seed)
+        e = run_trial(spec).endpoints
+        r = e[e["bor"].isin(["CR", "PR"])]
+        t = r["time_to_response_d"].to_numpy(float)
+        q25, q50, q75 = np.percentile(t, [25, 50, 75]) if len(t) else (math.nan,) * 3
+        first = spec.first_scan_day
+        print(f"{path.name}: {len(r)} responders of {len(e)} ({int((r['bor'] == 'CR').sum())} "
+              f"CR); time to response median {q50:g} days (IQR {q25:g}-{q75:g}); by the "
+              f"first scan (day {first:g}) {np.mean(t <= first + 1):.0%}; given all "
+              f"{spec.max_courses} courses: {int((r['courses'] == spec.max_courses).sum())}")
+
+
+def _with(spec: TrialSpec, ant_median: float | None, ant_sigma: float | None,
+          fixed: dict[str, float], n: int, seed: int) -> TrialSpec:
+    params = dict(spec.population.params)
+    ant = params["ant"]
+    params["ant"] = dataclasses.replace(
+        ant, median=ant.median if ant_median is None else ant_median,
+        sigma=ant.sigma if ant_sigma is None else ant_sigma)
+    params.update({k: Fixed(v) for k, v in fixed.items()})
+    return dataclasses.replace(spec, n_patients=n, seed=seed,
+                               population=dataclasses.replace(spec.population, params=params))
+
+
+def arms(keys: list[str], ant_median: float | None, ant_sigma: float | None,
+         fixed: dict[str, float], clone: str | None, n: int, seed: int) -> None:
+    if clone is not None:  # the library's cached il2_qsp, replaced for this process only
+        library._BUILT["il2_qsp"] = il2_qsp([*default_components(), clone_component(clone)])
+    specs = {a.key: a.spec for t in atlas([k.split(":")[0] for k in keys]) for a in t.arms}
+    for key in keys:
+        spec = specs[key]
+        assert spec is not None, key
+        e = run_trial(_with(spec, ant_median, ant_sigma, fixed, n, seed)).endpoints
+        bor = e["bor_who"]
+        resp = bor.isin(["CR", "PR"]).to_numpy()
+        t = e["time_to_response_d"].to_numpy(float)[resp]
+        early = float(np.mean(t <= FIRST_SCAN_D)) if resp.any() else math.nan
+        dor = float(np.nanmedian(e["dor_d"].to_numpy(float)[resp])) / 30.44 if resp.any() \
+            else math.nan
+        print(f"{key}: ORR {100 * resp.mean():.1f}% (CR {100 * (bor == 'CR').mean():.1f}, "
+              f"PR {100 * (bor == 'PR').mean():.1f}); responded by the first scan "
+              f"{early:.0%}; median DoR {dor:.0f} months", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("timing", help="the shipped examples' time to response")
+    t.add_argument("trials", nargs="*", type=Path, default=list(EXAMPLES))
+    t.add_argument("--patients", type=int, default=600)
+    t.add_argument("--seed", type=int, default=3)
+    a = sub.add_parser("arms", help="atlas arms with overrides (and the prototype clone)")
+    a.add_argument("--arms", default=RCC_ARMS[0], help="comma-separated atlas arm keys, "
+                   f"or 'rcc' for {', '.join(RCC_ARMS)}")
+    a.add_argument("--ant-median", type=float)
+    a.add_argument("--ant-sigma", type=float)
+    a.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    a.add_argument("--clone", choices=("s8", "occ_int", "sig_int"))
+    a.add_argument("--patients", type=int, default=400)
+    a.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    if args.command == "timing":
+        timing(args.trials, args.patients, args.seed)
+        return
+    fixed = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
+    keys = list(RCC_ARMS) if args.arms == "rcc" else args.arms.split(",")
+    arms(keys, args.ant_median, args.ant_sigma, fixed, args.clone, args.patients, args.seed)
+
+
+if __name__ == "__main__":
+    main()
