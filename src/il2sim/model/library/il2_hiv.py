@@ -25,9 +25,9 @@ The signal is the intermediate-affinity (beta-gamma) receptor's occupancy
 [assumption: the resting naive and central-memory CD4 cells that expand carry
 little CD25, so IL-2 reaches them through IL-2R beta-gamma, Kd 1.9 nM as on
 NK cells (Caligiuri et al. 1990, J Exp Med 171:1527; the same chains)]. At the
-plasma levels of SC doses (about 100-250 pM) it is nearly proportional to the
-dose, as the CD4 gain was: 73 cells/uL more at 8 months per 15 MIU more IL-2 in
-ESPRIT's first cycle (HIV Med 2007;8:112). The high-affinity receptor (Kd 10
+plasma levels of SC doses (peaks of 134 and 224 pM after 4.5 and 7.5 MIU) it is
+nearly proportional to the dose, as the CD4 gain was: 73 cells/uL more at 8 months
+per 15 MIU more IL-2 in ESPRIT's first cycle (HIV Med 2007;8:112). The high-affinity receptor (Kd 10
 pM), which the model read until session 11, is saturated at both 4.5 and 7.5
 MIU, and gave SILCAAT's low dose the same gain as ESPRIT's (docs/validation.md).
 ``p_il2`` is fitted to ESPRIT's CD4 difference (+159 cells/uL;
