@@ -12,10 +12,10 @@ and falls (+208 at 1.18, +203 at 3.0), as patients reach the CD4 target sooner a
 fewer cycles; the bracket holds one crossing, near 0.65.
 
 Check, fitted to nothing: SILCAAT, the other trial of the same report (CD4 50-299 at entry,
-median 202; 4.5 MIU instead of 7.5; six induction cycles): +53 cells/uL published, run from
-``examples/trials/silcaat2009.toml``. Also printed: SILCAAT given ESPRIT's 7.5 MIU, the
-dose dependence (ESPRIT's IL-2 arm gained 73 cells/uL more at 8 months per 15 MIU more IL-2
-in the first cycle: HIV Med 2007;8:112).
+median 202; 4.5 MIU instead of 7.5; six induction cycles): +53 cells/uL published, the
+atlas's check trial ``validation/atlas/x1_silcaat.toml``, run the same way. Also printed:
+SILCAAT given ESPRIT's 7.5 MIU, the dose dependence (ESPRIT's IL-2 arm gained 73 cells/uL
+more at 8 months per 15 MIU more IL-2 in the first cycle: HIV Med 2007;8:112).
 
 Writes ``il2sim/trial/calibration/hiv.json`` (target, value, achieved, check); set the value
 as ``P_IL2`` in ``il2_hiv.py`` (a test compares them). Run:
@@ -28,23 +28,18 @@ import argparse
 import dataclasses
 import json
 import tempfile
-import tomllib
 from pathlib import Path
 
-import pandas as pd
 from scipy import optimize
 
-from il2sim.config.trial import trial_file_from_dict
 from il2sim.population import Fixed
 from il2sim.store import ResultStore
-from il2sim.trial.arms import MultiArmTrial
-from il2sim.trial.hiv import compare_hiv_arms
-from il2sim.trial.runner import TrialSpec, run_trial
-from il2sim.validation.atlas import PublishedTrial, atlas
+from il2sim.trial.runner import TrialSpec
+from il2sim.validation.atlas import PublishedTrial, atlas, atlas_dir, load_published_trial
 from il2sim.validation.run import validate
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECK = ROOT / "examples/trials/silcaat2009.toml"
+CHECK = "x1_silcaat_hiv"
 RECORD = ROOT / "src/il2sim/trial/calibration/hiv.json"
 CHECK_PUBLISHED = 53.0
 """SILCAAT: CD4 higher with IL-2 by 53 cells/uL on average over follow-up (Abrams 2009)."""
@@ -57,26 +52,26 @@ def _with_p(spec: TrialSpec, p_il2: float) -> TrialSpec:
                                                                      params=params))
 
 
-def esprit_difference(trial: PublishedTrial, p_il2: float, replicates: int) -> float:
-    """The simulated median CD4 difference of ESPRIT's arms at ``p_il2``."""
+def cd4_difference(trial: PublishedTrial, p_il2: float, replicates: int
+                   ) -> tuple[float, float, float]:
+    """The simulated CD4 difference of a trial's arms at ``p_il2``: median and 95% PI."""
     arms = tuple(dataclasses.replace(a, spec=_with_p(a.spec, p_il2)) if a.spec else a
                  for a in trial.arms)
-    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "c7.duckdb") as store:
-        scores = validate([dataclasses.replace(trial, arms=arms)], store,
-                          replicates=replicates).scores
-    return float(scores["simulated"].iloc[0])
+    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "v.duckdb") as store:
+        row = validate([dataclasses.replace(trial, arms=arms)], store,
+                       replicates=replicates).scores.iloc[0]
+    return float(row["simulated"]), float(row["simulated_lo"]), float(row["simulated_hi"])
 
 
-def check_difference(p_il2: float, dose: str | None = None) -> tuple[float, float, float]:
-    """SILCAAT's CD4 difference (estimate, 95% CI) at ``p_il2``, optionally at another dose."""
-    text = CHECK.read_text()
-    if dose is not None:
-        text = text.replace('"4.5 MIU"', f'"{dose}"')
-    trial = trial_file_from_dict(tomllib.loads(text), source=str(CHECK))
-    assert isinstance(trial, MultiArmTrial)
-    frames = [run_trial(_with_p(a, p_il2)).endpoints.assign(arm=a.arm) for a in trial.arms]
-    row = compare_hiv_arms(pd.concat(frames, ignore_index=True), trial.control).iloc[0]
-    return float(row["estimate"]), float(row["lo"]), float(row["hi"])
+def check_trial(dose: str | None = None) -> PublishedTrial:
+    """The atlas's SILCAAT check, optionally at another dose."""
+    if dose is None:
+        return atlas([CHECK])[0]
+    text = (atlas_dir() / "x1_silcaat.toml").read_text().replace('"4.5 MIU"', f'"{dose}"')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x1_silcaat.toml"
+        path.write_text(text)
+        return load_published_trial(path)
 
 
 def main() -> None:
@@ -87,23 +82,23 @@ def main() -> None:
     target = trial.outcomes[0].observed.point
 
     def gap(p: float) -> float:
-        difference = esprit_difference(trial, p, args.replicates)
+        difference = cd4_difference(trial, p, args.replicates)[0]
         print(f"p_il2 {p:.4f}/day: ESPRIT {difference:+.1f} cells/uL (published "
               f"{target:+.0f})", flush=True)
         return difference - target
 
     p_il2 = round(float(optimize.brentq(gap, *BRACKET, xtol=1e-3)), 4)
-    achieved = esprit_difference(trial, p_il2, args.replicates)
-    check = check_difference(p_il2)
-    high = check_difference(p_il2, "7.5 MIU")
+    achieved = cd4_difference(trial, p_il2, args.replicates)[0]
+    check = cd4_difference(check_trial(), p_il2, args.replicates)
+    high = cd4_difference(check_trial("7.5 MIU"), p_il2, args.replicates)
     print(f"p_il2 = {p_il2}: ESPRIT {achieved:+.1f} (published {target:+.0f}); SILCAAT "
-          f"{check[0]:+.1f} (95% CI {check[1]:+.1f} to {check[2]:+.1f}; published "
+          f"{check[0]:+.1f} (95% PI {check[1]:+.1f} to {check[2]:+.1f}; published "
           f"{CHECK_PUBLISHED:+.0f}); SILCAAT at 7.5 MIU {high[0]:+.1f}")
     RECORD.write_text(json.dumps({
         "target": {"esprit_cd4_difference": target},
         "values": {"p_il2": p_il2},
         "achieved": {"esprit_cd4_difference": achieved},
-        "check": {"silcaat_cd4_difference": check[0], "silcaat_ci": [check[1], check[2]],
+        "check": {"silcaat_cd4_difference": check[0], "silcaat_pi": [check[1], check[2]],
                   "silcaat_published": CHECK_PUBLISHED,
                   "silcaat_at_7_5_miu": high[0]},
         "replicates": args.replicates,

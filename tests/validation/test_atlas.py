@@ -52,7 +52,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_every_shipped_trial_loads_with_cited_computable_outcomes() -> None:
     trials = atlas()
-    assert [t.id.split("_")[0] for t in trials] == ["c1", "c2", "c3", "c4", "c5", "c6", "c7"]
+    assert [t.id.split("_")[0] for t in trials] == ["c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                                    "x1"]
+    # the calibration set (TRIALS) and a check no calibration reads
+    assert [t.role for t in trials] == ["calibration"] * 7 + ["check"]
     for trial in trials:
         for outcome in trial.outcomes:
             assert outcome.endpoint is ENDPOINTS[outcome.endpoint.name]

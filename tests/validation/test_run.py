@@ -18,6 +18,7 @@ from il2sim.validation.atlas import PublishedTrial, atlas, load_published_trial
 from il2sim.validation.endpoints import SimulatedArm
 from il2sim.validation.report import validation_html
 from il2sim.validation.run import (
+    Validation,
     compatible,
     coverage,
     prediction_interval,
@@ -133,3 +134,18 @@ def test_orr_equals_the_trial_command_on_the_same_seed(tmp_path: Path) -> None:
         direct["bor_who"].isin(["CR", "PR"]).mean())
     assert response_rates(ours, by=None)["orr"].iloc[0] == response_rates(
         direct, by=None)["orr"].iloc[0]
+
+
+def test_a_check_trial_scores_apart_from_the_calibration_set() -> None:
+    """A check (no calibration used it) has its own scorecard row and stays out of the
+    total, which counts the calibration set only; a stored validation from before roles
+    counts every trial."""
+    rows = [("c1", "calibration", "compatible"), ("c1", "calibration", "not compatible"),
+            ("c7", "calibration", "compatible"), ("x1", "check", "not compatible")]
+    scores = pd.DataFrame([{"trial": t, "title": t, "short": t, "role": r, "status": s}
+                           for t, r, s in rows])
+    card = Validation(scores, pd.DataFrame(), 1).scorecard().set_index("trial")
+    assert card.loc["x1", ["role", "compatible", "outcomes"]].tolist() == ["check", 0, 1]
+    assert card.loc["all", ["compatible", "outcomes"]].tolist() == [2, 3]
+    old = Validation(scores.drop(columns="role"), pd.DataFrame(), 1).scorecard()
+    assert old.iloc[-1][["compatible", "outcomes"]].tolist() == [2, 4]

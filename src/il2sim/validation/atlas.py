@@ -14,6 +14,9 @@ One TOML file per trial in ``validation/atlas/`` (a new trial is a new file)::
     follow_up_years = 5.0
     seed = 1                          # replicate r runs with seed + r
     deviations = ["..."]              # where the simulated design departs from the paper
+    role = "calibration"              # or "check": a trial no calibration used, scored apart
+                                      # from the calibration set's total (a prediction)
+    population_settings = { entry_cd4_median = 202 }   # the trial file's [population]
 
     [sources]                         # key -> primary citation
     fyfe1995 = "Fyfe G, ... J Clin Oncol 1995;13:688-696."
@@ -103,6 +106,8 @@ class _TrialFile(Spec):
     follow_up_years: float = Field(gt=0, le=30)
     seed: int = Field(default=1, ge=0)
     deviations: tuple[str, ...] = ()
+    role: Literal["calibration", "check"] = "calibration"
+    population_settings: dict[str, float] = Field(default_factory=dict)
     sources: dict[str, str]
     arms: tuple[_ArmFile, ...] = Field(min_length=1)
     outcomes: tuple[_OutcomeFile, ...] = Field(min_length=1)
@@ -199,6 +204,8 @@ class PublishedTrial:
     arms: tuple[Arm, ...]
     outcomes: tuple[Outcome, ...]
     path: str
+    role: str = "calibration"
+    """``"calibration"`` (the calibration set) or ``"check"`` (no calibration used it)."""
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
@@ -248,7 +255,8 @@ def _build(source: str, data: Mapping[str, Any],
     return PublishedTrial(spec.id, spec.title, spec.short, spec.model, spec.indication,
                           spec.criteria, spec.population, spec.design, spec.follow_up_years,
                           spec.seed,
-                          spec.deviations, dict(spec.sources), arms, outcomes, source)
+                          spec.deviations, dict(spec.sources), arms, outcomes, source,
+                          spec.role)
 
 
 def _arm(source: str, trial: _TrialFile, i: int, arm: _ArmFile,
@@ -278,6 +286,8 @@ def _arm(source: str, trial: _TrialFile, i: int, arm: _ArmFile,
             "indication": trial.indication, "n_patients": arm.n, "seed": trial.seed,
             "protocol": arm.protocol, "followup": {"years": trial.follow_up_years},
             "simulation": {"backend": "native", "chunk_size": 64}}
+    if trial.population_settings:
+        file["population"] = dict(trial.population_settings)
     try:
         built = trial_from_dict(file, source=source)
     except ConfigError as exc:

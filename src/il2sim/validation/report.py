@@ -128,12 +128,18 @@ def _scorecard(validation: Validation) -> str:
 def validation_html(validation: Validation, trials: Sequence[PublishedTrial]) -> str:
     """The report as one HTML document."""
     scores = validation.scores
-    card = validation.scorecard().iloc[-1]
+    full = validation.scorecard()
+    card = full.iloc[-1]
+    checks = full[full["role"] == "check"]
+    checked = (f" Check trials, which no calibration used and which the total leaves out: "
+               f"<b>{int(checks['compatible'].sum())} of {int(checks['outcomes'].sum())}</b> "
+               "compatible." if len(checks) else "")
     failures = scores[scores["status"] != "compatible"]
     parts = [
         "<section id=scorecard><h2>Scorecard</h2>",
-        f"<p><b>{card['compatible']} of {card['outcomes']}</b> published endpoints are "
-        f"compatible with the model ({card['not_simulated']} not simulated). Each arm was "
+        f"<p><b>{card['compatible']} of {card['outcomes']}</b> published endpoints of the "
+        f"calibration set are compatible with the model ({card['not_simulated']} not "
+        f"simulated).{checked} Each arm was "
         f"simulated {validation.replicates} times at its published size; where a calibrated "
         "population has a stored posterior (scripts/calibrate_posterior.py), replicate r runs "
         "at its draw r, so the prediction intervals include the calibration's uncertainty."

@@ -117,16 +117,25 @@ class Validation:
     replicates: int
 
     def scorecard(self) -> pd.DataFrame:
-        """Compatible outcomes per trial and overall (not simulated ones count as misses)."""
+        """Compatible outcomes per trial and overall (not simulated ones count as misses).
+
+        The last row, ``all``, totals the calibration set; a check trial (``role`` "check":
+        no calibration used it, so it scores a prediction) has its own row and is left out
+        of the total."""
         s = self.scores
+        roles = s["role"] if "role" in s else pd.Series("calibration", index=s.index)
         rows = [{"trial": t, "title": g["title"].iloc[0], "short": g["short"].iloc[0],
+                 "role": str(roles[g.index].iloc[0]),
                  "compatible": int((g["status"] == "compatible").sum()), "outcomes": len(g),
                  "not_simulated": int((g["status"] == "not simulated").sum())}
                 for t, g in s.groupby("trial", sort=False)]
-        rows.append({"trial": "all", "title": "All trials", "short": "All trials",
-                     "compatible": sum(r["compatible"] for r in rows),
-                     "outcomes": sum(r["outcomes"] for r in rows),
-                     "not_simulated": sum(r["not_simulated"] for r in rows)})
+        counted = [r for r in rows if r["role"] == "calibration"]
+        rows.append({"trial": "all", "title": "All trials of the calibration set",
+                     "short": "All trials",
+                     "role": "calibration",
+                     "compatible": sum(r["compatible"] for r in counted),
+                     "outcomes": sum(r["outcomes"] for r in counted),
+                     "not_simulated": sum(r["not_simulated"] for r in counted)})
         return pd.DataFrame(rows)
 
 
@@ -207,7 +216,8 @@ def _score(trial: PublishedTrial, i: int, outcome: Outcome,
     obs = outcome.observed
     arm_label = ("all arms" if outcome.arm == "all" else trial.arm(outcome.arm).label)
     row: dict[str, Any] = {
-        "trial": trial.id, "title": trial.title, "short": trial.short, "outcome": i,
+        "trial": trial.id, "title": trial.title, "short": trial.short, "role": trial.role,
+        "outcome": i,
         "endpoint": outcome.endpoint.name, "label": outcome.label, "arm": arm_label,
         "unit": outcome.endpoint.unit, "observed": obs.point,
         "observed_lo": obs.interval()[0], "observed_hi": obs.interval()[1],
