@@ -47,9 +47,7 @@ BRACKET = (0.05, 3.0)
 
 
 def _with_p(spec: TrialSpec, p_il2: float) -> TrialSpec:
-    params = {**spec.population.params, "p_il2": Fixed(p_il2)}
-    return dataclasses.replace(spec, population=dataclasses.replace(spec.population,
-                                                                     params=params))
+    return dataclasses.replace(spec, population=spec.population.with_params(p_il2=Fixed(p_il2)))
 
 
 def cd4_difference(trial: PublishedTrial, p_il2: float, replicates: int

@@ -44,9 +44,7 @@ ENDPOINTS = ("treated_lesions_complete_response", "lesion_complete_response")
 
 
 def _with_k_nec(spec: TrialSpec, k_nec: float) -> TrialSpec:
-    params = {**spec.population.params, "k_nec": Fixed(k_nec)}
-    return dataclasses.replace(spec, population=dataclasses.replace(spec.population,
-                                                                     params=params))
+    return dataclasses.replace(spec, population=spec.population.with_params(k_nec=Fixed(k_nec)))
 
 
 def radny_rates(trial: PublishedTrial, k_nec: float, replicates: int

@@ -83,14 +83,11 @@ def timing(paths: list[Path], n: int, seed: int) -> None:
 
 def _with(spec: TrialSpec, ant_median: float | None, ant_sigma: float | None,
           fixed: dict[str, float], n: int, seed: int) -> TrialSpec:
-    params = dict(spec.population.params)
-    ant = params["ant"]
-    params["ant"] = dataclasses.replace(
-        ant, median=ant.median if ant_median is None else ant_median,
-        sigma=ant.sigma if ant_sigma is None else ant_sigma)
-    params.update({k: Fixed(v) for k, v in fixed.items()})
-    return dataclasses.replace(spec, n_patients=n, seed=seed,
-                               population=dataclasses.replace(spec.population, params=params))
+    ant = spec.population.params["ant"]
+    ant = dataclasses.replace(ant, median=ant.median if ant_median is None else ant_median,
+                              sigma=ant.sigma if ant_sigma is None else ant_sigma)
+    population = spec.population.with_params(ant=ant, **{k: Fixed(v) for k, v in fixed.items()})
+    return dataclasses.replace(spec, n_patients=n, seed=seed, population=population)
 
 
 def arms(keys: list[str], ant_median: float | None, ant_sigma: float | None,

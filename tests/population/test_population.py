@@ -11,6 +11,7 @@ from scipy import stats
 from il2sim.population import (
     Categorical,
     CovariateEffect,
+    Fixed,
     LogNormal,
     Normal,
     Population,
@@ -91,3 +92,13 @@ def test_lesions_round_trip() -> None:
 def test_bad_populations_are_clear_errors(make: object, match: str) -> None:
     with pytest.raises(PopulationError, match=match):
         make()  # type: ignore[operator]
+
+
+def test_with_params_sets_some_distributions_and_keeps_the_rest() -> None:
+    base = Population(params={"a": LogNormal(1.0, 0.5), "b": LogNormal(2.0, 0.1)},
+                      tumour_state=None, name="base")
+    changed = base.with_params(b=Fixed(3.0), c=Fixed(4.0))
+    assert changed.params == {"a": LogNormal(1.0, 0.5), "b": Fixed(3.0), "c": Fixed(4.0)}
+    assert changed.name == "base" and base.params["b"] == LogNormal(2.0, 0.1)
+    drawn = changed.sample(5, 1)
+    assert (drawn["b"] == 3.0).all() and (drawn["c"] == 4.0).all()

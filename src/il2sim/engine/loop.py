@@ -130,7 +130,8 @@ def run_batch(
         (``memo``, emptied before each decision), however many conditions read them."""
 
         def __init__(self) -> None:
-            self.memo: dict[object, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
+            self.memo: dict[object, tuple[_Rows, NDArray[np.float64],
+                                          NDArray[np.float64] | None]] = {}
 
         def _value(self, key: object, name: str, rows: Callable[[], _Rows]
                    ) -> NDArray[np.float64]:
@@ -138,15 +139,16 @@ def run_batch(
                 raise KeyError(f"{name!r} is neither a state nor an observable of "
                                f"{model.name!r}")
             if key not in self.memo:
-                self.memo[key] = (compiled.to_natural(rows()[1]), None)
-            x, obs = self.memo[key]
+                picked = rows()
+                self.memo[key] = (picked, compiled.to_natural(picked[1]), None)
+            picked, x, obs = self.memo[key]
             if name in model.state_names:
                 return x[:, model.state_names.index(name)]
             if obs is None:
-                t, _, pp, uu = rows()
+                t, _, pp, uu = picked
                 with np.errstate(all="ignore"):
                     obs = compiled.observe(t, x, pp, uu)
-                self.memo[key] = (x, obs)
+                self.memo[key] = (picked, x, obs)
             return obs[:, model.observable_names.index(name)]
 
         def __call__(self, name: str) -> NDArray[np.float64]:

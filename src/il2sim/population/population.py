@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -100,6 +100,10 @@ class Population:
                                       "parameter")
             if e.covariate not in self.covariates:
                 raise PopulationError(f"covariate effect of {e.covariate!r}: unknown covariate")
+
+    def with_params(self, **params: Distribution) -> Population:
+        """This population with these parameters' distributions set (added or replaced)."""
+        return replace(self, params={**self.params, **params})
 
     def _cholesky(self, names: list[str]) -> np.ndarray:
         c = np.eye(len(names))

@@ -77,7 +77,7 @@ def with_posterior_draw(population: Population, indication: str, draw: int) -> P
              if population.params.get(name) == point[name]}
     if not drawn:
         return population
-    return dataclasses.replace(population, params={**population.params, **drawn},
+    return dataclasses.replace(population.with_params(**drawn),
                                name=f"{population.name} (posterior draw {k})")
 
 

@@ -562,11 +562,13 @@ def _median_text(row: pd.Series, scale: float) -> str:
 
 
 def _dor_text(row: pd.Series, scale: float) -> str:
+    """``median (min-max[+]), n=k``: a duration's (``max_censored``: the longest ongoing) or
+    a time to response's row."""
     if row["n"] == 0:
         return "- (n=0)"
-    plus = "+" if row["max_censored"] else ""
+    plus = "+" if row.get("max_censored", False) else ""
     return (f"{_time(row['median_d'], scale)} ({_time(row['min_d'], scale)}-"
-            f"{_time(row['max_d'], scale)}{plus}), n={row['n']}")
+            f"{_time(row['max_d'], scale)}{plus}), n={int(row['n'])}")
 
 
 def summary_table(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | None = None,
@@ -673,10 +675,7 @@ def _summary(endpoints: pd.DataFrame, doses: pd.DataFrame | DoseDelivery | None,
                     row["max_d"] / scale, "range")
         if ttr is not None:
             r_t = ttr.loc[label]
-            col["median time to response, months (range)"] = (
-                "- (n=0)" if r_t["n"] == 0 else
-                f"{_time(r_t['median_d'], month)} ({_time(r_t['min_d'], month)}-"
-                f"{_time(r_t['max_d'], month)}), n={int(r_t['n'])}")
+            col["median time to response, months (range)"] = _dor_text(r_t, month)
             if r_t["n"] > 0:
                 put(label, "median time to response, months", r_t["median_d"] / month,
                     r_t["min_d"] / month, r_t["max_d"] / month, "range")
