@@ -309,10 +309,13 @@ def test_sensitivity_of_a_trial_output(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     table = pd.read_csv(next(tmp_path.glob("*.csv")), index_col=0)
     # no interferon in the regimen: no effect at all; a larger leak sensitivity lowers the
-    # lowest pressure (mu < 0), by more than the bootstrap half-width of mu* thrice over
+    # lowest pressure in every elementary effect (mu = -mu*), by more than the bootstrap
+    # half-width of mu* (1.7 half-widths with 4 patients and 3 trajectories since the
+    # relative criteria withhold doses; over 3 before)
     pmax = table.loc["pmax"]
     assert table.loc["ka_ifn", "mu_star"] == 0.0
-    assert pmax["mu"] < 0 and pmax["mu_star"] > 3 * pmax["mu_star_conf"]
+    assert pmax["mu"] == pytest.approx(-pmax["mu_star"])
+    assert pmax["mu_star"] > pmax["mu_star_conf"] > 0
     with ResultStore(db, read_only=True) as store:
         (name,) = store.analyses()["name"]
     assert name.startswith("morris of sbp_min, Metastatic RCC")

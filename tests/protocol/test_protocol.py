@@ -122,6 +122,23 @@ def test_an_absolute_criterion_stops_the_cycle_at_once() -> None:
     assert (c1.reason.iloc[3:] == "cycle stopped").all()
 
 
+def test_a_relative_criterion_holds_the_dose_and_counts_toward_the_stop() -> None:
+    """Creatinine 1 + 0.8 per dose, no recovery: 1.8 before the 2nd dose, 2.6 before the 3rd.
+    The label's rules hold at 2.5-2.9 (a relative criterion; Springerplus 2015, Table 1), and
+    the third hold stops the cycle; rules that only count relative criteria give the dose."""
+    r = run(toxic_model(recovery=5.0), label(), 84 * 24, cr=0.8, k=0.0)
+    c1 = r.dose_log[r.dose_log.cycle == 1]
+    assert list(c1.reason[:5]) == ["", "", "held: creatinine 2.5-2.9",
+                                   "held: creatinine 2.5-2.9",
+                                   "held: creatinine 2.5-2.9 (third hold: cycle stopped)"]
+    counting = HoldRules(relative=LABEL_HOLDS.relative, relative_to_stop=3)
+    drug = Drug.of("IL-2", q8h(4), holds=counting)
+    r = run(toxic_model(recovery=5.0), Protocol((drug,)), 40.0, cr=0.8, k=0.0)
+    assert (r.dose_log.status == "given").all()
+    with pytest.raises(ProtocolError, match="relative_holds"):
+        HoldRules(relative_holds=True)
+
+
 def q8h(count: int, start: str = "0 h") -> Regimen:
     return Regimen.of(Bolus("1 IU"), Schedule(every="8 h", count=count, start=start))
 

@@ -38,6 +38,9 @@ def test_yang_and_negrier_designs_are_written_as_data() -> None:
              "maintenance_cycles": [CI], "split_infusions": "8 h"},
             {"name": "IFN-alpha", "cycles": [ifn], "holds": {"hold_if": ["confusion >= 2"]}}]))
     ev = spec.treatment().regimen().events()
+    spec = trial_from_dict(protocol(kind="regimen", cycles=[bolus], holds={
+        "relative": ["2.5 <= creatinine < 3"], "relative_to_stop": 3, "relative_holds": True}))
+    assert spec.treatment().drugs[0].holds.relative_holds  # type: ignore[union-attr]
     il2 = ev[ev.drug == "IL-2"]
     assert list(il2.groupby("course").size()) == [30, 15, 15, 15, 15]  # 8-h segments
     assert il2[il2.course == 2].time_h.min() == 70 * 24
@@ -58,6 +61,9 @@ def test_yang_and_negrier_designs_are_written_as_data() -> None:
      "unknown key"),
     ({"kind": "regimen", "regimen": CI, "holds": {"hold_if": ["sbp is low"]}},
      "protocol.holds.hold_if[0]", "write e.g. 'sbp < 90'"),
+    ({"kind": "regimen", "regimen": CI, "holds": {"hold_if": ["sbp < 90"],
+                                                   "relative_holds": True}},
+     "protocol.holds", "relative_holds needs relative criteria"),
     ({"kind": "regimen", "regimen": CI, "max_courses": 2, "retreat_if": "maybe"},
      "protocol.retreat_if", "one of shrinkage"),
     ({"kind": "label", "split_infusions": "8 h"}, "protocol.split_infusions",

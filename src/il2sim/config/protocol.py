@@ -31,7 +31,8 @@ several drugs in ``[[protocol.drugs]]``, each with the keys of the one-drug form
     holds = "label"                   # the label's rules (default), "none", or a table:
     # holds = { hold_if = ["lowest(sbp, 8 h) < 90"], stop_cycle_if = ["creatinine >= 3"],
     #           relative = ["weight_gain_pct > 15"], relative_to_stop = 3, holds_to_stop = 3,
-    #           discontinue_if = ["confusion >= 3"] }
+    #           relative_holds = true, discontinue_if = ["confusion >= 3"] }
+    # (relative_holds: each relative criterion also withholds the dose, as the label's rules)
     # (a condition reads the value at the dose, "sbp < 90", or the chart of the hours
     # before it: "lowest(sbp, 8 h) < 90", "highest(...)", "mean(urine_8h, 8 h) < 80")
 
@@ -78,6 +79,7 @@ class HoldsSpec(Spec):
     relative_to_stop: int | None = Field(default=None, ge=1)
     holds_to_stop: int | None = Field(default=None, ge=1)
     discontinue_if: list[str] = Field(default_factory=list)
+    relative_holds: bool = False
 
 
 class DrugSpec(Spec):
@@ -139,7 +141,7 @@ def _holds(spec: Literal["label", "none"] | HoldsSpec, source: str, key: str
         lists[name] = tuple(items)
     try:
         return HoldRules(**lists, relative_to_stop=spec.relative_to_stop,
-                         holds_to_stop=spec.holds_to_stop)
+                         holds_to_stop=spec.holds_to_stop, relative_holds=spec.relative_holds)
     except ProtocolError as exc:
         raise ConfigError(source, key, str(exc)) from None
 

@@ -9,8 +9,8 @@ At a dose of drug d, course k, cycle c, for every patient, in this order:
 3. the cycle already stopped: ``"cycle stopped"``; a ``stop_cycle`` condition, or
    ``relative_to_stop`` relative criteria at once: ``"cycle stopped: <why>"``;
 4. ``max_doses_per_cycle`` doses already given in the cycle: ``"cycle complete: <n> doses"``;
-5. a ``hold`` condition: ``"held: <condition>"``; the hold that makes ``holds_to_stop`` in
-   the cycle also stops it;
+5. a ``hold`` condition, or a relative criterion where ``relative_holds``:
+   ``"held: <condition>"``; the hold that makes ``holds_to_stop`` in the cycle also stops it;
 6. otherwise the dose is given.
 
 Retreatment on the measured tumour (``shrinkage``, ``response``, ``response_or_stable``)
@@ -198,7 +198,7 @@ class ProtocolDecider:
             if cap is not None:
                 why[(count >= cap) & (why == "")] = f"cycle complete: {cap} doses"
             if rules is not None:
-                for c in rules.hold:
+                for c in (*rules.hold, *(rules.relative if rules.relative_holds else ())):
                     why[hits[c.name] & (why == "")] = f"held: {c.name}"
                 held_now = np.array([str(w).startswith("held") for w in why])
                 holds += held_now
