@@ -1110,7 +1110,7 @@ def validate_command(trial_ids: tuple[str, ...], replicates: int, db: Path, outp
                                   task, completed=done, total=total))
         run_id = save_validation(store, result, trials)
     out = _console()
-    card = result.scorecard()
+    card = result.scorecard_shown()
     out.print(_frame_table(pd.DataFrame({
         "trial": card["short"], "compatible": [f"{c} of {n}" for c, n in zip(
             card["compatible"], card["outcomes"])], "not simulated": card["not_simulated"]}),

@@ -53,9 +53,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_every_shipped_trial_loads_with_cited_computable_outcomes() -> None:
     trials = atlas()
     assert [t.id.split("_")[0] for t in trials] == ["c1", "c2", "c3", "c4", "c5", "c6", "c7",
-                                                    "x1"]
-    # the calibration set (TRIALS) and a check no calibration reads
-    assert [t.role for t in trials] == ["calibration"] * 7 + ["check"]
+                                                    "x1", "x2", "x3", "x4"]
+    # the calibration set (TRIALS) and the checks no calibration reads
+    assert [t.role for t in trials] == ["calibration"] * 7 + ["check"] * 4
     for trial in trials:
         for outcome in trial.outcomes:
             assert outcome.endpoint is ENDPOINTS[outcome.endpoint.name]
@@ -67,6 +67,14 @@ def test_every_shipped_trial_loads_with_cited_computable_outcomes() -> None:
     c1 = atlas(["c1"])[0]
     orr = next(o for o in c1.outcomes if o.endpoint.name == "objective_response")
     assert (orr.observed.count, orr.observed.n) == (37, 255)
+    # X2's low-dose arm (McDermott 2005): 3 SC IL-2 doses on day 1, then daily 5 days a week
+    # to week 4 (22 in all), interferon three times a week for 4 weeks; a course every 6 weeks
+    low = atlas(["x2"])[0].arm("sc_il2_ifn").spec
+    assert low is not None
+    ev = low.treatment().regimen().events()
+    first = ev[ev.course == 1]
+    assert (first.drug == "IL-2").sum() == 22 and (first.drug == "IFN-alpha").sum() == 12
+    assert ev[ev.course == 2].time_h.min() == 42 * 24
 
 
 def test_pooled_toxicity_arms_are_the_pivotal_arms() -> None:

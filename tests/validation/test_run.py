@@ -149,3 +149,9 @@ def test_a_check_trial_scores_apart_from_the_calibration_set() -> None:
     assert card.loc["all", ["compatible", "outcomes"]].tolist() == [2, 3]
     old = Validation(scores.drop(columns="role"), pd.DataFrame(), 1).scorecard()
     assert old.iloc[-1][["compatible", "outcomes"]].tolist() == [2, 4]
+    # as shown: the trials, the calibration set's total, then the checks' total
+    shown = Validation(scores, pd.DataFrame(), 1).scorecard_shown()
+    assert shown["trial"].tolist() == ["c1", "c7", "x1", "all", "checks"]
+    assert shown.iloc[-1][["compatible", "outcomes"]].tolist() == [0, 1]
+    only_checks = Validation(scores[scores["role"] == "check"], pd.DataFrame(), 1)
+    assert only_checks.scorecard_shown()["trial"].tolist() == ["x1", "checks"]

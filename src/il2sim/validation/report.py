@@ -116,7 +116,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _scorecard(validation: Validation) -> str:
-    card = validation.scorecard()
+    card = validation.scorecard_shown()
     body = "".join(
         f"<tr><td>{html.escape(r['title'])}</td><td class=num>{r['compatible']} of "
         f"{r['outcomes']}</td><td class=num>{r['not_simulated']}</td></tr>"
@@ -134,12 +134,14 @@ def validation_html(validation: Validation, trials: Sequence[PublishedTrial]) ->
     checked = (f" Check trials, which no calibration used and which the total leaves out: "
                f"<b>{int(checks['compatible'].sum())} of {int(checks['outcomes'].sum())}</b> "
                "compatible." if len(checks) else "")
+    counted = (f"<b>{card['compatible']} of {card['outcomes']}</b> published endpoints of the "
+               f"calibration set are compatible with the model ({card['not_simulated']} not "
+               "simulated)." if len(checks) < len(full) - 1 else "No trial of the calibration "
+               "set was run.")
     failures = scores[scores["status"] != "compatible"]
     parts = [
         "<section id=scorecard><h2>Scorecard</h2>",
-        f"<p><b>{card['compatible']} of {card['outcomes']}</b> published endpoints of the "
-        f"calibration set are compatible with the model ({card['not_simulated']} not "
-        f"simulated).{checked} Each arm was "
+        f"<p>{counted}{checked} Each arm was "
         f"simulated {validation.replicates} times at its published size; where a calibrated "
         "population has a stored posterior (scripts/calibrate_posterior.py), replicate r runs "
         "at its draw r, so the prediction intervals include the calibration's uncertainty."

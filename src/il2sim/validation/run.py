@@ -138,6 +138,24 @@ class Validation:
                      "not_simulated": sum(r["not_simulated"] for r in counted)})
         return pd.DataFrame(rows)
 
+    def scorecard_shown(self) -> pd.DataFrame:
+        """The scorecard as a reader sees it: one row per trial, the calibration set's total
+        when a calibration trial was run, and the checks' total (``trial`` "checks",
+        "Checks (not in the total)") when a check was."""
+        card = self.scorecard()
+        trials, total = card.iloc[:-1], card.iloc[-1:]
+        checks = trials[trials["role"] == "check"]
+        parts = [trials]
+        if (trials["role"] == "calibration").any():
+            parts.append(total)
+        if len(checks):
+            parts.append(pd.DataFrame([{
+                "trial": "checks", "title": "Check trials (not in the total)",
+                "short": "Checks (not in the total)", "role": "check",
+                **{k: int(checks[k].sum()) for k in ("compatible", "outcomes",
+                                                     "not_simulated")}}]))
+        return pd.concat(parts, ignore_index=True)
+
 
 def _simulate(store: ResultStore, spec: TrialSpec, *, client: object | None,
               progress: Callable[[int], None] | None) -> SimulatedArm:
