@@ -508,6 +508,19 @@ def with_validation(tmp_path: Path, examples: Path) -> Iterator[tuple[TestClient
         yield c, run_id
 
 
+def test_a_check_trial_has_its_own_total_on_the_page(tmp_path: Path, examples: Path) -> None:
+    """C1 and the check X4 (synthetic arms): the headline counts C1 only; the scorecard
+    ends with the calibration set's total, then the checks' total."""
+    db = tmp_path / "web.duckdb"
+    run_id = save_synthetic_validation(db, ["c1", "x4"])
+    with TestClient(create_app(db, examples=examples, max_patients=50)) as client:
+        body = client.get(f"/api/validations/{run_id}").json()
+    card = body["scorecard"]
+    assert [r["trial"] for r in card[-2:]] == ["All trials", "Checks (not in the total)"]
+    assert card[-2]["outcomes"] == body["info"]["outcomes"] == card[0]["outcomes"] == 10
+    assert card[-1]["outcomes"] == card[1]["outcomes"] == 3
+
+
 def test_validation_is_served(with_validation: tuple[TestClient, str]) -> None:
     client, run_id = with_validation
     [listed] = client.get("/api/validations").json()

@@ -469,7 +469,7 @@ def create_app(db: str | Path, *, examples: str | Path | None = None,
         analysis = store().load_analysis(run_id, VALIDATION_KIND, VALIDATION_NAME)
         base = (f"/api/runs/{quote(run_id)}/analyses/{VALIDATION_KIND}/"
                 f"{quote(VALIDATION_NAME, safe='')}/figures")
-        card = result.scorecard()
+        card = result.scorecard_shown()
         return ValidationDetail(
             info=_validation_info(run_id), rule=VALIDATION_RULE,
             scorecard=[{"trial": str(r["short"]), "compatible": int(r["compatible"]),

@@ -537,6 +537,18 @@ function analysesBlock(analyses) {
         el("img", { src: url, alt: `${a.kind} ${a.name}`, loading: "lazy" })))))));
 }
 
+
+// The headline: the calibration set's total, and the checks' total (trials no fit saw).
+function validationLead(v) {
+  const checks = v.scorecard.find((r) => r.trial === "Checks (not in the total)");
+  const counted = v.info.outcomes > 0 || !checks
+    ? `${v.info.compatible} of ${v.info.outcomes} published endpoints are compatible with the model` +
+      (checks ? `; check trials, which the total leaves out: ${checks.compatible} of ${checks.outcomes}` : "")
+    : `Check trials only (no fit saw them): ${checks.compatible} of ${checks.outcomes} published ` +
+      "endpoints are compatible with the model";
+  return `${counted} (${v.info.replicates} simulated trials per arm at the published size; ${v.info.created}).`;
+}
+
 function pct(x) {
   return x === null || x === undefined ? "" : (100 * x).toFixed(1);
 }
@@ -572,9 +584,7 @@ async function validationView(runId) {
   const others = listed.length > 1 ? el("p", {}, "Other validations: ", listed.filter((x) => x.run_id !== id)
     .map((x) => [el("a", { href: `#/validation/${x.run_id}` }, `${x.name} (${x.created})`), " "])) : null;
   return [el("h1", {}, "Validation against published trials"),
-    el("p", { class: "lead", "data-testid": "validation-score" },
-      `${v.info.compatible} of ${v.info.outcomes} published endpoints are compatible with the model ` +
-      `(${v.info.replicates} simulated trials per arm at the published size; ${v.info.created}).`),
+    el("p", { class: "lead", "data-testid": "validation-score" }, validationLead(v)),
     el("p", { class: "muted" }, `Rule: ${v.rule}.`),
     el("div", { class: "actions" }, el("a", { href: `/api/validations/${encodeURIComponent(id)}/report.html`,
       target: "_blank", "data-testid": "validation-report" }, "HTML report")),
