@@ -35,14 +35,17 @@ Syst Pharmacol 5:140), per indication, over the trial's own 5-year follow-up:
    pooled weighted death probability of the two pivotal sets equals their pooled reported
    deaths, 17 of 525 (11/255 RCC, 6/270 melanoma). The cohorts are simulated with
    k_trd = 0, so each patient's leak exposure S = integral of s^gamma_trd runs to the
-   disease death or the horizon; under k_trd the patient dies of treatment with
-   probability 1 - exp(-k_trd S) (first passage of the cumulative hazard k_trd S(t) past an
-   exponential draw, before the disease death), and k_trd solves
-   sum_ind n_ind * (sum w (1 - exp(-k_trd S)) / sum w) = 17. Only patients whose toxicity
-   passed grade 2 have S > 0, so their weighted share is the most any k_trd can reach. Each
-   indication's own death rate at that k_trd is reported beside its target: deaths the
-   model cannot attribute to the leak (the melanoma deaths were all sepsis, which is not
-   modelled) show as a miss, not as a second knob;
+   disease death or the horizon, and the only treatment deaths in them are from
+   catheter-related sepsis (D = 1; its rates are the literature's, not fitted:
+   ``il2sim.trial.endpoints``, no antibiotic prophylaxis in the pivotal trials). Under
+   k_trd a patient who did not die of sepsis dies of the leak with probability
+   1 - exp(-k_trd S) (first passage of the cumulative hazard k_trd S(t) past an exponential
+   draw, before the disease death), and k_trd solves
+   sum_ind n_ind * (sum w (D + (1 - D)(1 - exp(-k_trd S))) / sum w) = 17. Only patients whose
+   toxicity passed grade 2 have S > 0, so their weighted share (with the sepsis deaths) is
+   the most any k_trd can reach. Each indication's own death rate at that k_trd is reported
+   beside its target: deaths the model cannot attribute show as a miss, not as a second
+   knob;
 5. write ``src/il2sim/trial/calibration/<indication>.json`` with the result, the
    targets, the achieved weighted rates, the effective sample sizes and the seed.
 
@@ -249,15 +252,20 @@ def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, floa
     return medians, achieved, weights
 
 
-def death_rate(k_trd: float, exposure: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted mean of 1 - exp(-k_trd S): the treatment-related death rate under k_trd."""
+def death_rate(k_trd: float, exposure: np.ndarray, weights: np.ndarray,
+               septic: np.ndarray) -> float:
+    """Weighted mean of D + (1 - D)(1 - exp(-k_trd S)): the treatment-related death rate
+    under k_trd, with D = 1 for the cohort's sepsis deaths."""
     exposure = np.nan_to_num(exposure, nan=0.0)
-    return float(np.sum(weights * -np.expm1(-k_trd * exposure)) / weights.sum())
+    dies = septic + (1.0 - septic) * -np.expm1(-k_trd * exposure)
+    return float(np.sum(weights * dies) / weights.sum())
 
 
-def fit_trd(cohorts: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, float]:
+def fit_trd(cohorts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+            ) -> tuple[float, float, float]:
     """Step 4: one ``k_trd`` whose pooled death count over the published trial sizes equals
-    the pooled reported deaths. ``cohorts``: indication -> (exposure S, weights).
+    the pooled reported deaths. ``cohorts``: indication -> (exposure S, weights, sepsis
+    deaths D).
 
     Returns k_trd, the pooled rate it gives and the pooled ceiling (patients with S > 0). A
     target at or above the ceiling has no answer: the largest k_trd of the search range
@@ -267,11 +275,11 @@ def fit_trd(cohorts: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, f
     target = sum(TARGET_DEATHS[ind] for ind in cohorts) / sum(n.values())
 
     def pooled(log_k: float) -> float:
-        return sum(n[ind] * death_rate(math.exp(log_k), s, w)
-                   for ind, (s, w) in cohorts.items()) / sum(n.values())
+        return sum(n[ind] * death_rate(math.exp(log_k), s, w, d)
+                   for ind, (s, w, d) in cohorts.items()) / sum(n.values())
 
-    ceiling = sum(n[ind] * float(np.sum(w * (np.nan_to_num(s) > 0)) / w.sum())
-                  for ind, (s, w) in cohorts.items()) / sum(n.values())
+    ceiling = sum(n[ind] * float(np.sum(w * ((np.nan_to_num(s) > 0) | (d > 0))) / w.sum())
+                  for ind, (s, w, d) in cohorts.items()) / sum(n.values())
     lo, hi = math.log(1e-6), math.log(1e6)
     log_k = hi if pooled(hi) <= target else optimize.brentq(lambda x: pooled(x) - target,
                                                              lo, hi)
@@ -315,6 +323,7 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
         medians, achieved, weights, frame = fits[chosen - 1]
         print(f"no round met the stopping rule: keeping round {chosen}")
     exposure = frame["leak_exposure"].to_numpy(float)
+    septic = (frame["death_cause"] == "treatment").to_numpy(float)  # k_trd = 0: sepsis
     gamma_trd = MortalityModel().gamma_trd
     sigmas = {**SIGMA, "ant": medians["ant_sigma"]}
     params = {k: {"median": medians[k], "sigma": sigmas[k]} for k in SIGMA}
@@ -330,9 +339,10 @@ def calibrate(indication: str, n: int, seed: int, backend: str) -> dict[str, Any
                       "gamma_trd": gamma_trd, "v_ref": MortalityModel().v_ref,
                       "beta_burden": MortalityModel().beta_burden},
         "achieved": {**achieved,
-                     "trd_ceiling": float(np.sum(weights * (np.nan_to_num(exposure) > 0))
-                                          / weights.sum())},
-        "_cohort": (exposure, weights),
+                     "trd_sepsis": float(np.sum(weights * septic) / weights.sum()),
+                     "trd_ceiling": float(np.sum(weights * ((np.nan_to_num(exposure) > 0)
+                                                            | (septic > 0))) / weights.sum())},
+        "_cohort": (exposure, weights, septic),
         "rounds": rounds,
         "kept_round": chosen,
         "proposal": {"n_per_round": n, "seed": seed, "backend": backend,
@@ -356,9 +366,9 @@ def main() -> None:
     print(f"k_trd {k_trd:.4g}/day: pooled treatment deaths {pooled:.4f} "
           f"(ceiling {ceiling:.4f})")
     for ind, result in results.items():
-        exposure, weights = cohorts[ind]
+        exposure, weights, septic = cohorts[ind]
         result["mortality"]["k_trd"] = k_trd
-        result["achieved"]["trd"] = death_rate(k_trd, exposure, weights)
+        result["achieved"]["trd"] = death_rate(k_trd, exposure, weights, septic)
         result["k_trd_fitted_to"] = (
             f"pooled treatment-related deaths of {', '.join(results)}: "
             f"{sum(TARGET_DEATHS[i] for i in results)} of {sum(PUBLISHED_N[i] for i in results)}"

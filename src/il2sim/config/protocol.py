@@ -9,6 +9,8 @@ The label, as shipped (``kind = "label"``; every key optional)::
     course_interval = "12 week"
     retreat_if = "shrinkage"          # shrinkage | response | response_or_stable | always |
                                       # a condition such as "cd4 < 500"
+    antibiotic_prophylaxis = false    # true: no catheter-related sepsis (any kind of protocol;
+                                      # il2sim.trial.endpoints, "catheter-related sepsis")
 
 Any regimen (``kind = "regimen"``): one drug given by ``regimen`` (its presets' cycles kept)
 or by ``cycles`` (an array of regimens, one per cycle, timed from the course's start), or
@@ -106,6 +108,7 @@ class ProtocolSpec(Spec):
     max_doses_per_cycle: int | None = Field(default=None, ge=1)
     split_infusions: str | None = None
     drugs: list[DrugSpec] | None = Field(default=None, min_length=1)
+    antibiotic_prophylaxis: bool = False
 
 
 _DRUG_KEYS = ("regimen", "cycles", "maintenance_cycles", "holds", "max_doses_per_cycle",

@@ -12,7 +12,17 @@ hazards along the simulated trajectory (:func:`death_days`),
       h_trd(t) = k_trd * s(t)^gamma_trd                                   per day
   Hypotension and renal failure (RCC; Fyfe et al. 1995, J Clin Oncol 13:688) and sepsis
   (melanoma; Atkins et al. 1999, J Clin Oncol 17:2105) caused the label's treatment-related
-  deaths; sepsis is not simulated, so its deaths are carried by the leak's organ failure.
+  deaths.
+- catheter-related sepsis (:func:`sepsis_death_days`), a treatment-related death too: each
+  course in which IV IL-2 was given (through a central venous catheter) brings sepsis with
+  probability ``sepsis_per_course``, 8 of 86 IL-2 treatment episodes without antibiotic
+  prophylaxis and none of 43 on oxacillin (Bock et al. 1990, J Clin Oncol 8:161), fatal in
+  ``sepsis_fatality``, 2 of 20 septic IL-2 patients (Snydman et al. 1990, Ann Intern Med
+  112:102). IL-2 impairs neutrophil chemotaxis, which is why the risk is the drug's. A trial
+  whose protocol gives prophylaxis (``antibiotic_prophylaxis``) has none. Neither rate is
+  fitted to a trial's deaths. [assumption: the risk is the same for every IV course, bolus or
+  infusion, high or low dose; the death falls a day after the course's last IV dose
+  (``SEPSIS_DELAY_D``), while the catheter is still in.]
 
 The death time depends only on the trajectory before it, so the runner cuts a patient's
 doses, scans and vitals at death (docs/design.md, "Death inside the simulation").
@@ -64,9 +74,10 @@ from il2sim.assessment.response import RECIST, WHO, best_response, measure
 from il2sim.population.population import sum_of_diameters
 from il2sim.population.streams import patient_rng
 
-__all__ = ["CR_ULN", "DRIVE_EVENTS", "DRIVE_OMEGA", "MortalityModel", "death_days",
-           "drive_thresholds", "drive_toxicity_grades", "leak_severity", "patient_endpoints",
-           "patient_rng", "toxicity_grades"]
+__all__ = ["CR_ULN", "DRIVE_EVENTS", "DRIVE_OMEGA", "SEPSIS_FATALITY", "SEPSIS_PER_COURSE",
+           "MortalityModel", "death_days", "drive_thresholds", "drive_toxicity_grades",
+           "leak_severity", "patient_endpoints", "patient_rng", "sepsis_death_days",
+           "toxicity_grades"]
 
 CR_ULN = 1.2
 """Upper limit of normal of serum creatinine, mg/dL [assumption: adult reference range]."""
@@ -98,6 +109,18 @@ interstitial volume "may expand by several liters before the abnormality is evid
 (Harrison's Principles of Internal Medicine, chapter Edema) [assumption: 2.5 L]; grades 2
 and 3: 10% and 30% of a 70 L body (CTCAE v5 edema limbs)."""
 
+SEPSIS_PER_COURSE = 8 / 86
+"""Catheter-related sepsis per IV IL-2 treatment episode without antibiotic prophylaxis
+(Bock et al. 1990, J Clin Oncol 8:161: 8 of 86; none of 43 on oxacillin)."""
+SEPSIS_FATALITY = 2 / 20
+"""Deaths among IL-2 patients with sepsis (Snydman et al. 1990, Ann Intern Med 112:102: 2 of
+20)."""
+SEPSIS_DELAY_D = 1.0
+"""Days from a course's last IV dose to a sepsis death [assumption: within the catheter's
+dwell, 3.8 days on average in Bock et al. 1990]."""
+SEPSIS_STREAM = 5
+"""The patient stream of the sepsis draws, one per course (:func:`sepsis_death_days`)."""
+
 
 @dataclass(frozen=True)
 class MortalityModel:
@@ -108,6 +131,8 @@ class MortalityModel:
     beta_burden: float = 0.5
     k_trd: float = 0.5             # 1/day at leak severity 1 (grade 4)
     gamma_trd: float = 2.0         # [assumption] deeper failure weighs more than longer
+    sepsis_per_course: float = SEPSIS_PER_COURSE  # 0 under antibiotic prophylaxis
+    sepsis_fatality: float = SEPSIS_FATALITY
 
 
 def leak_severity(sbp: NDArray[np.float64], creatinine: NDArray[np.float64],
@@ -158,6 +183,27 @@ def death_days(days: NDArray[np.float64], volume_ml: NDArray[np.float64],
     span = np.clip(np.minimum(days[1:], death[:, None]) - days[:-1], 0.0, None)
     exposure = np.sum(severity[:, :-1] ** m.gamma_trd * span, axis=1)
     return death, cause, exposure
+
+
+def sepsis_death_days(doses: pd.DataFrame, patients: NDArray[np.int64], *, seed: int,
+                      mortality: MortalityModel) -> NDArray[np.float64]:
+    """Each patient's day of death from catheter-related sepsis (``inf``: none; module
+    docstring). ``doses``: the simulation's dose log (``patient`` the row in ``patients``,
+    ``route``, ``course``, ``status``, ``time_h``). Course k of patient p dies with
+    probability ``sepsis_per_course*sepsis_fatality`` if any IV dose was given in it, by the
+    draw of stream (``SEPSIS_STREAM``, k) of p, ``SEPSIS_DELAY_D`` after that course's last
+    IV dose."""
+    out = np.full(len(patients), math.inf)
+    risk = mortality.sepsis_per_course * mortality.sepsis_fatality
+    if risk <= 0 or doses.empty:
+        return out
+    iv = doses[(doses["status"] == "given").to_numpy() & (doses["route"] == "iv").to_numpy()]
+    last = iv.groupby(["patient", "course"])["time_h"].max()
+    for (row, course), t_h in last.items():
+        u = patient_rng(seed, int(patients[int(row)]), SEPSIS_STREAM, int(course)).uniform()
+        if u < risk:
+            out[int(row)] = min(out[int(row)], float(t_h) / 24.0 + SEPSIS_DELAY_D)
+    return out
 
 
 def _first_passage(days: NDArray[np.float64], dt: NDArray[np.float64],

@@ -35,7 +35,13 @@ from il2sim.protocol import (
 )
 from il2sim.store import DATA_TABLES, RunStore
 from il2sim.trial.allocation import Allocation
-from il2sim.trial.endpoints import MortalityModel, death_days, leak_severity, patient_endpoints
+from il2sim.trial.endpoints import (
+    MortalityModel,
+    death_days,
+    leak_severity,
+    patient_endpoints,
+    sepsis_death_days,
+)
 from il2sim.trial.errors import TrialError
 from il2sim.trial.hiv import HIV, simulate_hiv_chunk
 from il2sim.trial.lesions import lesion_diameters, lesion_endpoints, lesion_inputs, lesion_slots
@@ -252,6 +258,9 @@ def simulate_chunk(spec: TrialSpec, model: Model,
         leak_severity(vit["sbp"][ok], vit["creatinine"][ok], vit["spo2"][ok]), ids[ok],
         seed=spec.seed, mortality=spec.mortality)
     cause[ok] = causes
+    sepsis = sepsis_death_days(result.dose_log, ids, seed=spec.seed, mortality=spec.mortality)
+    first = ok & (sepsis < death)  # an earlier death from sepsis is the death
+    death[first], cause[first] = sepsis[first], "treatment"
     alive = grid_days[None, :] <= death[:, None]
     vit = {v: np.where(alive, x, np.nan) for v, x in vit.items()}
     doses = result.dose_log.copy()
