@@ -128,16 +128,14 @@ def _scorecard(validation: Validation) -> str:
 def validation_html(validation: Validation, trials: Sequence[PublishedTrial]) -> str:
     """The report as one HTML document."""
     scores = validation.scores
-    full = validation.scorecard()
-    card = full.iloc[-1]
-    checks = full[full["role"] == "check"]
+    totals = validation.scorecard_shown().set_index("trial")
     checked = (f" Check trials, which no calibration used and which the total leaves out: "
-               f"<b>{int(checks['compatible'].sum())} of {int(checks['outcomes'].sum())}</b> "
-               "compatible." if len(checks) else "")
-    counted = (f"<b>{card['compatible']} of {card['outcomes']}</b> published endpoints of the "
-               f"calibration set are compatible with the model ({card['not_simulated']} not "
-               "simulated)." if len(checks) < len(full) - 1 else "No trial of the calibration "
-               "set was run.")
+               f"<b>{totals.loc['checks', 'compatible']} of {totals.loc['checks', 'outcomes']}"
+               "</b> compatible." if "checks" in totals.index else "")
+    counted = (f"<b>{totals.loc['all', 'compatible']} of {totals.loc['all', 'outcomes']}</b> "
+               "published endpoints of the calibration set are compatible with the model "
+               f"({totals.loc['all', 'not_simulated']} not simulated)."
+               if "all" in totals.index else "No trial of the calibration set was run.")
     failures = scores[scores["status"] != "compatible"]
     parts = [
         "<section id=scorecard><h2>Scorecard</h2>",

@@ -537,7 +537,6 @@ function analysesBlock(analyses) {
         el("img", { src: url, alt: `${a.kind} ${a.name}`, loading: "lazy" })))))));
 }
 
-
 // The headline: the calibration set's total, and the checks' total (trials no fit saw).
 function validationLead(v) {
   const checks = v.scorecard.find((r) => r.trial === "Checks (not in the total)");
