@@ -21,7 +21,20 @@ Data (counts of the trials atlas, ``validation/atlas/``, read from there):
   the pooled count only [assumption: the same rate in both sets, as the point calibration
   assumes]: each indication's likelihood is its share of the pooled binomial,
   ``n_ind * (r log p + (1 - r) log(1 - p))`` with ``r = 373/525`` (so the two indications
-  together use the 525 patients once, not twice).
+  together use the 525 patients once, not twice);
+- RCC only (since session 13): the objective responses of the calibration set's other
+  IL-2-alone arms, ``REGIMEN_ARMS``. Yang et al. 2003 (J Clin Oncol 21:3127; high dose 33
+  of 156, low dose 20 of 150) enters through its contrast: the split of its 53 responders
+  between the arms, multinomial given the total (``regimen_log_likelihood``), because the
+  NCI's selected patients respond more than the multicentre pivotal sets at the same dose
+  (21% in Yang's high-dose arm and 20% in the NCI series, Rosenberg 1994, against 14.5%)
+  [assumption: a factor common to the trial's arms]. Negrier et al. 1998 (N Engl J Med
+  338:1272; continuous infusion 9 of 138), multicentre like the pivotal sets, enters through
+  its level, binomial. Each arm is its own proposal cohort (the same proposal, the arm's
+  protocol and covariates from its atlas file, ``simulate_arm``), so its rate at theta is
+  estimated as the pivotal rates are. With the switch-like intermediate-affinity signal
+  (``N_INT``, receptor component) the low dose reaches only the most antigenic tumours, so
+  these arms pin the spread of antigenicity, which the pivotal counts alone leave open.
 
 Likelihood (likelihood-free in the model, exact in the counts): the rates at theta are
 self-normalised importance-sampling estimates over ONE simulated proposal cohort,
@@ -79,6 +92,7 @@ Run: ``.venv/bin/python scripts/calibrate_posterior.py [--indication rcc] [--n 3
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -95,7 +109,8 @@ import pandas as pd
 from scipy.special import xlogy
 
 from il2sim.config.scenario import read_toml
-from il2sim.validation.atlas import atlas_dir
+from il2sim.trial.runner import run_trial
+from il2sim.validation.atlas import atlas_dir, load_published_trial
 
 HERE = Path(__file__).resolve().parent
 
@@ -115,6 +130,12 @@ PARAMS = ("ant", "f_res", "ant_sigma", "pmax")
 """theta's components, each on the log scale: the medians and sigma_ant."""
 PIVOTAL = {"rcc": "c1_rcc_pivotal", "melanoma": "c2_melanoma_pivotal"}
 TOXICITY = "c3_label_toxicity"
+REGIMEN_ARMS = {"rcc": (("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
+                        ("c5_negrier", ("il2",), "level"))}
+"""Per indication, the calibration set's other IL-2-alone arms whose objective responses join
+the likelihood, by trial (atlas file, arms, how): Yang 2003's high and low dose through their
+contrast, Negrier 1998's continuous infusion through its level. No melanoma trial of the set
+compares IL-2 regimens."""
 MIN_ESS = 100.0
 WALKERS = 32
 
@@ -148,9 +169,39 @@ def published_counts(indication: str) -> Counts:
 
 
 @dataclass(frozen=True)
+class ArmCohort:
+    """A regimen arm's proposal cohort (the same proposal, the arm's own protocol and
+    population): per patient the log draws, the proposal's log density and whether the
+    patient responded; with the arm's published count of responders of ``n``."""
+
+    name: str
+    log_ant: np.ndarray
+    log_f_res: np.ndarray
+    log_pmax: np.ndarray
+    log_g: np.ndarray
+    resp: np.ndarray
+    count: int
+    n: int
+    trial: str = ""
+    how: str = "level"   # "level" (binomial) or "contrast" (within its trial, given the
+                         # trial's responders)
+
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame, proposal: Mapping[str, Any],
+                   count: int, n: int, trial: str = "", how: str = "level") -> ArmCohort:
+        """From a frame with base_ant, f_res, pmax and resp (:func:`simulate_arm`)."""
+        x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
+             "pmax": frame["pmax"].to_numpy(float)}
+        log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
+                    np.zeros(len(frame)))
+        return cls(name, np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g,
+                   frame["resp"].to_numpy(bool), count, n, trial, how)
+
+
+@dataclass(frozen=True)
 class Cohort:
     """A simulated proposal cohort: per patient the log draws, the proposal's log density
-    and the three events."""
+    and the three events; ``arms``, the regimen arms' cohorts."""
 
     log_ant: np.ndarray     # log of the covariate-free antigenicity (base_ant)
     log_f_res: np.ndarray
@@ -160,9 +211,11 @@ class Cohort:
     pr: np.ndarray
     hypo: np.ndarray
     max_ant_sigma: float    # the widest ant spread the proposal covers
+    arms: tuple[ArmCohort, ...] = ()
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, proposal: Mapping[str, Any]) -> Cohort:
+    def from_frame(cls, frame: pd.DataFrame, proposal: Mapping[str, Any],
+                   arms: tuple[ArmCohort, ...] = ()) -> Cohort:
         """From a frame with base_ant, f_res, pmax, bor and sbp_min (a simulated cohort)."""
         x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
              "pmax": frame["pmax"].to_numpy(float)}
@@ -171,7 +224,7 @@ class Cohort:
         return cls(np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g,
                    (frame["bor"] == "CR").to_numpy(bool), (frame["bor"] == "PR").to_numpy(bool),
                    (frame["sbp_min"] < 90).to_numpy(bool),
-                   float(proposal["ant"].max_target_sigma))
+                   float(proposal["ant"].max_target_sigma), arms)
 
 
 def _log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
@@ -180,13 +233,23 @@ def _log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     return np.asarray(-0.5 * z * z - math.log(sigma) - 0.5 * math.log(2 * math.pi) - log_x)
 
 
-def weights(theta: np.ndarray, cohort: Cohort) -> np.ndarray:
+def weights(theta: np.ndarray, cohort: Cohort | ArmCohort) -> np.ndarray:
     """Importance weights f_theta / g, scaled so that the largest is 1."""
     mu_ant, mu_f, log_s, mu_p = (float(v) for v in theta)
     log_w = (_log_lognormal(cohort.log_ant, mu_ant, math.exp(log_s))
              + _log_lognormal(cohort.log_f_res, mu_f, ct.SIGMA["f_res"])
              + _log_lognormal(cohort.log_pmax, mu_p, ct.SIGMA["pmax"]) - cohort.log_g)
     return np.asarray(np.exp(log_w - log_w.max()), dtype=float)
+
+
+def arm_rates(theta: np.ndarray, cohort: Cohort) -> list[tuple[float, float]]:
+    """Per regimen arm: (response rate, effective sample size) at theta."""
+    out = []
+    for arm in cohort.arms:
+        w = weights(theta, arm)
+        s = float(w.sum())
+        out.append((float(w @ arm.resp) / s, s * s / float(w @ w)))
+    return out
 
 
 def rates(theta: np.ndarray, cohort: Cohort) -> tuple[float, float, float, float]:
@@ -223,7 +286,31 @@ def log_likelihood(theta: np.ndarray, cohort: Cohort, counts: Counts,
               + xlogy(counts.n - counts.cr - counts.pr, 1.0 - p_cr - p_pr)
               + counts.hypo_n * (xlogy(counts.hypo_rate, p_h)
                                  + xlogy(1.0 - counts.hypo_rate, 1.0 - p_h)))
+        ll += regimen_log_likelihood(cohort.arms, arm_rates(theta, cohort), min_ess)
     return float(ll) if np.isfinite(ll) else -math.inf
+
+
+def regimen_log_likelihood(arms: tuple[ArmCohort, ...], rates: list[tuple[float, float]],
+                           min_ess: float = MIN_ESS) -> float:
+    """The regimen arms' part of the likelihood. An arm entered by its ``level``: binomial,
+    ``c log p + (n - c) log(1 - p)``. Arms entered by their ``contrast``: the split of their
+    trial's responders between them, multinomial given the total,
+    ``sum_i c_i log(p_i n_i / sum_j p_j n_j)``, which no factor common to the trial's arms
+    changes (a trial population that responds more or less at every dose). -inf where an
+    arm's effective sample size is below ``min_ess``."""
+    if any(ess < min_ess for _, ess in rates):
+        return -math.inf
+    ll = 0.0
+    expected: dict[str, list[tuple[int, float]]] = {}
+    for arm, (p, _) in zip(arms, rates):
+        if arm.how == "level":
+            ll += float(xlogy(arm.count, p) + xlogy(arm.n - arm.count, 1.0 - p))
+        else:
+            expected.setdefault(arm.trial, []).append((arm.count, p * arm.n))
+    for group in expected.values():
+        total = sum(e for _, e in group)
+        ll += float(sum(xlogy(c, e / total) for c, e in group))
+    return ll
 
 
 def log_posterior(theta: np.ndarray, cohort: Cohort, counts: Counts,
@@ -292,9 +379,12 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
         "autocorrelation_steps": dict(zip(PARAMS, map(float, tau))),
         "walkers": WALKERS, "steps": steps, "burn_in": burn,
         "rates_at_mean": {"cr": at_mean[0], "pr": at_mean[1], "hypotension": at_mean[2],
-                          "effective_sample_size": at_mean[3]},
+                          "effective_sample_size": at_mean[3],
+                          **{f"{arm.name} response": rate for arm, (rate, _) in
+                             zip(cohort.arms, arm_rates(mean, cohort))}},
         "data": {"n": counts.n, "cr": counts.cr, "pr": counts.pr,
-                 "hypotension_rate": counts.hypo_rate, "hypotension_weight": counts.hypo_n},
+                 "hypotension_rate": counts.hypo_rate, "hypotension_weight": counts.hypo_n,
+                 **{f"{arm.name} response": [arm.count, arm.n] for arm in cohort.arms}},
         "prior": {"medians": "log-uniform over " + json.dumps(ct.RANGES),
                   "ant_sigma": "log-uniform over " + json.dumps(ct.ANT_SIGMA_RANGE)},
         "min_effective_sample_size": min_ess,
@@ -337,6 +427,55 @@ def point(cal: Mapping[str, Any]) -> np.ndarray:
 
 
 COLUMNS = ["base_ant", "f_res", "pmax", "bor", "sbp_min"]
+ARM_COLUMNS = ["base_ant", "f_res", "pmax", "resp"]
+
+
+def simulate_arm(stem: str, arm: str, proposal: Mapping[str, Any], n: int, seed: int,
+                 backend: str) -> pd.DataFrame:
+    """``n`` patients of an atlas arm (its protocol, covariates and fixed spreads) with
+    ``ant``, ``f_res`` and ``pmax`` drawn from the proposal; per patient the draws, the
+    covariate-free antigenicity ``base_ant`` and ``resp`` (CR or PR by the trial's
+    criteria)."""
+    trial = load_published_trial(atlas_dir() / f"{stem}.toml")
+    spec = trial.arm(arm).spec
+    assert spec is not None, (stem, arm)
+    population = spec.population.with_params(**{k: proposal[k] for k in ct.SIGMA})
+    spec = dataclasses.replace(spec, population=population, n_patients=n, seed=seed,
+                               backend=backend, chunk_size=100)
+    print(f"  {stem}:{arm}: simulating {n} patients (seed {seed})", end="", flush=True)
+    result = run_trial(spec, progress=lambda k: print(".", end="", flush=True))
+    print()
+    frame = result.endpoints.set_index("patient").join(
+        result.patients.set_index("patient"), rsuffix="_p")
+    factor = np.ones(len(frame))
+    for effect in population.effects:
+        if effect.param == "ant":
+            hit = frame[effect.covariate].map(lambda v, e=effect: e.factors.get(v, 1.0))
+            factor *= hit.to_numpy(float)
+    frame["base_ant"] = frame["ant"].to_numpy(float) / factor
+    column = {"WHO": "bor_who", "RECIST": "bor"}[trial.criteria]
+    frame["resp"] = frame[column].isin(["CR", "PR"])
+    return frame[ARM_COLUMNS]
+
+
+def arm_cohorts(ind: str, proposal: Mapping[str, Any], n: int, seed: int, backend: str,
+                save: Path | None, load: Path | None) -> tuple[ArmCohort, ...]:
+    """The regimen arms' cohorts of :data:`REGIMEN_ARMS` (simulated, or read from ``load``)."""
+    out = []
+    listed = [(stem, arm, how) for stem, names, how in REGIMEN_ARMS.get(ind, ())
+              for arm in names]
+    for k, (stem, arm, how) in enumerate(listed):
+        path = f"{ind}.{stem}.{arm}.parquet"
+        if load is not None:
+            frame = pd.read_parquet(load / path)
+        else:
+            frame = simulate_arm(stem, arm, proposal, n, seed + 100 + k, backend)
+        if save is not None:
+            frame.reset_index(drop=True).to_parquet(save / path)
+        count, total = _outcome(stem, "objective_response", arm=arm)
+        out.append(ArmCohort.from_frame(f"{stem}:{arm}", frame, proposal, count, total,
+                                        stem, how))
+    return tuple(out)
 
 
 def main() -> None:
@@ -356,6 +495,8 @@ def main() -> None:
                     "in place)")
     ap.add_argument("--save-cohort", type=Path, help="write the cohort to DIR/<ind>.parquet")
     ap.add_argument("--cohort", type=Path, help="read the cohort from DIR/<ind>.parquet")
+    ap.add_argument("--arm-n", type=int, help="patients of each regimen arm's cohort "
+                    "(default: the pivotal cohort's)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for ind in args.indication or list(PIVOTAL):
@@ -379,7 +520,10 @@ def main() -> None:
             frame.reset_index(drop=True).to_parquet(args.save_cohort / f"{ind}.parquet")
             (args.save_cohort / f"{ind}.cohort.json").write_text(json.dumps(made) + "\n")
         counts = published_counts(ind)
-        post = sample(Cohort.from_frame(frame, proposal), counts, point(cal),
+        arms = arm_cohorts(ind, proposal, args.arm_n or len(frame), seed,
+                           args.backend or cal["proposal"]["backend"], args.save_cohort,
+                           args.cohort)
+        post = sample(Cohort.from_frame(frame, proposal, arms), counts, point(cal),
                       steps=args.steps, draws=args.draws, seed=args.seed,
                       min_ess=args.min_ess)
         post["cohort"] = {

@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from il2sim.model.library.il2_qsp.ifn import IMAX_IFN, IMAX_IFN_SIGMA
 from il2sim.model.library.il2_qsp.tumour import R_T
 from il2sim.population import LogNormal, Population, standard_covariates
 from il2sim.trial.calibrated import covariate_effects
@@ -117,13 +118,20 @@ ESC = {"esc": (0.05, 1.2, (0.0, 1.0))}
 # pulmonary metastases doubled in 20 to 154 days, a log-SD near 0.6: 1.0 lies between. It
 # decides how long a response or stable disease lasts, not only whether a tumour responds.]
 GROWTH = {"r_T": (R_T, 1.0)}
+# How much interferon-alpha slows the tumour's proliferation differs between patients: the
+# median is fitted by scripts/calibrate_ifn.py (Negrier 1998's interferon arm), the log-SD
+# is an assumption (both in il2sim.model.library.il2_qsp.ifn). No pivotal arm gives
+# interferon, so it does not enter this script's fits; it is written to the populations.
+INTERFERON = {"imax_ifn": (IMAX_IFN, IMAX_IFN_SIGMA, (0.0, 1.0))}
 
 
 def fixed_spreads() -> dict[str, LogNormal]:
-    """The between-patient distributions that are not fitted: ``PK``, ``ESC``, ``GROWTH``."""
+    """The between-patient distributions that are not fitted here: ``PK``, ``ESC``,
+    ``GROWTH``, ``INTERFERON``."""
     return {**{k: LogNormal(m, s) for k, (m, s) in PK.items()},
             **{k: LogNormal(m, s, b) for k, (m, s, b) in ESC.items()},
-            **{k: LogNormal(m, s) for k, (m, s) in GROWTH.items()}}
+            **{k: LogNormal(m, s) for k, (m, s) in GROWTH.items()},
+            **{k: LogNormal(m, s, b) for k, (m, s, b) in INTERFERON.items()}}
 
 
 class _LogUniform:

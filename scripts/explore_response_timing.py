@@ -13,7 +13,9 @@ model's responses build up over courses. Three commands:
   ``c4_yang_high_low_dose:low_dose``, ...), with population parameters overridden (a model
   parameter given as ``NAME=VALUE`` is fixed for every patient).
 - ``arms --clone SIGNAL`` adds the prototype tumour-specific clone (:func:`clone_component`),
-  expanded by ``SIGNAL`` (``s8``, ``occ_int`` or ``sig_int``).
+  expanded by ``SIGNAL`` (``s8``, ``occ_int`` or ``sig_int``); ``arms --power N`` sets the
+  power of the intermediate-affinity occupancy in its signal (the scan of docs/calibration.md,
+  "Regimen dependence", session 13).
 
 Run: ``.venv/bin/python scripts/explore_response_timing.py timing`` or e.g.
 ``... arms --ant-sigma 1.0 --ant-median 0.75 --clone sig_int --set p_C=2.0``.
@@ -32,6 +34,7 @@ from il2sim.config.trial import load_trial
 from il2sim.model import library
 from il2sim.model.compose import Component
 from il2sim.model.library.il2_qsp import default_components, il2_qsp
+from il2sim.model.library.il2_qsp.receptors import N_INT
 from il2sim.model.spec import Intermediate, Param, State
 from il2sim.population import Fixed
 from il2sim.trial.runner import TrialSpec, run_trial
@@ -90,10 +93,21 @@ def _with(spec: TrialSpec, ant_median: float | None, ant_sigma: float | None,
     return dataclasses.replace(spec, n_patients=n, seed=seed, population=population)
 
 
+def with_power(components: list[Component], power: int) -> list[Component]:
+    """The components with the intermediate-affinity signal ``occ_int^power*(1 - X)``
+    instead of the receptor component's ``N_INT``."""
+    return [dataclasses.replace(c, intermediates=tuple(
+        dataclasses.replace(i, expr=i.expr.replace(f"**{N_INT}", f"**{power}"))
+        for i in c.intermediates)) if c.name == "receptors" else c for c in components]
+
+
 def arms(keys: list[str], ant_median: float | None, ant_sigma: float | None,
-         fixed: dict[str, float], clone: str | None, n: int, seed: int) -> None:
-    if clone is not None:  # the library's cached il2_qsp, replaced for this process only
-        library._BUILT["il2_qsp"] = il2_qsp([*default_components(), clone_component(clone)])
+         fixed: dict[str, float], clone: str | None, n: int, seed: int,
+         power: int = N_INT) -> None:
+    if clone is not None or power != N_INT:  # the library's cached il2_qsp, replaced for
+        parts = with_power(default_components(), power)  # this process only
+        library._BUILT["il2_qsp"] = il2_qsp(
+            [*parts, clone_component(clone)] if clone is not None else parts)
     specs = {a.key: a.spec for t in atlas([k.split(":")[0] for k in keys]) for a in t.arms}
     for key in keys:
         spec = specs[key]
@@ -124,6 +138,8 @@ def main() -> None:
     a.add_argument("--ant-sigma", type=float)
     a.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     a.add_argument("--clone", choices=("s8", "occ_int", "sig_int"))
+    a.add_argument("--power", type=int, default=N_INT, help="power of the intermediate-"
+                   f"affinity occupancy in its signal (model: {N_INT})")
     a.add_argument("--patients", type=int, default=400)
     a.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
@@ -132,7 +148,8 @@ def main() -> None:
         return
     fixed = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
     keys = list(RCC_ARMS) if args.arms == "rcc" else args.arms.split(",")
-    arms(keys, args.ant_median, args.ant_sigma, fixed, args.clone, args.patients, args.seed)
+    arms(keys, args.ant_median, args.ant_sigma, fixed, args.clone, args.patients, args.seed,
+         args.power)
 
 
 if __name__ == "__main__":

@@ -187,3 +187,50 @@ def test_posterior_concentrates_on_the_analytic_answer(cp: ModuleType) -> None:
     assert len(post["draws"]["ant"]) == 100 and 0.1 < post["acceptance_fraction"] < 0.9
     corr = np.array(post["correlation"])
     assert corr.shape == (4, 4) and np.allclose(np.diag(corr), 1.0)
+
+
+def test_a_regimen_arm_adds_its_binomial_count_at_its_own_importance_rate(
+        cp: ModuleType) -> None:
+    """A regimen arm entered by its level (Negrier 1998's infusion) joins the likelihood as a
+    binomial count at its own cohort's importance-sampling rate, which equals the analytic
+    rate of a threshold response (ant above C_ARM)."""
+    cohort, proposal = _synthetic(20000, 5, cp)
+    rng = np.random.default_rng(6)
+    x = {k: d.sample(20000, rng) for k, d in proposal.items()}
+    c_arm = 12.0
+    frame = pd.DataFrame({"base_ant": x["ant"], "f_res": x["f_res"], "pmax": x["pmax"],
+                          "resp": x["ant"] > c_arm})
+    arm = cp.ArmCohort.from_frame("c5_negrier:il2", frame, proposal, 9, 138, "c5_negrier")
+    joint = dataclasses.replace(cohort, arms=(arm,))
+    theta = np.array([math.log(2.5), math.log(0.05), math.log(0.8), math.log(18.0)])
+    ((p, ess),) = cp.arm_rates(theta, joint)
+    assert p == pytest.approx(stats.norm.sf((math.log(c_arm) - theta[0]) / 0.8),
+                              abs=4 / math.sqrt(ess))
+    counts = cp.published_counts("rcc")
+    added = cp.log_likelihood(theta, joint, counts) - cp.log_likelihood(theta, cohort, counts)
+    assert added == pytest.approx(9 * math.log(p) + 129 * math.log(1 - p), rel=1e-12)
+
+
+def test_arms_entered_by_their_contrast_ignore_a_factor_common_to_their_trial(
+        cp: ModuleType) -> None:
+    """Yang 2003's arms enter through the split of the trial's 53 responders (33 of 156 at
+    high dose, 20 of 150 at low dose), multinomial given the total: rates scaled by a common
+    factor give the same likelihood, and it is largest where the rates' ratio is the
+    published one."""
+    def arm(name: str, count: int, n: int) -> Any:
+        empty = np.zeros(1)
+        return cp.ArmCohort(name, empty, empty, empty, empty, empty.astype(bool), count, n,
+                            "c4_yang_dose", "contrast")
+    arms = (arm("high", 33, 156), arm("low", 20, 150))
+    ll = cp.regimen_log_likelihood(arms, [(0.20, 1e3), (0.10, 1e3)])
+    q = 0.20 * 156 / (0.20 * 156 + 0.10 * 150)
+    assert ll == pytest.approx(33 * math.log(q) + 20 * math.log(1 - q), rel=1e-12)
+    assert cp.regimen_log_likelihood(arms, [(0.10, 1e3), (0.05, 1e3)]) == pytest.approx(ll)
+    ratios = np.linspace(0.3, 1.0, 71)
+    best = ratios[np.argmax([cp.regimen_log_likelihood(arms, [(0.2, 1e3), (0.2 * r, 1e3)])
+                             for r in ratios])]
+    assert best == pytest.approx((20 / 150) / (33 / 156), abs=0.01)
+    assert cp.regimen_log_likelihood(arms, [(0.2, 1e3), (0.1, 50.0)]) == -math.inf
+    assert [(t, a, how) for t, a, how in cp.REGIMEN_ARMS["rcc"]] == [
+        ("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
+        ("c5_negrier", ("il2",), "level")]

@@ -126,7 +126,7 @@ GUYTON = "Guyton & Hall, Textbook of Medical Physiology: normal adult values"
 # escape from 9.4 to 14.9 %/h.
 ANCHOR_IL2, ANCHOR_RISE = 550.0, 14.9 / 9.4 - 1.0
 PMAX = 25.0
-G_NO = 6.7681
+G_NO = 12.9575
 G_RV = 5.8033
 
 
@@ -216,7 +216,7 @@ def leak_component() -> Component:
             Param("n_vol", 2.0, "1", "sensitivity of urine volume to plasma volume",
                   "assumption: urine rises with blood volume beyond what pressure explains "
                   "(Guyton & Hall, ch. 29)"),
-            Param("n_pn", 1.0863, "1", "steepness of pressure natriuresis",
+            Param("n_pn", 0.9714, "1", "steepness of pressure natriuresis",
                   "calibrated: oliguria in 63% of label patients (scripts/calibrate_leak.py, "
                   "calibration/leak.json)"),
             Param("g_rv", G_RV, "1", "renal vasoconstriction per unit fall of the mean "
@@ -238,11 +238,11 @@ def leak_component() -> Component:
                   "textbook: creatinine t1/2 about 4 h at normal GFR"),
             Param("smax_o2", 20.0, "%", "maximal fall of SpO2 with pulmonary oedema",
                   "assumption"),
-            Param("x50_o2", 0.2457, "1", "interstitial expansion for half-maximal SpO2 fall",
+            Param("x50_o2", 0.2222, "1", "interstitial expansion for half-maximal SpO2 fall",
                   "calibrated: dyspnoea (SpO2 < 92%) in 43% of label patients (scripts/"
                   "calibrate_leak.py, calibration/leak.json)"),
             Param("cfmax", 4.0, "1", "maximal confusion score", "assumption"),
-            Param("dc50_cf", 0.4552, "1", "cytokine drive for half-maximal confusion",
+            Param("dc50_cf", 0.2319, "1", "cytokine drive for half-maximal confusion",
                   "calibrated: confusion in 34% of label patients (Proleukin label; "
                   "scripts/calibrate_leak.py, calibration/leak.json)"),
             Param("k_cf", 0.03, "1/h", "onset of confusion", "assumption: builds over days"),

@@ -11,7 +11,7 @@ leak) and immune memory ``M`` read becomes the lesions' pool. Per lesion:
     V_tum_k = (T_k + T_r_k)/cells_per_ml,   C_it_k = A_it_k/(V_tum_k + v_site_min)
     C_site_pM_k = C_pM + 3.994*C_it_k + IL_e,   perf_k = f_perf_k*1/(1 + oed_k)
     sig_int_site_k, s8_site_k: the receptor component's site signals at C_site_pM_k
-    growth_k   = r_T*perf_k*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T_k + T_r_k))
+    growth_k   = r_T*perf_k*(1 - ifn_block)*(log(K_T) - log(T_k + T_r_k))
     kill_eff_k = ant*f_ant_k*access*(k_L*(L/L0)*(a_L0 + s8_site_k)*mhc
                                      + k_N*(N/N0)*(a_N0 + sig_int_site_k + nk_ifn*e_ifn))
     kill_mem_k = k_M*M*ant*f_ant_k*access,   kill_nec_k = k_nec*oed_k

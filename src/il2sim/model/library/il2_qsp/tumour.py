@@ -1,27 +1,28 @@
 """Tumour growth, immune kill, necrosis of an injected lesion, and immune memory.
 
 Two clones share Gompertz growth (Norton 1988, Cancer Res 48:7067), slowed by poor perfusion
-and by interferon; how fast differs between patients (metastatic RCC lesions grew 0.08 to
-7.87 cm a year, Oda et al. 2001, Int J Urol 8:473; metastases' growth rates are log-normal,
-Spratt & Spratt 1964, Ann Surg 159:161), so the calibrated populations draw ``r_T`` per
-patient (log-SD 1.0 [assumption], ``scripts/calibrate_trials.py``). The clones are
-immune-sensitive cells ``T`` and escape variants ``T_r`` whose antigenicity is a fraction ``esc``
-of the tumour's (antigen-loss variants; tumour heterogeneity is why responses are often
-partial). How much the variants lose differs between tumours: "hard" HLA class I lesions
-(beta2-microglobulin mutation, loss of chromosome 6p) leave them invisible, "soft"
-regulatory ones partly visible (Garrido et al. 2010, Int J Cancer 127:249; Restifo et al.
-1996, J Natl Cancer Inst 88:100), so the calibrated populations draw ``esc`` per patient
-(log-normal around the median 0.05, log-SD 1.2, at most 1 [assumption]). It decides which
-complete responses last: a complete response leaves an escape clone below detection, which
-immune memory holds only when the variants are visible enough (durable CRs had a median
-``esc`` of 0.19, relapsing ones 0.06, in the RCC trial). Immune memory, built while IL-2
-acts on a dying tumour, mops up a small escape clone once the tumour is small enough to
-reach; a large clone keeps growing. Kill by CD8 and NK cells is limited by access to large
-tumours (effector-limited, as in Kirschner & Panetta 1998):
+and by interferon (which can reverse it: ``ifn_block``, interferon component); how fast
+differs between patients (metastatic RCC lesions grew 0.08 to 7.87 cm a year, Oda et al.
+2001, Int J Urol 8:473; metastases' growth rates are log-normal, Spratt & Spratt 1964, Ann
+Surg 159:161), so the calibrated populations draw ``r_T`` per patient (log-SD 1.0
+[assumption], ``scripts/calibrate_trials.py``). The clones are immune-sensitive cells ``T``
+and escape variants ``T_r`` whose antigenicity is a fraction ``esc`` of the tumour's
+(antigen-loss variants; tumour heterogeneity is why responses are often partial). How much
+the variants lose differs between tumours: "hard" HLA class I lesions (beta2-microglobulin
+mutation, loss of chromosome 6p) leave them invisible, "soft" regulatory ones partly visible
+(Garrido et al. 2010, Int J Cancer 127:249; Restifo et al. 1996, J Natl Cancer Inst 88:100),
+so the calibrated populations draw ``esc`` per patient (log-normal around the median 0.05,
+log-SD 1.2, at most 1 [assumption]). It decides which complete responses last: a complete
+response leaves an escape clone below detection, which immune memory holds only when the
+variants are visible enough (durable CRs had a median ``esc`` of 0.19, relapsing ones 0.06,
+in the RCC trial). Immune memory, built while IL-2 acts on a dying tumour, mops up a small
+escape clone once the tumour is small enough to reach; a large clone keeps growing. Kill by
+CD8 and NK cells is limited by access to large tumours (effector-limited, as in Kirschner &
+Panetta 1998):
 
     dT/dt   = T*(growth - kill_eff - kill_mem - kill_nec)
     dT_r/dt = T_r*(growth - esc*(kill_eff + kill_mem) - kill_nec)
-    growth   = r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T + T_r))
+    growth   = r_T*perf*(1 - ifn_block)*(log(K_T) - log(T + T_r))
     access   = g_T/(g_T + T + T_r)
     kill_eff = ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc
                            + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn))
@@ -86,8 +87,8 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("k_nec", 7.5e-4, "1/h", "necrosis of a poorly perfused injected lesion",
                   "calibrated: the largest likelihood of Radny et al. 2003, Br J Cancer "
                   "89:1620 (every treated metastasis cleared in 15 of 24 melanoma patients, "
-                  "209 of 245 lesions; scripts/calibrate_local.py: 74% and 84% simulated); "
-                  "3 MIU weekly x 4 then gives 45% objective responses (300 patients), below "
+                  "209 of 245 lesions; scripts/calibrate_local.py: 75% and 83% simulated); "
+                  "3 MIU weekly x 4 then gives 49% objective responses (300 patients), below "
                   "the 50-70% of Den Otter et al. 2008, Cancer Immunol Immunother 57(7) "
                   "review"),
             Param("nk_ifn", 0.5, "1", "NK cytotoxic activity raised by interferon-alpha",
@@ -111,7 +112,7 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
                 "1/h", "effector kill per tumour cell"),
             Intermediate("kill_mem", "k_M*M*ant*access", "1/h", "memory kill per tumour cell"),
             Intermediate("kill_nec", "k_nec*oed", "1/h", "necrosis per tumour cell"),
-            Intermediate("growth", "r_T*perf*(1 - imax_ifn*e_ifn)*(log(K_T) - log(T + T_r))",
+            Intermediate("growth", "r_T*perf*(1 - ifn_block)*(log(K_T) - log(T + T_r))",
                          "1/h", "Gompertz growth per tumour cell"),
             Intermediate("killed", "(T + esc*T_r)*(kill_eff + kill_mem) + (T + T_r)*kill_nec",
                          "cell/h", "tumour cells killed"),
