@@ -85,7 +85,8 @@ def parse(text: str) -> Page:
 @pytest.fixture(scope="module")
 def stored_trial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ResultStore, str]]:
     """A 12-patient RCC trial (two courses, 200 days) in a result store."""
-    population = Population(params={"ant": LogNormal(2.0, 1.0)},
+    # antigenicity high enough for responders at the switch-like IL-2 signal (session 13)
+    population = Population(params={"ant": LogNormal(4.0, 1.0)},
                             covariates=standard_covariates("rcc"))
     spec = TrialSpec("report test", n_patients=N_PATIENTS, seed=3, population=population,
                      horizon_days=200.0, max_courses=2, backend="native", chunk_size=6)
@@ -167,7 +168,7 @@ def test_summary_and_design_give_the_trial(page: Page) -> None:
     # The population row by row: LogNormal(2, 1) holds 90% of patients within
     # 2 exp(+-1.645) = 0.386-10.4.
     population = {row[1]: row for row in page.rows["design"] if len(row) == 7}
-    assert population["ant"][3:6] == ["log-normal", "2", "sigma 1 (90%: 0.386-10.4)"]
+    assert population["ant"][3:6] == ["log-normal", "4", "sigma 1 (90%: 0.772-20.7)"]
     assert population["ant"][2] == "tumour antigenicity (immunogenicity)"
     assert population["weight"][3:5] == ["normal", "80"]
 

@@ -71,16 +71,16 @@ def test_melanoma_reproduces_the_pivotal_trial(melanoma: pd.DataFrame) -> None:
     assert 0.55 <= (melanoma["sbp_min"] < 90).mean() <= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known miss: the model's treatment deaths fall short of the RCC set's 4% (11 of 255). "
-    "The leak kills almost no one (scripts/calibrate_trials.py puts k_trd at its search "
-    "bound: supportive care holds the pressure near 90 mmHg and the holds stop most cycles "
-    "before the leak deepens), and catheter-related sepsis (session 12: Bock 1990, Snydman "
-    "1990, not fitted) gives about 1.6% on this trial's course counts; the example trial "
-    "has 2 of 255"))
 def test_rcc_treatment_related_deaths(rcc: pd.DataFrame) -> None:
-    trd = (rcc["death_cause"] == "treatment").mean()
-    assert 0.01 <= trd <= 0.08  # 4%: about 10 of 255
+    """The example's treatment deaths are statistically consistent with the RCC set's 11 of
+    255 (Fisher's exact test at 5%, as the responses are). The model's own rate is lower:
+    catheter-related sepsis (Bock 1990, Snydman 1990, not fitted) and a leak lethality at its
+    search bound (scripts/calibrate_trials.py) give about 1.5-2% (the validation scores it,
+    docs/validation.md); the example has 4 of 255 (2 before session 13, an expected
+    failure then)."""
+    deaths = int((rcc["death_cause"] == "treatment").sum())
+    table = [[deaths, len(rcc) - deaths], [11, 255 - 11]]
+    assert stats.fisher_exact(table).pvalue > 0.05, deaths
 
 
 def test_complete_responses_are_durable(rcc: pd.DataFrame, melanoma: pd.DataFrame) -> None:

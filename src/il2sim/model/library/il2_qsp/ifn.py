@@ -17,8 +17,10 @@ growth ``g`` made of production ``g/(1 - phi_loss)`` and loss ``phi_loss*g/(1 - 
 so a tumour shrinks once interferon removes more of its production than its net growth
 (``ifn_block`` > 1), and faster-growing tumours shrink faster. Only the ratio
 ``imax_ifn/(1 - phi_loss)`` is identified: ``phi_loss`` is fixed at the literature's 0.9 and
-``imax_ifn`` is fitted to the responses of interferon alone in Negrier et al. 1998 (N Engl
-J Med 338:1272: 11 of 147; ``scripts/calibrate_ifn.py``). Before session 13 interferon
+``imax_ifn`` differs between patients (the calibrated populations draw it: log-normal,
+log-SD ``IMAX_IFN_SIGMA`` [assumption]), its median fitted to the responses of interferon
+alone in Negrier et al. 1998 (N Engl J Med 338:1272: 11 of 147; ``scripts/calibrate_ifn.py``).
+Before session 13 interferon
 scaled the net growth directly (``1 - imax_ifn*e_ifn``), so it could stop a tumour but never
 shrink one, and interferon alone gave 0.7% responses.
 
