@@ -3,10 +3,8 @@ interferon arm (11 of 147, N Engl J Med 338:1272) and the value shipped in the m
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -18,17 +16,10 @@ from il2sim.population import LogNormal
 from il2sim.trial.calibrated import calibration
 from il2sim.validation.atlas import atlas
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts/calibrate_ifn.py"
-
 
 @pytest.fixture(scope="module")
-def ci() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calibrate_ifn", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibrate_ifn"] = module
-    spec.loader.exec_module(module)
-    return module
+def ci(load_script: Callable[[str], ModuleType]) -> ModuleType:
+    return load_script("calibrate_ifn")
 
 
 def test_the_best_value_is_the_vertex_of_the_parabola_through_the_best_three(

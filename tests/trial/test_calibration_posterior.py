@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import math
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -31,18 +29,12 @@ from il2sim.trial.errors import TrialError
 from il2sim.trial.runner import TrialSpec
 from il2sim.validation.run import replicate_spec
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts/calibrate_posterior.py"
 C_CR, C_PR, H = 6.0, 6.0 / math.exp(0.3), 15.0
 
 
 @pytest.fixture(scope="module")
-def cp() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("calibrate_posterior", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibrate_posterior"] = module
-    spec.loader.exec_module(module)
-    return module
+def cp(load_script: Callable[[str], ModuleType]) -> ModuleType:
+    return load_script("calibrate_posterior")
 
 
 def _with_posterior(monkeypatch: pytest.MonkeyPatch, draws: int = 3) -> dict[str, Any]:

@@ -20,9 +20,8 @@ so a tumour shrinks once interferon removes more of its production than its net 
 ``imax_ifn`` differs between patients (the calibrated populations draw it: log-normal,
 log-SD ``IMAX_IFN_SIGMA`` [assumption]), its median fitted to the responses of interferon
 alone in Negrier et al. 1998 (N Engl J Med 338:1272: 11 of 147; ``scripts/calibrate_ifn.py``).
-Before session 13 interferon
-scaled the net growth directly (``1 - imax_ifn*e_ifn``), so it could stop a tumour but never
-shrink one, and interferon alone gave 0.7% responses.
+Before session 13 interferon scaled the net growth directly (``1 - imax_ifn*e_ifn``), so it
+could stop a tumour but never shrink one, and interferon alone gave 0.7% responses.
 
 PK from the interferon alfa-2b label (SC: tmax 3-12 h, elimination t1/2 2-3 h); the other
 effect sizes (``mhc_max`` here, NK activation ``nk_ifn`` in the tumour component) are
