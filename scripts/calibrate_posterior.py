@@ -168,6 +168,17 @@ def published_counts(indication: str) -> Counts:
     return Counts(n=n, cr=cr, pr=pr, hypo_rate=hypo / pooled, hypo_n=float(n))
 
 
+def _log_draws(frame: pd.DataFrame, proposal: Mapping[str, Any]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A cohort's log draws of (ant, f_res, pmax) (``base_ant``: before covariate effects)
+    and the proposal's log density at them."""
+    x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
+         "pmax": frame["pmax"].to_numpy(float)}
+    log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
+                np.zeros(len(frame)))
+    return np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g
+
+
 @dataclass(frozen=True)
 class ArmCohort:
     """A regimen arm's proposal cohort (the same proposal, the arm's own protocol and
@@ -190,12 +201,8 @@ class ArmCohort:
     def from_frame(cls, name: str, frame: pd.DataFrame, proposal: Mapping[str, Any],
                    count: int, n: int, trial: str = "", how: str = "level") -> ArmCohort:
         """From a frame with base_ant, f_res, pmax and resp (:func:`simulate_arm`)."""
-        x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
-             "pmax": frame["pmax"].to_numpy(float)}
-        log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
-                    np.zeros(len(frame)))
-        return cls(name, np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g,
-                   frame["resp"].to_numpy(bool), count, n, trial, how)
+        return cls(name, *_log_draws(frame, proposal), frame["resp"].to_numpy(bool), count, n,
+                   trial, how)
 
 
 @dataclass(frozen=True)
@@ -217,11 +224,7 @@ class Cohort:
     def from_frame(cls, frame: pd.DataFrame, proposal: Mapping[str, Any],
                    arms: tuple[ArmCohort, ...] = ()) -> Cohort:
         """From a frame with base_ant, f_res, pmax, bor and sbp_min (a simulated cohort)."""
-        x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
-             "pmax": frame["pmax"].to_numpy(float)}
-        log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
-                    np.zeros(len(frame)))
-        return cls(np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g,
+        return cls(*_log_draws(frame, proposal),
                    (frame["bor"] == "CR").to_numpy(bool), (frame["bor"] == "PR").to_numpy(bool),
                    (frame["sbp_min"] < 90).to_numpy(bool),
                    float(proposal["ant"].max_target_sigma), arms)
@@ -447,12 +450,7 @@ def simulate_arm(stem: str, arm: str, proposal: Mapping[str, Any], n: int, seed:
     print()
     frame = result.endpoints.set_index("patient").join(
         result.patients.set_index("patient"), rsuffix="_p")
-    factor = np.ones(len(frame))
-    for effect in population.effects:
-        if effect.param == "ant":
-            hit = frame[effect.covariate].map(lambda v, e=effect: e.factors.get(v, 1.0))
-            factor *= hit.to_numpy(float)
-    frame["base_ant"] = frame["ant"].to_numpy(float) / factor
+    frame["base_ant"] = ct.base_antigenicity(frame, population)
     column = {"WHO": "bor_who", "RECIST": "bor"}[trial.criteria]
     frame["resp"] = frame[column].isin(["CR", "PR"])
     return frame[ARM_COLUMNS]

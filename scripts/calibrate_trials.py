@@ -191,12 +191,20 @@ def simulate_cohort(indication: str, proposal: dict[str, object], n: int, seed: 
     print(f" {n} patients in {time.perf_counter() - t0:.0f} s")
     frame = result.endpoints.set_index("patient").join(
         result.patients.set_index("patient"), rsuffix="_p")
-    factor = np.ones(len(frame))
-    for e in EFFECTS:
-        hit = frame[e["covariate"]].astype(str).map(lambda v, e=e: float(e["factors"].get(v, 1.0)))
-        factor *= hit.to_numpy(float)
-    frame["base_ant"] = frame["ant"].to_numpy(float) / factor
+    frame["base_ant"] = base_antigenicity(frame, population)
     return frame
+
+
+def base_antigenicity(frame: pd.DataFrame, population: Population) -> np.ndarray:
+    """Each simulated patient's antigenicity before the population's covariate effects
+    (the draw from ``ant``'s distribution): ``ant`` divided by the factors
+    :meth:`Population.sample` multiplied it by."""
+    factor = np.ones(len(frame))
+    for effect in population.effects:
+        if effect.param == "ant":
+            hit = frame[effect.covariate].map(lambda v, e=effect: e.factors.get(v, 1.0))
+            factor *= hit.to_numpy(float)
+    return np.asarray(frame["ant"].to_numpy(float) / factor)
 
 
 def fit(frame: pd.DataFrame, proposal: dict[str, object], target: dict[str, float]
