@@ -29,12 +29,16 @@ Data (counts of the trials atlas, ``validation/atlas/``, read from there):
   NCI's selected patients respond more than the multicentre pivotal sets at the same dose
   (21% in Yang's high-dose arm and 20% in the NCI series, Rosenberg 1994, against 14.5%)
   [assumption: a factor common to the trial's arms]. Negrier et al. 1998 (N Engl J Med
-  338:1272; continuous infusion 9 of 138), multicentre like the pivotal sets, enters through
-  its level, binomial. Each arm is its own proposal cohort (the same proposal, the arm's
-  protocol and covariates from its atlas file, ``simulate_arm``), so its rate at theta is
-  estimated as the pivotal rates are. With the switch-like intermediate-affinity signal
-  (``N_INT``, receptor component) the low dose reaches only the most antigenic tumours, so
-  these arms pin the spread of antigenicity, which the pivotal counts alone leave open.
+  338:1272; continuous infusion 9 of 138, interferon 11 of 147, both 26 of 140) enters the
+  same way, through the split of its 46 responders between its three arms (until session 13
+  its infusion arm entered through its level, as if its French multicentre population were
+  the pivotal sets': since session 14 every randomised comparison is read only for its
+  contrast, and the population's level comes from the pivotal sets alone). Each arm is its
+  own proposal cohort (the same proposal, the arm's protocol and covariates from its atlas
+  file, ``simulate_arm``), so its rate at theta is estimated as the pivotal rates are. The
+  contrasts depend on the spread of antigenicity (the switch-like intermediate-affinity
+  signal, ``N_INT``, and the tumour-specific clone are both steep in ``ant``), which the
+  pivotal counts alone leave open.
 
 Likelihood (likelihood-free in the model, exact in the counts): the rates at theta are
 self-normalised importance-sampling estimates over ONE simulated proposal cohort,
@@ -131,11 +135,11 @@ PARAMS = ("ant", "f_res", "ant_sigma", "pmax")
 PIVOTAL = {"rcc": "c1_rcc_pivotal", "melanoma": "c2_melanoma_pivotal"}
 TOXICITY = "c3_label_toxicity"
 REGIMEN_ARMS = {"rcc": (("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
-                        ("c5_negrier", ("il2",), "level"))}
-"""Per indication, the calibration set's other IL-2-alone arms whose objective responses join
-the likelihood, by trial (atlas file, arms, how): Yang 2003's high and low dose through their
-contrast, Negrier 1998's continuous infusion through its level. No melanoma trial of the set
-compares IL-2 regimens."""
+                        ("c5_negrier", ("il2", "ifn", "both"), "contrast"))}
+"""Per indication, the calibration set's randomised regimen comparisons whose objective
+responses join the likelihood, by trial (atlas file, arms, how): Yang 2003's high and low
+dose, Negrier 1998's infusion, interferon and both, each through its contrast (the split of
+the trial's responders). No melanoma trial of the set compares regimens."""
 MIN_ESS = 100.0
 WALKERS = 32
 

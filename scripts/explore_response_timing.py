@@ -10,15 +10,15 @@ model's responses build up over courses. Three commands:
 - ``arms --set NAME=VALUE ... [--ant-median M] [--ant-sigma S] [--arms KEY,...]``: ORR, CR,
   PR, the share of responders by the first scan (RECIST response first seen by day 50) and
   the median duration of response on arms of the atlas (``c1_rcc_pivotal:high_dose``,
-  ``c4_yang_high_low_dose:low_dose``, ...), with population parameters overridden (a model
-  parameter given as ``NAME=VALUE`` is fixed for every patient).
-- ``arms --clone SIGNAL`` adds the prototype tumour-specific clone (:func:`clone_component`),
-  expanded by ``SIGNAL`` (``s8``, ``occ_int`` or ``sig_int``); ``arms --power N`` sets the
-  power of the intermediate-affinity occupancy in its signal (the scan of docs/calibration.md,
-  "Regimen dependence", session 13).
+  ``c4_yang_high_low_dose:low_dose``, ...; a key ending ``/il2_only`` drops the arm's other
+  drugs), with population parameters overridden (a model parameter given as ``NAME=VALUE``
+  is fixed for every patient).
+- ``arms --power N`` sets the power of the intermediate-affinity occupancy in its signal (the
+  scan of docs/calibration.md, "Regimen dependence", session 13). The prototype clone of
+  session 11 (``arms --clone``) is the model's clone component since session 14.
 
 Run: ``.venv/bin/python scripts/explore_response_timing.py timing`` or e.g.
-``... arms --ant-sigma 1.0 --ant-median 0.75 --clone sig_int --set p_C=2.0``.
+``... arms --arms rcc --ant-sigma 1.0 --ant-median 0.75 --set p_C=0.6``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from il2sim.model import library
 from il2sim.model.compose import Component
 from il2sim.model.library.il2_qsp import default_components, il2_qsp
 from il2sim.model.library.il2_qsp.receptors import N_INT
-from il2sim.model.spec import Intermediate, Param, State
 from il2sim.population import Fixed
 from il2sim.trial.runner import TrialSpec, run_trial
 from il2sim.validation.atlas import atlas
@@ -44,30 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = (ROOT / "examples/trials/rcc.toml", ROOT / "examples/trials/melanoma.toml")
 FIRST_SCAN_D = 50.0
 """A response first seen by this day was seen at the first scan (day 47), after course 1."""
+IL2_ONLY = "/il2_only"
+"""Suffix of an arm key: the arm's IL-2 without its other drugs (e.g. McDermott's SC IL-2
+without its interferon, ``x2_mcdermott_hd_vs_sc:sc_il2_ifn/il2_only``; a probe, no trial)."""
 RCC_ARMS = ("c1_rcc_pivotal:high_dose", "c4_yang_high_low_dose:high_dose",
             "c4_yang_high_low_dose:low_dose", "c5_negrier_il2_ifn:il2",
-            "c5_negrier_il2_ifn:ifn", "c5_negrier_il2_ifn:both")
-
-
-def clone_component(signal: str) -> Component:
-    """Prototype (not in the model): a tumour-specific CTL clone ``Cc`` (times its precursor
-    count) that IL-2 (``signal``) and the tumour's antigen expand within a course:
-
-        dCc/dt = p_C*signal*supp*stim*Cc*(1 - Cc/cap_C) - d_C*(Cc - 1)
-        stim = (ant/ant50)/(1 + ant/ant50),   kill_c = k_C*Cc*ant*access   (on T; esc x on T_r)
-
-    [assumption, every value: acute CD8 responses expand clones 10^3-10^5-fold in a week]."""
-    params = {"p_C": 0.3, "cap_C": 1000.0, "d_C": 0.01, "k_C": 2e-4, "ant50": 1.5}
-    return Component(
-        name="clone", description="tumour-specific CTL clone (prototype)",
-        states=(State("Cc", 1.0, "1", "tumour-specific CTL clone (x precursor)", log=True),),
-        params=tuple(Param(k, v, "1", k, "prototype") for k, v in params.items()),
-        intermediates=(
-            Intermediate("stim_c", "(ant/ant50)/(1 + ant/ant50)", "1", "antigen recognition"),
-            Intermediate("kill_c", "k_C*Cc*ant*access", "1/h", "clone kill per tumour cell")),
-        terms={"Cc": f"p_C*{signal}*supp*stim_c*Cc*(1 - Cc/cap_C) - d_C*(Cc - 1)",
-               "T": "-T*kill_c", "T_r": "-T_r*esc*kill_c"},
-    )
+            "c5_negrier_il2_ifn:ifn", "c5_negrier_il2_ifn:both",
+            "x2_mcdermott_hd_vs_sc:sc_il2_ifn", "x2_mcdermott_hd_vs_sc:sc_il2_ifn" + IL2_ONLY)
 
 
 def timing(paths: list[Path], n: int, seed: int) -> None:
@@ -102,16 +84,16 @@ def with_power(components: list[Component], power: int) -> list[Component]:
 
 
 def arms(keys: list[str], ant_median: float | None, ant_sigma: float | None,
-         fixed: dict[str, float], clone: str | None, n: int, seed: int,
-         power: int = N_INT) -> None:
-    if clone is not None or power != N_INT:  # the library's cached il2_qsp, replaced for
-        parts = with_power(default_components(), power)  # this process only
-        library._BUILT["il2_qsp"] = il2_qsp(
-            [*parts, clone_component(clone)] if clone is not None else parts)
+         fixed: dict[str, float], n: int, seed: int, power: int = N_INT) -> None:
+    if power != N_INT:  # the library's cached il2_qsp, replaced for this process only
+        library._BUILT["il2_qsp"] = il2_qsp(with_power(default_components(), power))
     specs = {a.key: a.spec for t in atlas([k.split(":")[0] for k in keys]) for a in t.arms}
     for key in keys:
-        spec = specs[key]
+        spec = specs[key.removesuffix(IL2_ONLY)]
         assert spec is not None, key
+        if key.endswith(IL2_ONLY):  # the arm's IL-2 alone: its other drugs left out
+            spec = dataclasses.replace(spec, plan=dataclasses.replace(
+                spec.plan, drugs=tuple(d for d in spec.plan.drugs if d.name == "IL-2")))
         e = run_trial(_with(spec, ant_median, ant_sigma, fixed, n, seed)).endpoints
         bor = e["bor_who"]
         resp = bor.isin(["CR", "PR"]).to_numpy()
@@ -131,13 +113,12 @@ def main() -> None:
     t.add_argument("trials", nargs="*", type=Path, default=list(EXAMPLES))
     t.add_argument("--patients", type=int, default=600)
     t.add_argument("--seed", type=int, default=3)
-    a = sub.add_parser("arms", help="atlas arms with overrides (and the prototype clone)")
+    a = sub.add_parser("arms", help="atlas arms with overrides")
     a.add_argument("--arms", default=RCC_ARMS[0], help="comma-separated atlas arm keys, "
                    f"or 'rcc' for {', '.join(RCC_ARMS)}")
     a.add_argument("--ant-median", type=float)
     a.add_argument("--ant-sigma", type=float)
     a.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    a.add_argument("--clone", choices=("s8", "occ_int", "sig_int"))
     a.add_argument("--power", type=int, default=N_INT, help="power of the intermediate-"
                    f"affinity occupancy in its signal (model: {N_INT})")
     a.add_argument("--patients", type=int, default=400)
@@ -148,8 +129,7 @@ def main() -> None:
         return
     fixed = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
     keys = list(RCC_ARMS) if args.arms == "rcc" else args.arms.split(",")
-    arms(keys, args.ant_median, args.ant_sigma, fixed, args.clone, args.patients, args.seed,
-         args.power)
+    arms(keys, args.ant_median, args.ant_sigma, fixed, args.patients, args.seed, args.power)
 
 
 if __name__ == "__main__":

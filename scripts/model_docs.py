@@ -35,6 +35,7 @@ from il2sim import (  # noqa: E402
     presets,
     simulate,
 )
+from il2sim.model.library.il2_qsp import default_components  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "models"
@@ -401,7 +402,7 @@ def main() -> int:
         plt.close(fig)
         doc = module.__doc__ or ""
         if page.name == "il2_qsp":  # a composed model: each component documents itself
-            for part in ("pk", "ifn", "local", "receptors", "immune", "tumour", "leak"):
+            for part in (c.name for c in default_components()):  # one module per component
                 sub = importlib.import_module(f"il2sim.model.library.il2_qsp.{part}")
                 doc += f"\n\n--- component {part} ---\n{sub.__doc__ or ''}"
         text = page_markdown(model, doc, f"img/{image.name}", caption,

@@ -25,10 +25,11 @@ Panetta 1998):
     growth   = r_T*perf*(1 - ifn_block)*(log(K_T) - log(T + T_r))
     access   = g_T/(g_T + T + T_r)
     kill_eff = ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc
-                           + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn))
+                           + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn) + kill_clone)
     kill_mem = k_M*M*ant*access,    kill_nec = k_nec*oed
 
 ``sig_int_site`` is the desensitising intermediate-affinity signal (receptor component);
+``kill_clone`` the tumour-specific clone's (clone component);
 interferon-alpha raises NK activity (``nk_ifn*e_ifn``) and MHC class I (``mhc``).
 ``ant`` is the tumour's antigenicity (heterogeneous between patients). Killed
 cells release antigen; with IL-2 signalling at the site they build immune memory
@@ -84,11 +85,11 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("ant", 1.0, "1", "tumour antigenicity (immunogenicity)",
                   "assumption: varies between patients; the trial population samples it",
                   (0.0, 1e4)),
-            Param("k_nec", 7.5e-4, "1/h", "necrosis of a poorly perfused injected lesion",
+            Param("k_nec", 1e-3, "1/h", "necrosis of a poorly perfused injected lesion",
                   "calibrated: the largest likelihood of Radny et al. 2003, Br J Cancer "
                   "89:1620 (every treated metastasis cleared in 15 of 24 melanoma patients, "
-                  "209 of 245 lesions; scripts/calibrate_local.py: 75% and 83% simulated); "
-                  "3 MIU weekly x 4 then gives 49% objective responses (300 patients), below "
+                  "209 of 245 lesions; scripts/calibrate_local.py: 77% and 86% simulated); "
+                  "3 MIU weekly x 4 then gives 47% objective responses (300 patients), below "
                   "the 50-70% of Den Otter et al. 2008, Cancer Immunol Immunother 57(7) "
                   "review"),
             Param("nk_ifn", 0.5, "1", "NK cytotoxic activity raised by interferon-alpha",
@@ -108,7 +109,7 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Intermediate(
                 "kill_eff",
                 "ant*access*(k_L*(L/L0)*(a_L0 + s8_site)*mhc"
-                " + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn))",
+                " + k_N*(N/N0)*(a_N0 + sig_int_site + nk_ifn*e_ifn) + kill_clone)",
                 "1/h", "effector kill per tumour cell"),
             Intermediate("kill_mem", "k_M*M*ant*access", "1/h", "memory kill per tumour cell"),
             Intermediate("kill_nec", "k_nec*oed", "1/h", "necrosis per tumour cell"),
