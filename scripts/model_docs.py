@@ -229,12 +229,16 @@ def il2_qsp_scenario(fig: Figure) -> str:
         ax1.plot(days, r["sbp"][0], label=label)
         ax2.plot(days, r["tumour_volume"][0], label=label)
         ax3.plot(days, r["N"][0] / r["N"][0, 0], label=f"NK, {label.split(' (')[0]}")
-        ax3.plot(days, r["R"][0] / r["R"][0, 0], ls="--", color=ax3.lines[-1].get_color(),
+        color = ax3.lines[-1].get_color()
+        ax3.plot(days, r["R"][0] / r["R"][0, 0], ls="--", color=color,
                  label=f"Treg, {label.split(' (')[0]}")
+        ax3.plot(days, r["tumour_clone"][0], ls=":", color=color,
+                 label=f"tumour-specific clone, {label.split(' (')[0]}")
     ax1.axhline(90, color="0.5", ls=":", lw=0.8)
     ax1.set_ylabel("systolic BP (mmHg)")
     ax2.set_yscale("log")
     ax2.set_ylabel("tumour volume (mL)")
+    ax3.set_yscale("log")
     ax3.set_ylabel("fold change of the pool")
     for ax in (ax1, ax2, ax3):
         ax.set_xlabel("day")
@@ -243,7 +247,8 @@ def il2_qsp_scenario(fig: Figure) -> str:
     ax3.legend(fontsize=6, ncol=1)
     return ("A typical 70 kg patient (default parameters, antigenicity 1) on three regimens: "
             "the label course drops systolic pressure below 90 mmHg (dotted) and recovers; "
-            "low-dose SC IL-2 expands Tregs (dashed) more than NK cells (solid); local "
+            "low-dose SC IL-2 expands Tregs (dashed) more than NK cells (solid), and the "
+            "tumour-specific clone (dotted) on every regimen that reaches it; local "
             "injections shrink the injected tumour without systemic leak.")
 
 
