@@ -47,7 +47,7 @@ def test_terms_for_an_unknown_state_or_a_repeated_component_are_errors() -> None
 def test_the_flagship_model_swaps_a_component() -> None:
     parts = default_components()
     names = [c.name for c in parts]
-    assert names == ["pk", "ifn", "local", "receptors", "immune", "tumour", "leak"]
+    assert names == ["pk", "ifn", "local", "receptors", "immune", "clone", "tumour", "leak"]
     no_ifn = [c if c.name != "ifn" else Component(
         "ifn", "no interferon", intermediates=(), terms={},
         params=(Param("imax_ifn", 0.0, "1", "no effect", "test"),),
@@ -56,4 +56,4 @@ def test_the_flagship_model_swaps_a_component() -> None:
     # mhc is still needed by the tumour component: the swap must provide it
     with pytest.raises(ModelError, match="unknown symbol 'mhc'"):
         il2_qsp(no_ifn)
-    assert len(il2_qsp().states) == 27
+    assert len(il2_qsp().states) == 28

@@ -225,4 +225,4 @@ def test_arms_entered_by_their_contrast_ignore_a_factor_common_to_their_trial(
     assert cp.regimen_log_likelihood(arms, [(0.2, 1e3), (0.1, 50.0)]) == -math.inf
     assert [(t, a, how) for t, a, how in cp.REGIMEN_ARMS["rcc"]] == [
         ("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
-        ("c5_negrier", ("il2",), "level")]
+        ("c5_negrier", ("il2", "ifn", "both"), "contrast")]

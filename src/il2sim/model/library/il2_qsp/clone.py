@@ -26,9 +26,10 @@ model's responses built up over four or five courses (12-21% by the first scan).
 the clone reads the saturable high-affinity signal, a low dose expands it nearly as much
 as a high dose; what the high dose adds is the nanomolar, intermediate-affinity activation
 of NK and bystander CD8 cells (receptor component, ``N_INT``). [assumption, every value:
-no clone sizes under IL-2 therapy are in the calibration set; the values are those of the
-prototype of session 11, chosen so that the expansion lasts a course and its kill is
-comparable with the pool's at the posterior's antigenicity]
+no clone sizes under IL-2 therapy are in the calibration set; the values are those first
+explored in session 11 (docs/calibration.md, "When responses appear"), chosen so that the
+expansion lasts about a course and a fully expanded clone kills about ten times what the
+expanded CD8 and NK pools do]
 """
 
 from __future__ import annotations
