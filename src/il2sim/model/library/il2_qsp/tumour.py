@@ -85,11 +85,12 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
             Param("ant", 1.0, "1", "tumour antigenicity (immunogenicity)",
                   "assumption: varies between patients; the trial population samples it",
                   (0.0, 1e4)),
-            Param("k_nec", 1e-3, "1/h", "necrosis of a poorly perfused injected lesion",
+            Param("k_nec", 7.5e-4, "1/h", "necrosis of a poorly perfused injected lesion",
                   "calibrated: the largest likelihood of Radny et al. 2003, Br J Cancer "
                   "89:1620 (every treated metastasis cleared in 15 of 24 melanoma patients, "
-                  "209 of 245 lesions; scripts/calibrate_local.py: 77% and 86% simulated); "
-                  "3 MIU weekly x 4 then gives 47% objective responses (300 patients), below "
+                  "209 of 245 lesions, the lesion count weighed by its design effect, about "
+                  "9; scripts/calibrate_local.py: 71% and 81% simulated); 3 MIU weekly x 4 "
+                  "then gives 45% objective responses (300 patients), below "
                   "the 50-70% of Den Otter et al. 2008, Cancer Immunol Immunother 57(7) "
                   "review"),
             Param("nk_ifn", 0.5, "1", "NK cytotoxic activity raised by interferon-alpha",
