@@ -20,16 +20,19 @@ picomolar IL-2), ``supp`` the Treg suppression and ``ag`` the tumour antigen sti
 (immune component), ``mhc`` interferon's rise of MHC class I (interferon component). The
 clone needs IL-2 and its antigen together, and its kill scales with antigenicity again, so
 the response is steep in ``ant``: immunogenic tumours respond within the course, others
-barely. This is why at least 90% of the pivotal trials' responders responded after their
-first course (docs/calibration.md, "When responses appear"): without the clone the
-model's responses built up over four or five courses (12-21% by the first scan). Because
-the clone reads the saturable high-affinity signal, a low dose expands it nearly as much
-as a high dose; what the high dose adds is the nanomolar, intermediate-affinity activation
-of NK and bystander CD8 cells (receptor component, ``N_INT``). [assumption, every value:
-no clone sizes under IL-2 therapy are in the calibration set; the values are those first
-explored in session 11 (docs/calibration.md, "When responses appear"), chosen so that the
-expansion lasts about a course and a fully expanded clone kills about ten times what the
-expanded CD8 and NK pools do]
+barely. It is the model's account of responses within the first course (at least 90% of
+the pivotal trials' responders; docs/calibration.md, "When responses appear"): without it
+the responses built up over four or five courses (12-21% by the first scan), with it 30-44%
+at the calibrated populations. Because the clone reads the saturable high-affinity signal,
+a low dose expands it nearly as much as a high dose, and an SC depot as much as a bolus;
+what the high dose adds is the nanomolar, intermediate-affinity activation of NK and
+bystander CD8 cells (receptor component, ``N_INT``). So the clone's strength against the
+pooled effectors (``k_C``) sets how much of the high dose's effect other regimens keep
+(docs/validation.md, session 14: McDermott 2005's SC arm is overestimated).
+[assumption, every value: no clone sizes under IL-2 therapy are in the calibration set;
+the values are those first explored in session 11 (docs/calibration.md, "When responses
+appear"), chosen so that the expansion lasts about a course and a fully expanded clone
+kills about ten times what the expanded CD8 and NK pools do]
 """
 
 from __future__ import annotations
