@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from il2sim.model.library.il2_qsp.ifn import IMAX_IFN_SIGMA
 from il2sim.population import LogNormal
-from il2sim.store import ResultStore
 from il2sim.validation.atlas import PublishedTrial, atlas
-from il2sim.validation.run import validate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibrate_local import binomial_log_likelihood as log_likelihood  # noqa: E402
+from calibrate_local import simulated_scores  # noqa: E402
 
 ARM = "ifn"
 CHECK_ARM = "both"
@@ -56,20 +57,12 @@ def arm_scores(trial: PublishedTrial, names: tuple[str, ...], imax: float,
                replicates: int) -> dict[tuple[str, str], float]:
     """Simulated medians by (arm, endpoint) over the replicates."""
     reduced = _arms_only(trial, names, imax)
-    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "c5.duckdb") as store:
-        scores = validate([reduced], store, replicates=replicates).scores
+    scores = simulated_scores(reduced, replicates)
     out = {}
     for _, row in scores.iterrows():
         outcome = reduced.outcomes[int(row["outcome"])]
         out[(outcome.arm, outcome.endpoint.name)] = float(row["simulated"])
     return out
-
-
-def log_likelihood(p: float, count: int, n: int) -> float:
-    """Binomial log-likelihood of ``count`` of ``n`` at rate ``p`` (clipped half a patient
-    from 0 and 1)."""
-    p = min(max(p, 0.5 / n), 1 - 0.5 / n)
-    return count * math.log(p) + (n - count) * math.log(1 - p)
 
 
 def best_value(grid: list[float], ll: list[float]) -> float:

@@ -42,6 +42,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from il2sim.config.trial import load_trial
 from il2sim.population import Fixed
@@ -75,6 +76,10 @@ def lesion_icc(lesions: np.ndarray, cleared: np.ndarray) -> float:
     return (msb - msw) / (msb + (n0 - 1) * msw)
 
 
+def _with_k_nec(spec: TrialSpec, k_nec: float) -> TrialSpec:
+    return dataclasses.replace(spec, population=spec.population.with_params(k_nec=Fixed(k_nec)))
+
+
 def design_effect(trial: PublishedTrial, k_nec: float, seed: int = 7) -> float:
     """``1 + (m - 1)*rho`` for Radny's lesion count: ``m`` its lesions per patient, ``rho``
     the simulated lesions' intra-patient correlation at ``k_nec`` (:data:`ICC_PATIENTS`)."""
@@ -89,8 +94,17 @@ def design_effect(trial: PublishedTrial, k_nec: float, seed: int = 7) -> float:
     return 1.0 + (m - 1.0) * max(rho, 0.0)
 
 
-def _with_k_nec(spec: TrialSpec, k_nec: float) -> TrialSpec:
-    return dataclasses.replace(spec, population=spec.population.with_params(k_nec=Fixed(k_nec)))
+def simulated_scores(trial: PublishedTrial, replicates: int) -> pd.DataFrame:
+    """The validation's scores of ``trial`` (``il2sim validate``'s replicates, each at its
+    own posterior draw), in a throwaway store."""
+    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "fit.duckdb") as store:
+        return validate([trial], store, replicates=replicates).scores
+
+
+def binomial_log_likelihood(p: float, count: int, n: int) -> float:
+    """``count log p + (n - count) log(1 - p)``, ``p`` clipped half a unit from 0 and 1."""
+    p = min(max(p, 0.5 / n), 1 - 0.5 / n)
+    return count * math.log(p) + (n - count) * math.log(1 - p)
 
 
 def radny_rates(trial: PublishedTrial, k_nec: float, replicates: int
@@ -98,9 +112,7 @@ def radny_rates(trial: PublishedTrial, k_nec: float, replicates: int
     """Per endpoint of :data:`ENDPOINTS`: simulated median rate, published count and n."""
     arms = tuple(dataclasses.replace(a, spec=_with_k_nec(a.spec, k_nec))
                  if a.spec is not None else a for a in trial.arms)
-    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "c6.duckdb") as store:
-        scores = validate([dataclasses.replace(trial, arms=arms)], store,
-                          replicates=replicates).scores
+    scores = simulated_scores(dataclasses.replace(trial, arms=arms), replicates)
     out = {}
     for name in ENDPOINTS:
         outcome = next(o for o in trial.outcomes if o.endpoint.name == name)
@@ -114,12 +126,9 @@ def log_likelihood(rates: dict[str, tuple[float, int, int]], lesion_de: float = 
                    ) -> float:
     """Binomial log-likelihood of the published counts at the simulated rates (clipped half
     a patient or lesion from 0 and 1), the lesion count's divided by its design effect."""
-    total = 0.0
-    for name, (p, count, n) in rates.items():
-        p = min(max(p, 0.5 / n), 1 - 0.5 / n)
-        weight = 1.0 / lesion_de if name == ENDPOINTS[1] else 1.0
-        total += weight * (count * math.log(p) + (n - count) * math.log(1 - p))
-    return total
+    return sum((1.0 / lesion_de if name == ENDPOINTS[1] else 1.0)
+               * binomial_log_likelihood(p, count, n)
+               for name, (p, count, n) in rates.items())
 
 
 def local_orr(k_nec: float, patients: int) -> float:

@@ -34,7 +34,7 @@ from il2sim.config.trial import load_trial
 from il2sim.model import library
 from il2sim.model.compose import Component
 from il2sim.model.library.il2_qsp import default_components, il2_qsp
-from il2sim.model.library.il2_qsp.receptors import N_INT
+from il2sim.model.library.il2_qsp.receptors import N_INT, receptor_component
 from il2sim.population import Fixed
 from il2sim.trial.runner import TrialSpec, run_trial
 from il2sim.validation.atlas import atlas
@@ -78,9 +78,7 @@ def _with(spec: TrialSpec, ant_median: float | None, ant_sigma: float | None,
 def with_power(components: list[Component], power: int) -> list[Component]:
     """The components with the intermediate-affinity signal ``occ_int^power*(1 - X)``
     instead of the receptor component's ``N_INT``."""
-    return [dataclasses.replace(c, intermediates=tuple(
-        dataclasses.replace(i, expr=i.expr.replace(f"**{N_INT}", f"**{power}"))
-        for i in c.intermediates)) if c.name == "receptors" else c for c in components]
+    return [receptor_component(power) if c.name == "receptors" else c for c in components]
 
 
 def arms(keys: list[str], ant_median: float | None, ant_sigma: float | None,

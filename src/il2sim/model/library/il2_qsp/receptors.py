@@ -62,7 +62,9 @@ KD_INT = ("Caligiuri et al. 1990, J Exp Med 171:1527: CD16+ NK cells (most blood
           "only intermediate-affinity receptors, Kd about 1.9 nM by Scatchard analysis")
 
 
-def receptor_component() -> Component:
+def receptor_component(n_int: int = N_INT) -> Component:
+    """The receptor component; ``n_int``, the power of the intermediate-affinity occupancy in
+    its signal (the model's :data:`N_INT`; other values for the scans that chose it)."""
     return Component(
         name="receptors",
         description="quasi-steady receptor occupancy, CD25 up-regulation on CD8, "
@@ -95,14 +97,14 @@ def receptor_component() -> Component:
         intermediates=(
             Intermediate("occ_hi", "C_pM/(C_pM + Kd_hi)", "1", "high-affinity occupancy"),
             Intermediate("occ_int", "C_pM/(C_pM + Kd_int)", "1", "intermediate occupancy"),
-            Intermediate("sig_int", f"occ_int**{N_INT}*(1 - X)", "1",
+            Intermediate("sig_int", f"occ_int**{n_int}*(1 - X)", "1",
                          "intermediate-affinity signal (NK, CD8)"),
             Intermediate("s8", "a8*occ_hi + (1 - a8)*sig_int", "1", "IL-2 signal in CD8"),
             Intermediate("occ_hi_site", "C_site_pM/(C_site_pM + Kd_hi)", "1",
                          "high-affinity occupancy at the tumour"),
             Intermediate("occ_int_site", "C_site_pM/(C_site_pM + Kd_int)", "1",
                          "intermediate occupancy at the tumour"),
-            Intermediate("sig_int_site", f"occ_int_site**{N_INT}*(1 - X)", "1",
+            Intermediate("sig_int_site", f"occ_int_site**{n_int}*(1 - X)", "1",
                          "intermediate-affinity signal at the tumour"),
             Intermediate("s8_site", "a8*occ_hi_site + (1 - a8)*sig_int_site", "1",
                          "IL-2 signal in CD8 at the tumour"),
