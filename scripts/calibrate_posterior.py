@@ -3,10 +3,16 @@
 ``scripts/calibrate_trials.py`` finds one point per indication; this script gives the
 posterior over
 
-    theta = (log median ant, log median f_res, log sigma ant, log median pmax)
+    theta = (log median ant, log median f_res, log sigma ant, log median pmax[, log median k_C])
 
-(the log-normal population of the tumour's antigenicity, its escape fraction and its leak
-sensitivity; ``f_res`` and ``pmax`` keep their fixed sigmas, ``SIGMA``) and writes thinned
+(the log-normal population of the tumour's antigenicity, its escape fraction, its leak
+sensitivity and, for RCC, the tumour-specific clone's kill per fold ``k_C``, which scales
+with the patient's precursors; ``f_res``, ``pmax`` and ``k_C`` keep their fixed sigmas,
+``SIGMAS``). ``k_C`` is fitted on RCC alone (``CLONE_FITTED_ON``), the one indication whose
+randomised regimen contrasts inform it: the clone reads the saturable high-affinity signal,
+so its strength against the pooled effectors sets how much of the high dose's effect low
+dose and infusion keep. Melanoma's population takes RCC's posterior mean [assumption]. The
+script writes thinned
 draws into the key ``"posterior"`` of ``trial/calibration/<indication>.json``; every other
 key of the file is left as it is. :func:`il2sim.trial.calibrated.calibrated_population`
 builds the population at a draw, and the validation gives each replicate its own draw.
@@ -113,6 +119,8 @@ import pandas as pd
 from scipy.special import xlogy
 
 from il2sim.config.scenario import read_toml
+from il2sim.model.library.il2_qsp.clone import K_C_RANGE, K_C_SIGMA
+from il2sim.population import LogNormal
 from il2sim.trial.runner import run_trial
 from il2sim.validation.atlas import atlas_dir, load_published_trial
 
@@ -131,7 +139,22 @@ def _load_calibrate_trials() -> ModuleType:
 ct = _load_calibrate_trials()
 
 PARAMS = ("ant", "f_res", "ant_sigma", "pmax")
-"""theta's components, each on the log scale: the medians and sigma_ant."""
+"""theta's components common to every indication, each on the log scale: the medians and
+sigma_ant."""
+CLONE_FITTED_ON = "rcc"
+"""The indication whose posterior also fits ``k_C``'s median (theta's fifth component): the
+only one with randomised regimen contrasts. The other indications take its posterior mean
+[assumption: the clone's kill per fold and precursor is a property of the T cells; how
+immunogenic the tumour is lies in ``ant``]."""
+SIGMAS = {**ct.SIGMA, "k_C": K_C_SIGMA}
+"""The fixed log-SDs of the fitted medians (``ant``'s is theta's ``ant_sigma``)."""
+PRIOR_RANGES = {**ct.RANGES, "k_C": K_C_RANGE}
+"""The log-uniform priors of the medians."""
+
+
+def params_of(indication: str) -> tuple[str, ...]:
+    """theta's components for ``indication``."""
+    return PARAMS + ("k_C",) if indication == CLONE_FITTED_ON else PARAMS
 PIVOTAL = {"rcc": "c1_rcc_pivotal", "melanoma": "c2_melanoma_pivotal"}
 TOXICITY = "c3_label_toxicity"
 REGIMEN_ARMS = {"rcc": (("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
@@ -172,15 +195,15 @@ def published_counts(indication: str) -> Counts:
     return Counts(n=n, cr=cr, pr=pr, hypo_rate=hypo / pooled, hypo_n=float(n))
 
 
-def _log_draws(frame: pd.DataFrame, proposal: Mapping[str, Any]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A cohort's log draws of (ant, f_res, pmax) (``base_ant``: before covariate effects)
-    and the proposal's log density at them."""
-    x = {"ant": frame["base_ant"].to_numpy(float), "f_res": frame["f_res"].to_numpy(float),
-         "pmax": frame["pmax"].to_numpy(float)}
+def _log_draws(frame: pd.DataFrame, proposal: Mapping[str, Any], params: tuple[str, ...]
+               ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A cohort's log draws of the medians among ``params`` (``ant``: ``base_ant``, before
+    covariate effects) and the proposal's log density at them."""
+    x = {k: frame["base_ant" if k == "ant" else k].to_numpy(float)
+         for k in params if k != "ant_sigma"}
     log_g = sum((np.asarray(proposal[k].logpdf(v), float) for k, v in x.items()),
                 np.zeros(len(frame)))
-    return np.log(x["ant"]), np.log(x["f_res"]), np.log(x["pmax"]), log_g
+    return {k: np.log(v) for k, v in x.items()}, log_g
 
 
 @dataclass(frozen=True)
@@ -190,9 +213,7 @@ class ArmCohort:
     patient responded; with the arm's published count of responders of ``n``."""
 
     name: str
-    log_ant: np.ndarray
-    log_f_res: np.ndarray
-    log_pmax: np.ndarray
+    log_x: dict[str, np.ndarray]   # log draws of theta's medians (ant: base_ant)
     log_g: np.ndarray
     resp: np.ndarray
     count: int
@@ -203,10 +224,12 @@ class ArmCohort:
 
     @classmethod
     def from_frame(cls, name: str, frame: pd.DataFrame, proposal: Mapping[str, Any],
-                   count: int, n: int, trial: str = "", how: str = "level") -> ArmCohort:
-        """From a frame with base_ant, f_res, pmax and resp (:func:`simulate_arm`)."""
-        return cls(name, *_log_draws(frame, proposal), frame["resp"].to_numpy(bool), count, n,
-                   trial, how)
+                   count: int, n: int, trial: str = "", how: str = "level",
+                   params: tuple[str, ...] = PARAMS) -> ArmCohort:
+        """From a frame with base_ant, the other medians of ``params`` and resp
+        (:func:`simulate_arm`)."""
+        return cls(name, *_log_draws(frame, proposal, params), frame["resp"].to_numpy(bool),
+                   count, n, trial, how)
 
 
 @dataclass(frozen=True)
@@ -214,24 +237,26 @@ class Cohort:
     """A simulated proposal cohort: per patient the log draws, the proposal's log density
     and the three events; ``arms``, the regimen arms' cohorts."""
 
-    log_ant: np.ndarray     # log of the covariate-free antigenicity (base_ant)
-    log_f_res: np.ndarray
-    log_pmax: np.ndarray
-    log_g: np.ndarray       # log proposal density of (ant, f_res, pmax) at the draws
+    log_x: dict[str, np.ndarray]   # log draws of theta's medians (ant: base_ant, the
+                                   # covariate-free antigenicity)
+    log_g: np.ndarray       # log proposal density of those medians at the draws
     cr: np.ndarray
     pr: np.ndarray
     hypo: np.ndarray
     max_ant_sigma: float    # the widest ant spread the proposal covers
     arms: tuple[ArmCohort, ...] = ()
+    params: tuple[str, ...] = PARAMS   # theta's components
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, proposal: Mapping[str, Any],
-                   arms: tuple[ArmCohort, ...] = ()) -> Cohort:
-        """From a frame with base_ant, f_res, pmax, bor and sbp_min (a simulated cohort)."""
-        return cls(*_log_draws(frame, proposal),
+                   arms: tuple[ArmCohort, ...] = (), params: tuple[str, ...] = PARAMS
+                   ) -> Cohort:
+        """From a frame with base_ant, the other medians of ``params``, bor and sbp_min (a
+        simulated cohort)."""
+        return cls(*_log_draws(frame, proposal, params),
                    (frame["bor"] == "CR").to_numpy(bool), (frame["bor"] == "PR").to_numpy(bool),
                    (frame["sbp_min"] < 90).to_numpy(bool),
-                   float(proposal["ant"].max_target_sigma), arms)
+                   float(proposal["ant"].max_target_sigma), arms, params)
 
 
 def _log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
@@ -240,12 +265,15 @@ def _log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     return np.asarray(-0.5 * z * z - math.log(sigma) - 0.5 * math.log(2 * math.pi) - log_x)
 
 
-def weights(theta: np.ndarray, cohort: Cohort | ArmCohort) -> np.ndarray:
-    """Importance weights f_theta / g, scaled so that the largest is 1."""
-    mu_ant, mu_f, log_s, mu_p = (float(v) for v in theta)
-    log_w = (_log_lognormal(cohort.log_ant, mu_ant, math.exp(log_s))
-             + _log_lognormal(cohort.log_f_res, mu_f, ct.SIGMA["f_res"])
-             + _log_lognormal(cohort.log_pmax, mu_p, ct.SIGMA["pmax"]) - cohort.log_g)
+def weights(theta: np.ndarray, cohort: Cohort | ArmCohort, params: tuple[str, ...]
+            ) -> np.ndarray:
+    """Importance weights f_theta / g (theta's components named by ``params``), scaled so
+    that the largest is 1."""
+    t = dict(zip(params, (float(v) for v in theta)))
+    log_w = -cohort.log_g
+    for name, log_x in cohort.log_x.items():
+        sigma = math.exp(t["ant_sigma"]) if name == "ant" else SIGMAS[name]
+        log_w = log_w + _log_lognormal(log_x, t[name], sigma)
     return np.asarray(np.exp(log_w - log_w.max()), dtype=float)
 
 
@@ -253,7 +281,7 @@ def arm_rates(theta: np.ndarray, cohort: Cohort) -> list[tuple[float, float]]:
     """Per regimen arm: (response rate, effective sample size) at theta."""
     out = []
     for arm in cohort.arms:
-        w = weights(theta, arm)
+        w = weights(theta, arm, cohort.params)
         s = float(w.sum())
         out.append((float(w @ arm.resp) / s, s * s / float(w @ w)))
     return out
@@ -261,21 +289,19 @@ def arm_rates(theta: np.ndarray, cohort: Cohort) -> list[tuple[float, float]]:
 
 def rates(theta: np.ndarray, cohort: Cohort) -> tuple[float, float, float, float]:
     """(CR, PR, hypotension) rates at theta and the effective sample size."""
-    w = weights(theta, cohort)
+    w = weights(theta, cohort, cohort.params)
     s = float(w.sum())
     return (float(w @ cohort.cr) / s, float(w @ cohort.pr) / s, float(w @ cohort.hypo) / s,
             s * s / float(w @ w))
 
 
-def log_prior(theta: np.ndarray) -> float:
-    """Log-uniform medians over calibrate_trials.RANGES and sigma_ant over
+def log_prior(theta: np.ndarray, params: tuple[str, ...] = PARAMS) -> float:
+    """Log-uniform medians over ``PRIOR_RANGES`` and sigma_ant over
     calibrate_trials.ANT_SIGMA_RANGE (log 0 inside, -inf outside)."""
-    for value, name in zip((theta[0], theta[1], theta[3]), ("ant", "f_res", "pmax")):
-        lo, hi = ct.RANGES[name]
+    for value, name in zip(theta, params):
+        lo, hi = ct.ANT_SIGMA_RANGE if name == "ant_sigma" else PRIOR_RANGES[name]
         if not math.log(lo) <= value <= math.log(hi):
             return -math.inf
-    if not math.log(ct.ANT_SIGMA_RANGE[0]) <= theta[2] <= math.log(ct.ANT_SIGMA_RANGE[1]):
-        return -math.inf
     return 0.0
 
 
@@ -322,33 +348,31 @@ def regimen_log_likelihood(arms: tuple[ArmCohort, ...], rates: list[tuple[float,
 
 def log_posterior(theta: np.ndarray, cohort: Cohort, counts: Counts,
                   min_ess: float = MIN_ESS) -> float:
-    prior = log_prior(theta)
+    prior = log_prior(theta, cohort.params)
     if not math.isfinite(prior):
         return -math.inf
     return prior + log_likelihood(theta, cohort, counts, min_ess)
 
 
-def prior_sd() -> np.ndarray:
-    """Prior SDs of theta: (log hi - log lo)/sqrt(12) for the uniform ones."""
-    def uniform(name: str) -> float:
-        lo, hi = ct.RANGES[name]
-        return (math.log(hi) - math.log(lo)) / math.sqrt(12)
-    lo, hi = ct.ANT_SIGMA_RANGE
-    return np.array([uniform("ant"), uniform("f_res"), math.log(hi / lo) / math.sqrt(12),
-                     uniform("pmax")])
+def prior_sd(params: tuple[str, ...] = PARAMS) -> np.ndarray:
+    """Prior SDs of theta: (log hi - log lo)/sqrt(12), the priors being log-uniform."""
+    ranges = [ct.ANT_SIGMA_RANGE if name == "ant_sigma" else PRIOR_RANGES[name]
+              for name in params]
+    return np.array([math.log(hi / lo) / math.sqrt(12) for lo, hi in ranges])
 
 
 def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, draws: int,
            seed: int, min_ess: float = MIN_ESS) -> dict[str, Any]:
     """Run the ensemble sampler from around ``start`` (theta) and summarise the posterior."""
     rng = np.random.default_rng(seed)
-    ndim = len(PARAMS)
+    params = cohort.params
+    ndim = len(params)
     p0 = np.empty((WALKERS, ndim))
     # a point calibration at the edge of ant sigma's range (calibrate_trials' bound) starts
     # the walkers just inside it
     lo, hi = (math.log(b) for b in ct.ANT_SIGMA_RANGE)
     start = np.array(start, dtype=float)
-    start[2] = min(max(start[2], lo + 0.05), hi - 0.05)
+    start[2] = min(max(start[2], lo + 0.05), hi - 0.05)   # params[2] is ant_sigma
     for k in range(WALKERS):   # each walker in the posterior's support, near the start
         for scale in (0.05, 0.02, 0.005, 0.001):
             p0[k] = start + scale * rng.standard_normal(ndim)
@@ -374,16 +398,16 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
         "method": "emcee affine-invariant ensemble MCMC (Foreman-Mackey et al. 2013, "
                   "PASP 125:306) on importance-sampling rates over one simulated proposal "
                   "cohort (scripts/calibrate_posterior.py)",
-        "parameters": list(PARAMS),
+        "parameters": list(params),
         "scale": "draws in natural units (ant, f_res, pmax medians; ant_sigma); "
                  "log_mean, log_sd, correlation and contraction of their logs",
-        "draws": {name: [float(v) for v in natural[:, j]] for j, name in enumerate(PARAMS)},
-        "log_mean": dict(zip(PARAMS, map(float, mean))),
-        "log_sd": dict(zip(PARAMS, map(float, sd))),
+        "draws": {name: [float(v) for v in natural[:, j]] for j, name in enumerate(params)},
+        "log_mean": dict(zip(params, map(float, mean))),
+        "log_sd": dict(zip(params, map(float, sd))),
         "correlation": [[float(v) for v in row] for row in corr],
-        "contraction": dict(zip(PARAMS, map(float, 1.0 - (sd / prior_sd()) ** 2))),
+        "contraction": dict(zip(params, map(float, 1.0 - (sd / prior_sd(params)) ** 2))),
         "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
-        "autocorrelation_steps": dict(zip(PARAMS, map(float, tau))),
+        "autocorrelation_steps": dict(zip(params, map(float, tau))),
         "walkers": WALKERS, "steps": steps, "burn_in": burn,
         "rates_at_mean": {"cr": at_mean[0], "pr": at_mean[1], "hypotension": at_mean[2],
                           "effective_sample_size": at_mean[3],
@@ -392,7 +416,8 @@ def sample(cohort: Cohort, counts: Counts, start: np.ndarray, *, steps: int, dra
         "data": {"n": counts.n, "cr": counts.cr, "pr": counts.pr,
                  "hypotension_rate": counts.hypo_rate, "hypotension_weight": counts.hypo_n,
                  **{f"{arm.name} response": [arm.count, arm.n] for arm in cohort.arms}},
-        "prior": {"medians": "log-uniform over " + json.dumps(ct.RANGES),
+        "prior": {"medians": "log-uniform over " + json.dumps(
+                      {k: PRIOR_RANGES[k] for k in params if k != "ant_sigma"}),
                   "ant_sigma": "log-uniform over " + json.dumps(ct.ANT_SIGMA_RANGE)},
         "min_effective_sample_size": min_ess,
         "effective_sample_size_at_draws": {"min": float(ess_draws.min()),
@@ -426,15 +451,27 @@ def fresh_proposal(cal: Mapping[str, Any], widen: float) -> tuple[dict[str, Any]
     return proposal, int(cal["proposal"]["seed"]) + len(cal["rounds"]) + 1
 
 
-def point(cal: Mapping[str, Any]) -> np.ndarray:
+def point(cal: Mapping[str, Any], params: tuple[str, ...] = PARAMS) -> np.ndarray:
     """theta at the point calibration."""
     p = cal["params"]
-    return np.log([p["ant"]["median"], p["f_res"]["median"], p["ant"]["sigma"],
-                   p["pmax"]["median"]])
+    return np.log([p["ant"]["sigma"] if name == "ant_sigma" else p[name]["median"]
+                   for name in params])
 
 
-COLUMNS = ["base_ant", "f_res", "pmax", "bor", "sbp_min"]
-ARM_COLUMNS = ["base_ant", "f_res", "pmax", "resp"]
+def clone_proposal(indication: str, cal: Mapping[str, Any], widen: float | None,
+                   folder: Path) -> LogNormal:
+    """The cohort's distribution of ``k_C``. Fitted (``CLONE_FITTED_ON``): around the
+    calibration's median, ``widen`` times its log-SD (1 without ``--widen``). Otherwise the
+    population's own: the median of ``CLONE_FITTED_ON``'s calibration in ``folder`` (its
+    posterior mean once that has run), so that the importance weights need no ``k_C`` term."""
+    if indication == CLONE_FITTED_ON:
+        return ct._LogNormal(float(cal["params"]["k_C"]["median"]), (widen or 1.0) * K_C_SIGMA)
+    shared = json.loads((folder / f"{CLONE_FITTED_ON}.json").read_text())
+    return LogNormal(float(shared["params"]["k_C"]["median"]), K_C_SIGMA)
+
+
+COLUMNS = ["base_ant", "f_res", "pmax", "k_C", "bor", "sbp_min"]
+ARM_COLUMNS = ["base_ant", "f_res", "pmax", "k_C", "resp"]
 
 
 def simulate_arm(stem: str, arm: str, proposal: Mapping[str, Any], n: int, seed: int,
@@ -446,7 +483,7 @@ def simulate_arm(stem: str, arm: str, proposal: Mapping[str, Any], n: int, seed:
     trial = load_published_trial(atlas_dir() / f"{stem}.toml")
     spec = trial.arm(arm).spec
     assert spec is not None, (stem, arm)
-    population = spec.population.with_params(**{k: proposal[k] for k in ct.SIGMA})
+    population = spec.population.with_params(**proposal)
     spec = dataclasses.replace(spec, population=population, n_patients=n, seed=seed,
                                backend=backend, chunk_size=100)
     print(f"  {stem}:{arm}: simulating {n} patients (seed {seed})", end="", flush=True)
@@ -461,7 +498,8 @@ def simulate_arm(stem: str, arm: str, proposal: Mapping[str, Any], n: int, seed:
 
 
 def arm_cohorts(ind: str, proposal: Mapping[str, Any], n: int, seed: int, backend: str,
-                save: Path | None, load: Path | None) -> tuple[ArmCohort, ...]:
+                save: Path | None, load: Path | None, params: tuple[str, ...] = PARAMS
+                ) -> tuple[ArmCohort, ...]:
     """The regimen arms' cohorts of :data:`REGIMEN_ARMS` (simulated, or read from ``load``)."""
     out = []
     listed = [(stem, arm, how) for stem, names, how in REGIMEN_ARMS.get(ind, ())
@@ -476,7 +514,7 @@ def arm_cohorts(ind: str, proposal: Mapping[str, Any], n: int, seed: int, backen
             frame.reset_index(drop=True).to_parquet(save / path)
         count, total = _outcome(stem, "objective_response", arm=arm)
         out.append(ArmCohort.from_frame(f"{stem}:{arm}", frame, proposal, count, total,
-                                        stem, how))
+                                        stem, how, params))
     return tuple(out)
 
 
@@ -505,6 +543,9 @@ def main() -> None:
         cal = json.loads((args.calibration / f"{ind}.json").read_text())
         proposal, seed = (kept_proposal(cal) if args.widen is None
                           else fresh_proposal(cal, args.widen))
+        shared = args.out if (args.out / f"{CLONE_FITTED_ON}.json").exists() else args.calibration
+        proposal["k_C"] = clone_proposal(ind, cal, args.widen, shared)
+        params = params_of(ind)
         made = {"seed": seed, "widen": args.widen}
         if args.cohort is not None:
             saved = json.loads((args.cohort / f"{ind}.cohort.json").read_text())
@@ -524,8 +565,9 @@ def main() -> None:
         counts = published_counts(ind)
         arms = arm_cohorts(ind, proposal, args.arm_n or len(frame), seed,
                            args.backend or cal["proposal"]["backend"], args.save_cohort,
-                           args.cohort)
-        post = sample(Cohort.from_frame(frame, proposal, arms), counts, point(cal),
+                           args.cohort, params)
+        post = sample(Cohort.from_frame(frame, proposal, arms, params), counts,
+                      point(cal, params),
                       steps=args.steps, draws=args.draws, seed=args.seed,
                       min_ess=args.min_ess)
         post["cohort"] = {
@@ -540,6 +582,9 @@ def main() -> None:
         for name, value in post["log_mean"].items():
             key, field = ("ant", "sigma") if name == "ant_sigma" else (name, "median")
             cal["params"][key][field] = math.exp(value)
+        if "k_C" not in params:   # the clone's median fitted on CLONE_FITTED_ON
+            cal["params"]["k_C"] = {"median": proposal["k_C"].median, "sigma": K_C_SIGMA,
+                                    "from": f"{CLONE_FITTED_ON}.json (posterior mean)"}
         cal["point"] = "posterior mean of scripts/calibrate_posterior.py (exp of log_mean)"
         cal["achieved"] = {**cal["achieved"], **{k: post["rates_at_mean"][k]
                                                  for k in ("cr", "pr", "hypotension")}}

@@ -42,7 +42,8 @@ def _with_posterior(monkeypatch: pytest.MonkeyPatch, draws: int = 3) -> dict[str
     cal["posterior"] = {"draws": {"ant": [1.0 + k for k in range(draws)],
                                   "f_res": [(k + 1) / 100 for k in range(draws)],
                                   "ant_sigma": [(4 + k) / 10 for k in range(draws)],
-                                  "pmax": [10.0 + k for k in range(draws)]}}
+                                  "pmax": [10.0 + k for k in range(draws)],
+                                  "k_C": [1e-4 * (k + 1) for k in range(draws)]}}
     real = calibrated.calibration
     monkeypatch.setattr(calibrated, "calibration",
                         lambda ind: cal if ind == "rcc" else real(ind))
@@ -56,6 +57,7 @@ def test_population_at_a_draw_has_the_draws_medians(monkeypatch: pytest.MonkeyPa
     assert pop.params["ant"] == LogNormal(3.0, 0.6)
     assert pop.params["f_res"] == LogNormal(0.03, cal["params"]["f_res"]["sigma"])
     assert pop.params["pmax"] == LogNormal(12.0, cal["params"]["pmax"]["sigma"])
+    assert pop.params["k_C"] == LogNormal(3e-4, cal["params"]["k_C"]["sigma"])
     assert pop.params["V1"] == point.params["V1"] and pop.effects == point.effects
     with pytest.raises(TrialError, match="rcc.json: posterior.draws has 3 draws; no draw 3"):
         calibrated_population("rcc", draw=3)
@@ -211,8 +213,8 @@ def test_arms_entered_by_their_contrast_ignore_a_factor_common_to_their_trial(
     published one."""
     def arm(name: str, count: int, n: int) -> Any:
         empty = np.zeros(1)
-        return cp.ArmCohort(name, empty, empty, empty, empty, empty.astype(bool), count, n,
-                            "c4_yang_dose", "contrast")
+        return cp.ArmCohort(name, {}, empty, empty.astype(bool), count, n, "c4_yang_dose",
+                            "contrast")
     arms = (arm("high", 33, 156), arm("low", 20, 150))
     ll = cp.regimen_log_likelihood(arms, [(0.20, 1e3), (0.10, 1e3)])
     q = 0.20 * 156 / (0.20 * 156 + 0.10 * 150)
@@ -226,3 +228,37 @@ def test_arms_entered_by_their_contrast_ignore_a_factor_common_to_their_trial(
     assert [(t, a, how) for t, a, how in cp.REGIMEN_ARMS["rcc"]] == [
         ("c4_yang_dose", ("high_dose", "low_dose"), "contrast"),
         ("c5_negrier", ("il2", "ifn", "both"), "contrast")]
+
+
+def test_the_clone_median_is_weighed_as_the_other_medians(cp: ModuleType) -> None:
+    """RCC's theta has a fifth component, the log median of the clone's ``k_C`` (log-SD
+    ``K_C_SIGMA``). Synthetic arm: a patient responds when ``ant * k_C`` exceeds ``C``; with
+    ``log ant ~ N(mu, s)`` and ``log k_C ~ N(kappa, 1)`` the rate is
+    ``Phi((mu + kappa - log C) / sqrt(s^2 + 1))``, and the importance rate at theta equals it.
+    Melanoma's theta has no such component: it takes RCC's median."""
+    ct = cp.ct
+    params = cp.params_of("rcc")
+    assert params == ("ant", "f_res", "ant_sigma", "pmax", "k_C")
+    assert cp.params_of("melanoma") == cp.PARAMS
+    proposal = {"ant": ct._LogNormal(2.0, 1.2), "f_res": ct._LogNormal(0.1, 1.5),
+                "pmax": ct._LogNormal(20.0, 0.75), "k_C": ct._LogNormal(2e-4, 1.5)}
+    n, c = 40000, 2e-3
+    rng = np.random.default_rng(8)
+    x = {k: d.sample(n, rng) for k, d in proposal.items()}
+    frame = pd.DataFrame({"base_ant": x["ant"], "f_res": x["f_res"], "pmax": x["pmax"],
+                          "k_C": x["k_C"], "resp": x["ant"] * x["k_C"] > c})
+    arm = cp.ArmCohort.from_frame("arm", frame, proposal, 10, 100, params=params)
+    bor = np.where(frame["resp"], "CR", "SD")
+    cohort = cp.Cohort.from_frame(frame.assign(bor=bor, sbp_min=100.0), proposal, (arm,),
+                                  params)
+    for kappa in (math.log(1e-4), math.log(4e-4)):
+        theta = np.array([math.log(2.5), math.log(0.05), math.log(0.8), math.log(18.0),
+                          kappa])
+        ((p, ess),) = cp.arm_rates(theta, cohort)
+        exact = stats.norm.sf((math.log(c) - math.log(2.5) - kappa)
+                              / math.sqrt(0.8**2 + cp.K_C_SIGMA**2))
+        assert p == pytest.approx(exact, abs=4 / math.sqrt(ess))
+        assert cp.rates(theta, cohort)[0] == pytest.approx(p, rel=1e-12)
+    assert cp.log_prior(theta, params) == 0.0
+    assert cp.log_prior(np.append(theta[:4], math.log(1e-6)), params) == -math.inf
+    assert len(cp.prior_sd(params)) == 5

@@ -39,8 +39,8 @@ def calibrated_population(indication: str, draw: int | None = None) -> Populatio
 
     ``draw=None``: the point calibration (``params``); ``draw=k``: the population at draw
     ``k`` of the stored posterior (``scripts/calibrate_posterior.py``), i.e. the medians of
-    ``ant``, ``f_res`` and ``pmax`` and the sigma of ``ant`` of that draw, the rest as the
-    point calibration.
+    ``ant``, ``f_res``, ``pmax`` (and of the clone's ``k_C`` where the posterior fits it)
+    and the sigma of ``ant`` of that draw, the rest as the point calibration.
     """
     cal = calibration(indication)
     params = _point_params(cal)
@@ -104,7 +104,7 @@ def _posterior_params(indication: str, cal: Mapping[str, Any],
     return {"ant": LogNormal(float(draws["ant"][draw]), float(draws["ant_sigma"][draw]),
                              point["ant"].bounds),
             **{name: LogNormal(float(draws[name][draw]), point[name].sigma, point[name].bounds)
-               for name in ("f_res", "pmax")}}
+               for name in ("f_res", "pmax", "k_C") if name in draws}}
 
 
 def covariate_effects(specs: Iterable[Mapping[str, Any]]) -> tuple[CovariateEffect, ...]:

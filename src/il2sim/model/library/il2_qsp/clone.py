@@ -29,16 +29,35 @@ what the high dose adds is the nanomolar, intermediate-affinity activation of NK
 bystander CD8 cells (receptor component, ``N_INT``). So the clone's strength against the
 pooled effectors (``k_C``) sets how much of the high dose's effect other regimens keep
 (docs/validation.md, session 14: McDermott 2005's SC arm is overestimated).
-[assumption, every value: no clone sizes under IL-2 therapy are in the calibration set;
-the values are those first explored in session 11 (docs/calibration.md, "When responses
-appear"), chosen so that the expansion lasts about a course and a fully expanded clone
-kills about ten times what the expanded CD8 and NK pools do]
+[assumption, every value but ``k_C``'s population median: no clone sizes under IL-2 therapy
+are in the calibration set; the values are those first explored in session 11
+(docs/calibration.md, "When responses appear"), chosen so that the expansion lasts about a
+course. ``k_C`` differs between patients with their tumour-specific precursors
+(``K_C_SIGMA``); its median is fitted to the RCC regimen contrasts of Yang 2003 and Negrier
+1998 (``scripts/calibrate_posterior.py``); the default ``K_C`` makes a fully expanded clone
+kill about ten times what the expanded CD8 and NK pools do]
 """
 
 from __future__ import annotations
 
 from il2sim.model.compose import Component
 from il2sim.model.spec import Intermediate, Observable, Param, State
+
+K_C = 2e-4
+"""The clone's kill per fold (1/h), the model's default: at a thousandfold expansion 0.2/h per
+unit antigenicity and access, about ten times the fully expanded CD8 and NK pools' kill
+[assumption]. The calibrated populations draw it per patient (``K_C_SIGMA``) and fit its
+median (``scripts/calibrate_posterior.py``)."""
+K_C_SIGMA = 1.0
+"""Between-patient log-SD of ``k_C`` [assumption]. ``Cc`` counts the clone relative to its
+precursors, so ``k_C`` scales with how many tumour-specific precursors a patient has; tetramer
+counts of tumour-antigen-specific CD8 cells in melanoma patients' blood differ between
+patients by orders of magnitude (Lee et al. 1999, Nat Med 5:677). 1.0 spans a hundredfold
+over the middle 95% of patients."""
+K_C_RANGE = (1e-5, 4e-3)
+"""Prior range (log-uniform) of ``k_C``'s population median [assumption: from a clone that
+kills a twentieth of the default to twenty times it, i.e. from a negligible clone to one
+that clears any antigenic tumour within days]."""
 
 EXPANSION = ("Murali-Krishna et al. 1998, Immunity 8:177: antigen-specific CD8 T cells expand "
              "10^3-10^5-fold in about a week of an acute response")
@@ -59,9 +78,12 @@ def clone_component() -> Component:
             Param("d_C", 0.01, "1/h", "contraction of the expanded clone",
                   "assumption: t1/2 about 3 days, 90-95% lost within 2-3 weeks (Badovinac "
                   "et al. 2002, Nat Immunol 3:619)"),
-            Param("k_C", 2e-4, "1/h", "kill rate per fold of the clone",
+            Param("k_C", K_C, "1/h", "kill rate per fold of the clone",
                   "assumption: at a thousandfold expansion 0.2/h per unit antigenicity and "
-                  "access, about ten times the fully expanded CD8 and NK pools' kill"),
+                  "access, about ten times the fully expanded CD8 and NK pools' kill; "
+                  "scales with the patient's tumour-specific precursors, so the calibrated "
+                  "populations draw it per patient (log-SD 1.0) and fit its median to the "
+                  "RCC regimen contrasts (scripts/calibrate_posterior.py)"),
             Param("ant50", 1.5, "1", "antigenicity half-maximal for priming the clone",
                   "assumption: the order of the calibrated populations' median "
                   "antigenicity"),

@@ -35,7 +35,7 @@ import math
 from il2sim.model.compose import Component
 from il2sim.model.spec import DoseRoute, Intermediate, Observable, Param, State
 
-IMAX_IFN = 0.018
+IMAX_IFN = 0.014
 """Median of ``imax_ifn`` in the calibrated populations, fitted by ``scripts/calibrate_ifn.py``."""
 IMAX_IFN_SIGMA = 2.5
 """Log-SD of ``imax_ifn`` between patients [assumption: tumours differ widely in how much
