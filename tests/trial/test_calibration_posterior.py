@@ -43,7 +43,7 @@ def _with_posterior(monkeypatch: pytest.MonkeyPatch, draws: int = 3) -> dict[str
                                   "f_res": [(k + 1) / 100 for k in range(draws)],
                                   "ant_sigma": [(4 + k) / 10 for k in range(draws)],
                                   "pmax": [10.0 + k for k in range(draws)],
-                                  "k_C": [1e-4 * (k + 1) for k in range(draws)]}}
+                                  "k_C": [(k + 1) / 1e4 for k in range(draws)]}}
     real = calibrated.calibration
     monkeypatch.setattr(calibrated, "calibration",
                         lambda ind: cal if ind == "rcc" else real(ind))

@@ -90,7 +90,7 @@ def tumour_component(initial_cells: float = 3e10, resistant_fraction: float = 0.
                   "89:1620 (every treated metastasis cleared in 15 of 24 melanoma patients, "
                   "209 of 245 lesions, the lesion count weighed by its design effect, about "
                   "9; scripts/calibrate_local.py: 71% and 81% simulated); 3 MIU weekly x 4 "
-                  "then gives 45% objective responses (300 patients), below "
+                  "then gives 49% objective responses (300 patients), below "
                   "the 50-70% of Den Otter et al. 2008, Cancer Immunol Immunother 57(7) "
                   "review"),
             Param("nk_ifn", 0.5, "1", "NK cytotoxic activity raised by interferon-alpha",
