@@ -119,7 +119,7 @@ import pandas as pd
 from scipy.special import xlogy
 
 from il2sim.config.scenario import read_toml
-from il2sim.model.library.il2_qsp.clone import K_C_RANGE, K_C_SIGMA
+from il2sim.model.library.il2_qsp.clone import K_C_SIGMA
 from il2sim.population import LogNormal
 from il2sim.trial.runner import run_trial
 from il2sim.validation.atlas import atlas_dir, load_published_trial
@@ -148,8 +148,10 @@ only one with randomised regimen contrasts. The other indications take its poste
 immunogenic the tumour is lies in ``ant``]."""
 SIGMAS = {**ct.SIGMA, "k_C": K_C_SIGMA}
 """The fixed log-SDs of the fitted medians (``ant``'s is theta's ``ant_sigma``)."""
-PRIOR_RANGES = {**ct.RANGES, "k_C": K_C_RANGE}
-"""The log-uniform priors of the medians."""
+PRIOR_RANGES = {**ct.RANGES, "k_C": (1e-5, 4e-3)}
+"""The log-uniform priors of the medians (``k_C``: from a clone that kills a twentieth of the
+model's default to twenty times it, i.e. from a negligible clone to one that clears any
+antigenic tumour within days [assumption])."""
 
 
 def params_of(indication: str) -> tuple[str, ...]:
@@ -459,14 +461,16 @@ def point(cal: Mapping[str, Any], params: tuple[str, ...] = PARAMS) -> np.ndarra
 
 
 def clone_proposal(indication: str, cal: Mapping[str, Any], widen: float | None,
-                   folder: Path) -> LogNormal:
+                   folders: tuple[Path, ...]) -> LogNormal:
     """The cohort's distribution of ``k_C``. Fitted (``CLONE_FITTED_ON``): around the
     calibration's median, ``widen`` times its log-SD (1 without ``--widen``). Otherwise the
-    population's own: the median of ``CLONE_FITTED_ON``'s calibration in ``folder`` (its
-    posterior mean once that has run), so that the importance weights need no ``k_C`` term."""
+    population's own: the median of ``CLONE_FITTED_ON``'s calibration in the first of
+    ``folders`` that has one (its posterior mean once that has run), so that the importance
+    weights need no ``k_C`` term."""
     if indication == CLONE_FITTED_ON:
         return ct._LogNormal(float(cal["params"]["k_C"]["median"]), (widen or 1.0) * K_C_SIGMA)
-    shared = json.loads((folder / f"{CLONE_FITTED_ON}.json").read_text())
+    path = next(p for p in (f / f"{CLONE_FITTED_ON}.json" for f in folders) if p.exists())
+    shared = json.loads(path.read_text())
     return LogNormal(float(shared["params"]["k_C"]["median"]), K_C_SIGMA)
 
 
@@ -543,8 +547,7 @@ def main() -> None:
         cal = json.loads((args.calibration / f"{ind}.json").read_text())
         proposal, seed = (kept_proposal(cal) if args.widen is None
                           else fresh_proposal(cal, args.widen))
-        shared = args.out if (args.out / f"{CLONE_FITTED_ON}.json").exists() else args.calibration
-        proposal["k_C"] = clone_proposal(ind, cal, args.widen, shared)
+        proposal["k_C"] = clone_proposal(ind, cal, args.widen, (args.out, args.calibration))
         params = params_of(ind)
         made = {"seed": seed, "widen": args.widen}
         if args.cohort is not None:

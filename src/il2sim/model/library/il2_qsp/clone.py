@@ -23,7 +23,8 @@ the response is steep in ``ant``: immunogenic tumours respond within the course,
 barely. It is the model's account of responses within the first course (at least 90% of
 the pivotal trials' responders; docs/calibration.md, "When responses appear"): without it
 the responses built up over four or five courses (12-21% by the first scan), with it 30-44%
-at the calibrated populations. Because the clone reads the saturable high-affinity signal,
+at the calibrated populations, 40-43% since its strength differs between patients (session
+15). Because the clone reads the saturable high-affinity signal,
 a low dose expands it nearly as much as a high dose, and an SC depot as much as a bolus;
 what the high dose adds is the nanomolar, intermediate-affinity activation of NK and
 bystander CD8 cells (receptor component, ``N_INT``). So the clone's strength against the
@@ -54,10 +55,6 @@ precursors, so ``k_C`` scales with how many tumour-specific precursors a patient
 counts of tumour-antigen-specific CD8 cells in melanoma patients' blood differ between
 patients by orders of magnitude (Lee et al. 1999, Nat Med 5:677). 1.0 spans a hundredfold
 over the middle 95% of patients."""
-K_C_RANGE = (1e-5, 4e-3)
-"""Prior range (log-uniform) of ``k_C``'s population median [assumption: from a clone that
-kills a twentieth of the default to twenty times it, i.e. from a negligible clone to one
-that clears any antigenic tumour within days]."""
 
 EXPANSION = ("Murali-Krishna et al. 1998, Immunity 8:177: antigen-specific CD8 T cells expand "
              "10^3-10^5-fold in about a week of an acute response")
@@ -82,8 +79,8 @@ def clone_component() -> Component:
                   "assumption: at a thousandfold expansion 0.2/h per unit antigenicity and "
                   "access, about ten times the fully expanded CD8 and NK pools' kill; "
                   "scales with the patient's tumour-specific precursors, so the calibrated "
-                  "populations draw it per patient (log-SD 1.0) and fit its median to the "
-                  "RCC regimen contrasts (scripts/calibrate_posterior.py)"),
+                  f"populations draw it per patient (log-SD {K_C_SIGMA}) and fit its median "
+                  "to the RCC regimen contrasts (scripts/calibrate_posterior.py)"),
             Param("ant50", 1.5, "1", "antigenicity half-maximal for priming the clone",
                   "assumption: the order of the calibrated populations' median "
                   "antigenicity"),
